@@ -1,0 +1,101 @@
+import { callDaemon } from '../control/client.ts';
+import type { ParamView } from '../control/handlers.ts';
+import { controlSocketPath, resolveHome } from '../home.ts';
+import { type Parsed, UsageError } from './args.ts';
+import { formatValue, paramsTable, table } from './format.ts';
+
+// Commands that talk to a running daemon over its control socket.
+
+export const CLIENT_FLAGS = { home: 'string', json: 'boolean' } as const;
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+async function call(args: Parsed, out: Out, method: string, params: unknown): Promise<unknown> {
+  const home = resolveHome(args.flags.home as string | undefined);
+  const r = await callDaemon(controlSocketPath(home), method, params);
+  if (r.ok) return r.result;
+  if (r.error.code === 'no-daemon') {
+    out.stderr(
+      `hana: no daemon is running with home ${home}: start one with \`hana start --home ${home}\`.\n`,
+    );
+  } else {
+    out.stderr(`hana: ${r.error.message}\n`);
+  }
+  return undefined;
+}
+
+function print(args: Parsed, out: Out, result: unknown, human: () => string): number {
+  out.stdout(args.flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${human()}\n`);
+  return 0;
+}
+
+type Status = {
+  name: string;
+  version: string;
+  pid: number;
+  home: string;
+  config: string;
+  uptimeSeconds: number;
+  osc: { bind: string; udpPort: number; tcpPort: number | null; tcpConnections: number; allow: string[] };
+  ingest: { packets: number; messages: number; writes: number; scheduled: number };
+  rejected: Record<string, number>;
+  rejectedTotal: number;
+  feedback: { targets: number; subscribers: number; sent: number; dropped: number };
+  params: number;
+};
+
+function statusText(s: Status): string {
+  const lines = [
+    `hana ${s.version} "${s.name}" (pid ${s.pid}, up ${s.uptimeSeconds}s)`,
+    `home      ${s.home}`,
+    `config    ${s.config}`,
+    `osc       udp ${s.osc.bind}:${s.osc.udpPort}${s.osc.tcpPort !== null ? `, tcp ${s.osc.bind}:${s.osc.tcpPort} (${s.osc.tcpConnections} connected)` : ''}`,
+    `allowed   ${s.osc.allow.join(', ')}`,
+    `params    ${s.params} declared`,
+    `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled`,
+    `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped`,
+    `rejected  ${s.rejectedTotal}`,
+  ];
+  const reasons = Object.entries(s.rejected);
+  if (reasons.length) lines.push(table(reasons.map(([r, n]) => [`  ${r}`, String(n)])));
+  return lines.join('\n');
+}
+
+export async function statusCommand(args: Parsed, out: Out): Promise<number> {
+  if (args.positionals.length) throw new UsageError('status takes no arguments');
+  const s = (await call(args, out, 'status', {})) as Status | undefined;
+  return s ? print(args, out, s, () => statusText(s)) : 1;
+}
+
+export async function paramsCommand(args: Parsed, out: Out): Promise<number> {
+  if (args.positionals.length) throw new UsageError('params takes no arguments');
+  const r = (await call(args, out, 'params', {})) as { params: ParamView[] } | undefined;
+  return r ? print(args, out, r.params, () => paramsTable(r.params, true)) : 1;
+}
+
+export async function getCommand(args: Parsed, out: Out): Promise<number> {
+  const [pattern, ...rest] = args.positionals;
+  if (!pattern || rest.length)
+    throw new UsageError('get takes one address or pattern, e.g. `hana get /layer/*/opacity`');
+  const r = (await call(args, out, 'get', { pattern })) as { params: ParamView[] } | undefined;
+  if (!r) return 1;
+  if (!args.flags.json && r.params.length === 1)
+    return print(args, out, r.params, () => formatValue(r.params[0]!.value));
+  return print(args, out, r.params, () => paramsTable(r.params, false));
+}
+
+export async function setCommand(args: Parsed, out: Out): Promise<number> {
+  const [path, ...words] = args.positionals;
+  if (!path) throw new UsageError('set takes an address and a value, e.g. `hana set /layer/1/opacity 0.5`');
+  const r = (await call(args, out, 'set', { path, words })) as
+    | { params: ParamView[]; clamped: boolean }
+    | undefined;
+  if (!r) return 1;
+  const p = r.params[0]!;
+  return print(
+    args,
+    out,
+    r,
+    () => `${p.path} = ${formatValue(p.value)}${r.clamped ? ' (clamped to range)' : ''}`,
+  );
+}

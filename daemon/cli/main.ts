@@ -1,0 +1,64 @@
+import { VERSION } from '../daemon.ts';
+import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
+import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
+import { START_FLAGS, startCommand } from './start.ts';
+
+// `hana <command>`: exit 0 ok, 1 failure, 2 usage error; errors on stderr in one sentence.
+
+const USAGE = `usage: hana <command> [options]
+
+commands:
+  start [--home DIR] [--config FILE] [--osc-port N] [--osc-bind ADDR] [--name NAME]
+        [--log-level LEVEL] [--log-json]     run the daemon in the foreground
+  status [--json]                            ports, counters, rejections
+  params [--json]                            declared parameters and their values
+  get <address-or-pattern> [--json]          e.g. hana get '/layer/*/opacity'
+  set <address> <value...>                   e.g. hana set /layer/1/color '#ff0000'
+
+every command takes --home DIR (or HANA_HOME) to pick its daemon.
+`;
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+type Command = { flags: FlagSpec; run: (args: Parsed, out: Out) => Promise<number> };
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    flags: START_FLAGS,
+    run: (args) => {
+      const level = args.flags['log-level'];
+      if (level !== undefined && !LEVELS.includes(level as string)) {
+        throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+      }
+      return startCommand(args);
+    },
+  },
+  status: { flags: CLIENT_FLAGS, run: statusCommand },
+  params: { flags: CLIENT_FLAGS, run: paramsCommand },
+  get: { flags: CLIENT_FLAGS, run: getCommand },
+  set: { flags: CLIENT_FLAGS, run: setCommand },
+};
+
+export async function main(argv: readonly string[], out: Out): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    out.stdout(USAGE);
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === 'version') {
+    out.stdout(`hana ${VERSION}\n`);
+    return 0;
+  }
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  try {
+    if (!cmd) throw new UsageError(`unknown command "${name}"`);
+    return await cmd.run(parseCommandArgs(rest, cmd.flags), out);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.stderr(`hana: ${err.message}; see \`hana --help\`.\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

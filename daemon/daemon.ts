@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
+import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
+import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
+import type { Config } from './config/schema.ts';
+import { stateHandlers } from './control/handlers.ts';
+import { type ControlServer, openControlServer } from './control/server.ts';
+import { createOscFeedback } from './feedback/osc-feedback.ts';
+import { controlSocketPath } from './home.ts';
+import { createOscIngest } from './ingest/osc-ingest.ts';
+import { createRejections } from './ingest/rejections.ts';
+import { createSourceFilter } from './ingest/source-filter.ts';
+import { createRateLimiter } from './ingest/token-bucket.ts';
+import { type Logger, securityLogger } from './log.ts';
+import { createHlc } from './state/hlc.ts';
+import { createRegistry } from './state/registry.ts';
+import { createStore } from './state/store.ts';
+
+// The composition root: builds every part from the config, wires the one-way flow
+// (protocols → ingest → store → feedback), and tears it down in reverse.
+
+export const VERSION = '0.1.0';
+
+/** Rejection reasons that are security events rather than plain bad input. */
+const SECURITY_REASONS = new Set(['not-allowed', 'flood', 'too-many-connections']);
+
+export type DaemonInit = { home: string; config: Config; configSource: string; log: Logger };
+
+export type Daemon = { status(): Record<string, unknown>; stop(): Promise<void> };
+
+async function resolveTargets(config: Config): Promise<Remote[]> {
+  return Promise.all(
+    config.osc.feedback.targets.map(async (t) => ({
+      address: t.host === 'localhost' ? (await lookup('localhost', { family: 4 })).address : t.host,
+      port: t.port,
+    })),
+  );
+}
+
+export async function startDaemon(init: DaemonInit): Promise<Daemon> {
+  const { config, log } = init;
+  const security = securityLogger(log);
+  const startedAt = Date.now();
+  const name = config.name ?? hostname();
+  const nodeId = randomBytes(16).toString('hex');
+
+  const registry = createRegistry(config.params);
+  const hlc = createHlc({ node: nodeId });
+  const store = createStore({
+    registry,
+    hlc,
+    onSubscriberError: (err) =>
+      log.error({ err, event: 'store.subscriber-failed' }, 'a change subscriber failed'),
+  });
+  const rejections = createRejections({
+    log,
+    security,
+    intervalMs: config.log.rejectIntervalMs,
+    securityReasons: SECURITY_REASONS,
+  });
+  const osc = config.osc;
+  const filter = createSourceFilter(osc.allow);
+
+  const closers: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+
+  try {
+    let udp: OscUdp | undefined;
+    const feedback = createOscFeedback({
+      registry,
+      store,
+      targets: await resolveTargets(config),
+      subscribe: {
+        enabled: osc.feedback.subscribe,
+        max: osc.feedback.maxSubscribers,
+        ttlMs: osc.feedback.subscriptionTtlSeconds * 1000,
+      },
+      sendUdp: (bytes, to) => udp?.send(bytes, to),
+    });
+    closers.push(() => feedback.close());
+
+    const ingest = createOscIngest({
+      registry,
+      store,
+      rejections,
+      filter,
+      limiter: createRateLimiter({
+        ratePerSecond: osc.rateLimit.packetsPerSecond,
+        burst: osc.rateLimit.burst,
+      }),
+      limits: {
+        maxBytes: osc.maxPacketBytes,
+        maxDepth: osc.maxBundleDepth,
+        maxScheduled: osc.maxScheduled,
+        maxScheduleAheadMs: osc.maxScheduleAheadMs,
+      },
+      onControl: feedback.onControl,
+    });
+    closers.push(() => ingest.close());
+
+    udp = await openOscUdp({
+      host: osc.bind,
+      port: osc.port,
+      onDatagram: (bytes, from) => ingest.handle(bytes, { transport: 'udp', ...from }),
+      onError: (err) => log.warn({ err, event: 'osc.udp-error' }, 'OSC UDP socket error'),
+    });
+    const udpSocket = udp;
+    closers.push(() => udpSocket.close());
+
+    let tcp: OscTcp | undefined;
+    if (osc.tcp) {
+      const tcpInit = {
+        host: osc.bind,
+        maxConnections: osc.maxTcpConnections,
+        maxFrameBytes: osc.maxPacketBytes,
+        admit: (from: Remote) => {
+          if (filter.allows(from.address)) return true;
+          rejections.reject(
+            'not-allowed',
+            from.address,
+            `OSC TCP connection from ${from.address}, not in osc.allow`,
+          );
+          return false;
+        },
+        onFrame: (frame: Uint8Array, conn: Remote & { id: number; send(p: Uint8Array): boolean }) =>
+          ingest.handle(frame, { transport: 'tcp', address: conn.address, port: conn.port, conn }),
+        onReject: (code: string, from: Remote, message: string) =>
+          rejections.reject(code, from.address, message),
+        onClose: (conn: { id: number }) => feedback.dropConnection(conn.id),
+      };
+      // Same port number as UDP when free, so apps need one number; otherwise any free port.
+      tcp = await openOscTcp({ ...tcpInit, port: udp.port }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EADDRINUSE' || osc.port !== 0) throw err;
+        return openOscTcp({ ...tcpInit, port: 0 });
+      });
+      const tcpServer = tcp;
+      closers.push(() => tcpServer.close());
+    }
+
+    const status = () => ({
+      name,
+      version: VERSION,
+      pid: process.pid,
+      nodeId,
+      home: init.home,
+      config: init.configSource,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      osc: {
+        bind: osc.bind,
+        udpPort: udpSocket.port,
+        tcpPort: tcp?.port ?? null,
+        tcpConnections: tcp?.connections ?? 0,
+        allow: ['127.0.0.0/8', '::1', ...osc.allow],
+      },
+      ingest: ingest.stats(),
+      rejected: rejections.counts(),
+      rejectedTotal: rejections.total(),
+      feedback: feedback.stats(),
+      params: registry.paths.length,
+    });
+
+    const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
+      status,
+      ...stateHandlers(registry, store),
+    });
+    closers.push(() => control.close());
+
+    log.info(
+      {
+        event: 'daemon.ready',
+        name,
+        oscUdpPort: udpSocket.port,
+        oscTcpPort: tcp?.port ?? null,
+        bind: osc.bind,
+        control: control.path,
+        params: registry.paths.length,
+        config: init.configSource,
+      },
+      `hana ready: OSC on ${osc.bind}:${udpSocket.port} (udp${tcp ? `, tcp ${tcp.port}` : ''}), ${registry.paths.length} parameters`,
+    );
+
+    return {
+      status,
+      async stop() {
+        await stopAll();
+        log.info({ event: 'daemon.stopped' }, 'hana stopped');
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,47 @@
+import type { ParamMap, ParamSpec } from '../config/params-schema.ts';
+import { compilePattern } from './pattern.ts';
+
+// The declared parameters and pattern resolution against them. Patterns arrive from the
+// network at fader rates, so compiled patterns are cached (bounded: a sender cycling through
+// random patterns costs CPU, never memory).
+
+const CACHE_LIMIT = 512;
+
+export type Resolved = { ok: true; paths: readonly string[] } | { ok: false; reason: string };
+
+export type Registry = {
+  readonly paths: readonly string[];
+  get(path: string): ParamSpec | undefined;
+  /** Declared paths matched by an address or address pattern, in sorted order. */
+  resolve(address: string): Resolved;
+};
+
+export function createRegistry(params: ParamMap): Registry {
+  const specs = new Map<string, ParamSpec>(Object.entries(params));
+  const paths = [...specs.keys()].sort();
+  const cache = new Map<string, Resolved>();
+  const single = new Map<string, Resolved>(paths.map((p) => [p, { ok: true, paths: [p] }]));
+  const none: Resolved = { ok: true, paths: [] };
+
+  return {
+    paths,
+    get: (path) => specs.get(path),
+    resolve(address) {
+      const exact = single.get(address);
+      if (exact) return exact;
+      const hit = cache.get(address);
+      if (hit) return hit;
+      const compiled = compilePattern(address);
+      let result: Resolved;
+      if (!compiled.ok) result = { ok: false, reason: compiled.reason };
+      else if (compiled.pattern.literal) result = none;
+      else {
+        const matched = paths.filter((p) => compiled.pattern.match(p));
+        result = matched.length ? { ok: true, paths: matched } : none;
+      }
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(address, result);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { initialValue, type Value } from './coerce.ts';
+import { compareStamps, type Hlc, type Stamp, ZERO_STAMP } from './hlc.ts';
+import type { Registry } from './registry.ts';
+
+// The parameter store: one last-writer-wins register per declared path, ordered by HLC stamp.
+// Local writes and (later) replicated ones meet here, so the merge rule lives in one place.
+// Values reaching this module are already validated and coerced by the caller.
+
+export type Entry = { readonly value: Value; readonly stamp: Stamp; readonly source: string };
+
+export type Change = {
+  readonly path: string;
+  readonly value: Value;
+  readonly previous: Value;
+  readonly stamp: Stamp;
+  /** Who wrote it: "osc:udp:127.0.0.1:5000", "cli", "peer:<id>", … */
+  readonly source: string;
+  /** False when the value is the same as before (a re-send); triggers always fire. */
+  readonly changed: boolean;
+};
+
+export type Write = { readonly path: string; readonly value: Value };
+
+export type Store = {
+  get(path: string): Entry | undefined;
+  entries(): IterableIterator<[string, Entry]>;
+  /** Applies local writes as one atomic batch: one stamp each, one notification for all. */
+  apply(writes: readonly Write[], source: string): readonly Change[];
+  /** Merges a replicated entry; applied only if its stamp is newer (LWW). Returns the change or undefined. */
+  merge(path: string, entry: Entry): Change | undefined;
+  subscribe(fn: (changes: readonly Change[]) => void): () => void;
+};
+
+export type StoreInit = {
+  registry: Registry;
+  hlc: Hlc;
+  /** A subscriber threw: reported, never allowed to break the write path. */
+  onSubscriberError?: (err: unknown) => void;
+};
+
+export function createStore(init: StoreInit): Store {
+  const { registry, hlc } = init;
+  const entries = new Map<string, Entry>();
+  for (const path of registry.paths) {
+    entries.set(path, { value: initialValue(registry.get(path)!), stamp: ZERO_STAMP, source: 'default' });
+  }
+  const subscribers = new Set<(changes: readonly Change[]) => void>();
+
+  function notify(changes: readonly Change[]): void {
+    if (changes.length === 0) return;
+    for (const fn of subscribers) {
+      try {
+        fn(changes);
+      } catch (err) {
+        init.onSubscriberError?.(err);
+      }
+    }
+  }
+
+  function put(path: string, entry: Entry, previous: Entry): Change {
+    entries.set(path, entry);
+    const trigger = registry.get(path)?.type === 'trigger';
+    return {
+      path,
+      value: entry.value,
+      previous: previous.value,
+      stamp: entry.stamp,
+      source: entry.source,
+      changed: trigger || entry.value !== previous.value,
+    };
+  }
+
+  return {
+    get: (path) => entries.get(path),
+    entries: () => entries.entries(),
+    apply(writes, source) {
+      const changes: Change[] = [];
+      for (const w of writes) {
+        const previous = entries.get(w.path);
+        if (!previous) throw new Error(`store.apply: undeclared path ${w.path}`);
+        changes.push(put(w.path, { value: w.value, stamp: hlc.tick(), source }, previous));
+      }
+      notify(changes);
+      return changes;
+    },
+    merge(path, entry) {
+      const previous = entries.get(path);
+      if (!previous || compareStamps(entry.stamp, previous.stamp) <= 0) return undefined;
+      hlc.observe(entry.stamp);
+      const change = put(path, entry, previous);
+      notify([change]);
+      return change;
+    },
+    subscribe(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+// Real daemons as child processes, each with its own temp home and free ports.
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'daemon', 'cli', 'bin.js');
+const NODE_ARGS = ['--no-node-snapshot'];
+
+export type CliResult = { code: number; stdout: string; stderr: string };
+
+/** Runs `hana <args>` to completion (bounded by timeoutMs). */
+export function runCli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [...NODE_ARGS, BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`hana ${args.join(' ')} did not finish in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
+
+export type TestDaemon = {
+  readonly home: string;
+  readonly udpPort: number;
+  readonly tcpPort: number | null;
+  readonly proc: ChildProcess;
+  readonly logs: LogLine[];
+  cli(...args: string[]): Promise<CliResult>;
+  /** `hana get --json <pattern>` → path → value. */
+  values(pattern: string): Promise<Record<string, unknown>>;
+  status(): Promise<Record<string, any>>;
+  /** Sends a signal and waits for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+};
+
+export type StartOptions = { config?: unknown; args?: string[]; readyTimeoutMs?: number };
+
+export async function makeHome(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'hana-test-'));
+}
+
+export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
+  const home = await makeHome();
+  const args = ['start', '--home', home, '--osc-port', '0', '--log-json', ...(opts.args ?? [])];
+  if (opts.config !== undefined) {
+    const file = join(home, 'config.json');
+    await writeFile(file, JSON.stringify(opts.config));
+  }
+  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+
+  const ready = await new Promise<LogLine>((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`daemon not ready in time; stderr: ${stderr}`)),
+      opts.readyTimeoutMs ?? 15_000,
+    );
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        return;
+      }
+      logs.push(parsed);
+      if (parsed.event === 'daemon.ready') {
+        clearTimeout(timer);
+        done(parsed);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`daemon exited with ${code} before ready; stderr: ${stderr}`));
+    });
+  });
+
+  const cli = (...a: string[]) => runCli([...a, '--home', home]);
+  let stopped = false;
+  return {
+    home,
+    udpPort: ready.oscUdpPort as number,
+    tcpPort: ready.oscTcpPort as number | null,
+    proc,
+    logs,
+    cli,
+    async values(pattern) {
+      const r = await cli('get', pattern, '--json');
+      if (r.code !== 0) throw new Error(`hana get ${pattern} failed: ${r.stderr}`);
+      return Object.fromEntries(
+        (JSON.parse(r.stdout) as { path: string; value: unknown }[]).map((p) => [p.path, p.value]),
+      );
+    },
+    async status() {
+      const r = await cli('status', '--json');
+      if (r.code !== 0) throw new Error(`hana status failed: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    },
+    async stop(signal = 'SIGTERM') {
+      if (!stopped) {
+        stopped = true;
+        proc.kill(signal);
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        const code = await exited;
+        clearTimeout(timer);
+        await rm(home, { recursive: true, force: true });
+        return code;
+      }
+      return exited;
+    },
+  };
+}
+
+/** Polls `check` until it returns true, at most `tries` times `intervalMs` apart. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  tries = 100,
+  intervalMs = 20,
+): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return false;
+}
