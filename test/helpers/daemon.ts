@@ -53,7 +53,13 @@ export type TestDaemon = {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
 
-export type StartOptions = { config?: unknown; args?: string[]; readyTimeoutMs?: number };
+export type StartOptions = {
+  config?: unknown;
+  args?: string[];
+  readyTimeoutMs?: number;
+  /** Command prefix, e.g. ['ip', 'netns', 'exec', ns]; it must exec node so the PID is node's. */
+  wrap?: string[];
+};
 
 export async function makeHome(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'hana-test-'));
@@ -66,7 +72,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     const file = join(home, 'config.json');
     await writeFile(file, JSON.stringify(opts.config));
   }
-  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = [...(opts.wrap ?? []), process.execPath, ...NODE_ARGS, BIN, ...args];
+  const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';
   proc.stderr!.on('data', (d) => {
