@@ -77,8 +77,12 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
   }
 
   function onChanges(changes: readonly Change[]): void {
-    const t = now();
-    for (const [key, sub] of subs) if (sub.expires <= t) subs.delete(key);
+    if (subs.size > 0) {
+      const t = now();
+      for (const [key, sub] of subs) if (sub.expires <= t) subs.delete(key);
+    }
+    // Nobody listening: skip encoding (it costs more than the rest of the ingest path).
+    if (init.targets.length === 0 && subs.size === 0) return;
     for (const ch of changes) {
       if (!ch.changed) continue;
       const bytes = encode(ch.path, ch.value);

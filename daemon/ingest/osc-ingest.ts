@@ -100,21 +100,25 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       controls.push(packet);
       return null;
     }
-    const resolved = registry.resolve(packet.address);
-    if (!resolved.ok) return { reason: 'bad-pattern', message: `${packet.address}: ${resolved.reason}` };
-    if (resolved.paths.length === 0) {
-      return { reason: 'unknown-address', message: `no declared parameter matches ${packet.address}` };
-    }
     let group = groups.get(dueAt);
+    if (!group) {
+      group = [];
+      groups.set(dueAt, group);
+    }
+    return messageWrites(packet, group);
+  }
+
+  /** Resolves a message against the registry and appends its coerced writes to `out`. */
+  function messageWrites(msg: OscMessage, out: Write[]): Rejected | null {
+    const resolved = registry.resolve(msg.address);
+    if (!resolved.ok) return { reason: 'bad-pattern', message: `${msg.address}: ${resolved.reason}` };
+    if (resolved.paths.length === 0) {
+      return { reason: 'unknown-address', message: `no declared parameter matches ${msg.address}` };
+    }
     for (const path of resolved.paths) {
-      const c = coerceArgs(registry.get(path)!, packet.args);
+      const c = coerceArgs(registry.get(path)!, msg.args);
       if (!c.ok) return { reason: c.code, message: `${path}: ${c.message}` };
-      if (c.noop) continue;
-      if (!group) {
-        group = [];
-        groups.set(dueAt, group);
-      }
-      group.push({ path, value: c.value });
+      if (!c.noop) out.push({ path, value: c.value });
     }
     return null;
   }
@@ -140,6 +144,20 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         rejections.reject(decoded.error.code, who, `malformed OSC packet: ${decoded.error.message}`);
         return;
       }
+      const packet = decoded.packet;
+      if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
+        // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
+        const writes: Write[] = [];
+        const bad = messageWrites(packet, writes);
+        if (bad) {
+          rejections.reject(bad.reason, who, bad.message);
+          return;
+        }
+        stats.packets++;
+        stats.messages++;
+        if (writes.length) apply(writes, sourceLabel(from));
+        return;
+      }
       const groups = new Map<number, Write[]>();
       const controls: OscMessage[] = [];
       counted.messages = 0;
@@ -149,7 +167,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         return;
       }
       const t = now();
-      const later = [...groups.keys()].filter((due) => due > t);
+      const later = [...groups].filter(([due, writes]) => due > t && writes.length > 0).map(([due]) => due);
       for (const due of later) {
         if (due - t > limits.maxScheduleAheadMs) {
           rejections.reject('too-far-ahead', who, `bundle time tag is ${Math.round(due - t)} ms ahead`);
@@ -171,6 +189,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       stats.messages += counted.messages;
       const source = sourceLabel(from);
       for (const [due, writes] of groups) {
+        if (writes.length === 0) continue;
         if (due <= t) {
           apply(writes, source);
           continue;
