@@ -22,9 +22,9 @@ const OutOfRange = z
 const FloatParam = z
   .object({
     type: z.literal('float'),
-    min: z.number().optional(),
-    max: z.number().optional(),
-    default: z.number().optional(),
+    min: z.number().optional().describe('Lowest accepted value.'),
+    max: z.number().optional().describe('Highest accepted value.'),
+    default: z.number().optional().describe('Value at start (default: 0, or the bound nearest to it).'),
     outOfRange: OutOfRange,
     ...common,
   })
@@ -33,9 +33,9 @@ const FloatParam = z
 const IntParam = z
   .object({
     type: z.literal('int'),
-    min: z.number().int().optional(),
-    max: z.number().int().optional(),
-    default: z.number().int().optional(),
+    min: z.number().int().optional().describe('Lowest accepted value.'),
+    max: z.number().int().optional().describe('Highest accepted value.'),
+    default: z.number().int().optional().describe('Value at start (default: 0, or the bound nearest to it).'),
     outOfRange: OutOfRange,
     ...common,
   })
@@ -47,7 +47,7 @@ const StringParam = z
   .object({
     type: z.literal('string'),
     default: z.string().optional(),
-    maxLength: z.number().int().min(1).max(4096).default(256),
+    maxLength: z.number().int().min(1).max(4096).default(256).describe('Longest accepted string.'),
     ...common,
   })
   .strict();
