@@ -59,7 +59,11 @@ function rows(schema: JsonSchema, prefix: string, out: string[][]): void {
 
 function table(head: string[], body: string[][]): string {
   const esc = (c: string) => c.replace(/\n/g, ' ');
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 export function configReference(): string {
@@ -74,7 +78,12 @@ export function configReference(): string {
     const type = variant.properties?.type?.const as string;
     for (const [key, s] of Object.entries(variant.properties ?? {})) {
       if (key === 'type') continue;
-      const row = specRows.get(key) ?? [`\`${key}\``, '', s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``, s.description ?? ''];
+      const row = specRows.get(key) ?? [
+        `\`${key}\``,
+        '',
+        s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``,
+        s.description ?? '',
+      ];
       row[1] = row[1] ? `${row[1]}, ${type}` : type;
       specRows.set(key, row);
     }

@@ -44,11 +44,10 @@ export function valueToArgs(type: string, value: Value): OscArg[] {
       return [{ type: 'i', value: value as number }];
     case 'bool':
       return [value ? { type: 'T', value: true } : { type: 'F', value: false }];
-    case 'color': {
-      const hex = value as string;
-      const byte = (i: number) => Number.parseInt(hex.slice(i, i + 2), 16);
-      return [{ type: 'r', value: { r: byte(1), g: byte(3), b: byte(5), a: byte(7) } }];
-    }
+    case 'color':
+      // As "#rrggbbaa" text, not the 'r' type tag: liblo (and so oscdump, Pure Data's liblo
+      // externals) rejects 'r' messages outright, and strings round-trip through our input.
+      return [{ type: 's', value: value as string }];
     case 'trigger':
       return [];
     default:

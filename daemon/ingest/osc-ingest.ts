@@ -179,10 +179,10 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         return;
       }
       for (const msg of controls) {
-        const r = init.onControl?.(msg, from) ?? {
-          reason: 'unknown-address',
-          message: `${msg.address} is not enabled`,
-        };
+        // null from the handler means accepted; no handler means the feature is off.
+        const r = init.onControl
+          ? init.onControl(msg, from)
+          : { reason: 'unknown-address', message: `${msg.address} is not enabled` };
         if (r) rejections.reject(r.reason, who, r.message);
       }
       stats.packets++;

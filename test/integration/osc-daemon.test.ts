@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -123,6 +123,36 @@ describe('daemon over UDP and TCP', () => {
       assert.ok(await eventually(async () => (await d.status()).feedback.subscribers === 0));
     } finally {
       listener.close();
+    }
+  });
+
+  it('feeds back to Debian oscdump (liblo) subscribed with oscsend', {
+    skip: !hasOscsend && 'liblo-tools not installed',
+  }, async () => {
+    const probe = createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    const port = probe.address().port;
+    probe.close();
+    const dump = spawn('oscdump', ['-L', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dump.stdout.on('data', (c) => {
+      out += c;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await run('oscsend', ['127.0.0.1', String(d.udpPort), '/hana/subscribe', 'i', String(port)]);
+      assert.ok(await eventually(() => out.includes('/tempo f')), `snapshot received: ${out}`);
+      await d.cli('set', '/layer/3/color', '#336699');
+      assert.ok(await eventually(() => out.includes('/layer/3/color s "#336699ff"')), out);
+      await run('oscsend', ['127.0.0.1', String(d.udpPort), '/hana/unsubscribe', 'i', String(port)]);
+      assert.ok(await eventually(async () => (await d.status()).feedback.subscribers === 0));
+      assert.equal(
+        (await d.status()).rejected['unknown-address'] ?? 0,
+        0,
+        'control messages are not rejections',
+      );
+    } finally {
+      dump.kill('SIGKILL');
     }
   });
 
