@@ -27,7 +27,23 @@ const SECURITY_REASONS = new Set(['not-allowed', 'flood', 'too-many-connections'
 
 export type DaemonInit = { home: string; config: Config; configSource: string; log: Logger };
 
-export type Daemon = { status(): Record<string, unknown>; stop(): Promise<void> };
+export type DaemonStatus = {
+  name: string;
+  version: string;
+  pid: number;
+  nodeId: string;
+  home: string;
+  config: string;
+  uptimeSeconds: number;
+  osc: { bind: string; udpPort: number; tcpPort: number | null; tcpConnections: number; allow: string[] };
+  ingest: { packets: number; messages: number; writes: number; scheduled: number };
+  rejected: Record<string, number>;
+  rejectedTotal: number;
+  feedback: { targets: number; subscribers: number; sent: number; dropped: number };
+  params: number;
+};
+
+export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
 
 async function resolveTargets(config: Config): Promise<Remote[]> {
   return Promise.all(
@@ -140,7 +156,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       closers.push(() => tcpServer.close());
     }
 
-    const status = () => ({
+    const status = (): DaemonStatus => ({
       name,
       version: VERSION,
       pid: process.pid,

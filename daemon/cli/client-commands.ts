@@ -1,5 +1,6 @@
 import { callDaemon } from '../control/client.ts';
 import type { ParamView } from '../control/handlers.ts';
+import type { DaemonStatus } from '../daemon.ts';
 import { controlSocketPath, resolveHome } from '../home.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { formatValue, paramsTable, table } from './format.ts';
@@ -29,22 +30,7 @@ function print(args: Parsed, out: Out, result: unknown, human: () => string): nu
   return 0;
 }
 
-type Status = {
-  name: string;
-  version: string;
-  pid: number;
-  home: string;
-  config: string;
-  uptimeSeconds: number;
-  osc: { bind: string; udpPort: number; tcpPort: number | null; tcpConnections: number; allow: string[] };
-  ingest: { packets: number; messages: number; writes: number; scheduled: number };
-  rejected: Record<string, number>;
-  rejectedTotal: number;
-  feedback: { targets: number; subscribers: number; sent: number; dropped: number };
-  params: number;
-};
-
-function statusText(s: Status): string {
+function statusText(s: DaemonStatus): string {
   const lines = [
     `hana ${s.version} "${s.name}" (pid ${s.pid}, up ${s.uptimeSeconds}s)`,
     `home      ${s.home}`,
@@ -63,7 +49,7 @@ function statusText(s: Status): string {
 
 export async function statusCommand(args: Parsed, out: Out): Promise<number> {
   if (args.positionals.length) throw new UsageError('status takes no arguments');
-  const s = (await call(args, out, 'status', {})) as Status | undefined;
+  const s = (await call(args, out, 'status', {})) as DaemonStatus | undefined;
   return s ? print(args, out, s, () => statusText(s)) : 1;
 }
 

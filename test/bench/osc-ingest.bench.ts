@@ -14,7 +14,9 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 type Sent = { sent: number; errors: number; elapsedMs: number; sendTimes: number[] };
 
 async function sender(port: number, ...args: (string | number)[]): Promise<Sent> {
-  const { stdout } = await exec(process.execPath, [SENDER, String(port), ...args.map(String)], { timeout: 120_000 });
+  const { stdout } = await exec(process.execPath, [SENDER, String(port), ...args.map(String)], {
+    timeout: 120_000,
+  });
   return JSON.parse(stdout);
 }
 
@@ -68,8 +70,12 @@ export async function run(report: (line: string) => void): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     const hanaRate = ((await accepted(d)) - d0) / (sd.elapsedMs / 1000);
     report(`saturation (${N} packets, one sender process, blast)`);
-    report(`  bare dgram socket  ${Math.round(bareRate).toLocaleString('en')} packets/s received (sender ${Math.round(N / (sb.elapsedMs / 1000)).toLocaleString('en')}/s)`);
-    report(`  hana end to end    ${Math.round(hanaRate).toLocaleString('en')} packets/s applied  (sender ${Math.round(N / (sd.elapsedMs / 1000)).toLocaleString('en')}/s)`);
+    report(
+      `  bare dgram socket  ${Math.round(bareRate).toLocaleString('en')} packets/s received (sender ${Math.round(N / (sb.elapsedMs / 1000)).toLocaleString('en')}/s)`,
+    );
+    report(
+      `  hana end to end    ${Math.round(hanaRate).toLocaleString('en')} packets/s applied  (sender ${Math.round(N / (sd.elapsedMs / 1000)).toLocaleString('en')}/s)`,
+    );
     report(`  ratio hana/bare    ${(hanaRate / bareRate).toFixed(2)}`);
 
     // 2. Loss at paced rates, 1 s each.
@@ -84,14 +90,19 @@ export async function run(report: (line: string) => void): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       const hanaLoss = 1 - ((await accepted(d)) - h1) / ph.sent;
       const achieved = Math.round(ph.sent / (ph.elapsedMs / 1000));
-      report(`  ${String(rate).padStart(6)}/s  bare loss ${(bareLoss * 100).toFixed(2)} %   hana loss ${(hanaLoss * 100).toFixed(2)} %   (sender achieved ${achieved.toLocaleString('en')}/s)`);
+      report(
+        `  ${String(rate).padStart(6)}/s  bare loss ${(bareLoss * 100).toFixed(2)} %   hana loss ${(hanaLoss * 100).toFixed(2)} %   (sender achieved ${achieved.toLocaleString('en')}/s)`,
+      );
     }
 
     // 3. Latency at 1k/s: bare one-way vs hana send → applied → feedback received.
     const times = bare.record();
     const lb = await sender(bare.port, 'paced', 1000, 1000);
     await new Promise((r) => setTimeout(r, 100));
-    const bareLat = lb.sendTimes.map((t, i) => (times.get(i) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
+    const bareLat = lb.sendTimes
+      .map((t, i) => (times.get(i) ?? Number.NaN) - t)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
 
     const fb = createSocket('udp4');
     const fbTimes = new Map<number, number>();
@@ -108,16 +119,27 @@ export async function run(report: (line: string) => void): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     fbTimes.clear();
     // Start from a value the store does not hold, so every packet is a change (and fed back).
-    fb.send(encodeOscPacket(oscMessage('/bench/seq', [{ type: 'i', value: 999_999 }])), d.udpPort, '127.0.0.1');
+    fb.send(
+      encodeOscPacket(oscMessage('/bench/seq', [{ type: 'i', value: 999_999 }])),
+      d.udpPort,
+      '127.0.0.1',
+    );
     await new Promise((r) => setTimeout(r, 50));
     const lh = await sender(d.udpPort, 'paced', 1000, 1000);
     await new Promise((r) => setTimeout(r, 200));
     fb.close();
-    const hanaLat = lh.sendTimes.map((t, i) => (fbTimes.get(i) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
+    const hanaLat = lh.sendTimes
+      .map((t, i) => (fbTimes.get(i) ?? Number.NaN) - t)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
     const fmt = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
     report('latency at 1,000 packets/s (1,000 packets)');
-    report(`  bare one-way                       p50 ${fmt(percentile(bareLat, 50))}  p99 ${fmt(percentile(bareLat, 99))}  (${bareLat.length} samples)`);
-    report(`  hana send→applied→feedback back    p50 ${fmt(percentile(hanaLat, 50))}  p99 ${fmt(percentile(hanaLat, 99))}  (${hanaLat.length} samples; an upper bound of send→applied)`);
+    report(
+      `  bare one-way                       p50 ${fmt(percentile(bareLat, 50))}  p99 ${fmt(percentile(bareLat, 99))}  (${bareLat.length} samples)`,
+    );
+    report(
+      `  hana send→applied→feedback back    p50 ${fmt(percentile(hanaLat, 50))}  p99 ${fmt(percentile(hanaLat, 99))}  (${hanaLat.length} samples; an upper bound of send→applied)`,
+    );
   } finally {
     bare.close();
     await d.stop();

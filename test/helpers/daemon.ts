@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { DaemonStatus } from '../../daemon/daemon.ts';
 
 // Real daemons as child processes, each with its own temp home and free ports.
 
@@ -48,7 +49,7 @@ export type TestDaemon = {
   cli(...args: string[]): Promise<CliResult>;
   /** `hana get --json <pattern>` → path → value. */
   values(pattern: string): Promise<Record<string, unknown>>;
-  status(): Promise<Record<string, any>>;
+  status(): Promise<DaemonStatus>;
   /** Sends a signal and waits for exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
