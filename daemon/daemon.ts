@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
+import { midiHandlers } from './control/midi-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
@@ -13,6 +16,8 @@ import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
 import { type Logger, securityLogger } from './log.ts';
+import { loadLearned, saveLearned } from './midi/learned-file.ts';
+import { createMidiService, type MidiService } from './midi/service.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
@@ -25,7 +30,14 @@ export const VERSION = '0.1.0';
 /** Rejection reasons that are security events rather than plain bad input. */
 const SECURITY_REASONS = new Set(['not-allowed', 'flood', 'too-many-connections']);
 
-export type DaemonInit = { home: string; config: Config; configSource: string; log: Logger };
+export type DaemonInit = {
+  home: string;
+  config: Config;
+  configSource: string;
+  log: Logger;
+  /** Tests pass an in-memory backend; otherwise RtMidi is loaded when midi.enabled. */
+  midiBackend?: BackendResult;
+};
 
 export type DaemonStatus = {
   name: string;
@@ -41,6 +53,7 @@ export type DaemonStatus = {
   rejectedTotal: number;
   feedback: { targets: number; subscribers: number; sent: number; dropped: number };
   params: number;
+  midi: ReturnType<MidiService['status']>;
 };
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
@@ -156,6 +169,27 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       closers.push(() => tcpServer.close());
     }
 
+    const learnedPath = join(init.home, 'midi-mappings.json');
+    const learned = await loadLearned(learnedPath);
+    if (!learned.ok) throw new Error(learned.error);
+    const midi = createMidiService({
+      config: config.midi,
+      backend:
+        init.midiBackend ??
+        (config.midi.enabled
+          ? loadMidiBackend()
+          : { ok: false, reason: 'midi.enabled is false in the config' }),
+      registry,
+      store,
+      rejections,
+      log,
+      learned: learned.mappings,
+      saveLearned: (m) => saveLearned(learnedPath, m),
+    });
+    const midiStarted = midi.start();
+    if (!midiStarted.ok) throw new Error(`invalid MIDI mapping: ${midiStarted.error}`);
+    closers.push(() => midi.close());
+
     const status = (): DaemonStatus => ({
       name,
       version: VERSION,
@@ -176,11 +210,13 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       rejectedTotal: rejections.total(),
       feedback: feedback.stats(),
       params: registry.paths.length,
+      midi: midi.status(),
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
       status,
       ...stateHandlers(registry, store),
+      ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
     });
     closers.push(() => control.close());
 

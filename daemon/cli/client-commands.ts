@@ -1,34 +1,12 @@
-import { callDaemon } from '../control/client.ts';
 import type { ParamView } from '../control/handlers.ts';
 import type { DaemonStatus } from '../daemon.ts';
-import { controlSocketPath, resolveHome } from '../home.ts';
 import { type Parsed, UsageError } from './args.ts';
+import { callOrReport as call, type Out, print } from './client-call.ts';
 import { formatValue, paramsTable, table } from './format.ts';
 
 // Commands that talk to a running daemon over its control socket.
 
 export const CLIENT_FLAGS = { home: 'string', json: 'boolean' } as const;
-
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
-
-async function call(args: Parsed, out: Out, method: string, params: unknown): Promise<unknown> {
-  const home = resolveHome(args.flags.home as string | undefined);
-  const r = await callDaemon(controlSocketPath(home), method, params);
-  if (r.ok) return r.result;
-  if (r.error.code === 'no-daemon') {
-    out.stderr(
-      `hana: no daemon is running with home ${home}: start one with \`hana start --home ${home}\`.\n`,
-    );
-  } else {
-    out.stderr(`hana: ${r.error.message}\n`);
-  }
-  return undefined;
-}
-
-function print(args: Parsed, out: Out, result: unknown, human: () => string): number {
-  out.stdout(args.flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${human()}\n`);
-  return 0;
-}
 
 function statusText(s: DaemonStatus): string {
   const lines = [

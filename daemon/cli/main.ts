@@ -1,6 +1,8 @@
 import { VERSION } from '../daemon.ts';
 import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
+import type { Out } from './client-call.ts';
 import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
+import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
 import { START_FLAGS, startCommand } from './start.ts';
 
 // `hana <command>`: exit 0 ok, 1 failure, 2 usage error; errors on stderr in one sentence.
@@ -14,11 +16,14 @@ commands:
   params [--json]                            declared parameters and their values
   get <address-or-pattern> [--json]          e.g. hana get '/layer/*/opacity'
   set <address> <value...>                   e.g. hana set /layer/1/color '#ff0000'
+  midi ports [--json]                        MIDI ports, or why MIDI is off
+  midi monitor                               print incoming MIDI events
+  midi learn <address> [--timeout S]         bind the next control that moves
+  midi map list [--json] | map remove <id>   MIDI mappings
 
 every command takes --home DIR (or HANA_HOME) to pick its daemon.
 `;
 
-type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 type Command = { flags: FlagSpec; run: (args: Parsed, out: Out) => Promise<number> };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -38,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   params: { flags: CLIENT_FLAGS, run: paramsCommand },
   get: { flags: CLIENT_FLAGS, run: getCommand },
   set: { flags: CLIENT_FLAGS, run: setCommand },
+  midi: { flags: MIDI_FLAGS, run: midiCommand },
 };
 
 export async function main(argv: readonly string[], out: Out): Promise<number> {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MidiConfig } from './midi-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
 
 // The one schema: defaults, validation and docs/configuration.md all come from here.
@@ -141,6 +142,7 @@ export const Config = z
       .strict()
       .prefault({}),
     osc: OscConfig.prefault({}),
+    midi: MidiConfig.prefault({}),
     params: ParamMap.default(DEFAULT_PARAMS).describe(
       'Declared parameters: OSC address → type, range, default.',
     ),

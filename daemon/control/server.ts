@@ -1,9 +1,14 @@
 import { chmod, unlink } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { z } from 'zod';
 import { ControlRequest, type ControlResponse, MAX_LINE_BYTES } from './protocol.ts';
 
-export type Handler = (params: unknown) => unknown | Promise<unknown>;
+/**
+ * A streaming handler (e.g. `hana midi monitor`) calls `emit` for each event and resolves when
+ * done; `closed` resolves when the client goes away.
+ */
+export type StreamContext = { emit(event: unknown): void; readonly closed: Promise<void> };
+export type Handler = (params: unknown, ctx: StreamContext) => unknown | Promise<unknown>;
 export type Handlers = Record<string, Handler>;
 
 export type ControlServer = { readonly path: string; close(): Promise<void> };
@@ -32,6 +37,7 @@ export async function openControlServer(path: string, handlers: Handlers): Promi
 
   const server: Server = createServer((socket) => {
     let buffered = '';
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
     socket.setEncoding('utf8');
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: string) => {
@@ -44,7 +50,7 @@ export async function openControlServer(path: string, handlers: Handlers): Promi
       while (nl >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        void answer(line).then((res) => {
+        void answer(line, socket, closed).then((res) => {
           if (!socket.destroyed) socket.write(`${JSON.stringify(res)}\n`);
         });
         nl = buffered.indexOf('\n');
@@ -52,7 +58,7 @@ export async function openControlServer(path: string, handlers: Handlers): Promi
     });
   });
 
-  async function answer(line: string): Promise<ControlResponse> {
+  async function answer(line: string, socket: Socket, closed: Promise<void>): Promise<ControlResponse> {
     let req: ControlRequest;
     try {
       req = ControlRequest.parse(JSON.parse(line));
@@ -63,7 +69,13 @@ export async function openControlServer(path: string, handlers: Handlers): Promi
     if (!handler)
       return { id: req.id, ok: false, error: { code: 'unknown-method', message: `no method ${req.method}` } };
     try {
-      return { id: req.id, ok: true, result: await handler(req.params ?? {}) };
+      const emit = (event: unknown) => {
+        // A client that stops reading loses events rather than growing our memory.
+        if (!socket.destroyed && socket.writableLength < MAX_LINE_BYTES) {
+          socket.write(`${JSON.stringify({ id: req.id, event })}\n`);
+        }
+      };
+      return { id: req.id, ok: true, result: await handler(req.params ?? {}, { emit, closed }) };
     } catch (err) {
       if (err instanceof z.ZodError) {
         return { id: req.id, ok: false, error: { code: 'bad-params', message: z.prettifyError(err) } };
