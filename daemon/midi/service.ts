@@ -65,6 +65,10 @@ export function createMidiService(init: MidiServiceInit) {
   const wanted = config.inputs.map(devicePattern);
   let learned = [...init.learned];
   let mappings: CompiledMapping[] = [];
+  // Mappings by control kind and number: an event checks only the mappings that could match
+  // it (a linear scan over 64 faders' mappings cost more than the rest of the path).
+  let byControl = new Map<string, CompiledMapping[]>();
+  const controlKey = (kind: string, number: number | undefined) => `${kind}:${number ?? 0}`;
   let events = 0;
 
   function compileAll(): { ok: true } | { ok: false; error: string } {
@@ -79,6 +83,11 @@ export function createMidiService(init: MidiServiceInit) {
       next.push(r.mapping);
     }
     mappings = next;
+    byControl = new Map();
+    for (const c of next) {
+      const key = controlKey(c.mapping.control, c.mapping.number);
+      byControl.set(key, [...(byControl.get(key) ?? []), c]);
+    }
     return { ok: true };
   }
 
@@ -122,8 +131,10 @@ export function createMidiService(init: MidiServiceInit) {
   function onControl(ev: ControlEvent): void {
     events++;
     if (learner.offer(ev)) return;
+    const candidates = byControl.get(controlKey(ev.kind, ev.number));
+    if (!candidates) return;
     const source = `midi:${ev.device}`;
-    for (const c of mappings) {
+    for (const c of candidates) {
       if (!matches(c, ev)) continue;
       lastChannel.set(c.id, ev.channel);
       const path = c.mapping.path;

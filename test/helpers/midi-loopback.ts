@@ -9,7 +9,7 @@ export type Loopback = {
   plug(name: string): void;
   unplug(name: string): void;
   /** Bytes as if the controller `name` sent them. */
-  play(name: string, bytes: number[]): void;
+  play(name: string, bytes: readonly number[] | Uint8Array): void;
   /** Everything sent to output `name`, concatenated. */
   sent(name: string): number[];
   clearSent(): void;
@@ -48,7 +48,7 @@ export function midiLoopback(): Loopback {
     unplug: (name) => {
       plugged.delete(name);
     },
-    play: (name, bytes) => listeners.get(name)?.(Uint8Array.from(bytes)),
+    play: (name, bytes) => listeners.get(name)?.(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes)),
     sent: (name) => sent.get(name) ?? [],
     clearSent: () => sent.clear(),
   };
