@@ -86,7 +86,11 @@ export const ParamSpec = z
 export type ParamSpec = z.infer<typeof ParamSpec>;
 export type ParamType = ParamSpec['type'];
 
-export const ParamMap = z.record(ParamAddress, ParamSpec).superRefine((map, ctx) => {
+// zod reports a bad record key only as "Invalid key in record": surface ParamAddress's own message.
+const keyMessage: z.core.$ZodErrorMap = (iss) =>
+  iss.code === 'invalid_key' ? iss.issues[0]?.message : undefined;
+
+export const ParamMap = z.record(ParamAddress, ParamSpec, { error: keyMessage }).superRefine((map, ctx) => {
   // An address cannot be both a parameter and a container of parameters: OSC dispatch would be
   // ambiguous and a pattern like /layer/* would match both.
   const paths = Object.keys(map);

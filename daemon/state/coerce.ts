@@ -30,7 +30,9 @@ export function coerceArgs(spec: ParamSpec, args: readonly Arg[]): Coerced {
     if (a === undefined || a.type === 'I' || a.type === 'N' || a.type === 'T') return ok(null);
     if (a.type === 'F') return { ok: true, value: null, clamped: false, noop: true };
     if (NUMERIC.has(a.type)) {
-      return (a.value as number) === 0 ? { ok: true, value: null, clamped: false, noop: true } : ok(null);
+      const n = a.value as number;
+      if (Number.isNaN(n)) return fail('not-finite', 'a trigger argument must be a number, not NaN');
+      return n === 0 ? { ok: true, value: null, clamped: false, noop: true } : ok(null);
     }
     return fail('wrong-type', `a trigger takes no argument, a number or a boolean, got type '${a.type}'`);
   }

@@ -52,6 +52,8 @@ export function createHlc(init: HlcInit): Hlc {
     },
     observe(remote) {
       const pt = now();
+      // A NaN time would compare false everywhere and stick in `t` for good: every later stamp would be NaN.
+      if (!Number.isFinite(remote.t) || !Number.isSafeInteger(remote.c) || remote.c < 0) return false;
       if (remote.t > pt + maxDrift) return false;
       const nt = Math.max(t, remote.t, pt);
       if (nt === t && nt === remote.t) c = Math.max(c, remote.c) + 1;

@@ -74,11 +74,13 @@ export function createStore(init: StoreInit): Store {
     get: (path) => entries.get(path),
     entries: () => entries.entries(),
     apply(writes, source) {
+      // Check the whole batch first: throwing halfway would leave writes applied but never notified.
+      for (const w of writes) {
+        if (!entries.has(w.path)) throw new Error(`store.apply: undeclared path ${w.path}`);
+      }
       const changes: Change[] = [];
       for (const w of writes) {
-        const previous = entries.get(w.path);
-        if (!previous) throw new Error(`store.apply: undeclared path ${w.path}`);
-        changes.push(put(w.path, { value: w.value, stamp: hlc.tick(), source }, previous));
+        changes.push(put(w.path, { value: w.value, stamp: hlc.tick(), source }, entries.get(w.path)!));
       }
       notify(changes);
       return changes;
@@ -86,7 +88,8 @@ export function createStore(init: StoreInit): Store {
     merge(path, entry) {
       const previous = entries.get(path);
       if (!previous || compareStamps(entry.stamp, previous.stamp) <= 0) return undefined;
-      hlc.observe(entry.stamp);
+      // A stamp the clock refuses (too far ahead, not a number) would outrank every local write to come.
+      if (!hlc.observe(entry.stamp)) return undefined;
       const change = put(path, entry, previous);
       notify([change]);
       return change;
