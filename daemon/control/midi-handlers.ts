@@ -29,7 +29,10 @@ export function midiHandlers(midi: MidiService, defaultLearnSeconds: number): Ha
       return { mapping: r.mapping };
     },
     async 'midi.monitor'(_params, ctx) {
-      const stop = midi.monitor((e) => ctx.emit(e));
+      // SysEx payloads are bytes: show them as a list, not as an object keyed by index.
+      const stop = midi.monitor((e) =>
+        ctx.emit(JSON.parse(JSON.stringify(e, (_k, v) => (v instanceof Uint8Array ? [...v] : v)))),
+      );
       await ctx.closed;
       stop();
       return {};

@@ -1,7 +1,7 @@
-import type { MidiEvent } from './events.ts';
+import { type MidiEvent, REALTIME_STATUS } from './events.ts';
 
-// Events → bytes (full status bytes, no running status), for feedback to controllers.
-// Out-of-range fields are programmer errors and throw RangeError.
+// Events → bytes, each message with its full status byte (no running status: feedback goes to
+// many outputs and may interleave). Out-of-range fields are programmer errors: RangeError.
 
 function check(name: string, v: number, max: number): number {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${name} ${v} is outside 0..${max}`);
@@ -30,6 +30,7 @@ export function encodeMidiEvent(e: MidiEvent): Uint8Array {
       return Uint8Array.of(0xe0 | ch(e.channel), v & 0x7f, v >> 7);
     }
     case 'sysex': {
+      // A byte ≥ 0x80 inside would end the SysEx early on the wire and corrupt what follows.
       for (const b of e.data) d7('SysEx byte', b);
       const out = new Uint8Array(e.data.length + 2);
       out[0] = 0xf0;
@@ -38,58 +39,73 @@ export function encodeMidiEvent(e: MidiEvent): Uint8Array {
       return out;
     }
     case 'mtcQuarterFrame':
-      return Uint8Array.of(0xf1, d7('quarter frame', e.value));
+      return Uint8Array.of(
+        0xf1,
+        (check('quarter frame piece', e.piece, 7) << 4) | check('quarter frame value', e.value, 15),
+      );
     case 'songPosition': {
-      const v = check('song position', e.value, 16383);
+      const v = check('song position', e.position, 16383);
       return Uint8Array.of(0xf2, v & 0x7f, v >> 7);
     }
     case 'songSelect':
       return Uint8Array.of(0xf3, d7('song', e.song));
     case 'tuneRequest':
       return Uint8Array.of(0xf6);
-    case 'realtime':
-      return Uint8Array.of(
-        {
-          clock: 0xf8,
-          tick: 0xf9,
-          start: 0xfa,
-          continue: 0xfb,
-          stop: 0xfc,
-          activeSensing: 0xfe,
-          reset: 0xff,
-        }[e.type],
-      );
+    case 'realtime': {
+      const status: number | undefined = REALTIME_STATUS[e.type];
+      if (status === undefined) throw new RangeError(`unknown real-time type ${String(e.type)}`);
+      return Uint8Array.of(status);
+    }
+    default:
+      throw new TypeError(`not a MIDI event: kind ${String((e as { kind?: unknown }).kind)}`);
   }
 }
+
+export type ControlKind = 'cc' | 'cc14' | 'note' | 'nrpn' | 'rpn' | 'pitchbend';
 
 /**
  * The byte sequence that sets one mapped control to a raw position, for feedback: 14-bit CCs
  * send MSB then LSB, (N)RPNs the full select + data-entry sequence.
  */
 export function encodeControl(
-  control: 'cc' | 'cc14' | 'note' | 'nrpn' | 'rpn' | 'pitchbend',
+  control: ControlKind,
   channel: number,
   number: number,
   raw: number,
 ): Uint8Array {
   const cc = (controller: number, value: number) =>
     encodeMidiEvent({ kind: 'controlChange', channel, controller, value });
-  const join = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
   switch (control) {
     case 'cc':
       return cc(number, raw);
     case 'cc14':
-      return join(cc(number, raw >> 7), cc(number + 32, raw & 0x7f));
+      check('14-bit CC number', number, 31);
+      check('14-bit CC value', raw, 16383);
+      return concat(cc(number, raw >> 7), cc(number + 32, raw & 0x7f));
     case 'note':
       return raw > 0
         ? encodeMidiEvent({ kind: 'noteOn', channel, note: number, velocity: raw })
         : encodeMidiEvent({ kind: 'noteOff', channel, note: number, velocity: 0 });
     case 'nrpn':
     case 'rpn': {
+      check(`${control} number`, number, 16383);
+      check(`${control} value`, raw, 16383);
       const [msb, lsb] = control === 'nrpn' ? [99, 98] : [101, 100];
-      return join(cc(msb, number >> 7), cc(lsb, number & 0x7f), cc(6, raw >> 7), cc(38, raw & 0x7f));
+      return concat(cc(msb, number >> 7), cc(lsb, number & 0x7f), cc(6, raw >> 7), cc(38, raw & 0x7f));
     }
     case 'pitchbend':
       return encodeMidiEvent({ kind: 'pitchBend', channel, value: raw });
+    default:
+      throw new TypeError(`not a control kind: ${String(control)}`);
   }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
