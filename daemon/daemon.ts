@@ -1,12 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { openDtlsEndpoint } from '../protocols/dtls/endpoint.ts';
+import { startDiscovery } from '../protocols/mdns/index.ts';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
+import { shortId } from '../trust-store/device-id.ts';
+import { loadOrCreateIdentity } from '../trust-store/identity.ts';
+import { openPeerStore } from '../trust-store/peers.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
+import { linkHandlers } from './control/link-handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
@@ -15,6 +21,9 @@ import { createOscIngest } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
+import { ensembleTag } from './link/binding.ts';
+import { createLinkManager, type LinkManager } from './link/manager.ts';
+import { LINK_VERSION } from './link/wire.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
@@ -28,7 +37,17 @@ import { createStore } from './state/store.ts';
 export const VERSION = '0.1.0';
 
 /** Rejection reasons that are security events rather than plain bad input. */
-const SECURITY_REASONS = new Set(['not-allowed', 'flood', 'too-many-connections']);
+const SECURITY_REASONS = new Set([
+  'not-allowed',
+  'flood',
+  'too-many-connections',
+  'peer-banned',
+  'peer-malformed',
+  'peer-oversize',
+  'peer-handshake-flood',
+  'peer-half-open-full',
+  'peer-no-certificate',
+]);
 
 export type DaemonInit = {
   home: string;
@@ -54,6 +73,17 @@ export type DaemonStatus = {
   feedback: { targets: number; subscribers: number; sent: number; dropped: number };
   params: number;
   midi: ReturnType<MidiService['status']>;
+  peers: {
+    deviceId: string;
+    port: number;
+    policy: string;
+    ensemble: string;
+    linked: number;
+    pending: number;
+    refused: number;
+    held: number;
+    endpoint: { sessions: number; halfOpen: number; banned: number };
+  };
 };
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
@@ -71,8 +101,19 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
   const { config, log } = init;
   const security = securityLogger(log);
   const startedAt = Date.now();
-  const name = config.name ?? hostname();
-  const nodeId = randomBytes(16).toString('hex');
+  const loaded = await loadOrCreateIdentity(init.home);
+  if (!loaded.ok) throw new Error(loaded.error);
+  const identity = loaded.identity;
+  if (loaded.created)
+    security.info(
+      { event: 'identity.created', deviceId: identity.deviceId },
+      `created this daemon's identity ${identity.deviceId}`,
+    );
+  const nodeId = identity.deviceId;
+  const name = config.name ?? `${hostname()}-${shortId(identity.deviceId)}`;
+  const opened = await openPeerStore(join(init.home, 'peers.json'));
+  if (!opened.ok) throw new Error(opened.error);
+  const peerStore = opened.store;
 
   const registry = createRegistry(config.params);
   const hlc = createHlc({ node: nodeId });
@@ -190,6 +231,65 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     if (!midiStarted.ok) throw new Error(`invalid MIDI mapping: ${midiStarted.error}`);
     closers.push(() => midi.close());
 
+    let links: LinkManager | undefined;
+    const endpoint = await openDtlsEndpoint({
+      host: config.peers.bind,
+      port: config.peers.port,
+      credentials: identity,
+      maxSessions: config.peers.maxPeers,
+      handshakesPerSecond: config.peers.handshakesPerSecond,
+      onSession: (s) => (links ? links.onSession(s) : s.close()),
+      onReject: (code, from, detail) => rejections.reject(`peer-${code}`, from.address, detail),
+    });
+    closers.push(() => endpoint.close());
+    const linkManager = createLinkManager({
+      config: config.peers,
+      identity,
+      name,
+      store: peerStore,
+      log,
+      security,
+      dial: (remote) => endpoint.connect(remote),
+    });
+    links = linkManager;
+    closers.push(() => linkManager.close());
+    for (const hp of config.peers.static) {
+      const at = hp.lastIndexOf(':');
+      const host = hp.slice(0, at).replace(/^\[|\]$/g, '');
+      const address =
+        host === 'localhost' ? '127.0.0.1' : isIP(host) ? host : (await lookup(host, { family: 4 })).address;
+      linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) });
+    }
+
+    if (config.peers.discovery) {
+      const found = new Map<string, Remote>();
+      const discovery = startDiscovery({
+        // mDNS instance names: letters, digits and '-', at most 63 bytes, unique per daemon.
+        instance: `${name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40)}-${shortId(identity.deviceId)}`,
+        port: endpoint.port,
+        deviceId: identity.deviceId,
+        ensembleTag: ensembleTag(config.peers.ensemble.name),
+        protocolVersion: LINK_VERSION,
+        ...(config.peers.bind !== '0.0.0.0' && { interface: config.peers.bind }),
+        onFound: (p) => {
+          const remote = { address: p.address, port: p.port };
+          found.set(p.instance, remote);
+          log.info(
+            { event: 'mdns.found', instance: p.instance, hint: p.deviceId, remote: `${p.address}:${p.port}` },
+            `discovered ${p.instance}`,
+          );
+          linkManager.addTarget(remote, p.deviceId);
+        },
+        onLost: (instance) => {
+          const remote = found.get(instance);
+          found.delete(instance);
+          if (remote) linkManager.removeTarget(remote);
+        },
+        onWarning: (message) => log.warn({ event: 'mdns.warning' }, `discovery: ${message}`),
+      });
+      closers.push(() => discovery.close());
+    }
+
     const status = (): DaemonStatus => ({
       name,
       version: VERSION,
@@ -211,12 +311,21 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       feedback: feedback.stats(),
       params: registry.paths.length,
       midi: midi.status(),
+      peers: {
+        deviceId: identity.deviceId,
+        port: endpoint.port,
+        policy: config.peers.policy,
+        ensemble: config.peers.ensemble.name,
+        ...linkManager.stats(),
+        endpoint: endpoint.stats(),
+      },
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
       status,
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
+      ...linkHandlers(identity, name, peerStore, linkManager, endpoint.port),
     });
     closers.push(() => control.close());
 
@@ -224,6 +333,8 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       {
         event: 'daemon.ready',
         name,
+        deviceId: identity.deviceId,
+        peerPort: endpoint.port,
         oscUdpPort: udpSocket.port,
         oscTcpPort: tcp?.port ?? null,
         bind: osc.bind,

@@ -2,6 +2,7 @@ import { VERSION } from '../daemon.ts';
 import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
 import type { Out } from './client-call.ts';
 import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
+import { idCommand, LINK_FLAGS, peersCommand, trustCommand } from './link-commands.ts';
 import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
 import { START_FLAGS, startCommand } from './start.ts';
 
@@ -10,12 +11,16 @@ import { START_FLAGS, startCommand } from './start.ts';
 const USAGE = `usage: hana <command> [options]
 
 commands:
-  start [--home DIR] [--config FILE] [--osc-port N] [--osc-bind ADDR] [--name NAME]
+  start [--home DIR] [--config FILE] [--osc-port N] [--osc-bind ADDR] [--peer-port N] [--name NAME]
         [--log-level LEVEL] [--log-json]     run the daemon in the foreground
   status [--json]                            ports, counters, rejections
   params [--json]                            declared parameters and their values
   get <address-or-pattern> [--json]          e.g. hana get '/layer/*/opacity'
   set <address> <value...>                   e.g. hana set /layer/1/color '#ff0000'
+  id [--json]                                this daemon's device ID and name
+  peers [--json]                             linked peers: state, role, RTT, last heard
+  trust list [--json]                        pinned peers and refused key changes
+  trust allow <id> [--role performer|observer] | trust block <id> | trust forget <id>
   midi ports [--json]                        MIDI ports, or why MIDI is off
   midi monitor                               print incoming MIDI events
   midi learn <address> [--timeout S]         bind the next control that moves
@@ -44,6 +49,9 @@ const COMMANDS: Record<string, Command> = {
   get: { flags: CLIENT_FLAGS, run: getCommand },
   set: { flags: CLIENT_FLAGS, run: setCommand },
   midi: { flags: MIDI_FLAGS, run: midiCommand },
+  id: { flags: CLIENT_FLAGS, run: idCommand },
+  peers: { flags: CLIENT_FLAGS, run: peersCommand },
+  trust: { flags: LINK_FLAGS, run: trustCommand },
 };
 
 export async function main(argv: readonly string[], out: Out): Promise<number> {

@@ -11,6 +11,7 @@ export const START_FLAGS = {
   config: 'string',
   'osc-port': 'string',
   'osc-bind': 'string',
+  'peer-port': 'string',
   name: 'string',
   'log-level': 'string',
   'log-json': 'boolean',
@@ -20,6 +21,7 @@ export const START_FLAGS = {
 export async function startCommand(args: Parsed): Promise<number> {
   const home = resolveHome(args.flags.home as string | undefined);
   const oscPort = portFlag(args.flags['osc-port'], 'osc-port');
+  const peerPort = portFlag(args.flags['peer-port'], 'peer-port');
   const bind = args.flags['osc-bind'] as string | undefined;
   const name = args.flags.name as string | undefined;
 
@@ -38,6 +40,7 @@ export async function startCommand(args: Parsed): Promise<number> {
       ...(oscPort !== undefined && { port: oscPort }),
       ...(bind !== undefined && { bind }),
     },
+    peers: { ...input.peers, ...(peerPort !== undefined && { port: peerPort }) },
   }));
   if (!loaded.ok) {
     process.stderr.write(
@@ -55,12 +58,13 @@ export async function startCommand(args: Parsed): Promise<number> {
   try {
     daemon = await startDaemon({ home, config, configSource: loaded.source, log });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : '';
     const hint =
       e.code === 'EADDRINUSE'
-        ? `port ${config.osc.port} is in use: pass --osc-port N (or 0 for any free port)`
+        ? `${where} is in use (another hana or program): choose other ports with --osc-port / --peer-port (0 = any free port)`
         : e.code === 'EADDRNOTAVAIL'
-          ? `${config.osc.bind} is not an address of this machine: check --osc-bind / osc.bind`
+          ? `${where} is not an address of this machine: check osc.bind / peers.bind`
           : e.message;
     log.fatal({ event: 'daemon.start-failed', err: e }, hint);
     process.stderr.write(`hana: could not start: ${hint}\n`);

@@ -63,7 +63,11 @@ export const MidiMapping = z
     }
     if (m.curve === 'relative' && m.control !== 'cc') {
       // Endless encoders send 7-bit step codes; a 14-bit control carries positions.
-      ctx.addIssue({ code: 'custom', path: ['curve'], message: 'a relative (endless encoder) mapping must use control "cc"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['curve'],
+        message: 'a relative (endless encoder) mapping must use control "cc"',
+      });
     }
     const limit = { cc: 127, cc14: 31, note: 127, nrpn: 16383, rpn: 16383, pitchbend: 16383 }[m.control];
     if (m.number !== undefined && m.number > limit) {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
 
@@ -123,7 +124,12 @@ const OscConfig = z
 
 export const Config = z
   .object({
-    name: z.string().min(1).max(64).optional().describe('Display name of this daemon (default: host name).'),
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Display name shown to peers (default: host name plus a short device ID suffix).'),
     log: z
       .object({
         level: z
@@ -143,6 +149,7 @@ export const Config = z
       .prefault({}),
     osc: OscConfig.prefault({}),
     midi: MidiConfig.prefault({}),
+    peers: LinkConfig.prefault({}),
     params: ParamMap.default(DEFAULT_PARAMS).describe(
       'Declared parameters: OSC address → type, range, default.',
     ),

@@ -32,7 +32,9 @@ export function decodeOscPacket(bytes: Uint8Array, limits: DecodeLimits): OscDec
   const problem = validateOscPacket(bytes, limits.maxDepth);
   if (problem) return { ok: false, error: problem };
   // The library reads blobs, colours and MIDI from `buffer` ignoring byteOffset: give it its own copy if shared.
-  const data = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  // `new Uint8Array(bytes)` copies; `bytes.slice()` would not when bytes is a Buffer (Buffer#slice is a view).
+  const data =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
   try {
     return { ok: true, packet: fromLib(osc.readPacket(data, READ), data) };
   } catch (err) {

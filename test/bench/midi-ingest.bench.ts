@@ -40,7 +40,9 @@ export async function run(report: (line: string) => void): Promise<void> {
   const parserRate = rate(() => feed(parser.push));
 
   const params = ParamMap.parse(
-    Object.fromEntries(Array.from({ length: FADERS }, (_, i) => [`/bench/fader/${i}`, { type: 'float', min: 0, max: 1 }])),
+    Object.fromEntries(
+      Array.from({ length: FADERS }, (_, i) => [`/bench/fader/${i}`, { type: 'float', min: 0, max: 1 }]),
+    ),
   );
   const registry = createRegistry(params);
   const store = createStore({ registry, hlc: createHlc({ node: 'bench' }) });
@@ -56,7 +58,11 @@ export async function run(report: (line: string) => void): Promise<void> {
     config: MidiConfig.parse({
       perControlHz: 10000,
       eventsPerSecond: 1e9,
-      mappings: Array.from({ length: FADERS }, (_, i) => ({ control: 'cc', number: i, path: `/bench/fader/${i}` })),
+      mappings: Array.from({ length: FADERS }, (_, i) => ({
+        control: 'cc',
+        number: i,
+        path: `/bench/fader/${i}`,
+      })),
     }),
     backend: { ok: true, backend: lb.backend },
     registry,
@@ -77,6 +83,8 @@ export async function run(report: (line: string) => void): Promise<void> {
   service.close();
   report(`${EVENTS.toLocaleString('en')} CC events over ${FADERS} mapped faders`);
   report(`  parser alone                          ${Math.round(parserRate).toLocaleString('en')} events/s`);
-  report(`  parser + mapping + validated write    ${Math.round(fullRate).toLocaleString('en')} events/s (${writes - before} writes)`);
+  report(
+    `  parser + mapping + validated write    ${Math.round(fullRate).toLocaleString('en')} events/s (${writes - before} writes)`,
+  );
   report(`  ratio full/parser                     ${(fullRate / parserRate).toFixed(3)}`);
 }

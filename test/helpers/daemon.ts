@@ -43,6 +43,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; event?: string }
 export type TestDaemon = {
   readonly home: string;
   readonly udpPort: number;
+  readonly peerPort: number;
+  readonly deviceId: string;
   readonly tcpPort: number | null;
   readonly proc: ChildProcess;
   readonly logs: LogLine[];
@@ -60,6 +62,8 @@ export type StartOptions = {
   readyTimeoutMs?: number;
   /** Command prefix, e.g. ['ip', 'netns', 'exec', ns]; it must exec node so the PID is node's. */
   wrap?: string[];
+  /** Prepares the home before the daemon starts (e.g. a pre-pinned trust store). */
+  seed?: (home: string) => Promise<void>;
 };
 
 export async function makeHome(): Promise<string> {
@@ -68,11 +72,23 @@ export async function makeHome(): Promise<string> {
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
   const home = await makeHome();
-  const args = ['start', '--home', home, '--osc-port', '0', '--log-json', ...(opts.args ?? [])];
-  if (opts.config !== undefined) {
-    const file = join(home, 'config.json');
-    await writeFile(file, JSON.stringify(opts.config));
-  }
+  const args = [
+    'start',
+    '--home',
+    home,
+    '--osc-port',
+    '0',
+    '--peer-port',
+    '0',
+    '--log-json',
+    ...(opts.args ?? []),
+  ];
+  // Peers on loopback and no mDNS unless a test asks: tests send nothing beyond loopback
+  // except inside namespaces they create.
+  const given = (opts.config ?? {}) as { peers?: Record<string, unknown> };
+  const config = { ...given, peers: { bind: '127.0.0.1', discovery: false, ...given.peers } };
+  await writeFile(join(home, 'config.json'), JSON.stringify(config));
+  await opts.seed?.(home);
   const cmd = [...(opts.wrap ?? []), process.execPath, ...NODE_ARGS, BIN, ...args];
   const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
@@ -111,6 +127,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   return {
     home,
     udpPort: ready.oscUdpPort as number,
+    peerPort: ready.peerPort as number,
+    deviceId: ready.deviceId as string,
     tcpPort: ready.oscTcpPort as number | null,
     proc,
     logs,

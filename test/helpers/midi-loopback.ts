@@ -48,7 +48,8 @@ export function midiLoopback(): Loopback {
     unplug: (name) => {
       plugged.delete(name);
     },
-    play: (name, bytes) => listeners.get(name)?.(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes)),
+    play: (name, bytes) =>
+      listeners.get(name)?.(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes)),
     sent: (name) => sent.get(name) ?? [],
     clearSent: () => sent.clear(),
   };

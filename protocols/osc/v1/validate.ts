@@ -75,6 +75,8 @@ function checkMessage(bytes: Uint8Array, at: number, end: number): void {
       if (off + 4 > end) throw new Invalid('truncated', `blob size at byte ${off} is missing`);
       const len = new DataView(bytes.buffer, bytes.byteOffset + off, 4).getInt32(0);
       if (len < 0) throw new Invalid('truncated', `blob at byte ${off} has negative length ${len}`);
+      // Checked before padding: (len + 3) & ~3 wraps negative for len near 2^31.
+      if (len > end - off - 4) throw new Invalid('truncated', `blob of ${len} bytes runs past the end`);
       off += 4 + ((len + 3) & ~3);
       if (off > end) throw new Invalid('truncated', `blob of ${len} bytes runs past the end`);
     } else {

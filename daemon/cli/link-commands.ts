@@ -1,0 +1,104 @@
+import type { PeerView } from '../link/manager.ts';
+import { type Parsed, UsageError } from './args.ts';
+import { callOrReport, type Out, print } from './client-call.ts';
+import { table } from './format.ts';
+
+// `hana id`, `hana peers`, `hana trust list|allow|block|forget`.
+
+export const LINK_FLAGS = { home: 'string', json: 'boolean', role: 'string' } as const;
+
+type Held = { name: string; address?: string; presentedId: string; pinnedId: string; at: string };
+type StoredPeer = {
+  id: string;
+  name: string;
+  state: string;
+  role: string;
+  firstSeen: string;
+  lastSeen: string;
+  lastAddress?: string;
+  code?: string;
+};
+
+function heldText(held: Held[]): string {
+  if (held.length === 0) return '';
+  return `\n\nREFUSED KEY CHANGES (a peer used a pinned peer's name with another key):\n${table([
+    ['NAME', 'ADDRESS', 'PRESENTED', 'PINNED', 'AT'],
+    ...held.map((h) => [h.name, h.address ?? '', h.presentedId, h.pinnedId, h.at]),
+  ])}\nIf the peer really changed its key: hana trust allow <presented id>. Otherwise: hana trust block <presented id>.`;
+}
+
+export async function idCommand(args: Parsed, out: Out): Promise<number> {
+  if (args.positionals.length) throw new UsageError('id takes no arguments');
+  const r = (await callOrReport(args, out, 'id', {})) as
+    | { deviceId: string; name: string; peerPort: number }
+    | undefined;
+  return r ? print(args, out, r, () => `${r.deviceId}\nname ${r.name}, peer port ${r.peerPort}`) : 1;
+}
+
+export async function peersCommand(args: Parsed, out: Out): Promise<number> {
+  if (args.positionals.length) throw new UsageError('peers takes no arguments');
+  const r = (await callOrReport(args, out, 'peers', {})) as { peers: PeerView[]; held: Held[] } | undefined;
+  if (!r) return 1;
+  return print(args, out, r.peers, () => {
+    if (r.peers.length === 0)
+      return `No peers yet. Daemons on the LAN in the same ensemble appear here.${heldText(r.held)}`;
+    return (
+      table([
+        ['NAME', 'DEVICE ID', 'ADDRESS', 'STATE', 'ROLE', 'RTT', 'LAST HEARD'],
+        ...r.peers.map((p) => [
+          p.name,
+          p.id,
+          p.address ?? '',
+          p.code ? `${p.state} (code ${p.code})` : p.state,
+          p.role,
+          p.rttMs === null ? '' : `${p.rttMs.toFixed(1)} ms`,
+          p.lastHeard ?? '',
+        ]),
+      ]) + heldText(r.held)
+    );
+  });
+}
+
+export async function trustCommand(args: Parsed, out: Out): Promise<number> {
+  const [action, id, ...extra] = args.positionals;
+  if (action === 'list' && !id) {
+    const r = (await callOrReport(args, out, 'trust.list', {})) as
+      | { peers: StoredPeer[]; held: Held[] }
+      | undefined;
+    if (!r) return 1;
+    return print(args, out, r, () =>
+      r.peers.length === 0
+        ? `No pinned peers.${heldText(r.held)}`
+        : table([
+            ['NAME', 'DEVICE ID', 'STATE', 'ROLE', 'FIRST SEEN', 'LAST SEEN', 'LAST ADDRESS'],
+            ...r.peers.map((p) => [
+              p.name,
+              p.id,
+              p.state,
+              p.role,
+              p.firstSeen,
+              p.lastSeen,
+              p.lastAddress ?? '',
+            ]),
+          ]) + heldText(r.held),
+    );
+  }
+  if (!['allow', 'block', 'forget'].includes(action ?? '') || !id || extra.length) {
+    throw new UsageError(
+      'usage: hana trust list | allow <id> [--role performer|observer] | block <id> | forget <id>',
+    );
+  }
+  const role = args.flags.role as string | undefined;
+  if (role !== undefined && (action !== 'allow' || !['performer', 'observer'].includes(role))) {
+    throw new UsageError('--role is performer or observer, with `trust allow`');
+  }
+  const r = (await callOrReport(args, out, `trust.${action}`, { id, ...(role && { role }) })) as
+    | { peer?: StoredPeer; forgotten?: string }
+    | undefined;
+  if (!r) return 1;
+  return print(args, out, r, () =>
+    r.peer
+      ? `${r.peer.name} (${r.peer.id}) is now ${r.peer.state}, role ${r.peer.role}`
+      : `forgot ${r.forgotten}; it is a stranger again`,
+  );
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+// Peer links: where to listen, whom to trust, which ensemble we belong to.
+
+const HostPort = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+    'a static peer is "host:port", e.g. "192.168.1.20:7400"',
+  );
+
+export const LinkConfig = z
+  .object({
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(7400)
+      .describe(
+        'UDP port for DTLS links to other daemons (`--peer-port`); 0 picks a free port (discovery announces it).',
+      ),
+    bind: z
+      .string()
+      .default('0.0.0.0')
+      .describe('Address for peer links. Links are encrypted and mutually authenticated.'),
+    policy: z
+      .enum(['accept-new', 'confirm', 'strict'])
+      .default('accept-new')
+      .describe(
+        'New peers: `accept-new` pins them on first contact (like ssh accept-new); `confirm` holds them as pending until `hana trust allow`; `strict` links only to peers already pinned. A changed key is refused in every policy.',
+      ),
+    newPeerRole: z
+      .enum(['performer', 'observer'])
+      .default('performer')
+      .describe('Role given to a newly pinned peer: performers may change state, observers only follow it.'),
+    ensemble: z
+      .object({
+        name: z
+          .string()
+          .min(1)
+          .max(64)
+          .default('default')
+          .describe('Daemons link only within the same ensemble.'),
+        secret: z
+          .string()
+          .min(8, 'an ensemble secret is at least 8 characters')
+          .max(256)
+          .optional()
+          .describe('Optional shared secret: a peer must prove it before it is even considered for pinning.'),
+      })
+      .strict()
+      .prefault({}),
+    discovery: z.boolean().default(true).describe('Find peers on the LAN with mDNS (`_hana._udp`).'),
+    static: z.array(HostPort).max(64).default([]).describe('Peers to dial where multicast is blocked.'),
+    heartbeatMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60000)
+      .default(1000)
+      .describe('How often linked peers ping each other.'),
+    livenessMs: z
+      .number()
+      .int()
+      .min(500)
+      .max(600000)
+      .default(5000)
+      .describe('A peer silent this long is disconnected (and redialled).'),
+    maxPeers: z.number().int().min(1).max(1024).default(64).describe('Linked peers at most.'),
+    handshakesPerSecond: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .describe('Handshakes accepted per source address per second.'),
+  })
+  .strict();
+export type LinkConfig = z.infer<typeof LinkConfig>;

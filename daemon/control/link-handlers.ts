@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { parseDeviceId } from '../../trust-store/device-id.ts';
+import type { Identity } from '../../trust-store/identity.ts';
+import type { PeerStore } from '../../trust-store/peers.ts';
+import type { LinkManager } from '../link/manager.ts';
+import { controlError } from './protocol.ts';
+import type { Handlers } from './server.ts';
+
+// Identity and trust: what `hana id`, `hana peers` and `hana trust …` call.
+
+const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
+const AllowParam = IdParam.extend({ role: z.enum(['performer', 'observer']).optional() }).strict();
+
+function canonical(text: string): string {
+  const p = parseDeviceId(text);
+  if (!p.ok) throw controlError('bad-device-id', `${text} is not a device ID: ${p.error}`);
+  return p.id;
+}
+
+export function linkHandlers(
+  identity: Identity,
+  name: string,
+  store: PeerStore,
+  links: LinkManager,
+  port: number,
+): Handlers {
+  return {
+    id: () => ({ deviceId: identity.deviceId, name, peerPort: port, createdAt: identity.createdAt }),
+    peers: () => ({ peers: links.peers(), held: store.held() }),
+    'trust.list': () => ({ peers: store.list(), held: store.held() }),
+    async 'trust.allow'(params) {
+      const { id, role } = AllowParam.parse(params);
+      const peer = await store.allow(canonical(id), role);
+      links.promote(peer.id);
+      return { peer };
+    },
+    async 'trust.block'(params) {
+      const id = canonical(IdParam.parse(params).id);
+      const peer = await store.block(id);
+      links.disconnect(id, 'blocked by the operator');
+      return { peer };
+    },
+    async 'trust.forget'(params) {
+      const id = canonical(IdParam.parse(params).id);
+      if (!(await store.forget(id)))
+        throw controlError('unknown-peer', `no pinned peer ${id} (see \`hana trust list\`)`);
+      links.disconnect(id, 'forgotten by the operator');
+      return { forgotten: id };
+    },
+  };
+}

@@ -1,0 +1,371 @@
+import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
+import type { Remote } from '../../protocols/osc/udp.ts';
+import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
+import type { Identity } from '../../trust-store/identity.ts';
+import type { PeerStore } from '../../trust-store/peers.ts';
+import { PeerName } from '../../trust-store/peers-schema.ts';
+import { confirmCode, decide } from '../../trust-store/policy.ts';
+import type { LinkConfig } from '../config/link-schema.ts';
+import type { Logger } from '../log.ts';
+import {
+  checkEnsembleProof,
+  EXPORTER_LABEL,
+  ensembleProof,
+  type Role,
+  signBinding,
+  verifyBinding,
+} from './binding.ts';
+import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from './wire.ts';
+
+// Links to other daemons: every DTLS session must bind (prove its key over this session) and
+// pass the one trust decision before anything else flows; then heartbeats keep it honest.
+
+export type LinkPhase = 'binding' | 'pending' | 'trusted';
+
+export type Link = {
+  readonly session: DtlsSession;
+  phase: LinkPhase;
+  peerId?: string;
+  name?: string;
+  code?: string;
+  rttMs?: number;
+  lastHeard: number;
+  timers: NodeJS.Timeout[];
+  exporter: Uint8Array;
+};
+
+export type PeerView = {
+  id: string;
+  name: string;
+  address: string | null;
+  state: 'linked' | 'pending' | 'offline' | 'blocked';
+  role: string;
+  rttMs: number | null;
+  lastHeard: string | null;
+  code?: string;
+};
+
+export type LinkManagerInit = {
+  config: LinkConfig;
+  identity: Identity;
+  name: string;
+  store: PeerStore;
+  log: Logger;
+  security: Logger;
+  dial: (remote: Remote) => Promise<DtlsSession>;
+  /** A link became trusted (sync attaches here) or went away. */
+  onTrusted?: (link: Link) => void;
+  onLost?: (link: Link) => void;
+  now?: () => number;
+};
+
+type Target = { remote: Remote; hintId?: string; backoffMs: number; nextAt: number; dialling: boolean };
+
+const opposite = (r: Role): Role => (r === 'client' ? 'server' : 'client');
+
+export function createLinkManager(init: LinkManagerInit) {
+  const { config, identity, store, log, security } = init;
+  const now = init.now ?? Date.now;
+  const links = new Set<Link>();
+  const targets = new Map<string, Target>();
+  let refusals = 0;
+  let closed = false;
+
+  const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
+  const addr = (r: Remote) => `${r.address}:${r.port}`;
+
+  function drop(l: Link, reason: string): void {
+    if (!links.has(l)) return;
+    links.delete(l);
+    for (const t of l.timers) clearTimeout(t);
+    try {
+      send(l, { type: 'close', reason });
+    } catch {
+      // the session may already be gone
+    }
+    l.session.close();
+    if (l.phase === 'trusted') init.onLost?.(l);
+    log.info(
+      { event: 'link.closed', peer: l.peerId, remote: addr(l.session.remote), reason },
+      `link to ${l.name ?? addr(l.session.remote)} closed: ${reason}`,
+    );
+  }
+
+  function refuse(l: Link, reason: string, detail: string, fields: Record<string, unknown> = {}): void {
+    refusals++;
+    security.warn(
+      { event: 'peer.refused', reason, remote: addr(l.session.remote), presented: l.peerId, ...fields },
+      detail,
+    );
+    drop(l, reason);
+  }
+
+  function startHeartbeat(l: Link): void {
+    const beat = () => {
+      if (!links.has(l)) return;
+      if (now() - l.lastHeard > config.livenessMs) {
+        drop(l, 'peer silent');
+        return;
+      }
+      send(l, { type: 'ping', id: Math.floor(Math.random() * 2 ** 31), t: now() });
+      l.timers.push(setTimeout(beat, config.heartbeatMs));
+    };
+    beat();
+  }
+
+  function trusted(l: Link): void {
+    l.phase = 'trusted';
+    l.code = undefined;
+    // One link per pair even when both dialled: keep the one whose client has the smaller ID.
+    for (const other of links) {
+      if (other === l || other.peerId !== l.peerId || other.phase === 'binding') continue;
+      const clientId = (x: Link) => (x.session.role === 'client' ? identity.deviceId : x.peerId!);
+      drop(clientId(other) < clientId(l) ? l : other, 'duplicate link');
+    }
+    if (!links.has(l)) return;
+    const t = targets.get(addr(l.session.remote));
+    if (t) t.backoffMs = 0;
+    log.info(
+      { event: 'link.trusted', peer: l.peerId, name: l.name, remote: addr(l.session.remote) },
+      `linked with ${l.name}`,
+    );
+    startHeartbeat(l);
+    init.onTrusted?.(l);
+  }
+
+  async function onBind(l: Link, body: Extract<LinkMessage, { type: 'bind' }>['body']): Promise<void> {
+    const s = l.session;
+    const presented = deviceIdFromCertDer(s.peerCertDer);
+    l.peerId = presented;
+    l.name = body.name;
+    if (!verifyBinding(body.sig, opposite(s.role), l.exporter, s.peerCertDer, identity.certDer)) {
+      s.violation('channel binding failed');
+      return refuse(
+        l,
+        'binding-failed',
+        `${addr(s.remote)} presented the certificate of ${presented} but cannot sign with its key: an impostor`,
+      );
+    }
+    if (!PeerName.safeParse(body.name).success) {
+      s.violation('unusable display name');
+      return refuse(l, 'bad-name', `${addr(s.remote)} sent a display name that cannot be stored`);
+    }
+    if (body.ensemble !== config.ensemble.name) {
+      return refuse(
+        l,
+        'wrong-ensemble',
+        `${body.name} belongs to ensemble "${body.ensemble}", not "${config.ensemble.name}"`,
+      );
+    }
+    const secret = config.ensemble.secret;
+    if (secret !== undefined && !checkEnsembleProof(secret, opposite(s.role), l.exporter, body.proof)) {
+      return refuse(l, 'ensemble-secret', `${body.name} (${presented}) did not prove the ensemble secret`);
+    }
+    const d = decide({
+      presentedId: presented,
+      claimedName: body.name,
+      ownId: identity.deviceId,
+      policy: config.policy,
+      store,
+    });
+    const where = addr(s.remote);
+    if (d.kind === 'refuse') {
+      if (d.reason === 'pending') {
+        l.phase = 'pending';
+        l.code = confirmCode(identity.deviceId, presented, l.exporter);
+        await store.upsertSeen({ id: presented, name: body.name, address: where });
+        log.warn(
+          { event: 'peer.pending', peer: presented, name: body.name, code: l.code },
+          `${body.name} waits for \`hana trust allow ${presented}\` (code ${l.code})`,
+        );
+        return;
+      }
+      if (d.reason === 'key-change') {
+        await store.hold({
+          name: body.name,
+          address: where,
+          presentedId: presented,
+          pinnedId: d.pinnedId ?? '',
+        });
+      }
+      return refuse(l, d.reason, d.detail, d.pinnedId ? { pinned: d.pinnedId } : {});
+    }
+    if (d.kind === 'pin-new') {
+      const code = d.state === 'pending' ? confirmCode(identity.deviceId, presented, l.exporter) : undefined;
+      await store.pin({
+        id: presented,
+        name: body.name,
+        address: where,
+        state: d.state,
+        role: config.newPeerRole,
+        ...(code && { code }),
+      });
+      security.info(
+        { event: 'peer.pinned', peer: presented, name: body.name, state: d.state, remote: where },
+        `pinned ${body.name} (${presented}) as ${d.state}`,
+      );
+      if (d.state === 'pending') {
+        l.phase = 'pending';
+        l.code = code;
+        return;
+      }
+    } else {
+      await store.upsertSeen({ id: presented, name: body.name, address: where });
+    }
+    trusted(l);
+  }
+
+  function onMessage(l: Link, bytes: Uint8Array): void {
+    const r = decodeLink(bytes);
+    if (!r.ok) {
+      l.session.violation(r.error);
+      return;
+    }
+    l.lastHeard = now();
+    const m = r.message;
+    if (m.type === 'close') {
+      drop(l, `peer closed: ${m.reason}`);
+      return;
+    }
+    if (l.phase === 'binding') {
+      if (m.type !== 'bind') {
+        l.session.violation(`${m.type} before bind`);
+        return;
+      }
+      onBind(l, m.body).catch((err) => {
+        log.error({ err, event: 'link.bind-error' }, 'binding failed unexpectedly');
+        drop(l, 'internal error');
+      });
+      return;
+    }
+    if (m.type === 'bind') {
+      l.session.violation('second bind');
+      return;
+    }
+    if (m.type === 'ping') send(l, { type: 'pong', id: m.id, t: m.t });
+    else if (m.type === 'pong') l.rttMs = now() - m.t;
+  }
+
+  function onSession(s: DtlsSession): void {
+    if (closed) {
+      s.close();
+      return;
+    }
+    const exporter = s.exporter(EXPORTER_LABEL, 32);
+    const l: Link = { session: s, phase: 'binding', lastHeard: now(), timers: [], exporter };
+    links.add(l);
+    s.onData((b) => onMessage(l, b));
+    s.onClose(() => {
+      if (links.has(l)) drop(l, 'session ended');
+    });
+    l.timers.push(
+      setTimeout(() => {
+        if (l.phase === 'binding') refuse(l, 'bind-timeout', `${addr(s.remote)} did not bind within 5 s`);
+      }, 5000),
+    );
+    const secret = config.ensemble.secret;
+    send(l, {
+      type: 'bind',
+      body: {
+        v: LINK_VERSION,
+        name: init.name,
+        ensemble: config.ensemble.name,
+        sig: signBinding(identity.keyPem, s.role, exporter, identity.certDer, s.peerCertDer),
+        ...(secret !== undefined && { proof: ensembleProof(secret, s.role, exporter) }),
+      },
+    });
+  }
+
+  function linkedTo(remote: Remote): boolean {
+    for (const l of links) if (addr(l.session.remote) === addr(remote)) return true;
+    return false;
+  }
+
+  function dialTick(): void {
+    if (closed) return;
+    const t = now();
+    for (const target of targets.values()) {
+      if (target.dialling || t < target.nextAt || linkedTo(target.remote)) continue;
+      if (target.hintId && store.get(target.hintId)?.state === 'blocked') continue;
+      target.dialling = true;
+      init
+        .dial(target.remote)
+        .catch((err: Error) =>
+          log.debug({ event: 'link.dial-failed', remote: addr(target.remote), err: err.message }),
+        )
+        .finally(() => {
+          target.dialling = false;
+          // Backoff grows on every attempt and resets once a link is trusted.
+          target.backoffMs = Math.min(30_000, Math.max(500, target.backoffMs * 2));
+          target.nextAt = now() + target.backoffMs * (0.75 + Math.random() * 0.5);
+        });
+    }
+  }
+  const dialTimer = setInterval(dialTick, 250);
+
+  return {
+    onSession,
+    /** Adds or refreshes a peer to dial (static config or mDNS). */
+    addTarget(remote: Remote, hintId?: string): void {
+      const key = addr(remote);
+      const t = targets.get(key);
+      if (t) {
+        t.hintId = hintId ?? t.hintId;
+        return;
+      }
+      targets.set(key, { remote, hintId, backoffMs: 0, nextAt: 0, dialling: false });
+      dialTick();
+    },
+    removeTarget(remote: Remote): void {
+      targets.delete(addr(remote));
+    },
+    links: () => [...links],
+    /** The operator allowed a pending peer: promote its link at once. */
+    promote(id: string): void {
+      for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);
+    },
+    /** The operator blocked or forgot a peer: its link goes now. */
+    disconnect(id: string, reason: string): void {
+      for (const l of [...links]) if (l.peerId === id) drop(l, reason);
+    },
+    peers(): PeerView[] {
+      const byId = new Map<string, Link>();
+      for (const l of links) if (l.peerId && l.phase !== 'binding') byId.set(l.peerId, l);
+      return store.list().map((p) => {
+        const l = byId.get(p.id);
+        return {
+          id: p.id,
+          name: p.name,
+          address: l ? addr(l.session.remote) : (p.lastAddress ?? null),
+          state:
+            p.state === 'blocked'
+              ? 'blocked'
+              : l
+                ? l.phase === 'trusted'
+                  ? 'linked'
+                  : 'pending'
+                : p.state === 'pending'
+                  ? 'pending'
+                  : 'offline',
+          role: p.role,
+          rttMs: l?.rttMs ?? null,
+          lastHeard: l ? new Date(Date.now() - (now() - l.lastHeard)).toISOString() : p.lastSeen,
+          ...((l?.code ?? p.code) && { code: l?.code ?? p.code }),
+        };
+      });
+    },
+    stats: () => ({
+      linked: [...links].filter((l) => l.phase === 'trusted').length,
+      pending: [...links].filter((l) => l.phase === 'pending').length,
+      refused: refusals,
+      held: store.held().length,
+    }),
+    close(): void {
+      closed = true;
+      clearInterval(dialTimer);
+      for (const l of [...links]) drop(l, 'daemon shutting down');
+    },
+  };
+}
+
+export type LinkManager = ReturnType<typeof createLinkManager>;

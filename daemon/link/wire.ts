@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+// Link messages inside the authenticated DTLS session, version 1: one type byte, then the
+// body. Every message fits one datagram (MAX_MESSAGE_BYTES); anything else is a violation.
+
+export const LINK_VERSION = 1;
+export const MAX_MESSAGE_BYTES = 1200;
+
+export const MSG = { bind: 1, ping: 2, pong: 3, close: 4 } as const;
+
+/** The first message each side sends: who it is, proven over this session's keys. */
+export const BindBody = z
+  .object({
+    v: z.literal(LINK_VERSION),
+    name: z.string().min(1).max(64),
+    ensemble: z.string().max(64),
+    /** ECDSA signature (DER, base64) over the binding transcript with the certificate's key. */
+    sig: z.string().min(16).max(200),
+    /** HMAC-SHA256 (base64) of the ensemble secret over the exporter, when one is set. */
+    proof: z.string().max(64).optional(),
+  })
+  .strict();
+export type BindBody = z.infer<typeof BindBody>;
+
+export const CloseBody = z.object({ reason: z.string().max(200) }).strict();
+
+export type LinkMessage =
+  | { type: 'bind'; body: BindBody }
+  | { type: 'ping' | 'pong'; id: number; t: number }
+  | { type: 'close'; reason: string };
+
+export type DecodeError = { ok: false; error: string };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeLink(m: LinkMessage): Uint8Array {
+  if (m.type !== 'bind' && m.type !== 'close') {
+    const out = new Uint8Array(17);
+    out[0] = MSG[m.type];
+    const v = new DataView(out.buffer);
+    v.setFloat64(1, m.id);
+    v.setFloat64(9, m.t);
+    return out;
+  }
+  const json = enc.encode(JSON.stringify(m.type === 'bind' ? m.body : { reason: m.reason.slice(0, 200) }));
+  const out = new Uint8Array(1 + json.length);
+  out[0] = MSG[m.type];
+  out.set(json, 1);
+  if (out.length > MAX_MESSAGE_BYTES) throw new RangeError(`link message of ${out.length} bytes`);
+  return out;
+}
+
+export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | DecodeError {
+  if (b.length === 0 || b.length > MAX_MESSAGE_BYTES)
+    return { ok: false, error: `message of ${b.length} bytes` };
+  const type = b[0];
+  if (type === MSG.ping || type === MSG.pong) {
+    if (b.length !== 17) return { ok: false, error: 'ping/pong of the wrong size' };
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return {
+      ok: true,
+      message: { type: type === MSG.ping ? 'ping' : 'pong', id: v.getFloat64(1), t: v.getFloat64(9) },
+    };
+  }
+  if (type !== MSG.bind && type !== MSG.close) return { ok: false, error: `unknown message type ${type}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(dec.decode(b.subarray(1)));
+  } catch {
+    return { ok: false, error: 'body is not UTF-8 JSON' };
+  }
+  if (type === MSG.bind) {
+    const r = BindBody.safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: 'bind', body: r.data } }
+      : { ok: false, error: 'malformed bind' };
+  }
+  const r = CloseBody.safeParse(json);
+  return r.success
+    ? { ok: true, message: { type: 'close', reason: r.data.reason } }
+    : { ok: false, error: 'malformed close' };
+}

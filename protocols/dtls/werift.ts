@@ -1,0 +1,75 @@
+import { createRequire } from 'node:module';
+
+// The one module that touches werift-dtls. Its package `main` is broken in 0.5.7/0.5.8, so we
+// load the built entry directly (DESIGN.md §1). werift does NOT verify handshake signatures:
+// a session's certificate proves nothing until the channel binding step (daemon/link) passes.
+
+export type Credentials = { certPem: string; keyPem: string };
+
+/** What werift needs from a transport: we give each remote its own over one shared socket. */
+export type WeriftTransport = {
+  type: 'udp';
+  readonly address: { address: string; family: string; port: number };
+  closed: boolean;
+  onData: (data: Buffer, addr?: unknown) => void;
+  send: (data: Buffer, addr?: unknown) => Promise<void>;
+  close: () => Promise<void>;
+};
+
+type Event<T extends unknown[]> = { subscribe(fn: (...args: T) => void): unknown };
+
+export type WeriftSocket = {
+  readonly onConnect: Event<[]>;
+  readonly onData: Event<[Buffer]>;
+  readonly onClose: Event<[]>;
+  readonly onError: Event<[Error]>;
+  readonly remoteCertificate: Buffer | undefined;
+  connected: boolean;
+  send(buf: Buffer): Promise<void>;
+  close(): void;
+  exportKeyingMaterial(label: string, length: number): Buffer;
+};
+
+type Werift = {
+  DtlsServer: new (o: object) => WeriftSocket;
+  DtlsClient: new (o: object) => WeriftSocket & { connect(): Promise<void> };
+  CipherContext: {
+    createSelfSignedCertificateWithKey(
+      sh: object,
+      curve: number,
+    ): Promise<{ certPem: string; keyPem: string }>;
+  };
+};
+
+const werift = createRequire(import.meta.url)('werift-dtls/lib/dtls/src/index.js') as Werift;
+
+// ECDSA with SHA-256 on P-256: the only ECDSA combination werift offers. The signatureHash
+// must accompany cert and key or werift silently does not load the certificate.
+const SIGNATURE_HASH = { hash: 4, signature: 3 };
+const P256 = 23;
+
+export function createCertificate(): Promise<Credentials> {
+  return werift.CipherContext.createSelfSignedCertificateWithKey(SIGNATURE_HASH, P256);
+}
+
+function options(transport: WeriftTransport, cred: Credentials) {
+  return {
+    transport,
+    cert: cred.certPem,
+    key: cred.keyPem,
+    signatureHash: SIGNATURE_HASH,
+    certificateRequest: true,
+    extendedMasterSecret: true,
+  };
+}
+
+export function weriftServer(transport: WeriftTransport, cred: Credentials): WeriftSocket {
+  return new werift.DtlsServer(options(transport, cred));
+}
+
+export function weriftClient(
+  transport: WeriftTransport,
+  cred: Credentials,
+): WeriftSocket & { connect(): Promise<void> } {
+  return new werift.DtlsClient(options(transport, cred));
+}

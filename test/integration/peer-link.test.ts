@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { PeerView } from '../../daemon/link/manager.ts';
+import { formatDeviceId } from '../../trust-store/device-id.ts';
+import { openPeerStore } from '../../trust-store/peers.ts';
+import { eventually, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+
+// Real daemons on loopback, linked through static peers (mDNS is tested in namespaces).
+
+const exec = promisify(execFile);
+
+async function peers(d: TestDaemon): Promise<PeerView[]> {
+  return JSON.parse((await d.cli('peers', '--json')).stdout);
+}
+const stateOf = async (d: TestDaemon, id: string) => (await peers(d)).find((p) => p.id === id)?.state;
+const linkedTo = (d: TestDaemon, id: string) =>
+  eventually(async () => (await stateOf(d, id)) === 'linked', 150, 50);
+const refusedFor = (d: TestDaemon, reason: string) =>
+  eventually(
+    () => d.logs.some((l) => l.event === 'peer.refused' && l.reason === reason && l.security === true),
+    150,
+    50,
+  );
+
+async function pair(aConfig: object, bConfig: object, bArgs: string[] = []) {
+  const b = await startDaemon({ config: { name: 'bee', ...bConfig }, args: bArgs });
+  const a = await startDaemon({
+    config: {
+      name: 'ay',
+      ...aConfig,
+      peers: { static: [`127.0.0.1:${b.peerPort}`], ...(aConfig as { peers?: object }).peers },
+    },
+  });
+  return { a, b };
+}
+
+describe('peer links on loopback', () => {
+  it('accept-new: pins on first contact, links both ways with RTT, and relinks after a restart', async () => {
+    const { a, b } = await pair({}, {});
+    try {
+      assert.ok(await linkedTo(a, b.deviceId), 'a linked to b');
+      assert.ok(await linkedTo(b, a.deviceId), 'b linked to a');
+      const view = (await peers(a)).find((p) => p.id === b.deviceId)!;
+      assert.equal(view.name, 'bee');
+      assert.equal(view.role, 'performer');
+      assert.ok(
+        await eventually(async () => ((await peers(a)).find((p) => p.id === b.deviceId)?.rttMs ?? -1) >= 0),
+      );
+      const id = JSON.parse((await a.cli('id', '--json')).stdout);
+      assert.equal(id.deviceId, a.deviceId);
+      assert.match(id.deviceId, /^([A-Z2-7]{7}-){7}[A-Z2-7]{7}$/);
+      const trust = JSON.parse((await a.cli('trust', 'list', '--json')).stdout);
+      assert.deepEqual(
+        trust.peers.map((p: { id: string; state: string }) => [p.id, p.state]),
+        [[b.deviceId, 'trusted']],
+      );
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('confirm: both sides wait as pending and show the same 6-digit code until allowed', async () => {
+    const { a, b } = await pair({ peers: { policy: 'confirm' } }, { peers: { policy: 'confirm' } });
+    try {
+      assert.ok(await eventually(async () => (await stateOf(a, b.deviceId)) === 'pending', 150, 50));
+      assert.ok(await eventually(async () => (await stateOf(b, a.deviceId)) === 'pending', 150, 50));
+      const codeA = (await peers(a)).find((p) => p.id === b.deviceId)!.code;
+      const codeB = (await peers(b)).find((p) => p.id === a.deviceId)!.code;
+      assert.match(codeA ?? '', /^\d{6}$/);
+      assert.equal(codeA, codeB, 'operators compare the same code');
+      assert.equal((await a.cli('trust', 'allow', b.deviceId)).code, 0);
+      assert.equal(
+        (await b.cli('trust', 'allow', a.deviceId.toLowerCase())).code,
+        0,
+        'IDs are typo tolerant',
+      );
+      assert.ok(await linkedTo(a, b.deviceId));
+      assert.ok(await linkedTo(b, a.deviceId));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('strict: a peer not already pinned is refused', async () => {
+    const { a, b } = await pair({ peers: { policy: 'strict' } }, {});
+    try {
+      assert.ok(await refusedFor(a, 'unknown-strict'));
+      assert.notEqual(await stateOf(b, a.deviceId), 'linked');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('refuses a changed key under a pinned name in every policy, holds it, and lets the operator decide', async () => {
+    const oldId = formatDeviceId(randomBytes(32));
+    for (const policy of ['accept-new', 'confirm', 'strict']) {
+      // w pinned "bee" long ago under oldId; a daemon calling itself "bee" now shows another key.
+      const w = await startDaemon({
+        config: { name: 'watcher', peers: { policy } },
+        seed: async (home) => {
+          const opened = await openPeerStore(join(home, 'peers.json'));
+          assert.ok(opened.ok);
+          await opened.store.pin({ id: oldId, name: 'bee', state: 'trusted', role: 'performer' });
+        },
+      });
+      const b = await startDaemon({
+        config: { name: 'bee', peers: { static: [`127.0.0.1:${w.peerPort}`] } },
+      });
+      try {
+        assert.ok(await refusedFor(w, 'key-change'), `key change refused under ${policy}`);
+        const line = w.logs.find((l) => l.event === 'peer.refused' && l.reason === 'key-change')!;
+        assert.equal(line.presented, b.deviceId);
+        assert.equal(line.pinned, oldId);
+        const trust = JSON.parse((await w.cli('trust', 'list', '--json')).stdout);
+        assert.equal(trust.held[0].presentedId, b.deviceId);
+        assert.equal(trust.held[0].pinnedId, oldId);
+        assert.equal((await w.status()).peers.held, 1);
+        assert.match((await w.cli('trust', 'list')).stdout, /REFUSED KEY CHANGES/);
+        assert.notEqual(await stateOf(w, b.deviceId), 'linked');
+        if (policy === 'accept-new') {
+          assert.equal((await w.cli('trust', 'allow', b.deviceId)).code, 0);
+          assert.ok(await linkedTo(w, b.deviceId), 'allowed by the operator, the new key links');
+        }
+      } finally {
+        await w.stop();
+        await b.stop();
+      }
+    }
+  });
+
+  it('refuses an impostor holding a pinned peer’s certificate but not its key (the DTLS library alone accepts it)', async () => {
+    const { a, b } = await pair({}, {});
+    try {
+      assert.ok(await linkedTo(a, b.deviceId));
+      const { stdout } = await exec(
+        process.execPath,
+        [join(ROOT, 'test/helpers/impostor-cli.ts'), b.home, String(a.peerPort)],
+        { timeout: 20_000 },
+      );
+      const r = JSON.parse(stdout);
+      assert.equal(r.handshake, true, 'the DTLS handshake itself completed with a stolen certificate');
+      assert.match(r.reply, /binding-failed|session closed/);
+      assert.ok(await refusedFor(a, 'binding-failed'));
+      const line = a.logs.find((l) => l.reason === 'binding-failed')!;
+      assert.equal(line.presented, b.deviceId);
+      assert.ok(await linkedTo(a, b.deviceId), 'the real peer stays linked');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('refuses a peer that cannot prove the ensemble secret, before pinning it', async () => {
+    const { a, b } = await pair(
+      { peers: { ensemble: { secret: 'correct horse' } } },
+      { peers: { ensemble: { secret: 'battery staple' } } },
+    );
+    try {
+      assert.ok(await refusedFor(a, 'ensemble-secret'));
+      assert.ok(await refusedFor(b, 'ensemble-secret'));
+      assert.deepEqual(JSON.parse((await a.cli('trust', 'list', '--json')).stdout).peers, []);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('block drops the link and refuses it after; forget makes it a stranger that is pinned anew', async () => {
+    const { a, b } = await pair({}, {});
+    try {
+      assert.ok(await linkedTo(a, b.deviceId));
+      assert.equal((await a.cli('trust', 'block', b.deviceId)).code, 0);
+      assert.ok(await eventually(async () => (await stateOf(a, b.deviceId)) === 'blocked'));
+      assert.ok(await refusedFor(a, 'blocked'), 'b redials and is refused');
+      assert.equal((await a.cli('trust', 'forget', b.deviceId)).code, 0);
+      assert.ok(await linkedTo(a, b.deviceId), 'forgotten, then pinned again on next contact');
+      const forgetUnknown = await a.cli('trust', 'forget', 'AAAAAAA');
+      assert.equal(forgetUnknown.code, 1);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('keeps one link per pair when both dial at once', async () => {
+    const b = await startDaemon({ config: { name: 'bee' } });
+    const a = await startDaemon({ config: { name: 'ay', peers: { static: [`127.0.0.1:${b.peerPort}`] } } });
+    await b.stop();
+    // Restart b on its port, now dialling a too: both sides dial each other.
+    const b2 = await startDaemon({
+      config: { name: 'bee2', peers: { port: b.peerPort, static: [`127.0.0.1:${a.peerPort}`] } },
+    });
+    try {
+      assert.ok(await linkedTo(a, b2.deviceId));
+      assert.ok(await linkedTo(b2, a.deviceId));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await a.status()).peers.linked, 1);
+      assert.equal((await b2.status()).peers.linked, 1);
+      assert.equal((await a.status()).peers.endpoint.sessions, 1);
+    } finally {
+      await a.stop();
+      await b2.stop();
+    }
+  });
+});
