@@ -67,7 +67,8 @@ describe('hana midi learn end to end', () => {
     const home = await makeHome();
     const lb = midiLoopback();
     lb.plug('Launch Control XL');
-    const config = Config.parse({ osc: { port: 0 }, midi: { pollMs: 100 } });
+    // Loopback only, no mDNS: this test must send nothing beyond this machine.
+    const config = Config.parse({ osc: { port: 0 }, midi: { pollMs: 100 }, peers: { bind: '127.0.0.1', port: 0, discovery: false } });
     const start = () =>
       startInProcess({
         home,
