@@ -51,7 +51,10 @@ describe('hana midi on a machine without MIDI', () => {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(
         join(home, 'config.json'),
-        JSON.stringify({ midi: { mappings: [{ control: 'cc', number: 1, path: '/nope' }] } }),
+        JSON.stringify({
+          peers: { bind: '127.0.0.1', port: 0, discovery: false },
+          midi: { mappings: [{ control: 'cc', number: 1, path: '/nope' }] },
+        }),
       );
       const r = await runCli(['start', '--home', home, '--osc-port', '0']);
       assert.equal(r.code, 1);
