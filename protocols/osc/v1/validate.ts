@@ -1,9 +1,9 @@
 import type { OscDecodeCode, OscDecodeError } from '../types.ts';
 
 // Structural check of an OSC 1.0 packet before it reaches the `osc` library, which accepts an
-// unterminated string, a bundle element whose size field is wrong, a negative blob length and
-// nested arrays it then misreads (measured, see DESIGN.md). After this passes, every read the
-// library makes is in bounds.
+// unterminated string and a bundle element whose size field is wrong (measured, see DESIGN.md)
+// and throws plain errors on others (negative blob length, nested arrays). After this passes,
+// every read the library makes is in bounds and every rejection has our reason code.
 
 const BUNDLE = [0x23, 0x62, 0x75, 0x6e, 0x64, 0x6c, 0x65, 0x00]; // "#bundle\0"
 

@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { decodeOscPacket, encodeOscPacket, oscMessage } from '../../../protocols/osc/codec.ts';
+import { createSlipDecoder, slipEncode } from '../../../protocols/osc/slip.ts';
+import {
+  type OscTcpInit,
+  type OscTcpRejectCode,
+  openOscTcp,
+  type TcpConnection,
+} from '../../../protocols/osc/tcp.ts';
+import { openOscUdp, type Remote } from '../../../protocols/osc/udp.ts';
+
+// The OSC transports on real loopback sockets (127.0.0.1, ephemeral ports). Every wait is
+// bounded; nothing asserts on elapsed time.
+
+const HOST = '127.0.0.1';
+const WAIT_MS = 5000;
+
+/** Collects values from a callback; `take(n)` resolves once n have arrived, or fails after WAIT_MS. */
+function inbox<T>() {
+  const items: T[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    items,
+    push(v: T) {
+      items.push(v);
+      wake?.();
+    },
+    async take(n: number, what: string): Promise<T[]> {
+      const deadline = AbortSignal.timeout(WAIT_MS);
+      while (items.length < n) {
+        if (deadline.aborted) throw new Error(`timed out waiting for ${n} ${what}, got ${items.length}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 20);
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+      }
+      return items.slice(0, n);
+    },
+  };
+}
+
+function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out: ${what}`)), WAIT_MS);
+      t.unref();
+    }),
+  ]);
+}
+
+async function udpPeer(t: TestContext): Promise<UdpSocket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind({ address: HOST, port: 0 }, () => r()));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  return s;
+}
+
+async function tcpClient(t: TestContext, port: number): Promise<Socket> {
+  const s = connect({ host: HOST, port });
+  // A reset from the server (refused, closed) surfaces as 'close' too; tests assert on that.
+  s.on('error', () => {});
+  t.after(() => {
+    s.destroy();
+  });
+  await bounded(once(s, 'connect'), 'tcp connect');
+  return s;
+}
+
+const closed = (s: Socket) => (s.closed ? Promise.resolve() : bounded(once(s, 'close'), 'client close'));
+
+describe('OSC over UDP', () => {
+  it('receives a datagram and reports the remote address and port', async (t) => {
+    const got = inbox<{ bytes: Buffer; from: Remote }>();
+    const errors: Error[] = [];
+    const udp = await openOscUdp({
+      host: HOST,
+      port: 0,
+      onDatagram: (bytes, from) => got.push({ bytes, from }),
+      onError: (e) => errors.push(e),
+    });
+    t.after(() => udp.close());
+    assert.equal(udp.address, HOST);
+    assert.ok(udp.port > 0);
+
+    const peer = await udpPeer(t);
+    const packet = oscMessage('/fader/1', [
+      { type: 'f', value: 0.25 },
+      { type: 'b', value: Uint8Array.from([1, 2, 3]) },
+    ]);
+    peer.send(encodeOscPacket(packet), udp.port, HOST);
+    const [d] = await got.take(1, 'datagrams');
+    assert.deepEqual(d!.from, { address: HOST, port: peer.address().port });
+    const r = decodeOscPacket(d!.bytes, { maxBytes: 1500, maxDepth: 4 });
+    assert.ok(r.ok);
+    assert.deepEqual(r.packet, packet);
+    assert.deepEqual(errors, []);
+  });
+
+  it('send reaches another socket from the bound port', async (t) => {
+    const udp = await openOscUdp({ host: HOST, port: 0, onDatagram: () => {}, onError: () => {} });
+    t.after(() => udp.close());
+    const peer = await udpPeer(t);
+    const got = inbox<{ msg: Buffer; port: number }>();
+    peer.on('message', (msg, rinfo) => got.push({ msg, port: rinfo.port }));
+
+    const bytes = encodeOscPacket(oscMessage('/feedback', [{ type: 'i', value: 99 }]));
+    udp.send(bytes, { address: HOST, port: peer.address().port });
+    const [m] = await got.take(1, 'feedback datagrams');
+    assert.deepEqual(new Uint8Array(m!.msg), bytes);
+    assert.equal(m!.port, udp.port); // replies come from the port apps send to
+  });
+
+  it('closing twice is safe, and send after close is a no-op', async () => {
+    const errors: Error[] = [];
+    const udp = await openOscUdp({
+      host: HOST,
+      port: 0,
+      onDatagram: () => {},
+      onError: (e) => errors.push(e),
+    });
+    await udp.close();
+    await udp.close();
+    udp.send(Uint8Array.from([0x2f, 0, 0, 0]), { address: HOST, port: 9 });
+    assert.deepEqual(errors, []);
+  });
+
+  it('binding a port already in use rejects', async (t) => {
+    const first = await openOscUdp({ host: HOST, port: 0, onDatagram: () => {}, onError: () => {} });
+    t.after(() => first.close());
+    await assert.rejects(
+      openOscUdp({ host: HOST, port: first.port, onDatagram: () => {}, onError: () => {} }),
+      /EADDRINUSE/,
+    );
+  });
+});
+
+type TcpEvents = {
+  frames: ReturnType<typeof inbox<{ frame: number[]; conn: TcpConnection }>>;
+  rejects: ReturnType<typeof inbox<{ code: OscTcpRejectCode; from: Remote; message: string }>>;
+  closes: ReturnType<typeof inbox<TcpConnection>>;
+  admitted: Remote[];
+};
+
+async function tcpServer(t: TestContext, init: Partial<OscTcpInit> = {}) {
+  const ev: TcpEvents = { frames: inbox(), rejects: inbox(), closes: inbox(), admitted: [] };
+  const server = await openOscTcp({
+    host: HOST,
+    port: 0,
+    maxConnections: 4,
+    maxFrameBytes: 1024,
+    admit: (from) => {
+      ev.admitted.push(from);
+      return true;
+    },
+    onFrame: (frame, conn) => ev.frames.push({ frame: Array.from(frame), conn }),
+    onReject: (code, from, message) => ev.rejects.push({ code, from, message }),
+    onClose: (conn) => ev.closes.push(conn),
+    ...init,
+  });
+  t.after(() => server.close());
+  return { server, ev };
+}
+
+describe('OSC over TCP (SLIP)', () => {
+  it('two frames in one write give two onFrame calls; a frame split across writes gives one', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    const a = encodeOscPacket(oscMessage('/a', [{ type: 'i', value: 1 }]));
+    const b = encodeOscPacket(oscMessage('/b', [{ type: 'i', value: 0xc0db }])); // END/ESC bytes inside
+    client.write(Buffer.concat([slipEncode(a), slipEncode(b)]));
+    const two = await ev.frames.take(2, 'frames');
+    assert.deepEqual(
+      two.map((f) => f.frame),
+      [Array.from(a), Array.from(b)],
+    );
+    assert.equal(two[0]!.conn.id, two[1]!.conn.id);
+    assert.equal(two[0]!.conn.address, HOST);
+    assert.equal(two[0]!.conn.port, client.localPort);
+
+    const c = slipEncode(encodeOscPacket(oscMessage('/split', [{ type: 's', value: 'across writes' }])));
+    client.write(c.subarray(0, 5));
+    await new Promise((r) => setImmediate(r));
+    client.write(c.subarray(5, 17));
+    client.write(c.subarray(17));
+    const three = await ev.frames.take(3, 'frames');
+    const r = decodeOscPacket(Uint8Array.from(three[2]!.frame), { maxBytes: 1024, maxDepth: 2 });
+    assert.ok(r.ok);
+    assert.deepEqual(r.packet, oscMessage('/split', [{ type: 's', value: 'across writes' }]));
+    assert.equal(ev.frames.items.length, 3);
+    assert.deepEqual(ev.rejects.items, []);
+  });
+
+  it('admit returning false closes the connection without reading it', async (t) => {
+    const { server, ev } = await tcpServer(t, { admit: () => false });
+    const client = await tcpClient(t, server.port);
+    client.write(slipEncode(encodeOscPacket(oscMessage('/x'))));
+    await closed(client);
+    assert.deepEqual(ev.frames.items, []);
+    assert.equal(server.connections, 0);
+  });
+
+  it('admit sees the remote address and port', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    client.write(slipEncode(encodeOscPacket(oscMessage('/hello'))));
+    await ev.frames.take(1, 'frames');
+    assert.deepEqual(ev.admitted, [{ address: HOST, port: client.localPort }]);
+  });
+
+  it('beyond maxConnections: onReject("too-many-connections") and the extra client is closed', async (t) => {
+    const { server, ev } = await tcpServer(t, { maxConnections: 1 });
+    const first = await tcpClient(t, server.port);
+    first.write(slipEncode(encodeOscPacket(oscMessage('/first'))));
+    await ev.frames.take(1, 'frames'); // the server has accepted the first connection
+    assert.equal(server.connections, 1);
+
+    const second = await tcpClient(t, server.port);
+    const [rej] = await ev.rejects.take(1, 'rejects');
+    assert.equal(rej!.code, 'too-many-connections');
+    assert.deepEqual(rej!.from, { address: HOST, port: second.localPort });
+    await closed(second);
+    assert.equal(server.connections, 1);
+
+    // The first connection still works.
+    first.write(slipEncode(encodeOscPacket(oscMessage('/still'))));
+    const frames = await ev.frames.take(2, 'frames');
+    assert.deepEqual(frames[1]!.frame, Array.from(encodeOscPacket(oscMessage('/still'))));
+  });
+
+  it('an oversize frame is rejected with "oversize" and the next frame still arrives', async (t) => {
+    const { server, ev } = await tcpServer(t, { maxFrameBytes: 32 });
+    const client = await tcpClient(t, server.port);
+    const big = encodeOscPacket(oscMessage('/big', [{ type: 'b', value: new Uint8Array(64) }]));
+    const small = encodeOscPacket(oscMessage('/ok'));
+    client.write(Buffer.concat([slipEncode(big), slipEncode(small)]));
+    const [rej] = await ev.rejects.take(1, 'rejects');
+    assert.equal(rej!.code, 'oversize');
+    assert.deepEqual(rej!.from, { address: HOST, port: client.localPort });
+    const [f] = await ev.frames.take(1, 'frames');
+    assert.deepEqual(f!.frame, Array.from(small));
+    assert.equal(ev.rejects.items.length, 1);
+  });
+
+  it('a bad escape is rejected with "bad-escape"', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    client.write(Uint8Array.from([0xc0, 0x2f, 0xdb, 0x00, 0xc0]));
+    const [rej] = await ev.rejects.take(1, 'rejects');
+    assert.equal(rej!.code, 'bad-escape');
+  });
+
+  it('send reaches the client SLIP-framed', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    const received = inbox<number[]>();
+    const decoder = createSlipDecoder({
+      maxFrameBytes: 1024,
+      onFrame: (f) => received.push(Array.from(f)),
+      onError: (code) => assert.fail(`client saw ${code}`),
+    });
+    const raw: number[] = [];
+    client.on('data', (chunk: Buffer) => {
+      raw.push(...chunk);
+      decoder.push(chunk);
+    });
+    client.write(slipEncode(encodeOscPacket(oscMessage('/subscribe'))));
+    const [first] = await ev.frames.take(1, 'frames');
+    const conn = first!.conn;
+
+    const reply = encodeOscPacket(oscMessage('/reply', [{ type: 'i', value: 0xc0 }])); // contains END
+    assert.equal(conn.send(reply), true);
+    const [frame] = await received.take(1, 'frames at the client');
+    assert.deepEqual(frame, Array.from(reply));
+    assert.deepEqual(raw, Array.from(slipEncode(reply)));
+    assert.equal(raw[0], 0xc0);
+    assert.equal(raw.at(-1), 0xc0);
+  });
+
+  it('close() ends open connections and reports them through onClose', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const a = await tcpClient(t, server.port);
+    const b = await tcpClient(t, server.port);
+    a.write(slipEncode(encodeOscPacket(oscMessage('/a'))));
+    b.write(slipEncode(encodeOscPacket(oscMessage('/b'))));
+    const frames = await ev.frames.take(2, 'frames');
+    assert.equal(server.connections, 2);
+
+    await bounded(server.close(), 'server close');
+    await closed(a);
+    await closed(b);
+    const gone = await ev.closes.take(2, 'closes');
+    assert.deepEqual(gone.map((c) => c.id).sort(), frames.map((f) => f.conn.id).sort());
+    assert.equal(server.connections, 0);
+    // send on a closed connection reports the drop instead of throwing.
+    assert.equal(frames[0]!.conn.send(Uint8Array.from([1])), false);
+  });
+});
