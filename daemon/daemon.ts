@@ -8,7 +8,12 @@ import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
 import { shortId } from '../trust-store/device-id.ts';
-import { loadOrCreateIdentity } from '../trust-store/identity.ts';
+import {
+  createIdentity,
+  type Identity,
+  loadOrCreateIdentity,
+  saveIdentity,
+} from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
@@ -21,7 +26,7 @@ import { createOscIngest } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
-import { ensembleTag } from './link/binding.ts';
+import { ensembleTag, signRotation } from './link/binding.ts';
 import { createLinkManager, type LinkManager } from './link/manager.ts';
 import { LINK_VERSION } from './link/wire.ts';
 import { type Logger, securityLogger } from './log.ts';
@@ -103,7 +108,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
   const startedAt = Date.now();
   const loaded = await loadOrCreateIdentity(init.home);
   if (!loaded.ok) throw new Error(loaded.error);
-  const identity = loaded.identity;
+  let identity = loaded.identity;
   if (loaded.created)
     security.info(
       { event: 'identity.created', deviceId: identity.deviceId },
@@ -232,15 +237,18 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     closers.push(() => midi.close());
 
     let links: LinkManager | undefined;
-    const endpoint = await openDtlsEndpoint({
-      host: config.peers.bind,
-      port: config.peers.port,
-      credentials: identity,
-      maxSessions: config.peers.maxPeers,
-      handshakesPerSecond: config.peers.handshakesPerSecond,
-      onSession: (s) => (links ? links.onSession(s) : s.close()),
-      onReject: (code, from, detail) => rejections.reject(`peer-${code}`, from.address, detail),
-    });
+    const openEndpoint = (port: number, credentials: Identity) =>
+      openDtlsEndpoint({
+        host: config.peers.bind,
+        port,
+        credentials,
+        maxSessions: config.peers.maxPeers,
+        handshakesPerSecond: config.peers.handshakesPerSecond,
+        onSession: (s) => (links ? links.onSession(s) : s.close()),
+        onReject: (code, from, detail) => rejections.reject(`peer-${code}`, from.address, detail),
+      });
+    // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
+    let endpoint = await openEndpoint(config.peers.port, identity);
     closers.push(() => endpoint.close());
     const linkManager = createLinkManager({
       config: config.peers,
@@ -325,7 +333,33 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       status,
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
-      ...linkHandlers(identity, name, peerStore, linkManager, endpoint.port),
+      ...linkHandlers({
+        identity: () => identity,
+        name,
+        store: peerStore,
+        links: linkManager,
+        port: () => endpoint.port,
+        rotate: async () => {
+          const next = await createIdentity();
+          linkManager.announceRotation(
+            next.certDer,
+            signRotation(identity.keyPem, identity.certDer, next.certDer),
+          );
+          // Give the announcement a moment to reach peers before the links end.
+          await new Promise((r) => setTimeout(r, 300));
+          await saveIdentity(init.home, next);
+          const previous = identity.deviceId;
+          identity = next;
+          await endpoint.close();
+          endpoint = await openEndpoint(endpoint.port, next);
+          linkManager.useIdentity(next);
+          security.info(
+            { event: 'identity.rotated', previous, deviceId: next.deviceId },
+            `rotated identity: now ${next.deviceId}`,
+          );
+          return { previous, deviceId: next.deviceId };
+        },
+      }),
     });
     closers.push(() => control.close());
 

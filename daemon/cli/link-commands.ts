@@ -83,9 +83,22 @@ export async function trustCommand(args: Parsed, out: Out): Promise<number> {
           ]) + heldText(r.held),
     );
   }
+  if (action === 'rotate' && !id) {
+    const r = (await callOrReport(args, out, 'trust.rotate', {}, { timeoutMs: 30_000 })) as
+      | { previous: string; deviceId: string }
+      | undefined;
+    if (!r) return 1;
+    return print(
+      args,
+      out,
+      r,
+      () =>
+        `new identity ${r.deviceId}\n(was ${r.previous}; linked peers were told, signed by the old key, and move their pin)`,
+    );
+  }
   if (!['allow', 'block', 'forget'].includes(action ?? '') || !id || extra.length) {
     throw new UsageError(
-      'usage: hana trust list | allow <id> [--role performer|observer] | block <id> | forget <id>',
+      'usage: hana trust list | allow <id> [--role performer|observer] | block <id> | forget <id> | rotate',
     );
   }
   const role = args.flags.role as string | undefined;

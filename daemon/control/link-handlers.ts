@@ -17,15 +17,34 @@ function canonical(text: string): string {
   return p.id;
 }
 
-export function linkHandlers(
-  identity: Identity,
-  name: string,
-  store: PeerStore,
-  links: LinkManager,
-  port: number,
-): Handlers {
+export type LinkContext = {
+  identity: () => Identity;
+  name: string;
+  store: PeerStore;
+  links: LinkManager;
+  port: () => number;
+  rotate: () => Promise<{ previous: string; deviceId: string }>;
+};
+
+export function linkHandlers(ctx: LinkContext): Handlers {
+  const { store, links } = ctx;
+  let rotating = false;
   return {
-    id: () => ({ deviceId: identity.deviceId, name, peerPort: port, createdAt: identity.createdAt }),
+    id: () => ({
+      deviceId: ctx.identity().deviceId,
+      name: ctx.name,
+      peerPort: ctx.port(),
+      createdAt: ctx.identity().createdAt,
+    }),
+    async 'trust.rotate'() {
+      if (rotating) throw controlError('busy', 'a rotation is already in progress');
+      rotating = true;
+      try {
+        return await ctx.rotate();
+      } finally {
+        rotating = false;
+      }
+    },
     peers: () => ({ peers: links.peers(), held: store.held() }),
     'trust.list': () => ({ peers: store.list(), held: store.held() }),
     async 'trust.allow'(params) {

@@ -95,3 +95,23 @@ export function checkEnsembleProof(
 export function ensembleTag(name: string): string {
   return createHash('sha256').update(`hana ensemble tag v1\u0000${name}`).digest('base64url').slice(0, 12);
 }
+
+const ROTATE_CONTEXT = 'hana identity rotation v1';
+
+function rotation(newCertDer: Uint8Array, oldCertDer: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(ROTATE_CONTEXT), sha256(oldCertDer), sha256(newCertDer)]);
+}
+
+/** The old key vouches for the new certificate, so peers can move their pin without asking. */
+export function signRotation(oldKeyPem: string, oldCertDer: Uint8Array, newCertDer: Uint8Array): string {
+  return sign('sha256', rotation(newCertDer, oldCertDer), createPrivateKey(oldKeyPem)).toString('base64');
+}
+
+export function verifyRotation(sigB64: string, oldCertDer: Uint8Array, newCertDer: Uint8Array): boolean {
+  try {
+    const key = new X509Certificate(oldCertDer).publicKey;
+    return verify('sha256', rotation(newCertDer, oldCertDer), key, Buffer.from(sigB64, 'base64'));
+  } catch {
+    return false;
+  }
+}

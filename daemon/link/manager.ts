@@ -14,6 +14,7 @@ import {
   type Role,
   signBinding,
   verifyBinding,
+  verifyRotation,
 } from './binding.ts';
 import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from './wire.ts';
 
@@ -64,7 +65,9 @@ type Target = { remote: Remote; hintId?: string; backoffMs: number; nextAt: numb
 const opposite = (r: Role): Role => (r === 'client' ? 'server' : 'client');
 
 export function createLinkManager(init: LinkManagerInit) {
-  const { config, identity, store, log, security } = init;
+  const { config, store, log, security } = init;
+  // Replaced by `hana trust rotate`; links made after that bind with the new key.
+  let identity = init.identity;
   const now = init.now ?? Date.now;
   const links = new Set<Link>();
   const targets = new Map<string, Target>();
@@ -215,6 +218,34 @@ export function createLinkManager(init: LinkManagerInit) {
     trusted(l);
   }
 
+  /** A trusted peer announces its next identity, signed by the key we pinned: move the pin. */
+  async function onRotate(l: Link, body: Extract<LinkMessage, { type: 'rotate' }>['body']): Promise<void> {
+    const oldId = l.peerId!;
+    const pinned = store.get(oldId);
+    const newDer = new Uint8Array(Buffer.from(body.cert, 'base64'));
+    if (l.phase !== 'trusted' || !pinned || !verifyRotation(body.sig, l.session.peerCertDer, newDer)) {
+      l.session.violation('invalid rotation');
+      security.warn(
+        { event: 'peer.rotation-refused', peer: oldId, remote: addr(l.session.remote) },
+        `refused an identity rotation from ${l.name}: not signed by the pinned key`,
+      );
+      return;
+    }
+    const newId = deviceIdFromCertDer(newDer);
+    await store.forget(oldId);
+    await store.pin({
+      id: newId,
+      name: pinned.name,
+      state: 'trusted',
+      role: pinned.role,
+      ...(pinned.lastAddress && { address: pinned.lastAddress }),
+    });
+    security.info(
+      { event: 'peer.rotated', peer: oldId, next: newId, name: pinned.name },
+      `${pinned.name} moved to a new identity ${newId}, signed by its old key`,
+    );
+  }
+
   function onMessage(l: Link, bytes: Uint8Array): void {
     const r = decodeLink(bytes);
     if (!r.ok) {
@@ -240,6 +271,12 @@ export function createLinkManager(init: LinkManagerInit) {
     }
     if (m.type === 'bind') {
       l.session.violation('second bind');
+      return;
+    }
+    if (m.type === 'rotate') {
+      onRotate(l, m.body).catch((err) =>
+        log.error({ err, event: 'link.rotate-error' }, 'could not apply a peer’s rotation'),
+      );
       return;
     }
     if (m.type === 'ping') send(l, { type: 'pong', id: m.id, t: m.t });
@@ -320,6 +357,17 @@ export function createLinkManager(init: LinkManagerInit) {
       targets.delete(addr(remote));
     },
     links: () => [...links],
+    /** Tells every trusted peer about our next identity (signed by the current key). */
+    announceRotation(newCertDer: Uint8Array, sig: string): void {
+      const cert = Buffer.from(newCertDer).toString('base64');
+      for (const l of links) if (l.phase === 'trusted') send(l, { type: 'rotate', body: { cert, sig } });
+    },
+    /** Switches to the new identity; existing links end and are redialled with it. */
+    useIdentity(next: Identity): void {
+      identity = next;
+      for (const l of [...links]) drop(l, 'identity rotated');
+      for (const t of targets.values()) t.nextAt = 0;
+    },
     /** The operator allowed a pending peer: promote its link at once. */
     promote(id: string): void {
       for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);

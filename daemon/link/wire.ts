@@ -6,7 +6,7 @@ import { z } from 'zod';
 export const LINK_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 1200;
 
-export const MSG = { bind: 1, ping: 2, pong: 3, close: 4 } as const;
+export const MSG = { bind: 1, ping: 2, pong: 3, close: 4, rotate: 5 } as const;
 
 /** The first message each side sends: who it is, proven over this session's keys. */
 export const BindBody = z
@@ -24,10 +24,17 @@ export type BindBody = z.infer<typeof BindBody>;
 
 export const CloseBody = z.object({ reason: z.string().max(200) }).strict();
 
+/** A new identity, announced over a trusted link and signed by the key the peer pinned. */
+export const RotateBody = z
+  .object({ cert: z.string().min(100).max(1100), sig: z.string().min(16).max(200) })
+  .strict();
+export type RotateBody = z.infer<typeof RotateBody>;
+
 export type LinkMessage =
   | { type: 'bind'; body: BindBody }
   | { type: 'ping' | 'pong'; id: number; t: number }
-  | { type: 'close'; reason: string };
+  | { type: 'close'; reason: string }
+  | { type: 'rotate'; body: RotateBody };
 
 export type DecodeError = { ok: false; error: string };
 
@@ -35,7 +42,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeLink(m: LinkMessage): Uint8Array {
-  if (m.type !== 'bind' && m.type !== 'close') {
+  if ('id' in m) {
     const out = new Uint8Array(17);
     out[0] = MSG[m.type];
     const v = new DataView(out.buffer);
@@ -43,7 +50,7 @@ export function encodeLink(m: LinkMessage): Uint8Array {
     v.setFloat64(9, m.t);
     return out;
   }
-  const json = enc.encode(JSON.stringify(m.type === 'bind' ? m.body : { reason: m.reason.slice(0, 200) }));
+  const json = enc.encode(JSON.stringify(m.type === 'close' ? { reason: m.reason.slice(0, 200) } : m.body));
   const out = new Uint8Array(1 + json.length);
   out[0] = MSG[m.type];
   out.set(json, 1);
@@ -63,7 +70,9 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
       message: { type: type === MSG.ping ? 'ping' : 'pong', id: v.getFloat64(1), t: v.getFloat64(9) },
     };
   }
-  if (type !== MSG.bind && type !== MSG.close) return { ok: false, error: `unknown message type ${type}` };
+  if (type !== MSG.bind && type !== MSG.close && type !== MSG.rotate) {
+    return { ok: false, error: `unknown message type ${type}` };
+  }
   let json: unknown;
   try {
     json = JSON.parse(dec.decode(b.subarray(1)));
@@ -75,6 +84,12 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     return r.success
       ? { ok: true, message: { type: 'bind', body: r.data } }
       : { ok: false, error: 'malformed bind' };
+  }
+  if (type === MSG.rotate) {
+    const r = RotateBody.safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: 'rotate', body: r.data } }
+      : { ok: false, error: 'malformed rotate' };
   }
   const r = CloseBody.safeParse(json);
   return r.success

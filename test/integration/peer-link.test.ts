@@ -189,6 +189,32 @@ describe('peer links on loopback', () => {
     }
   });
 
+  it('rotates an identity: peers move their pin without a prompt, even under confirm', async () => {
+    const { a, b } = await pair({ peers: { policy: 'confirm' } }, {});
+    try {
+      assert.ok(await eventually(async () => (await stateOf(a, b.deviceId)) === 'pending', 150, 50));
+      assert.equal((await a.cli('trust', 'allow', b.deviceId)).code, 0);
+      assert.ok(await linkedTo(a, b.deviceId));
+      const r = await b.cli('trust', 'rotate', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const { previous, deviceId } = JSON.parse(r.stdout);
+      assert.equal(previous, b.deviceId);
+      assert.notEqual(deviceId, b.deviceId);
+      assert.equal(JSON.parse((await b.cli('id', '--json')).stdout).deviceId, deviceId);
+      assert.ok(await linkedTo(a, deviceId), 'relinked under the new identity with no operator step');
+      const trust = JSON.parse((await a.cli('trust', 'list', '--json')).stdout);
+      assert.deepEqual(
+        trust.peers.map((p: { id: string; state: string }) => [p.id, p.state]),
+        [[deviceId, 'trusted']],
+      );
+      assert.deepEqual(trust.held, []);
+      assert.ok(a.logs.some((l) => l.event === 'peer.rotated' && l.next === deviceId && l.security === true));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('keeps one link per pair when both dial at once', async () => {
     const b = await startDaemon({ config: { name: 'bee' } });
     const a = await startDaemon({ config: { name: 'ay', peers: { static: [`127.0.0.1:${b.peerPort}`] } } });

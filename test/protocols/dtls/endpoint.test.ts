@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import {
+  type DtlsEndpoint,
+  type DtlsRejectCode,
+  type DtlsSession,
+  openDtlsEndpoint,
+} from '../../../protocols/dtls/endpoint.ts';
+import { checkRecords, clientHelloRandom, isClientHello } from '../../../protocols/dtls/v1/records.ts';
+import { type Credentials, createCertificate } from '../../../protocols/dtls/werift.ts';
+
+// The shared-socket DTLS endpoint with real werift handshakes on loopback, and its admission
+// rules under hostile traffic from several loopback source addresses.
+
+let credA: Credentials;
+let credB: Credentials;
+const opened: { close(): unknown }[] = [];
+after(async () => {
+  for (const o of opened) await o.close();
+});
+
+before(async () => {
+  [credA, credB] = await Promise.all([createCertificate(), createCertificate()]);
+});
+
+type Rejects = { code: DtlsRejectCode; from: string }[];
+
+async function endpoint(cred: Credentials, extra: Partial<Parameters<typeof openDtlsEndpoint>[0]> = {}) {
+  const rejects: Rejects = [];
+  const sessions: DtlsSession[] = [];
+  const ep = await openDtlsEndpoint({
+    host: '127.0.0.1',
+    port: 0,
+    credentials: cred,
+    onSession: (s) => sessions.push(s),
+    onReject: (code, from) => rejects.push({ code, from: from.address }),
+    ...extra,
+  });
+  opened.push(ep);
+  return { ep, rejects, sessions };
+}
+
+async function rawSocket(address: string): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, address, () => r()));
+  opened.push(s);
+  return s;
+}
+
+const send = (s: Socket, bytes: Uint8Array, ep: DtlsEndpoint) =>
+  new Promise<void>((r) => s.send(bytes, ep.port, '127.0.0.1', () => r()));
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A genuine ClientHello, captured from werift dialling a socket that never answers. */
+async function captureClientHello(): Promise<Buffer> {
+  const sink = await rawSocket('127.0.0.1');
+  const got = new Promise<Buffer>((r) => sink.once('message', (m) => r(m)));
+  const { ep } = await endpoint(credA, { handshakeTimeoutMs: 500 });
+  ep.connect({ address: '127.0.0.1', port: sink.address().port }).catch(() => {});
+  return got;
+}
+
+describe('DTLS endpoint', () => {
+  it('completes mutual handshakes, carries data both ways and agrees on the exporter', async () => {
+    const a = await endpoint(credA);
+    const b = await endpoint(credB);
+    const s = await a.ep.connect({ address: '127.0.0.1', port: b.ep.port });
+    assert.equal(s.role, 'client');
+    assert.equal(b.sessions.length, 1);
+    const got: string[] = [];
+    b.sessions[0]!.onData((d) => got.push(Buffer.from(d).toString()));
+    s.send(new TextEncoder().encode('hello'));
+    for (let i = 0; i < 50 && got.length === 0; i++) await wait(20);
+    assert.deepEqual(got, ['hello']);
+    assert.deepEqual(Buffer.from(s.exporter('L', 32)), Buffer.from(b.sessions[0]!.exporter('L', 32)));
+    assert.ok(s.peerCertDer.length > 100);
+  });
+
+  it('settles a simultaneous dial into one session both sides share', async () => {
+    const a = await endpoint(credA);
+    const b = await endpoint(credB);
+    const [x, y] = await Promise.all([
+      a.ep.connect({ address: '127.0.0.1', port: b.ep.port }),
+      b.ep.connect({ address: '127.0.0.1', port: a.ep.port }),
+    ]);
+    assert.notEqual(x.role, y.role, 'one client, one server');
+    assert.deepEqual(a.ep.stats().sessions, 1);
+    assert.deepEqual(b.ep.stats().sessions, 1);
+  });
+
+  it('drops malformed and oversize datagrams, then bans the source after repeated violations', async () => {
+    const b = await endpoint(credB, { banAfterViolations: 5, banMs: 60_000 });
+    const evil = await rawSocket('127.0.0.7');
+    await send(evil, Uint8Array.of(1, 2, 3), b.ep);
+    await send(evil, new Uint8Array(3000), b.ep);
+    for (let i = 0; i < 3; i++) await send(evil, Buffer.from('garbage that is long enough'), b.ep);
+    await send(evil, Uint8Array.of(1, 2, 3), b.ep);
+    await wait(100);
+    const codes = b.rejects.map((r) => r.code);
+    assert.deepEqual(codes.slice(0, 2), ['malformed', 'oversize']);
+    assert.ok(codes.includes('banned'));
+    assert.ok(b.rejects.every((r) => r.from === '127.0.0.7'));
+    assert.equal(b.ep.stats().banned, 1);
+  });
+
+  it('limits handshakes per source and half-open handshakes overall, and times them out', async () => {
+    const hello = await captureClientHello();
+    assert.ok(
+      isClientHello(hello) && checkRecords(hello) === 'ok' && clientHelloRandom(hello)?.length === 64,
+    );
+    const b = await endpoint(credB, { handshakesPerSecond: 3, maxHalfOpen: 4, handshakeTimeoutMs: 400 });
+    const one = await rawSocket('127.0.0.8');
+    // Replays from one source, each from a fresh source port: a new half-open handshake each.
+    for (let i = 0; i < 6; i++) {
+      const s = await rawSocket('127.0.0.8');
+      await send(s, hello, b.ep);
+    }
+    await wait(50);
+    assert.equal(b.rejects.filter((r) => r.code === 'handshake-flood').length, 3);
+    for (let i = 20; i < 26; i++) await send(await rawSocket(`127.0.0.${i}`), hello, b.ep);
+    await wait(50);
+    assert.ok(b.rejects.some((r) => r.code === 'half-open-full'));
+    assert.ok(b.ep.stats().halfOpen <= 4, 'never more half-open handshakes than the cap');
+    await wait(600);
+    assert.equal(b.ep.stats().halfOpen, 0, 'abandoned handshakes time out');
+    assert.ok(b.rejects.some((r) => r.code === 'handshake-timeout'));
+    // Stray records for no session are refused without a handshake.
+    const stray = Buffer.from(hello);
+    stray[0] = 23;
+    await send(one, stray, b.ep);
+    await wait(50);
+    assert.ok(b.rejects.some((r) => r.code === 'not-client-hello'));
+    // A real peer still gets through.
+    const a = await endpoint(credA);
+    await a.ep.connect({ address: '127.0.0.1', port: b.ep.port });
+  });
+});
