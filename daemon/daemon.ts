@@ -52,6 +52,7 @@ const SECURITY_REASONS = new Set([
   'peer-handshake-flood',
   'peer-half-open-full',
   'peer-no-certificate',
+  'peer-session-limit',
 ]);
 
 export type DaemonInit = {

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type Credentials, createCertificate } from '../protocols/dtls/werift.ts';
@@ -52,6 +53,19 @@ export type LoadIdentity = { ok: true; identity: Identity; created: boolean } | 
 
 export async function loadOrCreateIdentity(home: string): Promise<LoadIdentity> {
   const path = identityPath(home);
+  const st = await lstat(path).catch(() => undefined);
+  if (st?.isSymbolicLink()) {
+    return {
+      ok: false,
+      error: `${path} is a symbolic link; refusing to follow it (or to replace it with a new identity)`,
+    };
+  }
+  if (st && process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    return {
+      ok: false,
+      error: `${path} holds this daemon's private key but other users may read it (mode ${(st.mode & 0o777).toString(8)}): run \`chmod 600 ${path}\``,
+    };
+  }
   const read = await readOwnFile(path);
   if (!read.ok) {
     if (!read.missing) return { ok: false, error: `${read.error}; the identity was not replaced` };

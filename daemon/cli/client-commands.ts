@@ -18,8 +18,16 @@ function statusText(s: DaemonStatus): string {
     `params    ${s.params} declared`,
     `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled`,
     `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped`,
+    `peers     ${s.peers.linked} linked, ${s.peers.pending} pending, ${s.peers.refused} refused; udp ${s.peers.port}, policy ${s.peers.policy}, ensemble "${s.peers.ensemble}"`,
+    `identity  ${s.peers.deviceId}`,
+    `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
     `rejected  ${s.rejectedTotal}`,
   ];
+  if (s.peers.held > 0) {
+    lines.push(
+      `SECURITY  ${s.peers.held} refused key change(s): a peer used a pinned name with another key. See \`hana trust list\`.`,
+    );
+  }
   const reasons = Object.entries(s.rejected);
   if (reasons.length) lines.push(table(reasons.map(([r, n]) => [`  ${r}`, String(n)])));
   return lines.join('\n');

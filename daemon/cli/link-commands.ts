@@ -5,7 +5,7 @@ import { table } from './format.ts';
 
 // `hana id`, `hana peers`, `hana trust list|allow|block|forget`.
 
-export const LINK_FLAGS = { home: 'string', json: 'boolean', role: 'string' } as const;
+export const LINK_FLAGS = { home: 'string', json: 'boolean', role: 'string', name: 'string' } as const;
 
 type Held = { name: string; address?: string; presentedId: string; pinnedId: string; at: string };
 type StoredPeer = {
@@ -105,9 +105,13 @@ export async function trustCommand(args: Parsed, out: Out): Promise<number> {
   if (role !== undefined && (action !== 'allow' || !['performer', 'observer'].includes(role))) {
     throw new UsageError('--role is performer or observer, with `trust allow`');
   }
-  const r = (await callOrReport(args, out, `trust.${action}`, { id, ...(role && { role }) })) as
-    | { peer?: StoredPeer; forgotten?: string }
-    | undefined;
+  const name = args.flags.name as string | undefined;
+  if (name !== undefined && action !== 'allow') throw new UsageError('--name goes with `trust allow`');
+  const r = (await callOrReport(args, out, `trust.${action}`, {
+    id,
+    ...(role && { role }),
+    ...(name && { name }),
+  })) as { peer?: StoredPeer; forgotten?: string } | undefined;
   if (!r) return 1;
   return print(args, out, r, () =>
     r.peer

@@ -20,7 +20,7 @@ commands:
   id [--json]                                this daemon's device ID and name
   peers [--json]                             linked peers: state, role, RTT, last heard
   trust list [--json]                        pinned peers and refused key changes
-  trust allow <id> [--role performer|observer] | trust block <id> | trust forget <id>
+  trust allow <id> [--role performer|observer] [--name NAME] | trust block <id> | trust forget <id>
   trust rotate                               new identity, announced to peers signed by the old key
   midi ports [--json]                        MIDI ports, or why MIDI is off
   midi monitor                               print incoming MIDI events

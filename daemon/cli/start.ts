@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import { startDaemon } from '../daemon.ts';
@@ -49,11 +50,19 @@ export async function startCommand(args: Parsed): Promise<number> {
     return 1;
   }
   const config = loaded.config;
+  const secretFileMode =
+    config.peers.ensemble.secret !== undefined && file ? (await stat(file)).mode & 0o077 : 0;
   const log = createLogger({
     level: (args.flags['log-level'] as string | undefined) ?? config.log.level,
     pretty: args.flags['log-json'] ? false : undefined,
   });
 
+  if (secretFileMode !== 0) {
+    log.warn(
+      { event: 'config.secret-readable', security: true, file },
+      `${file} holds the ensemble secret and other users may read it: run \`chmod 600 ${file}\``,
+    );
+  }
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon({ home, config, configSource: loaded.source, log });

@@ -67,7 +67,15 @@ export const LinkConfig = z
       .max(600000)
       .default(5000)
       .describe('A peer silent this long is disconnected (and redialled).'),
-    maxPeers: z.number().int().min(1).max(1024).default(64).describe('Linked peers at most.'),
+    maxPeers: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(64)
+      .describe(
+        'Open DTLS sessions at most (linked, pending or binding); more incoming handshakes are refused.',
+      ),
     handshakesPerSecond: z
       .number()
       .int()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDeviceId } from '../../trust-store/device-id.ts';
+import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { LinkManager } from '../link/manager.ts';
@@ -9,7 +9,10 @@ import type { Handlers } from './server.ts';
 // Identity and trust: what `hana id`, `hana peers` and `hana trust …` call.
 
 const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
-const AllowParam = IdParam.extend({ role: z.enum(['performer', 'observer']).optional() }).strict();
+const AllowParam = IdParam.extend({
+  role: z.enum(['performer', 'observer']).optional(),
+  name: z.string().min(1).max(64).optional(),
+}).strict();
 
 function canonical(text: string): string {
   const p = parseDeviceId(text);
@@ -48,8 +51,13 @@ export function linkHandlers(ctx: LinkContext): Handlers {
     peers: () => ({ peers: links.peers(), held: store.held() }),
     'trust.list': () => ({ peers: store.list(), held: store.held() }),
     async 'trust.allow'(params) {
-      const { id, role } = AllowParam.parse(params);
-      const peer = await store.allow(canonical(id), role);
+      const { id: text, role, name } = AllowParam.parse(params);
+      const id = canonical(text);
+      const known = store.get(id) !== undefined || store.held().some((h) => h.presentedId === id);
+      // An ID never seen (e.g. read out by its operator, for the strict policy) is pinned directly.
+      const peer = known
+        ? await store.allow(id, role)
+        : await store.pin({ id, name: name ?? shortId(id), state: 'trusted', role: role ?? 'performer' });
       links.promote(peer.id);
       return { peer };
     },

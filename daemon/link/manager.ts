@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
@@ -33,6 +34,9 @@ export type Link = {
   lastHeard: number;
   timers: NodeJS.Timeout[];
   exporter: Uint8Array;
+  /** A bind arrived (even if still being checked): a second one is a violation. */
+  bound?: boolean;
+  beating?: boolean;
 };
 
 export type PeerView = {
@@ -104,6 +108,8 @@ export function createLinkManager(init: LinkManagerInit) {
   }
 
   function startHeartbeat(l: Link): void {
+    if (l.beating) return;
+    l.beating = true;
     const beat = () => {
       if (!links.has(l)) return;
       if (now() - l.lastHeard > config.livenessMs) {
@@ -176,6 +182,8 @@ export function createLinkManager(init: LinkManagerInit) {
       if (d.reason === 'pending') {
         l.phase = 'pending';
         l.code = confirmCode(identity.deviceId, presented, l.exporter);
+        // A pending link is kept alive (and timed out) like any other, so it cannot hold a slot forever.
+        startHeartbeat(l);
         await store.upsertSeen({ id: presented, name: body.name, address: where });
         log.warn(
           { event: 'peer.pending', peer: presented, name: body.name, code: l.code },
@@ -210,6 +218,7 @@ export function createLinkManager(init: LinkManagerInit) {
       if (d.state === 'pending') {
         l.phase = 'pending';
         l.code = code;
+        startHeartbeat(l);
         return;
       }
     } else {
@@ -232,6 +241,22 @@ export function createLinkManager(init: LinkManagerInit) {
       return;
     }
     const newId = deviceIdFromCertDer(newDer);
+    let isCert = true;
+    try {
+      new X509Certificate(newDer);
+    } catch {
+      isCert = false;
+    }
+    // The vouched-for certificate must be a certificate, and may not hand trust to ourselves or
+    // to a device the operator blocked.
+    if (!isCert || newId === identity.deviceId || store.get(newId)?.state === 'blocked') {
+      l.session.violation('rotation to an unusable identity');
+      security.warn(
+        { event: 'peer.rotation-refused', peer: oldId, next: newId },
+        `refused ${l.name}'s rotation to ${newId}: not a usable identity`,
+      );
+      return;
+    }
     await store.forget(oldId);
     await store.pin({
       id: newId,
@@ -259,10 +284,11 @@ export function createLinkManager(init: LinkManagerInit) {
       return;
     }
     if (l.phase === 'binding') {
-      if (m.type !== 'bind') {
-        l.session.violation(`${m.type} before bind`);
+      if (m.type !== 'bind' || l.bound) {
+        l.session.violation(m.type === 'bind' ? 'second bind' : `${m.type} before bind`);
         return;
       }
+      l.bound = true;
       onBind(l, m.body).catch((err) => {
         log.error({ err, event: 'link.bind-error' }, 'binding failed unexpectedly');
         drop(l, 'internal error');
@@ -408,10 +434,13 @@ export function createLinkManager(init: LinkManagerInit) {
       refused: refusals,
       held: store.held().length,
     }),
-    close(): void {
+    /** Says goodbye to every peer, then waits a moment so the close messages leave before the socket does. */
+    async close(): Promise<void> {
       closed = true;
       clearInterval(dialTimer);
+      const open = links.size;
       for (const l of [...links]) drop(l, 'daemon shutting down');
+      if (open > 0) await new Promise((r) => setTimeout(r, 100));
     },
   };
 }

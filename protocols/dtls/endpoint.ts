@@ -89,7 +89,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
   const entries = new Map<string, Entry>();
   const waiters = new Map<string, { resolve: (s: DtlsSession) => void; reject: (e: Error) => void }[]>();
   const handshakeLog = new Map<string, number[]>();
-  const violations = new Map<string, number>();
+  const violations = new Map<string, { count: number; since: number }>();
   const bans = new Map<string, number>();
   const socket: Socket = createSocket({ type: init.host.includes(':') ? 'udp6' : 'udp4' });
   let closing = false;
@@ -98,8 +98,13 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
   const openCount = () => [...entries.values()].filter((e) => e.state === 'open').length;
 
   function violation(remote: Remote, detail: string): void {
-    const n = (violations.get(remote.address) ?? 0) + 1;
-    violations.set(remote.address, n);
+    // Counts fade after banMs, so a long-lived peer's rare slip never adds up to a ban, and the
+    // table is bounded, so spoofed sources cannot grow it.
+    const t = now();
+    const prev = violations.get(remote.address);
+    const n = prev && t - prev.since < banMs ? prev.count + 1 : 1;
+    if (!prev && violations.size >= 4096) violations.delete(violations.keys().next().value!);
+    violations.set(remote.address, { count: n, since: prev && t - prev.since < banMs ? prev.since : t });
     if (n < banAfter) return;
     violations.delete(remote.address);
     if (bans.size >= 1024) bans.delete(bans.keys().next().value!);
@@ -223,6 +228,18 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     recent.push(t);
     if (handshakeLog.size >= 4096 && !handshakeLog.has(remote.address)) handshakeLog.clear();
     handshakeLog.set(remote.address, recent);
+    // One source may hold only a few half-open slots, so it cannot fill the table alone.
+    const fromSource = [...entries.values()].filter(
+      (e) => e.state === 'handshaking' && e.remote.address === remote.address,
+    ).length;
+    if (fromSource >= Math.max(1, Math.floor(maxHalfOpen / 4))) {
+      init.onReject(
+        'half-open-full',
+        remote,
+        `${fromSource} handshakes from ${remote.address} already in progress`,
+      );
+      return false;
+    }
     if (halfOpen() >= maxHalfOpen) {
       init.onReject('half-open-full', remote, `${maxHalfOpen} handshakes already in progress`);
       return false;

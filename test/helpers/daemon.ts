@@ -52,8 +52,8 @@ export type TestDaemon = {
   /** `hana get --json <pattern>` → path → value. */
   values(pattern: string): Promise<Record<string, unknown>>;
   status(): Promise<DaemonStatus>;
-  /** Sends a signal and waits for exit; resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends a signal and waits for exit; resolves with the exit code. The home is removed unless kept. */
+  stop(signal?: NodeJS.Signals, opts?: { keepHome?: boolean }): Promise<number | null>;
 };
 
 export type StartOptions = {
@@ -64,6 +64,8 @@ export type StartOptions = {
   wrap?: string[];
   /** Prepares the home before the daemon starts (e.g. a pre-pinned trust store). */
   seed?: (home: string) => Promise<void>;
+  /** Restart in an existing home (its identity and trust store); the config is rewritten. */
+  home?: string;
 };
 
 export async function makeHome(): Promise<string> {
@@ -71,22 +73,12 @@ export async function makeHome(): Promise<string> {
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
-  const home = await makeHome();
-  const args = [
-    'start',
-    '--home',
-    home,
-    '--osc-port',
-    '0',
-    '--peer-port',
-    '0',
-    '--log-json',
-    ...(opts.args ?? []),
-  ];
+  const home = opts.home ?? (await makeHome());
   // Peers on loopback and no mDNS unless a test asks: tests send nothing beyond loopback
-  // except inside namespaces they create.
+  // except inside namespaces they create. Ports are free ones unless the config names one.
   const given = (opts.config ?? {}) as { peers?: Record<string, unknown> };
-  const config = { ...given, peers: { bind: '127.0.0.1', discovery: false, ...given.peers } };
+  const config = { ...given, peers: { bind: '127.0.0.1', discovery: false, port: 0, ...given.peers } };
+  const args = ['start', '--home', home, '--osc-port', '0', '--log-json', ...(opts.args ?? [])];
   await writeFile(join(home, 'config.json'), JSON.stringify(config));
   await opts.seed?.(home);
   const cmd = [...(opts.wrap ?? []), process.execPath, ...NODE_ARGS, BIN, ...args];
@@ -145,14 +137,14 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
       if (r.code !== 0) throw new Error(`hana status failed: ${r.stderr}`);
       return JSON.parse(r.stdout);
     },
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', stopOpts = {}) {
       if (!stopped) {
         stopped = true;
         proc.kill(signal);
         const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
         const code = await exited;
         clearTimeout(timer);
-        await rm(home, { recursive: true, force: true });
+        if (!stopOpts.keepHome) await rm(home, { recursive: true, force: true });
         return code;
       }
       return exited;

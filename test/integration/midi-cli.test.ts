@@ -71,7 +71,11 @@ describe('hana midi learn end to end', () => {
     const lb = midiLoopback();
     lb.plug('Launch Control XL');
     // Loopback only, no mDNS: this test must send nothing beyond this machine.
-    const config = Config.parse({ osc: { port: 0 }, midi: { pollMs: 100 }, peers: { bind: '127.0.0.1', port: 0, discovery: false } });
+    const config = Config.parse({
+      osc: { port: 0 },
+      midi: { pollMs: 100 },
+      peers: { bind: '127.0.0.1', port: 0, discovery: false },
+    });
     const start = () =>
       startInProcess({
         home,

@@ -64,6 +64,33 @@ describe('peer links on loopback', () => {
     }
   });
 
+  it('relinks after a peer restarts with the same identity, and after it is killed', async () => {
+    const { a, b } = await pair({}, {});
+    let b2: TestDaemon | undefined;
+    let b3: TestDaemon | undefined;
+    try {
+      assert.ok(await linkedTo(a, b.deviceId));
+      await b.stop('SIGTERM', { keepHome: true });
+      assert.ok(
+        await eventually(async () => (await stateOf(a, b.deviceId)) === 'offline', 150, 50),
+        'a clean close is seen at once',
+      );
+      b2 = await startDaemon({ home: b.home, config: { name: 'bee', peers: { port: b.peerPort } } });
+      assert.equal(b2.deviceId, b.deviceId, 'the identity survives a restart');
+      assert.ok(await linkedTo(a, b.deviceId), 'a redials and relinks');
+      await b2.stop('SIGKILL', { keepHome: true });
+      assert.ok(
+        await eventually(async () => (await stateOf(a, b.deviceId)) === 'offline', 200, 50),
+        'a silent peer times out',
+      );
+      b3 = await startDaemon({ home: b.home, config: { name: 'bee', peers: { port: b.peerPort } } });
+      assert.ok(await linkedTo(a, b.deviceId), 'relinked after a kill');
+    } finally {
+      await a.stop();
+      await (b3 ?? b2 ?? b).stop();
+    }
+  });
+
   it('confirm: both sides wait as pending and show the same 6-digit code until allowed', async () => {
     const { a, b } = await pair({ peers: { policy: 'confirm' } }, { peers: { policy: 'confirm' } });
     try {
@@ -87,11 +114,14 @@ describe('peer links on loopback', () => {
     }
   });
 
-  it('strict: a peer not already pinned is refused', async () => {
+  it('strict: a peer not already pinned is refused until the operator pins its ID', async () => {
     const { a, b } = await pair({ peers: { policy: 'strict' } }, {});
     try {
       assert.ok(await refusedFor(a, 'unknown-strict'));
       assert.notEqual(await stateOf(b, a.deviceId), 'linked');
+      // The other operator reads out b's ID; a pins it by hand.
+      assert.equal((await a.cli('trust', 'allow', b.deviceId, '--name', 'bee')).code, 0);
+      assert.ok(await linkedTo(a, b.deviceId));
     } finally {
       await a.stop();
       await b.stop();
