@@ -3,7 +3,6 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { openDtlsEndpoint } from '../protocols/dtls/endpoint.ts';
-import { startDiscovery } from '../protocols/mdns/index.ts';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
@@ -26,9 +25,9 @@ import { createOscIngest } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
-import { ensembleTag, signRotation } from './link/binding.ts';
+import { signRotation } from './link/binding.ts';
+import { startPeerDiscovery } from './link/discovery.ts';
 import { createLinkManager, type LinkManager } from './link/manager.ts';
-import { LINK_VERSION } from './link/wire.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
@@ -270,34 +269,20 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) });
     }
 
-    if (config.peers.discovery) {
-      const found = new Map<string, Remote>();
-      const discovery = startDiscovery({
-        // mDNS instance names: letters, digits and '-', at most 63 bytes, unique per daemon.
-        instance: `${name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40)}-${shortId(identity.deviceId)}`,
-        port: endpoint.port,
-        deviceId: identity.deviceId,
-        ensembleTag: ensembleTag(config.peers.ensemble.name),
-        protocolVersion: LINK_VERSION,
-        ...(config.peers.bind !== '0.0.0.0' && { interface: config.peers.bind }),
-        onFound: (p) => {
-          const remote = { address: p.address, port: p.port };
-          found.set(p.instance, remote);
-          log.info(
-            { event: 'mdns.found', instance: p.instance, hint: p.deviceId, remote: `${p.address}:${p.port}` },
-            `discovered ${p.instance}`,
-          );
-          linkManager.addTarget(remote, p.deviceId);
-        },
-        onLost: (instance) => {
-          const remote = found.get(instance);
-          found.delete(instance);
-          if (remote) linkManager.removeTarget(remote);
-        },
-        onWarning: (message) => log.warn({ event: 'mdns.warning' }, `discovery: ${message}`),
-      });
-      closers.push(() => discovery.close());
-    }
+    const discover = () =>
+      config.peers.discovery
+        ? startPeerDiscovery({
+            name,
+            deviceId: identity.deviceId,
+            port: endpoint.port,
+            config: config.peers,
+            links: linkManager,
+            log,
+          })
+        : undefined;
+    // Restarted on rotation, so it announces the new device ID.
+    let discovery = discover();
+    closers.push(() => discovery?.close());
 
     const status = (): DaemonStatus => ({
       name,
@@ -351,9 +336,19 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
           await saveIdentity(init.home, next);
           const previous = identity.deviceId;
           identity = next;
+          const port = endpoint.port;
           await endpoint.close();
-          endpoint = await openEndpoint(endpoint.port, next);
+          endpoint = await openEndpoint(port, next).catch((err: Error) => {
+            // Never leave the daemon without a peer port: take any free one and say so.
+            log.error(
+              { err, event: 'link.port-lost', port },
+              `could not reopen peer port ${port}; using a free port instead`,
+            );
+            return openEndpoint(0, next);
+          });
           linkManager.useIdentity(next);
+          await discovery?.close();
+          discovery = discover();
           security.info(
             { event: 'identity.rotated', previous, deviceId: next.deviceId },
             `rotated identity: now ${next.deviceId}`,
