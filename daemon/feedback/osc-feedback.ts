@@ -1,7 +1,7 @@
 import { encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
 import type { OscArg } from '../../protocols/osc/types.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
-import type { ControlHandler, IngestSource } from '../ingest/osc-ingest.ts';
+import { type ControlHandler, type IngestSource, sourceLabel } from '../ingest/osc-ingest.ts';
 import type { Value } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
@@ -86,7 +86,7 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
       if (!ch.changed) continue;
       const bytes = encode(ch.path, ch.value);
       for (const to of init.targets) {
-        if (ch.source !== `osc:udp:${to.address}:${to.port}`) deliver({ to }, bytes);
+        if (ch.source !== sourceLabel({ transport: 'udp', ...to })) deliver({ to }, bytes);
       }
       for (const sub of subs.values()) if (ch.source !== sub.origin) deliver(sub, bytes);
     }
@@ -131,7 +131,7 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
         message: `already ${subs.size} subscribers (osc.feedback.maxSubscribers)`,
       };
     }
-    const origin = `osc:${from.transport}:${from.address}:${from.port}`;
+    const origin = sourceLabel(from);
     const sub: Subscriber = { to, conn: from.conn, origin, expires: now() + init.subscribe.ttlMs };
     subs.set(key, sub);
     if (!existing) snapshotTo(sub);

@@ -7,6 +7,7 @@ import type { PeerStore } from '../../trust-store/peers.ts';
 import { PeerName } from '../../trust-store/peers-schema.ts';
 import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
+import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import {
   checkEnsembleProof,
@@ -75,7 +76,6 @@ export function createLinkManager(init: LinkManagerInit) {
   const now = init.now ?? Date.now;
   const links = new Set<Link>();
   const targets = new Map<string, Target>();
-  let refusals = 0;
   let closed = false;
 
   const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
@@ -98,12 +98,22 @@ export function createLinkManager(init: LinkManagerInit) {
     );
   }
 
+  // Counted by reason, one security line per (reason, source address) per 10 s: a redialling
+  // peer or a flood of impostors must not flood the log.
+  const refusals = createRejections({
+    log: security,
+    security,
+    intervalMs: 10_000,
+    now,
+    securityReasons: new Set(),
+    event: 'peer.refused',
+  });
   function refuse(l: Link, reason: string, detail: string, fields: Record<string, unknown> = {}): void {
-    refusals++;
-    security.warn(
-      { event: 'peer.refused', reason, remote: addr(l.session.remote), presented: l.peerId, ...fields },
-      detail,
-    );
+    refusals.reject(reason, l.session.remote.address, detail, {
+      remote: addr(l.session.remote),
+      presented: l.peerId,
+      ...fields,
+    });
     drop(l, reason);
   }
 
@@ -431,7 +441,7 @@ export function createLinkManager(init: LinkManagerInit) {
     stats: () => ({
       linked: [...links].filter((l) => l.phase === 'trusted').length,
       pending: [...links].filter((l) => l.phase === 'pending').length,
-      refused: refusals,
+      refused: refusals.total(),
       held: store.held().length,
     }),
     /** Says goodbye to every peer, then waits a moment so the close messages leave before the socket does. */

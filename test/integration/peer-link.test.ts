@@ -195,6 +195,10 @@ describe('peer links on loopback', () => {
     try {
       assert.ok(await refusedFor(a, 'ensemble-secret'));
       assert.ok(await refusedFor(b, 'ensemble-secret'));
+      // a keeps redialling and keeps being refused: every refusal counts, the log says it once.
+      assert.ok(await eventually(async () => (await a.status()).peers.refused >= 3, 150, 50));
+      const lines = a.logs.filter((l) => l.event === 'peer.refused' && l.reason === 'ensemble-secret');
+      assert.equal(lines.length, 1);
       assert.deepEqual(JSON.parse((await a.cli('trust', 'list', '--json')).stdout).peers, []);
     } finally {
       await a.stop();
