@@ -34,6 +34,7 @@ import { createMidiService, type MidiService } from './midi/service.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
+import { createSyncService, type SyncLinkHandle, type SyncStatus } from './sync/service.ts';
 
 // The composition root: builds every part from the config, wires the one-way flow
 // (protocols → ingest → store → feedback), and tears it down in reverse.
@@ -52,6 +53,12 @@ const SECURITY_REASONS = new Set([
   'peer-half-open-full',
   'peer-no-certificate',
   'peer-session-limit',
+  'sync-observer-write',
+  'sync-out-of-scope',
+  'sync-relay-refused',
+  'sync-not-trusted',
+  'sync-future-stamp',
+  'sync-malformed',
 ]);
 
 export type DaemonInit = {
@@ -78,6 +85,7 @@ export type DaemonStatus = {
   feedback: { targets: number; subscribers: number; sent: number; dropped: number };
   params: number;
   midi: ReturnType<MidiService['status']>;
+  sync: SyncStatus;
   peers: {
     deviceId: string;
     port: number;
@@ -250,6 +258,17 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
     let endpoint = await openEndpoint(config.peers.port, identity);
     closers.push(() => endpoint.close());
+    const sync = createSyncService({
+      selfId: nodeId,
+      config: config.sync,
+      registry,
+      store,
+      peers: peerStore,
+      rejections,
+      log,
+    });
+    closers.push(() => sync.close());
+    const syncLinks = new Map<object, SyncLinkHandle>();
     const linkManager = createLinkManager({
       config: config.peers,
       identity,
@@ -258,6 +277,16 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       log,
       security,
       dial: (remote) => endpoint.connect(remote),
+      onTrusted: (l) =>
+        syncLinks.set(
+          l,
+          sync.attach(l.peerId!, (bytes) => l.session.send(bytes)),
+        ),
+      onLost: (l) => {
+        syncLinks.get(l)?.close();
+        syncLinks.delete(l);
+      },
+      onSync: (l, bytes) => syncLinks.get(l)?.receive(bytes),
     });
     links = linkManager;
     closers.push(() => linkManager.close());
@@ -313,6 +342,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         ...linkManager.stats(),
         endpoint: endpoint.stats(),
       },
+      sync: sync.status(),
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
@@ -325,6 +355,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         store: peerStore,
         links: linkManager,
         port: () => endpoint.port,
+        syncView: (id) => sync.peerView(id),
         rotate: async () => {
           const next = await createIdentity();
           linkManager.announceRotation(

@@ -21,6 +21,8 @@ function statusText(s: DaemonStatus): string {
     `peers     ${s.peers.linked} linked, ${s.peers.pending} pending, ${s.peers.refused} refused; udp ${s.peers.port}, policy ${s.peers.policy}, ensemble "${s.peers.ensemble}"`,
     `identity  ${s.peers.deviceId}`,
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
+    `sync      ${s.sync.links} links, ${s.sync.applied} applied, ${s.sync.stale} stale, ${s.sync.refused} refused${s.sync.unknownPaths.count ? `, ${s.sync.unknownPaths.count} undeclared paths kept aside` : ''}`,
+    `clock     beat ${s.sync.clock.beat.toFixed(2)} at ${s.sync.clock.tempo} bpm, following ${s.sync.clock.leader === s.nodeId ? 'this daemon' : `${s.sync.clock.leader.slice(0, 7)} (±${s.sync.clock.errorMs.toFixed(2)} ms)`}`,
     `rejected  ${s.rejectedTotal}`,
   ];
   if (s.peers.held > 0) {

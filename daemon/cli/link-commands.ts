@@ -1,4 +1,5 @@
 import type { PeerView } from '../link/manager.ts';
+import type { PeerSyncView } from '../sync/service.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 import { table } from './format.ts';
@@ -35,16 +36,25 @@ export async function idCommand(args: Parsed, out: Out): Promise<number> {
   return r ? print(args, out, r, () => `${r.deviceId}\nname ${r.name}, peer port ${r.peerPort}`) : 1;
 }
 
+/** "+0.42 ms ±0.08" — the peer's clock minus ours, and how far off that measurement may be. */
+function clockText(sync: PeerSyncView | null | undefined): string {
+  if (!sync || sync.offsetMs === null || sync.offsetErrorMs === null) return '';
+  const sign = sync.offsetMs >= 0 ? '+' : '−';
+  return `${sign}${Math.abs(sync.offsetMs).toFixed(2)} ms ±${sync.offsetErrorMs.toFixed(2)}`;
+}
+
 export async function peersCommand(args: Parsed, out: Out): Promise<number> {
   if (args.positionals.length) throw new UsageError('peers takes no arguments');
-  const r = (await callOrReport(args, out, 'peers', {})) as { peers: PeerView[]; held: Held[] } | undefined;
+  const r = (await callOrReport(args, out, 'peers', {})) as
+    | { peers: Array<PeerView & { sync?: PeerSyncView | null }>; held: Held[] }
+    | undefined;
   if (!r) return 1;
   return print(args, out, r.peers, () => {
     if (r.peers.length === 0)
       return `No peers yet. Daemons on the LAN in the same ensemble appear here.${heldText(r.held)}`;
     return (
       table([
-        ['NAME', 'DEVICE ID', 'ADDRESS', 'STATE', 'ROLE', 'RTT', 'LAST HEARD'],
+        ['NAME', 'DEVICE ID', 'ADDRESS', 'STATE', 'ROLE', 'RTT', 'CLOCK OFFSET', 'LAST HEARD'],
         ...r.peers.map((p) => [
           p.name,
           p.id,
@@ -52,6 +62,7 @@ export async function peersCommand(args: Parsed, out: Out): Promise<number> {
           p.code ? `${p.state} (code ${p.code})` : p.state,
           p.role,
           p.rttMs === null ? '' : `${p.rttMs.toFixed(1)} ms`,
+          clockText(p.sync),
           p.lastHeard ?? '',
         ]),
       ]) + heldText(r.held)

@@ -47,7 +47,15 @@ const StringParam = z
   .object({
     type: z.literal('string'),
     default: z.string().optional(),
-    maxLength: z.number().int().min(1).max(4096).default(256).describe('Longest accepted string.'),
+    maxLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(256)
+      .describe(
+        'Longest accepted string, in characters. Peers replicate a value in one datagram, so 256 is the most.',
+      ),
     ...common,
   })
   .strict();

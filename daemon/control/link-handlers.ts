@@ -3,6 +3,7 @@ import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { LinkManager } from '../link/manager.ts';
+import type { PeerSyncView } from '../sync/service.ts';
 import { controlError } from './protocol.ts';
 import type { Handlers } from './server.ts';
 
@@ -27,6 +28,8 @@ export type LinkContext = {
   links: LinkManager;
   port: () => number;
   rotate: () => Promise<{ previous: string; deviceId: string }>;
+  /** Replication and clock figures of a linked peer. */
+  syncView?: (id: string) => PeerSyncView | undefined;
 };
 
 export function linkHandlers(ctx: LinkContext): Handlers {
@@ -48,7 +51,10 @@ export function linkHandlers(ctx: LinkContext): Handlers {
         rotating = false;
       }
     },
-    peers: () => ({ peers: links.peers(), held: store.held() }),
+    peers: () => ({
+      peers: links.peers().map((p) => ({ ...p, sync: ctx.syncView?.(p.id) ?? null })),
+      held: store.held(),
+    }),
     'trust.list': () => ({ peers: store.list(), held: store.held() }),
     async 'trust.allow'(params) {
       const { id: text, role, name } = AllowParam.parse(params);

@@ -38,6 +38,8 @@ export type Link = {
   /** A bind arrived (even if still being checked): a second one is a violation. */
   bound?: boolean;
   beating?: boolean;
+  /** Sync messages that arrived before this side trusted the link, replayed once it does. */
+  early?: Uint8Array[];
 };
 
 export type PeerView = {
@@ -62,10 +64,28 @@ export type LinkManagerInit = {
   /** A link became trusted (sync attaches here) or went away. */
   onTrusted?: (link: Link) => void;
   onLost?: (link: Link) => void;
+  /** A sync message (type byte ≥ 0x10) on a trusted link; the sync layer decodes it. */
+  onSync?: (link: Link, bytes: Uint8Array) => void;
   now?: () => number;
 };
 
-type Target = { remote: Remote; hintId?: string; backoffMs: number; nextAt: number; dialling: boolean };
+type Target = {
+  remote: Remote;
+  hintId?: string;
+  backoffMs: number;
+  nextAt: number;
+  dialling: boolean;
+  /** A trusted link has run to this address: redial it briskly when it drops (a cable pulled on stage). */
+  known?: boolean;
+};
+
+/** Redial backoff caps: a peer we linked with comes back within seconds; a stranger is not hammered. */
+const KNOWN_BACKOFF_MAX_MS = 2000;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Message types from here up belong to daemon/sync (its v1 starts at 0x10). */
+const FIRST_SYNC_TYPE = 0x10;
+const EARLY_SYNC_MAX = 32;
 
 const opposite = (r: Role): Role => (r === 'client' ? 'server' : 'client');
 
@@ -143,13 +163,19 @@ export function createLinkManager(init: LinkManagerInit) {
     }
     if (!links.has(l)) return;
     const t = targets.get(addr(l.session.remote));
-    if (t) t.backoffMs = 0;
+    if (t) {
+      t.backoffMs = 0;
+      t.known = true;
+    }
     log.info(
       { event: 'link.trusted', peer: l.peerId, name: l.name, remote: addr(l.session.remote) },
       `linked with ${l.name}`,
     );
     startHeartbeat(l);
     init.onTrusted?.(l);
+    const early = l.early ?? [];
+    l.early = undefined;
+    for (const bytes of early) init.onSync?.(l, bytes);
   }
 
   async function onBind(l: Link, body: Extract<LinkMessage, { type: 'bind' }>['body']): Promise<void> {
@@ -282,6 +308,19 @@ export function createLinkManager(init: LinkManagerInit) {
   }
 
   function onMessage(l: Link, bytes: Uint8Array): void {
+    if (bytes.length > 0 && bytes[0]! >= FIRST_SYNC_TYPE) {
+      // State flows only over a link that has passed the trust decision. The peer may have
+      // decided first and started syncing while we still check its bind: keep a few of those
+      // messages for when we agree, drop the rest (anti-entropy repairs what they carried).
+      if (l.phase !== 'trusted') {
+        l.early ??= [];
+        if (l.early.length < EARLY_SYNC_MAX) l.early.push(bytes);
+        return;
+      }
+      l.lastHeard = now();
+      init.onSync?.(l, bytes);
+      return;
+    }
     const r = decodeLink(bytes);
     if (!r.ok) {
       l.session.violation(r.error);
@@ -369,7 +408,8 @@ export function createLinkManager(init: LinkManagerInit) {
         .finally(() => {
           target.dialling = false;
           // Backoff grows on every attempt and resets once a link is trusted.
-          target.backoffMs = Math.min(30_000, Math.max(500, target.backoffMs * 2));
+          const cap = target.known ? KNOWN_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+          target.backoffMs = Math.min(cap, Math.max(500, target.backoffMs * 2));
           target.nextAt = now() + target.backoffMs * (0.75 + Math.random() * 0.5);
         });
     }

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { compilePattern } from '../state/pattern.ts';
+
+// Replication between linked daemons. Defaults suit a stage LAN; the bounds keep a typo from
+// turning anti-entropy into a flood or a window into unbounded memory.
+
+const Pattern = z
+  .string()
+  .max(256)
+  .superRefine((p, ctx) => {
+    const r = compilePattern(p);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: `not an OSC address pattern: ${r.reason}` });
+  });
+
+export const SyncConfig = z
+  .object({
+    antiEntropyMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(1000)
+      .describe('How often each link compares state digests and fetches what differs.'),
+    window: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe(
+        'Unacknowledged update datagrams allowed per link. While it is full, further changes coalesce: only the latest value of each path is sent.',
+      ),
+    ackDelayMs: z
+      .number()
+      .min(0)
+      .max(50)
+      .default(1)
+      .describe('How long a receiver may wait to acknowledge, so one ack covers several datagrams.'),
+    clockPingMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(1000)
+      .describe('How often each link measures the clock offset to the peer (faster for the first samples).'),
+    scopes: z
+      .record(z.string().min(1).max(128), z.array(Pattern).max(64))
+      .default({})
+      .describe(
+        'Per-peer write scopes: device ID (or its first group, e.g. "ABCDEFG") → OSC address patterns the peer may write, e.g. `{"ABCDEFG": ["/layer/2/*"]}`. A peer not listed may write every path its role allows.',
+      ),
+    maxUnknownPaths: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(1024)
+      .describe(
+        'Entries for paths this daemon does not declare are kept (not applied), reported, and passed on to peers that do declare them; this bounds how many.',
+      ),
+  })
+  .strict();
+
+export type SyncConfig = z.infer<typeof SyncConfig>;

@@ -1,0 +1,272 @@
+import type { SyncConfig } from '../config/sync-schema.ts';
+import { createOffsetEstimator, type OffsetEstimate } from './clock.ts';
+import { createInbox } from './inbox.ts';
+import { createOutbox, type OutboxStats } from './outbox.ts';
+import { decodeSync, encodeSync, packUpdates } from './v1/codec.ts';
+import type { SyncEntry } from './v1/entries.ts';
+import type { BucketDigest } from './v1/messages.ts';
+import { packSnapshot } from './v1/snapshot.ts';
+
+// The sync protocol on one trusted link: updates with acks and retransmission (outbox/inbox),
+// anti-entropy by digest, snapshots on request, and clock pings. It knows nothing of the store
+// or of permissions: entries it receives go to `onEntries`, where the service judges them.
+
+export type PeerSyncInit = {
+  peerId: string;
+  config: SyncConfig;
+  send(datagram: Uint8Array): void;
+  /** Monotonic-enough ms for timeouts. */
+  now(): number;
+  /** Wall clock ms with sub-ms resolution, for clock exchanges. */
+  wall(): number;
+  entryOf(path: string): SyncEntry | undefined;
+  /** Every replicated entry (declared with a write, and foreign) in the given buckets, or all. */
+  entriesIn(buckets: 'all' | readonly number[]): SyncEntry[];
+  digest(): { count: number; hash: bigint; buckets: BucketDigest[] };
+  differing(peer: readonly BucketDigest[]): number[];
+  onEntries(entries: readonly SyncEntry[], kind: 'updates' | 'snapshot'): void;
+  onClock(estimate: OffsetEstimate): void;
+  onMalformed(code: string, detail: string): void;
+  onUnsendable(path: string, error: string): void;
+};
+
+export type PeerSyncStats = {
+  out: OutboxStats;
+  received: { datagrams: number; updates: number; duplicates: number; snapshotEntries: number };
+  antiEntropy: {
+    digestsSent: number;
+    mismatches: number;
+    requestsSent: number;
+    requestsServed: number;
+    requestsRefused: number;
+  };
+  clock: OffsetEstimate | null;
+};
+
+export type PeerSync = {
+  mark(path: string): void;
+  receive(bytes: Uint8Array): void;
+  stats(): PeerSyncStats;
+  close(): void;
+};
+
+/** Requests served per second at most: each can cost dozens of datagrams. */
+const REQUESTS_PER_SECOND = 4;
+/** Above this many differing buckets a full snapshot is cheaper to ask for than a list. */
+const ALL_BUCKETS_THRESHOLD = 32;
+const CLOCK_BURST = 8;
+const CLOCK_BURST_GAP_MS = 30;
+const MAX_PENDING_PINGS = 16;
+
+export function createPeerSync(init: PeerSyncInit): PeerSync {
+  const { config } = init;
+  let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) fn();
+    }, ms);
+    t.unref?.();
+    timers.add(t);
+    return t;
+  };
+  const cancel = (t: NodeJS.Timeout | undefined) => {
+    if (!t) return;
+    clearTimeout(t);
+    timers.delete(t);
+  };
+  const sendMsg = (m: Parameters<typeof encodeSync>[0]) => init.send(encodeSync(m));
+
+  // ── updates out ──
+  const outbox = createOutbox({
+    entryOf: init.entryOf,
+    pack: (u) => packUpdates(u),
+    send: init.send,
+    onUnsendable: (path, err) => init.onUnsendable(path, err.message),
+    now: init.now,
+    window: config.window,
+    minRtoMs: Math.max(5, config.ackDelayMs * 4),
+    maxRtoMs: 1000,
+  });
+  let flushQueued = false;
+  let retransmitTimer: NodeJS.Timeout | undefined;
+  function armRetransmit(): void {
+    if (retransmitTimer) return;
+    const wait = outbox.nextTimeoutMs();
+    if (wait === undefined) return;
+    retransmitTimer = later(wait + 1, () => {
+      retransmitTimer = undefined;
+      if (outbox.expire()) flush();
+      armRetransmit();
+    });
+  }
+  function flush(): void {
+    flushQueued = false;
+    outbox.flush();
+    armRetransmit();
+  }
+  function queueFlush(): void {
+    if (flushQueued || closed) return;
+    flushQueued = true;
+    // Writes that arrive in the same event-loop turn (a bundle, a scene) leave in one datagram.
+    setImmediate(() => !closed && flush());
+  }
+
+  // ── updates in ──
+  const inbox = createInbox();
+  let ackTimer: NodeJS.Timeout | undefined;
+  let unacked = 0;
+  const sendAck = () => {
+    cancel(ackTimer);
+    ackTimer = undefined;
+    unacked = 0;
+    const a = inbox.ack();
+    sendMsg({ kind: 'ack', upTo: a.upTo, sack: a.sack });
+  };
+  const received = { datagrams: 0, updates: 0, duplicates: 0, snapshotEntries: 0 };
+
+  // ── anti-entropy ──
+  const ae = { digestsSent: 0, mismatches: 0, requestsSent: 0, requestsServed: 0, requestsRefused: 0 };
+  let requestTokens = REQUESTS_PER_SECOND;
+  let tokensAt = init.now();
+  let nextRequestId = 1;
+  let lastRequestAt = -Infinity;
+  const sendDigest = () => {
+    const d = init.digest();
+    sendMsg({ kind: 'digest', count: d.count, hash: d.hash, buckets: d.buckets });
+    ae.digestsSent++;
+  };
+  const jitter = (ms: number) => ms * (0.8 + Math.random() * 0.4);
+  const digestLoop = () => {
+    sendDigest();
+    later(jitter(config.antiEntropyMs), digestLoop);
+  };
+  function serve(id: number, buckets: 'all' | readonly number[]): void {
+    const t = init.now();
+    requestTokens = Math.min(
+      REQUESTS_PER_SECOND,
+      requestTokens + ((t - tokensAt) * REQUESTS_PER_SECOND) / 1000,
+    );
+    tokensAt = t;
+    if (requestTokens < 1) {
+      ae.requestsRefused++;
+      return;
+    }
+    requestTokens--;
+    ae.requestsServed++;
+    const { parts, skipped } = packSnapshot(id, init.entriesIn(buckets));
+    for (const s of skipped) init.onUnsendable(s.path, s.error);
+    for (const p of parts) init.send(p);
+  }
+  function request(buckets: 'all' | number[]): void {
+    // One outstanding question at a time: answers to the last one may still be on the way.
+    const t = init.now();
+    if (t - lastRequestAt < config.antiEntropyMs / 2) return;
+    lastRequestAt = t;
+    ae.requestsSent++;
+    sendMsg({ kind: 'request', id: nextRequestId++, buckets });
+  }
+
+  // ── clock ──
+  const estimator = createOffsetEstimator();
+  const pings = new Map<number, number>();
+  let nextPing = 1;
+  const ping = () => {
+    const id = nextPing++;
+    const t1 = init.wall();
+    pings.set(id, t1);
+    if (pings.size > MAX_PENDING_PINGS) pings.delete(pings.keys().next().value!);
+    sendMsg({ kind: 'clock-ping', id, t1 });
+  };
+  const clockLoop = (n: number) => {
+    ping();
+    later(n < CLOCK_BURST ? CLOCK_BURST_GAP_MS : jitter(config.clockPingMs), () => clockLoop(n + 1));
+  };
+
+  function receive(bytes: Uint8Array): void {
+    if (closed) return;
+    const r = decodeSync(bytes);
+    if (!r.ok) {
+      init.onMalformed(r.code, r.detail);
+      return;
+    }
+    const m = r.msg;
+    switch (m.kind) {
+      case 'updates': {
+        received.datagrams++;
+        const fresh: SyncEntry[] = [];
+        for (const u of m.updates) {
+          if (inbox.receive(u.seq)) fresh.push({ path: u.path, value: u.value, stamp: u.stamp });
+          else received.duplicates++;
+        }
+        received.updates += fresh.length;
+        if (fresh.length) init.onEntries(fresh, 'updates');
+        // Ack even duplicates: the first ack may be the one that was lost.
+        if (++unacked >= config.window || config.ackDelayMs === 0) sendAck();
+        else ackTimer ??= later(config.ackDelayMs, sendAck);
+        return;
+      }
+      case 'ack':
+        outbox.onAck(m.upTo, m.sack);
+        if (outbox.stats().dirty > 0) flush();
+        else armRetransmit();
+        return;
+      case 'digest': {
+        const diff = init.differing(m.buckets);
+        if (diff.length === 0) return;
+        ae.mismatches++;
+        request(diff.length > ALL_BUCKETS_THRESHOLD ? 'all' : diff);
+        return;
+      }
+      case 'request':
+        serve(m.id, m.buckets);
+        return;
+      case 'snapshot-part':
+        received.snapshotEntries += m.entries.length;
+        if (m.entries.length) init.onEntries(m.entries, 'snapshot');
+        return;
+      case 'clock-ping': {
+        const t2 = init.wall();
+        sendMsg({ kind: 'clock-pong', id: m.id, t1: m.t1, t2, t3: init.wall() });
+        return;
+      }
+      case 'clock-pong': {
+        const t4 = init.wall();
+        const sent = pings.get(m.id);
+        // Only answers to our own pings count: a pong we never asked for measures nothing.
+        if (sent === undefined || sent !== m.t1) return;
+        pings.delete(m.id);
+        estimator.add(m.t1, m.t2, m.t3, t4);
+        const e = estimator.estimate();
+        if (e) init.onClock(e);
+        return;
+      }
+    }
+  }
+
+  // Start: ask for everything the peer has (a joining or returning peer catches up at once),
+  // then keep digests and clock pings going.
+  request('all');
+  later(jitter(config.antiEntropyMs), digestLoop);
+  clockLoop(0);
+
+  return {
+    mark(path) {
+      outbox.mark(path);
+      queueFlush();
+    },
+    receive,
+    stats: () => ({
+      out: outbox.stats(),
+      received: { ...received },
+      antiEntropy: { ...ae },
+      clock: estimator.estimate() ?? null,
+    }),
+    close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { shortId } from '../../trust-store/device-id.ts';
+import type { PeerStore } from '../../trust-store/peers.ts';
+import type { SyncConfig } from '../config/sync-schema.ts';
+import type { Rejections } from '../ingest/rejections.ts';
+import type { Logger } from '../log.ts';
+import { checkValue } from '../state/check-value.ts';
+import { compareStamps } from '../state/hlc.ts';
+import type { Registry } from '../state/registry.ts';
+import type { Store } from '../state/store.ts';
+import type { OffsetEstimate } from './clock.ts';
+import { bucketOf, createStateDigest } from './digest.ts';
+import { createForeignTable } from './foreign.ts';
+import { createPeerSync, type PeerSync, type PeerSyncStats } from './peer-sync.ts';
+import { createPermissions } from './permissions.ts';
+import { type ClockReading, createSessionClock } from './session-clock.ts';
+import type { SyncEntry } from './v1/entries.ts';
+
+// Replication: local changes go out to every trusted link; peers' entries come in through one
+// gate (permission → declaration → value check → LWW merge) with the peer's identity as the
+// writer. Convergence rests on the store's merge rule (highest HLC stamp wins, ties by device
+// ID): whatever order entries arrive in, every daemon keeps the same winner.
+
+export type SyncLinkHandle = { receive(bytes: Uint8Array): void; close(): void };
+
+export type SyncServiceInit = {
+  selfId: string;
+  config: SyncConfig;
+  registry: Registry;
+  store: Store;
+  peers: PeerStore;
+  rejections: Rejections;
+  log: Logger;
+  now?: () => number;
+  wall?: () => number;
+};
+
+export type PeerSyncView = {
+  offsetMs: number | null;
+  offsetErrorMs: number | null;
+  clockSamples: number;
+  srttMs: number | null;
+  sent: number;
+  received: number;
+  retransmits: number;
+};
+
+export type SyncStatus = {
+  links: number;
+  applied: number;
+  stale: number;
+  refused: number;
+  unknownPaths: { count: number; sample: Array<{ path: string; from: string }> };
+  unsendable: number;
+  clock: ClockReading;
+};
+
+const TEMPO = '/tempo';
+
+export function createSyncService(init: SyncServiceInit) {
+  const { config, registry, store, rejections, log } = init;
+  const now = init.now ?? (() => performance.now());
+  const wall = init.wall ?? (() => performance.timeOrigin + performance.now());
+  const permissions = createPermissions(config, init.peers, init.selfId);
+  const digest = createStateDigest();
+  const foreign = createForeignTable(config.maxUnknownPaths);
+  const links = new Map<string, PeerSync>();
+  const counts = { applied: 0, stale: 0, refused: 0, unsendable: 0 };
+
+  for (const [path, e] of store.entries()) digest.update(path, e.stamp);
+
+  const clock = createSessionClock({
+    selfId: init.selfId,
+    now: wall,
+    tempo: () => {
+      const e = store.get(TEMPO);
+      return { bpm: typeof e?.value === 'number' ? e.value : 120, sinceMs: e?.stamp.t ?? 0 };
+    },
+  });
+
+  const unsubscribe = store.subscribe((changes) => {
+    for (const c of changes) {
+      digest.update(c.path, c.stamp);
+      // Peers' writes are not echoed: every linked peer hears from the writer itself, and
+      // anti-entropy passes them on where a link is missing.
+      if (c.source.startsWith('peer:')) continue;
+      for (const l of links.values()) l.mark(c.path);
+    }
+  });
+
+  function entryOf(path: string): SyncEntry | undefined {
+    const e = store.get(path);
+    if (e) return { path, value: e.value, stamp: e.stamp };
+    return foreign.get(path);
+  }
+
+  function entriesIn(buckets: 'all' | readonly number[]): SyncEntry[] {
+    const want = buckets === 'all' ? undefined : new Set(buckets);
+    const out: SyncEntry[] = [];
+    for (const [path, e] of store.entries()) {
+      if (e.stamp.t === 0 && e.stamp.node === '') continue; // never written: nothing to tell
+      if (want && !want.has(bucketOf(path))) continue;
+      out.push({ path, value: e.value, stamp: e.stamp });
+    }
+    for (const f of foreign.entries()) {
+      if (!want || want.has(bucketOf(f.path))) out.push({ path: f.path, value: f.value, stamp: f.stamp });
+    }
+    return out;
+  }
+
+  function accept(sender: string, entries: readonly SyncEntry[]): void {
+    const who = shortId(sender);
+    for (const e of entries) {
+      const verdict = permissions.judge(sender, e.stamp.node, e.path);
+      if (!verdict.ok) {
+        counts.refused++;
+        rejections.reject(`sync-${verdict.code}`, who, verdict.message, { peer: sender, path: e.path });
+        continue;
+      }
+      const spec = registry.get(e.path);
+      if (!spec) {
+        const kept = foreign.offer(e, sender, Date.now());
+        if (kept.changed) digest.update(e.path, e.stamp);
+        rejections.reject(
+          kept.full ? 'sync-unknown-path-dropped' : 'sync-unknown-path',
+          who,
+          kept.full
+            ? `${e.path} is not declared here and the table of unknown paths is full (sync.maxUnknownPaths)`
+            : `${e.path} is not declared here: kept aside, not applied`,
+          { peer: sender, path: e.path },
+        );
+        continue;
+      }
+      const checked = checkValue(spec, e.value);
+      if (!checked.ok) {
+        counts.refused++;
+        rejections.reject('sync-invalid-value', who, `${e.path}: ${checked.message}`, {
+          peer: sender,
+          path: e.path,
+        });
+        continue;
+      }
+      const current = store.get(e.path);
+      if (current && compareStamps(e.stamp, current.stamp) <= 0) {
+        counts.stale++;
+        continue;
+      }
+      const change = store.merge(e.path, { value: e.value, stamp: e.stamp, source: `peer:${sender}` });
+      if (change) counts.applied++;
+      else {
+        counts.refused++;
+        rejections.reject(
+          'sync-future-stamp',
+          who,
+          `${e.path}: stamp ${new Date(e.stamp.t).toISOString()} is too far ahead of this clock`,
+          { peer: sender, path: e.path },
+        );
+      }
+    }
+  }
+
+  return {
+    /** A link became trusted: start syncing over it. */
+    attach(peerId: string, send: (datagram: Uint8Array) => void): SyncLinkHandle {
+      links.get(peerId)?.close();
+      const who = shortId(peerId);
+      const sync = createPeerSync({
+        peerId,
+        config,
+        send,
+        now,
+        wall,
+        entryOf,
+        entriesIn,
+        digest: () => digest.snapshot(),
+        differing: (b) => digest.differing(b),
+        onEntries: (entries) => accept(peerId, entries),
+        onClock: (e: OffsetEstimate) => clock.setPeer(peerId, e),
+        onMalformed: (code, detail) =>
+          rejections.reject('sync-malformed', who, `malformed sync message (${code}): ${detail}`, {
+            peer: peerId,
+          }),
+        onUnsendable: (path, error) => {
+          counts.unsendable++;
+          log.warn({ event: 'sync.unsendable', path, error }, `cannot replicate ${path}: ${error}`);
+        },
+      });
+      links.set(peerId, sync);
+      return {
+        receive: (bytes) => sync.receive(bytes),
+        close() {
+          sync.close();
+          if (links.get(peerId) === sync) {
+            links.delete(peerId);
+            clock.removePeer(peerId);
+          }
+        },
+      };
+    },
+    clock: (): ClockReading => clock.read(),
+    peerView(peerId: string): PeerSyncView | undefined {
+      const s: PeerSyncStats | undefined = links.get(peerId)?.stats();
+      if (!s) return undefined;
+      return {
+        offsetMs: s.clock?.offsetMs ?? null,
+        offsetErrorMs: s.clock?.errorMs ?? null,
+        clockSamples: s.clock?.samples ?? 0,
+        srttMs: s.out.srttMs,
+        sent: s.out.updates,
+        received: s.received.updates,
+        retransmits: s.out.retransmits,
+      };
+    },
+    linkStats: (peerId: string) => links.get(peerId)?.stats(),
+    status(): SyncStatus {
+      return {
+        links: links.size,
+        ...counts,
+        unknownPaths: {
+          count: foreign.size,
+          sample: [...foreign.entries()].slice(0, 20).map((f) => ({ path: f.path, from: f.from })),
+        },
+        clock: clock.read(),
+      };
+    },
+    close() {
+      unsubscribe();
+      for (const l of links.values()) l.close();
+      links.clear();
+    },
+  };
+}
+
+export type SyncService = ReturnType<typeof createSyncService>;
