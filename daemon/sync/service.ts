@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import { checkValue } from '../state/check-value.ts';
 import { compareStamps } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Store } from '../state/store.ts';
+import type { Store, Write } from '../state/store.ts';
 import type { OffsetEstimate } from './clock.ts';
 import { bucketOf, createStateDigest } from './digest.ts';
 import { createForeignTable } from './foreign.ts';
@@ -49,6 +49,8 @@ export type SyncStatus = {
   applied: number;
   stale: number;
   refused: number;
+  /** Refused writes answered by re-asserting our value so the writer falls back in line. */
+  corrections: number;
   unknownPaths: { count: number; sample: Array<{ path: string; from: string }> };
   unsendable: number;
   clock: ClockReading;
@@ -64,7 +66,7 @@ export function createSyncService(init: SyncServiceInit) {
   const digest = createStateDigest();
   const foreign = createForeignTable(config.maxUnknownPaths);
   const links = new Map<string, PeerSync>();
-  const counts = { applied: 0, stale: 0, refused: 0, unsendable: 0 };
+  const counts = { applied: 0, stale: 0, refused: 0, unsendable: 0, corrections: 0 };
 
   for (const [path, e] of store.entries()) digest.update(path, e.stamp);
 
@@ -107,13 +109,35 @@ export function createSyncService(init: SyncServiceInit) {
     return out;
   }
 
+  // A refused write would leave the writer holding a value nobody else has. The refusing side
+  // answers by re-asserting its own value with a fresh stamp, which then wins on the writer
+  // too, so the group ends agreeing on the performers' value. At most once per path per second,
+  // so two daemons that each see the other as an observer cannot ping-pong.
+  const lastCorrection = new Map<string, number>();
+  function correction(sender: string, e: SyncEntry): Write | undefined {
+    // A trigger holds no value to disagree on, and re-asserting one would fire it everywhere.
+    if (e.stamp.node !== sender || registry.get(e.path)?.type === 'trigger') return undefined;
+    const current = store.get(e.path);
+    if (!current || compareStamps(e.stamp, current.stamp) <= 0) return undefined;
+    const t = now();
+    if (t - (lastCorrection.get(e.path) ?? -Infinity) < 1000) return undefined;
+    if (lastCorrection.size > 4096) lastCorrection.clear();
+    lastCorrection.set(e.path, t);
+    return { path: e.path, value: current.value };
+  }
+
   function accept(sender: string, entries: readonly SyncEntry[]): void {
     const who = shortId(sender);
+    const corrections: Write[] = [];
     for (const e of entries) {
       const verdict = permissions.judge(sender, e.stamp.node, e.path);
       if (!verdict.ok) {
         counts.refused++;
         rejections.reject(`sync-${verdict.code}`, who, verdict.message, { peer: sender, path: e.path });
+        if (verdict.code === 'observer-write' || verdict.code === 'out-of-scope') {
+          const c = correction(sender, e);
+          if (c) corrections.push(c);
+        }
         continue;
       }
       const spec = registry.get(e.path);
@@ -155,6 +179,10 @@ export function createSyncService(init: SyncServiceInit) {
           { peer: sender, path: e.path },
         );
       }
+    }
+    if (corrections.length > 0) {
+      counts.corrections += corrections.length;
+      store.apply(corrections, 'sync:correction');
     }
   }
 

@@ -49,3 +49,130 @@ describe('sync between two daemons on loopback', () => {
     }
   });
 });
+
+const statusOf = async (d: TestDaemon) => JSON.parse((await d.cli('status', '--json')).stdout);
+
+describe('sync permissions and recovery on loopback', () => {
+  it('an observer’s write is refused as a security event and the group’s value comes back to it', async () => {
+    // b pins a as an observer; a pins b as a performer.
+    const { a, b } = await pair({}, { peers: { newPeerRole: 'observer' } });
+    try {
+      assert.ok(await linked(a));
+      assert.ok(await linked(b));
+      assert.equal((await b.cli('set', '/layer/3/opacity', '0.75')).code, 0);
+      assert.ok(await eventually(async () => (await values(a))['/layer/3/opacity'] === 0.75, 200, 25));
+      assert.equal((await a.cli('set', '/layer/3/opacity', '0.1')).code, 0);
+      assert.ok(
+        await eventually(
+          () => b.logs.some((l) => l.reason === 'sync-observer-write' && l.security === true),
+          200,
+          25,
+        ),
+        'b logs the refusal as a security event',
+      );
+      assert.ok(
+        await eventually(async () => (await values(a))['/layer/3/opacity'] === 0.75, 200, 25),
+        'a falls back to the performers’ value',
+      );
+      assert.deepEqual(await values(a), await values(b));
+      const s = await statusOf(b);
+      assert.ok(s.rejected['sync-observer-write'] >= 1);
+      assert.ok(s.sync.corrections >= 1);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('a write scope confines a performer to its paths', async () => {
+    const b = await startDaemon({ config: { name: 'bee' } });
+    // a's ID is only known after it starts, so b learns the scope by restarting with it.
+    const a = await startDaemon({ config: { name: 'ay', peers: { static: [`127.0.0.1:${b.peerPort}`] } } });
+    let b2: TestDaemon | undefined;
+    try {
+      assert.ok(await linked(b));
+      await b.stop('SIGTERM', { keepHome: true });
+      b2 = await startDaemon({
+        home: b.home,
+        config: {
+          name: 'bee',
+          peers: { port: b.peerPort },
+          sync: { scopes: { [a.deviceId]: ['/layer/2/*'] } },
+        },
+      });
+      assert.ok(await linked(b2));
+      assert.equal((await a.cli('set', '/layer/2/hue', '0.5')).code, 0);
+      assert.ok(await eventually(async () => (await values(b2!))['/layer/2/hue'] === 0.5, 200, 25));
+      assert.equal((await a.cli('set', '/layer/1/hue', '0.5')).code, 0);
+      assert.ok(
+        await eventually(
+          () => b2!.logs.some((l) => l.reason === 'sync-out-of-scope' && l.security === true),
+          200,
+          25,
+        ),
+      );
+      assert.ok(
+        await eventually(async () => (await values(a))['/layer/1/hue'] === 0, 200, 25),
+        'a is corrected',
+      );
+      assert.deepEqual(await values(a), await values(b2));
+    } finally {
+      await a.stop();
+      await b2?.stop();
+    }
+  });
+
+  it('a daemon killed with SIGKILL catches up on restart without anyone doing anything', async () => {
+    const { a, b } = await pair();
+    let b2: TestDaemon | undefined;
+    try {
+      assert.ok(await linked(a));
+      await b.stop('SIGKILL', { keepHome: true });
+      for (const [path, v] of [
+        ['/layer/1/opacity', '0.3'],
+        ['/layer/4/color', '#00ff00'],
+        ['/master/blackout', 'true'],
+      ] as const) {
+        assert.equal((await a.cli('set', path, v)).code, 0);
+      }
+      b2 = await startDaemon({ home: b.home, config: { name: 'bee', peers: { port: b.peerPort } } });
+      assert.ok(
+        await eventually(async () => (await values(b2!))['/master/blackout'] === true, 300, 50),
+        'b catches up after restart',
+      );
+      assert.ok(
+        await eventually(
+          async () => JSON.stringify(await values(a)) === JSON.stringify(await values(b2!)),
+          100,
+          50,
+        ),
+      );
+    } finally {
+      await a.stop();
+      await b2?.stop();
+    }
+  });
+
+  it('a path only one side declares is reported, not applied, and not lost', async () => {
+    const extra = { '/fx/glitch': { type: 'float', min: 0, max: 1 } };
+    const { a, b } = await pair(
+      { params: { '/tempo': { type: 'float', min: 20, max: 999, default: 120 }, ...extra } },
+      {},
+    );
+    try {
+      assert.ok(await linked(b));
+      assert.equal((await a.cli('set', '/fx/glitch', '0.9')).code, 0);
+      assert.ok(
+        await eventually(async () => (await statusOf(b)).sync.unknownPaths.count === 1, 200, 25),
+        'b keeps the entry aside',
+      );
+      const s = await statusOf(b);
+      assert.equal(s.sync.unknownPaths.sample[0].path, '/fx/glitch');
+      assert.ok(s.rejected['sync-unknown-path'] >= 1);
+      assert.equal((await b.cli('get', '/fx/glitch')).code, 1, 'b does not apply it');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
