@@ -66,7 +66,18 @@ export const LinkConfig = z
       .min(500)
       .max(600000)
       .default(5000)
-      .describe('A peer silent this long is disconnected (and redialled).'),
+      .describe(
+        'A peer silent this long is shown offline; its link is kept so it resumes the moment the peer is heard again.',
+      ),
+    dropAfterMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(3_600_000)
+      .default(60_000)
+      .describe(
+        'A peer silent this long is disconnected and redialled. A peer that restarts sooner is recognised by its new handshake.',
+      ),
     maxPeers: z
       .number()
       .int()

@@ -28,7 +28,7 @@ export const SyncConfig = z
       .max(64)
       .default(4)
       .describe(
-        'Unacknowledged update datagrams allowed per link. While it is full, further changes coalesce: only the latest value of each path is sent.',
+        'Unacknowledged update batches allowed per link (a batch is what changed in one event-loop turn, one or more datagrams). While the window is full, further changes coalesce: only the latest value of each path is sent.',
       ),
     ackDelayMs: z
       .number()

@@ -40,6 +40,8 @@ export type Link = {
   beating?: boolean;
   /** Sync messages that arrived before this side trusted the link, replayed once it does. */
   early?: Uint8Array[];
+  /** Nothing heard for livenessMs: shown offline, kept until dropAfterMs. */
+  silent?: boolean;
 };
 
 export type PeerView = {
@@ -137,14 +139,32 @@ export function createLinkManager(init: LinkManagerInit) {
     drop(l, reason);
   }
 
+  function heard(l: Link): void {
+    l.lastHeard = now();
+    if (!l.silent) return;
+    l.silent = false;
+    l.session.setSilent(false);
+    log.info({ event: 'link.resumed', peer: l.peerId, remote: addr(l.session.remote) }, `${l.name} is back`);
+  }
+
   function startHeartbeat(l: Link): void {
     if (l.beating) return;
     l.beating = true;
     const beat = () => {
       if (!links.has(l)) return;
-      if (now() - l.lastHeard > config.livenessMs) {
+      const silence = now() - l.lastHeard;
+      if (silence > config.dropAfterMs) {
         drop(l, 'peer silent');
         return;
+      }
+      if (silence > config.livenessMs && !l.silent) {
+        // Kept, not dropped: if the path comes back, the link resumes on this session at once.
+        l.silent = true;
+        l.session.setSilent(true);
+        log.warn(
+          { event: 'link.silent', peer: l.peerId, remote: addr(l.session.remote), silentMs: silence },
+          `${l.name ?? addr(l.session.remote)} went silent; keeping the link ${Math.round(config.dropAfterMs / 1000)} s for it to come back`,
+        );
       }
       send(l, { type: 'ping', id: Math.floor(Math.random() * 2 ** 31), t: now() });
       l.timers.push(setTimeout(beat, config.heartbeatMs));
@@ -317,7 +337,7 @@ export function createLinkManager(init: LinkManagerInit) {
         if (l.early.length < EARLY_SYNC_MAX) l.early.push(bytes);
         return;
       }
-      l.lastHeard = now();
+      heard(l);
       init.onSync?.(l, bytes);
       return;
     }
@@ -326,7 +346,7 @@ export function createLinkManager(init: LinkManagerInit) {
       l.session.violation(r.error);
       return;
     }
-    l.lastHeard = now();
+    heard(l);
     const m = r.message;
     if (m.type === 'close') {
       drop(l, `peer closed: ${m.reason}`);
@@ -466,7 +486,9 @@ export function createLinkManager(init: LinkManagerInit) {
               ? 'blocked'
               : l
                 ? l.phase === 'trusted'
-                  ? 'linked'
+                  ? l.silent
+                    ? 'offline'
+                    : 'linked'
                   : 'pending'
                 : p.state === 'pending'
                   ? 'pending'
@@ -479,7 +501,7 @@ export function createLinkManager(init: LinkManagerInit) {
       });
     },
     stats: () => ({
-      linked: [...links].filter((l) => l.phase === 'trusted').length,
+      linked: [...links].filter((l) => l.phase === 'trusted' && !l.silent).length,
       pending: [...links].filter((l) => l.phase === 'pending').length,
       refused: refusals.total(),
       held: store.held().length,

@@ -15,7 +15,7 @@ type Sample = { offset: number; delay: number };
 export type OffsetEstimate = {
   /** Peer clock minus ours, in ms. */
   offsetMs: number;
-  /** Bound on the estimate's error: half the fastest round trip among the samples used, or their spread if larger. */
+  /** Bound on the estimate's error: its distance from the fastest exchange plus half that exchange's round trip. */
   errorMs: number;
   samples: number;
 };
@@ -46,8 +46,13 @@ export function createOffsetEstimator(): OffsetEstimator {
       const fast = [...samples].sort((a, b) => a.delay - b.delay).slice(0, Math.max(1, samples.length >> 1));
       const offsets = fast.map((s) => s.offset);
       const offsetMs = median(offsets);
-      const spread = median(offsets.map((o) => Math.abs(o - offsetMs)));
-      return { offsetMs, errorMs: Math.max(fast[0]!.delay / 2, spread), samples: samples.length };
+      // The fastest exchange is within half its round trip of the truth, so this bounds the error.
+      const best = fast[0]!;
+      return {
+        offsetMs,
+        errorMs: Math.abs(offsetMs - best.offset) + best.delay / 2,
+        samples: samples.length,
+      };
     },
   };
 }

@@ -7,7 +7,7 @@ import { MAX_SACK_RANGES, type SackRange } from './v1/messages.ts';
 // few hundred entries are in flight, far fewer than SPAN, so everything that old has been
 // acknowledged or abandoned. That also bounds memory whatever numbers a peer sends.
 
-const SPAN = 8192;
+export const SPAN = 8192;
 
 export type Inbox = {
   /** Records a number; false when it was already seen (a duplicate or replay). */

@@ -1,3 +1,4 @@
+import { SPAN } from './inbox.ts';
 import type { SyncEntry, SyncUpdate } from './v1/entries.ts';
 import type { SackRange } from './v1/messages.ts';
 
@@ -18,7 +19,7 @@ export type OutboxInit = {
   /** An entry could not be sent at all (too large for a datagram). */
   onUnsendable(path: string, err: Error): void;
   now(): number;
-  /** Unacknowledged datagrams allowed in flight. */
+  /** Unacknowledged flushes allowed in flight (each one or more datagrams, at most SPAN/window updates). */
   window: number;
   /** Lower bound of the retransmission timeout, covering the peer's delayed ack. */
   minRtoMs: number;
@@ -55,6 +56,9 @@ export type Outbox = {
 const MAX_ENTRIES_PER_FLUSH = 512;
 
 export function createOutbox(init: OutboxInit): Outbox {
+  // Everything in flight must stay within the receiver's SPAN of numbers, or its floor could
+  // slide over a lost update and acknowledge it.
+  const perFlush = Math.max(1, Math.min(MAX_ENTRIES_PER_FLUSH, Math.floor(SPAN / init.window)));
   const dirty = new Set<string>();
   /** seq → path, in ascending seq order (Map keeps insertion order). */
   const seqPath = new Map<number, string>();
@@ -128,7 +132,7 @@ export function createOutbox(init: OutboxInit): Outbox {
       while (dirty.size > 0 && flights.length < init.window) {
         const updates: SyncUpdate[] = [];
         for (const path of dirty) {
-          if (updates.length >= MAX_ENTRIES_PER_FLUSH) break;
+          if (updates.length >= perFlush) break;
           dirty.delete(path);
           const entry = init.entryOf(path);
           if (entry) updates.push({ ...entry, seq: nextSeq++ });

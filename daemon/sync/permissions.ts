@@ -1,4 +1,4 @@
-import { shortId } from '../../trust-store/device-id.ts';
+import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import { type AddressPattern, compilePattern } from '../state/pattern.ts';
@@ -67,6 +67,14 @@ export function createPermissions(config: SyncConfig, peers: PeerStore, selfId: 
         };
       }
       if (writer !== selfId) {
+        const parsed = parseDeviceId(writer);
+        if (!parsed.ok || parsed.id !== writer) {
+          return {
+            ok: false,
+            code: 'relay-refused',
+            message: `${peer.name} passed on a write to ${path} by ${JSON.stringify(writer.slice(0, 64))}, which is not a device ID`,
+          };
+        }
         const w = peers.get(writer);
         if (w && (w.state === 'blocked' || w.role !== 'performer')) {
           return {

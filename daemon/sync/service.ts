@@ -4,7 +4,7 @@ import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { checkValue } from '../state/check-value.ts';
-import { compareStamps } from '../state/hlc.ts';
+import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
 import type { OffsetEstimate } from './clock.ts';
@@ -27,6 +27,8 @@ export type SyncServiceInit = {
   config: SyncConfig;
   registry: Registry;
   store: Store;
+  /** The store's clock: a correction must be stamped after the write it answers. */
+  hlc: Hlc;
   peers: PeerStore;
   rejections: Rejections;
   log: Logger;
@@ -39,7 +41,10 @@ export type PeerSyncView = {
   offsetErrorMs: number | null;
   clockSamples: number;
   srttMs: number | null;
+  /** Updates sent (after coalescing), the datagrams and sync bytes that carried them. */
   sent: number;
+  datagrams: number;
+  bytes: number;
   received: number;
   retransmits: number;
 };
@@ -89,10 +94,20 @@ export function createSyncService(init: SyncServiceInit) {
     }
   });
 
+  // On the wire an empty writer ID means "the daemon at the other end of this link": most
+  // entries are the sender's own writes, and a 63-character device ID per datagram would more
+  // than double a fader move's size. The receiver fills in the authenticated peer's ID, so a
+  // peer cannot use the short form to speak for anyone else.
+  const SELF = '';
+  const wire = (path: string, value: SyncEntry['value'], stamp: Stamp): SyncEntry => ({
+    path,
+    value,
+    stamp: stamp.node === init.selfId ? { t: stamp.t, c: stamp.c, node: SELF } : stamp,
+  });
+
   function entryOf(path: string): SyncEntry | undefined {
-    const e = store.get(path);
-    if (e) return { path, value: e.value, stamp: e.stamp };
-    return foreign.get(path);
+    const e = store.get(path) ?? foreign.get(path);
+    return e ? wire(path, e.value, e.stamp) : undefined;
   }
 
   function entriesIn(buckets: 'all' | readonly number[]): SyncEntry[] {
@@ -101,10 +116,10 @@ export function createSyncService(init: SyncServiceInit) {
     for (const [path, e] of store.entries()) {
       if (e.stamp.t === 0 && e.stamp.node === '') continue; // never written: nothing to tell
       if (want && !want.has(bucketOf(path))) continue;
-      out.push({ path, value: e.value, stamp: e.stamp });
+      out.push(wire(path, e.value, e.stamp));
     }
     for (const f of foreign.entries()) {
-      if (!want || want.has(bucketOf(f.path))) out.push({ path: f.path, value: f.value, stamp: f.stamp });
+      if (!want || want.has(bucketOf(f.path))) out.push(wire(f.path, f.value, f.stamp));
     }
     return out;
   }
@@ -121,6 +136,8 @@ export function createSyncService(init: SyncServiceInit) {
     if (!current || compareStamps(e.stamp, current.stamp) <= 0) return undefined;
     const t = now();
     if (t - (lastCorrection.get(e.path) ?? -Infinity) < 1000) return undefined;
+    // The writer's clock may run ahead of ours; a correction stamped before its write would lose.
+    if (!init.hlc.observe(e.stamp)) return undefined;
     if (lastCorrection.size > 4096) lastCorrection.clear();
     lastCorrection.set(e.path, t);
     return { path: e.path, value: current.value };
@@ -129,7 +146,11 @@ export function createSyncService(init: SyncServiceInit) {
   function accept(sender: string, entries: readonly SyncEntry[]): void {
     const who = shortId(sender);
     const corrections: Write[] = [];
-    for (const e of entries) {
+    for (const wireEntry of entries) {
+      const e =
+        wireEntry.stamp.node === SELF
+          ? { ...wireEntry, stamp: { t: wireEntry.stamp.t, c: wireEntry.stamp.c, node: sender } }
+          : wireEntry;
       const verdict = permissions.judge(sender, e.stamp.node, e.path);
       if (!verdict.ok) {
         counts.refused++;
@@ -234,6 +255,8 @@ export function createSyncService(init: SyncServiceInit) {
         clockSamples: s.clock?.samples ?? 0,
         srttMs: s.out.srttMs,
         sent: s.out.updates,
+        datagrams: s.out.datagrams,
+        bytes: s.out.bytes,
         received: s.received.updates,
         retransmits: s.out.retransmits,
       };

@@ -37,6 +37,13 @@ export type DtlsSession = {
   close(): void;
   /** Counts a protocol violation by this peer's address (bans after too many). */
   violation(detail: string): void;
+  /**
+   * The layer above heard nothing for a while. A silent session is kept (a cable pulled for
+   * a few seconds heals on it without a new handshake), but a new handshake from the same
+   * address and port replaces it: that is the peer restarted. A session still heard from
+   * ignores such a handshake, so a spoofed ClientHello cannot tear down a live link.
+   */
+  setSilent(silent: boolean): void;
 };
 
 export type DtlsEndpointInit = {
@@ -72,6 +79,7 @@ type Entry = {
   timer: NodeJS.Timeout;
   myHelloRandom?: string;
   session?: DtlsSession;
+  silent?: boolean;
 };
 
 const keyOf = (r: Remote) => `${r.address}|${r.port}`;
@@ -212,6 +220,9 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       onClose: (fn) => closeFns.get(e)?.push(fn),
       close: () => destroy(e),
       violation: (detail) => violation(e.remote, detail),
+      setSilent: (silent) => {
+        e.silent = silent;
+      },
     };
     e.session = session;
     init.onSession(session);
@@ -282,6 +293,10 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       waiters.delete(key);
       destroy(e);
       if (dialling) waiters.set(key, dialling);
+      e = undefined;
+    }
+    if (e && e.state === 'open' && e.silent && isClientHello(msg)) {
+      destroy(e); // the peer came back with a new handshake: it restarted
       e = undefined;
     }
     if (!e) {

@@ -61,14 +61,14 @@ describe('sync across three namespaces with loss, a partition and a crash', { sk
   it('heals a cut between two laptops: concurrent writes on both sides resolve the same everywhere', async () => {
     const [a, b, c] = mesh.daemons as [TestDaemon, TestDaemon, TestDaemon];
     await mesh.partition(0, 1);
-    // Long enough for a and b to declare each other gone; c still sees both.
+    // Long enough for a and b to see each other go silent; c still sees both.
     assert.ok(
       await eventually(
-        async () => (await a.status()).sync.links === 1 && (await b.status()).sync.links === 1,
+        async () => (await a.status()).peers.linked === 1 && (await b.status()).peers.linked === 1,
         100,
         100,
       ),
-      'a and b lose their link',
+      'a and b see each other go silent',
     );
     await set(a, '/layer/1/color', '#ff0000');
     await set(b, '/layer/1/color', '#0000ff'); // written later: the higher stamp wins everywhere
@@ -80,8 +80,8 @@ describe('sync across three namespaces with loss, a partition and a crash', { sk
     assert.equal(v['/layer/1/color'], '#0000ffff');
     assert.equal(v['/tempo'], 140);
     assert.ok(
-      await eventually(async () => (await a.status()).sync.links === 2, 100, 100),
-      'a and b link again on their own',
+      await eventually(async () => (await a.status()).peers.linked === 2, 100, 100),
+      'a and b hear each other again on their own',
     );
   });
 

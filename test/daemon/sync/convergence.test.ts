@@ -1,0 +1,628 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { ParamMap } from '../../../daemon/config/params-schema.ts';
+import { SyncConfig } from '../../../daemon/config/sync-schema.ts';
+import { createRejections, type Rejections } from '../../../daemon/ingest/rejections.ts';
+import { securityLogger } from '../../../daemon/log.ts';
+import type { Value } from '../../../daemon/state/coerce.ts';
+import { compareStamps, createHlc, type Stamp, ZERO_STAMP } from '../../../daemon/state/hlc.ts';
+import { createRegistry } from '../../../daemon/state/registry.ts';
+import { createStore, type Store } from '../../../daemon/state/store.ts';
+import { createSyncService, type SyncLinkHandle, type SyncService } from '../../../daemon/sync/service.ts';
+import { encodeSync } from '../../../daemon/sync/v1/codec.ts';
+import type { PeerStore } from '../../../trust-store/peers.ts';
+import { idOf, mustOpen } from '../../trust-store/helpers.ts';
+
+// Convergence of the whole replication path: several replicas, each a real store, registry,
+// HLC and sync service with its own peer store on disk, wired pairwise through an in-memory
+// datagram channel that drops, duplicates and reorders (seeded), and can be cut. Whatever the
+// interleaving, once the writes stop every replica must end with the same entries, and those
+// must be the highest-stamped write of each path. Waits are polls with a bound, never timings.
+
+const log = pino({ level: 'silent' });
+
+const PARAMS = ParamMap.parse({
+  '/a': { type: 'float', min: 0, max: 1 },
+  '/b': { type: 'int', min: 0, max: 127 },
+  '/on': { type: 'bool' },
+  '/name': { type: 'string', maxLength: 16 },
+  '/col': { type: 'color' },
+  '/go': { type: 'trigger' },
+  '/tempo': { type: 'float', min: 20, max: 999, default: 120 },
+});
+
+const hex8 = fc.integer({ min: 0, max: 0xffffffff }).map((n) => `#${n.toString(16).padStart(8, '0')}`);
+const VALUES: Record<string, fc.Arbitrary<Value>> = {
+  '/a': fc.double({ min: 0, max: 1, noNaN: true }),
+  '/b': fc.integer({ min: 0, max: 127 }),
+  '/on': fc.boolean(),
+  '/name': fc.string({ maxLength: 16 }),
+  '/col': hex8,
+  '/go': fc.constant(null),
+  '/tempo': fc.double({ min: 20, max: 999, noNaN: true }),
+};
+
+/** mulberry32: the channel's loss, duplication and delays replay from the run's seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `cond` every `everyMs` until it holds or `limitMs` of polling passed (bounded in count too). */
+async function until(cond: () => boolean, limitMs = 15_000, everyMs = 20): Promise<boolean> {
+  for (let i = 0; i < Math.ceil(limitMs / everyMs); i++) {
+    if (cond()) return true;
+    await sleep(everyMs);
+  }
+  return cond();
+}
+
+// ── replicas ──
+
+type Replica = {
+  id: string;
+  name: string;
+  store: Store;
+  sync: SyncService;
+  rejections: Rejections;
+  write(path: string, value: Value): Stamp;
+};
+
+function createReplica(init: {
+  id: string;
+  name: string;
+  peers: PeerStore;
+  params?: ParamMap;
+  hlcNow?: () => number;
+}): Replica {
+  const registry = createRegistry(init.params ?? PARAMS);
+  const hlc = createHlc({ node: init.id, ...(init.hlcNow && { now: init.hlcNow }) });
+  const store = createStore({ registry, hlc });
+  const rejections = createRejections({
+    log,
+    security: securityLogger(log),
+    intervalMs: 1000,
+    securityReasons: new Set(),
+  });
+  const config = SyncConfig.parse({ antiEntropyMs: 100 });
+  const sync = createSyncService({
+    selfId: init.id,
+    config,
+    registry,
+    store,
+    hlc,
+    peers: init.peers,
+    rejections,
+    log,
+  });
+  return {
+    id: init.id,
+    name: init.name,
+    store,
+    sync,
+    rejections,
+    write: (path, value) => store.apply([{ path, value }], 'test')[0]!.stamp,
+  };
+}
+
+type View = Array<[string, Value, Stamp]>;
+const viewOf = (r: Replica): View =>
+  [...r.store.entries()]
+    .map(([p, e]): [string, Value, Stamp] => [p, e.value, { t: e.stamp.t, c: e.stamp.c, node: e.stamp.node }])
+    .sort((x, y) => (x[0] < y[0] ? -1 : 1));
+const converged = (rs: readonly Replica[]) => rs.every((r) => isDeepStrictEqual(viewOf(r), viewOf(rs[0]!)));
+
+/** The paths on which replicas disagree, for a failure message. */
+function differences(rs: readonly Replica[]): string {
+  const views = rs.map(viewOf);
+  const lines: string[] = [];
+  views[0]!.forEach(([path], i) => {
+    const all = views.map((v) => v[i]);
+    if (all.every((x) => isDeepStrictEqual(x, all[0]))) return;
+    lines.push(`${path}: ${rs.map((r, k) => `${r.name}=${JSON.stringify(all[k]?.slice(1))}`).join(' ')}`);
+  });
+  return lines.join('\n');
+}
+
+/** Peer stores for a group: each replica trusts every other with the role `roleOf(me, them)`. */
+async function peerStores(
+  dir: string,
+  members: ReadonlyArray<{ id: string; name: string }>,
+  roleOf: (me: string, them: string) => 'performer' | 'observer' = () => 'performer',
+): Promise<PeerStore[]> {
+  const out: PeerStore[] = [];
+  for (const me of members) {
+    const store = await mustOpen(join(dir, `${me.name}-peers.json`));
+    for (const them of members) {
+      if (them.id !== me.id)
+        await store.pin({ id: them.id, name: them.name, state: 'trusted', role: roleOf(me.id, them.id) });
+    }
+    out.push(store);
+  }
+  return out;
+}
+
+// ── the lossy channel ──
+
+type NetInit = { seed: number; loss: number; dup: number; maxDelayMs: number };
+
+function createNet(init: NetInit) {
+  const rand = prng(init.seed);
+  const timers = new Set<NodeJS.Timeout>();
+  const immediates = new Set<NodeJS.Immediate>();
+  const cut = new Set<string>();
+  const errors: unknown[] = [];
+  const counts = { sent: 0, dropped: 0, duplicated: 0, delivered: 0 };
+  type Gen = { open: boolean; handles: Map<string, SyncLinkHandle> };
+  const gens = new Map<string, Gen>();
+  const pairKey = (a: Replica, b: Replica) => (a.id < b.id ? `${a.id}|${b.id}` : `${b.id}|${a.id}`);
+  let closed = false;
+
+  function schedule(delay: number, fn: () => void): void {
+    if (delay === 0) {
+      const im = setImmediate(() => {
+        immediates.delete(im);
+        fn();
+      });
+      immediates.add(im);
+    } else {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn();
+      }, delay);
+      timers.add(t);
+    }
+  }
+
+  function send(gen: Gen, from: Replica, to: Replica, bytes: Uint8Array): void {
+    if (closed || !gen.open) return;
+    counts.sent++;
+    if (cut.has(`${from.id}>${to.id}`) || rand() < init.loss) {
+      counts.dropped++;
+      return;
+    }
+    const copies = rand() < init.dup ? 2 : 1;
+    if (copies === 2) counts.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const copy = bytes.slice();
+      const delay = rand() < 0.4 ? 0 : Math.floor(rand() * init.maxDelayMs);
+      schedule(delay, () => {
+        if (closed || !gen.open) return;
+        counts.delivered++;
+        try {
+          gen.handles.get(to.id)?.receive(copy);
+        } catch (err) {
+          errors.push(err);
+        }
+      });
+    }
+  }
+
+  return {
+    counts,
+    errors,
+    /** Attaches a and b to each other (a new link generation, as a fresh DTLS session would). */
+    link(a: Replica, b: Replica): void {
+      const gen: Gen = { open: true, handles: new Map() };
+      gens.set(pairKey(a, b), gen);
+      // Each side's handle for the other: what a sends arrives at b's handle, and back.
+      gen.handles.set(
+        b.id,
+        b.sync.attach(a.id, (bytes) => send(gen, b, a, bytes)),
+      );
+      gen.handles.set(
+        a.id,
+        a.sync.attach(b.id, (bytes) => send(gen, a, b, bytes)),
+      );
+    },
+    unlink(a: Replica, b: Replica): void {
+      const gen = gens.get(pairKey(a, b));
+      if (!gen) return;
+      gen.open = false;
+      for (const h of gen.handles.values()) h.close();
+      gens.delete(pairKey(a, b));
+    },
+    /** Drops every datagram between the two sides (the links stay up, as with a dead switch port). */
+    cut(side: readonly Replica[], rest: readonly Replica[]): void {
+      for (const x of side) for (const y of rest) cut.add(`${x.id}>${y.id}`).add(`${y.id}>${x.id}`);
+    },
+    heal(): void {
+      cut.clear();
+    },
+    close(): void {
+      closed = true;
+      for (const gen of gens.values()) {
+        gen.open = false;
+        for (const h of gen.handles.values()) h.close();
+      }
+      gens.clear();
+      for (const t of timers) clearTimeout(t);
+      for (const im of immediates) clearImmediate(im);
+    },
+  };
+}
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hana-convergence-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function meshOf(net: ReturnType<typeof createNet>, rs: readonly Replica[]): void {
+  for (let i = 0; i < rs.length; i++) for (let j = i + 1; j < rs.length; j++) net.link(rs[i]!, rs[j]!);
+}
+
+// ── the property ──
+
+const MEMBERS = [0, 1, 2, 3].map((i) => ({ id: idOf(`convergence replica ${i}`), name: `r${i}` }));
+
+type Scenario = {
+  seed: number;
+  n: number;
+  loss: number;
+  dup: number;
+  maxDelayMs: number;
+  writes: Array<{ at: number; path: string; value: Value; pauseMs: number }>;
+  partition: { mask: number; from: number; to: number; relink: boolean } | null;
+};
+
+const arbWrite = fc.constantFrom(...Object.keys(VALUES)).chain((path) =>
+  fc.record({
+    at: fc.nat(3),
+    path: fc.constant(path),
+    value: VALUES[path]!,
+    pauseMs: fc.integer({ min: 0, max: 12 }),
+  }),
+);
+
+const arbScenario: fc.Arbitrary<Scenario> = fc
+  .array(arbWrite, { minLength: 1, maxLength: 40, size: 'max' })
+  .chain((writes) =>
+    fc.record({
+      seed: fc.integer(),
+      n: fc.integer({ min: 3, max: 4 }),
+      loss: fc.double({ min: 0, max: 0.3, noNaN: true }),
+      dup: fc.double({ min: 0, max: 0.2, noNaN: true }),
+      maxDelayMs: fc.integer({ min: 1, max: 15 }),
+      writes: fc.constant(writes),
+      // Cut before write `from`, healed before write `to` (or after the last write).
+      partition: fc.option(
+        fc.tuple(fc.nat(writes.length - 1), fc.nat(writes.length)).chain(([a, b]) =>
+          fc.record({
+            mask: fc.integer({ min: 1, max: 14 }),
+            from: fc.constant(Math.min(a, b)),
+            to: fc.constant(Math.max(a, b) === Math.min(a, b) ? Math.min(a, b) + 1 : Math.max(a, b)),
+            relink: fc.boolean(),
+          }),
+        ),
+        { freq: 5 },
+      ),
+    }),
+  );
+
+describe('sync convergence', () => {
+  let stores: PeerStore[];
+  before(async () => {
+    stores = await peerStores(dir, MEMBERS);
+  });
+
+  it('any interleaving of writes, with loss, duplication, reordering and a healed partition, converges', async (t) => {
+    let runs = 0;
+    const seen = { partitioned: 0, relinked: 0, datagrams: 0, dropped: 0, duplicated: 0, writes: 0 };
+    await fc.assert(
+      fc.asyncProperty(arbScenario, async (sc) => {
+        runs++;
+        seen.writes += sc.writes.length;
+        if (sc.partition) seen[sc.partition.relink ? 'relinked' : 'partitioned']++;
+        const rs = MEMBERS.slice(0, sc.n).map((m, i) => createReplica({ ...m, peers: stores[i]! }));
+        const net = createNet(sc);
+        try {
+          meshOf(net, rs);
+          const inSide = (i: number) => ((sc.partition?.mask ?? 0) >> i) & 1;
+          let side = rs.filter((_, i) => inSide(i));
+          let rest = rs.filter((_, i) => !inSide(i));
+          if (side.length === 0 || rest.length === 0) [side, rest] = [rs.slice(0, 1), rs.slice(1)];
+          const p = sc.partition;
+          const heal = () => {
+            if (!p) return;
+            if (p.relink) for (const x of side) for (const y of rest) net.link(x, y);
+            else net.heal();
+          };
+          const winners = new Map<string, { value: Value; stamp: Stamp }>();
+          for (let i = 0; i < sc.writes.length; i++) {
+            if (p && i === p.from) {
+              if (p.relink) for (const x of side) for (const y of rest) net.unlink(x, y);
+              else net.cut(side, rest);
+            }
+            if (p && i === p.to) heal();
+            const w = sc.writes[i]!;
+            const stamp = rs[w.at % rs.length]!.write(w.path, w.value);
+            const best = winners.get(w.path);
+            if (!best || compareStamps(stamp, best.stamp) > 0) winners.set(w.path, { value: w.value, stamp });
+            if (w.pauseMs > 0) await sleep(w.pauseMs);
+          }
+          if (p && p.to >= sc.writes.length) heal();
+          const ok = await until(() => converged(rs));
+          assert.deepEqual(net.errors, [], 'no replica threw on a datagram');
+          assert.ok(ok, `replicas did not converge (${JSON.stringify(net.counts)}):\n${differences(rs)}`);
+          for (const [path, value, stamp] of viewOf(rs[0]!)) {
+            const want = winners.get(path);
+            if (want)
+              assert.deepStrictEqual(
+                [value, stamp],
+                [want.value, want.stamp],
+                `${path} holds the highest-stamped write`,
+              );
+            else assert.deepStrictEqual(stamp, ZERO_STAMP, `${path} was never written`);
+          }
+          for (const r of rs) {
+            assert.deepEqual(r.rejections.counts(), {}, `${r.name} rejected nothing`);
+            assert.equal(r.sync.status().refused, 0);
+          }
+        } finally {
+          seen.datagrams += net.counts.sent;
+          seen.dropped += net.counts.dropped;
+          seen.duplicated += net.counts.duplicated;
+          net.close();
+          for (const r of rs) r.sync.close();
+        }
+      }),
+      { numRuns: 20, endOnFailure: true },
+    );
+    assert.equal(runs, 20);
+    t.diagnostic(`runs ${runs}: ${JSON.stringify(seen)}`);
+  });
+});
+
+// ── deterministic cases ──
+
+/** A group of replicas with their own peer stores, wired by a loss-free channel. */
+async function group(
+  label: string,
+  specs: ReadonlyArray<{ params?: ParamMap; hlcNow?: () => number }>,
+  roleOf?: (me: string, them: string) => 'performer' | 'observer',
+) {
+  const members = specs.map((_, i) => ({ id: idOf(`${label} ${i}`), name: `${label}-${i}` }));
+  const stores = await peerStores(dir, members, roleOf);
+  const rs = members.map((m, i) => createReplica({ ...m, peers: stores[i]!, ...specs[i] }));
+  const net = createNet({ seed: 1, loss: 0, dup: 0, maxDelayMs: 3 });
+  return {
+    rs,
+    net,
+    close() {
+      net.close();
+      for (const r of rs) r.sync.close();
+    },
+  };
+}
+
+const valueAt = (r: Replica, path: string) => r.store.get(path)?.value;
+
+describe('sync merge rules across replicas', () => {
+  it('concurrent writes with equal time and counter: the largest device ID wins everywhere', async () => {
+    const T = Date.now();
+    const g = await group('tie', [{ hlcNow: () => T }, { hlcNow: () => T }, { hlcNow: () => T }]);
+    try {
+      meshOf(g.net, g.rs);
+      // All three write before any datagram is delivered: truly concurrent.
+      const stamps = g.rs.map((r, i) => r.write('/a', (i + 1) / 10));
+      assert.ok(stamps.every((s) => s.t === T && s.c === 0));
+      const top = [...g.rs].sort((x, y) => (x.id < y.id ? 1 : -1))[0]!;
+      const want = [(g.rs.indexOf(top) + 1) / 10, { t: T, c: 0, node: top.id }];
+      assert.ok(
+        await until(() =>
+          g.rs.every((r) =>
+            isDeepStrictEqual(
+              viewOf(r)
+                .find((v) => v[0] === '/a')!
+                .slice(1),
+              want,
+            ),
+          ),
+        ),
+      );
+      assert.ok(converged(g.rs));
+      for (const r of g.rs) assert.equal(r.sync.status().refused, 0);
+    } finally {
+      g.close();
+    }
+  });
+
+  it('concurrent writes at different times: the later stamp wins even from a smaller device ID', async () => {
+    const T = Date.now();
+    const members = [0, 1, 2].map((i) => idOf(`later ${i}`));
+    // The smallest ID gets the latest clock, so the ID tie-break would pick someone else.
+    const rank = [...members].sort();
+    const offset = (i: number) => 20 - 10 * rank.indexOf(members[i]!);
+    const g = await group(
+      'later',
+      [0, 1, 2].map((i) => ({ hlcNow: () => T + offset(i) })),
+    );
+    try {
+      meshOf(g.net, g.rs);
+      for (const [i, r] of g.rs.entries()) r.write('/b', i + 1);
+      const winner = g.rs.find((r) => r.id === rank[0])!;
+      assert.ok(await until(() => g.rs.every((r) => valueAt(r, '/b') === g.rs.indexOf(winner) + 1)));
+      assert.ok(await until(() => converged(g.rs)));
+      assert.deepEqual(g.rs[0]!.store.get('/b')!.stamp, { t: T + 20, c: 0, node: winner.id });
+    } finally {
+      g.close();
+    }
+  });
+
+  it('a write reaches a replica with no link to the writer, relayed by anti-entropy', async () => {
+    const g = await group('chain', [{}, {}, {}]);
+    try {
+      const [a, b, c] = g.rs as [Replica, Replica, Replica];
+      g.net.link(a, b);
+      g.net.link(b, c);
+      const stamp = a.write('/name', 'relayed');
+      assert.ok(await until(() => valueAt(c, '/name') === 'relayed'));
+      assert.deepEqual(c.store.get('/name')!.stamp, stamp, 'with the writer’s stamp');
+      assert.ok(await until(() => converged(g.rs)));
+    } finally {
+      g.close();
+    }
+  });
+});
+
+describe('sync refusals across replicas', () => {
+  /** Three replicas; the first is pinned as an observer by the other two and writes after they agree. */
+  async function observerCase(label: string, observerClockAheadMs: number) {
+    const observer = idOf(`${label} 0`);
+    const g = await group(
+      label,
+      [{ hlcNow: () => Date.now() + observerClockAheadMs }, {}, {}],
+      (_me, them) => (them === observer ? 'observer' : 'performer'),
+    );
+    const [o, a, b] = g.rs as [Replica, Replica, Replica];
+    meshOf(g.net, g.rs);
+    const applied: unknown[] = [];
+    for (const r of [a, b]) {
+      r.store.subscribe((changes) => {
+        for (const c of changes) if (c.stamp.node === o.id) applied.push([r.name, c.path, c.value]);
+      });
+    }
+    a.write('/a', 0.25);
+    if (!(await until(() => converged(g.rs)))) {
+      g.close();
+      assert.fail(`the group did not agree before the observer wrote:\n${differences(g.rs)}`);
+    }
+    o.write('/a', 0.9);
+    o.write('/b', 5);
+    return { g, o, a, b, applied };
+  }
+
+  it('an observer’s writes are refused and counted by the others, and the group’s values come back to it', async () => {
+    const { g, o, a, b, applied } = await observerCase('observer', 0);
+    try {
+      assert.ok(
+        await until(() => converged(g.rs) && valueAt(o, '/a') === 0.25 && valueAt(o, '/b') === 0),
+        `the observer falls back in line:\n${differences(g.rs)}`,
+      );
+      assert.deepEqual(applied, [], 'no performer ever applied an observer’s write');
+      for (const r of [a, b]) {
+        assert.ok(r.sync.status().refused >= 2, `${r.name} refused both writes`);
+        assert.ok((r.rejections.counts()['sync-observer-write'] ?? 0) >= 2);
+      }
+      assert.ok(a.sync.status().corrections + b.sync.status().corrections >= 2);
+      assert.equal(o.sync.status().refused, 0);
+      assert.notEqual(o.store.get('/b')!.stamp.node, o.id, '/b carries a performer’s stamp');
+    } finally {
+      g.close();
+    }
+  });
+
+  it('an observer whose clock runs ahead is still brought back in line', async () => {
+    // The correction is a fresh local write on the refusing side. If its stamp is older than
+    // the observer's write (the observer's clock is ahead, well within the HLC's 60 s drift
+    // limit), the observer keeps its value and the group never agrees.
+    const { g, o, applied } = await observerCase('observer-ahead', 30_000);
+    try {
+      assert.ok(
+        await until(() => converged(g.rs) && valueAt(o, '/a') === 0.25, 5000),
+        `the group still disagrees after 5 s:\n${differences(g.rs)}`,
+      );
+      assert.deepEqual(applied, []);
+    } finally {
+      g.close();
+    }
+  });
+
+  it('a path only some replicas declare is kept aside, reported, not applied, and passed on', async () => {
+    const withFx = ParamMap.parse({ ...PARAMS, '/fx': { type: 'float', min: 0, max: 1 } });
+    const g = await group('unknown', [{ params: withFx }, {}, { params: withFx }]);
+    try {
+      const [a, b, c] = g.rs as [Replica, Replica, Replica];
+      g.net.link(a, b);
+      g.net.link(b, c); // c hears of /fx only through b, which does not declare it
+      const first = a.write('/fx', 0.7);
+      assert.ok(await until(() => valueAt(c, '/fx') === 0.7), 'c gets it through b');
+      assert.deepEqual(c.store.get('/fx')!.stamp, first);
+      assert.equal(b.store.get('/fx'), undefined, 'b does not apply it');
+      const s = b.sync.status();
+      assert.equal(s.unknownPaths.count, 1);
+      assert.deepEqual(s.unknownPaths.sample, [{ path: '/fx', from: a.id }]);
+      assert.ok((b.rejections.counts()['sync-unknown-path'] ?? 0) >= 1);
+      assert.equal(s.refused, 0, 'an unknown path is not a refusal');
+      const second = a.write('/fx', 0.8);
+      assert.ok(
+        await until(() => isDeepStrictEqual(c.store.get('/fx')?.stamp, second)),
+        'a newer value follows',
+      );
+      assert.equal(valueAt(c, '/fx'), 0.8);
+      assert.equal(b.sync.status().unknownPaths.count, 1);
+      const common = (r: Replica) => viewOf(r).filter(([path]) => path !== '/fx');
+      assert.ok(
+        await until(() => isDeepStrictEqual(viewOf(a), viewOf(c)) && isDeepStrictEqual(common(a), common(b))),
+      );
+    } finally {
+      g.close();
+    }
+  });
+
+  it('a value outside our declared range is refused as sync-invalid-value, not clamped', async () => {
+    const wide = ParamMap.parse({ ...PARAMS, '/gain': { type: 'float', min: 0, max: 10 } });
+    const narrow = ParamMap.parse({ ...PARAMS, '/gain': { type: 'float', min: 0, max: 1 } });
+    const g = await group('range', [{ params: wide }, { params: narrow }]);
+    try {
+      const [a, b] = g.rs as [Replica, Replica];
+      g.net.link(a, b);
+      a.write('/gain', 5);
+      assert.ok(await until(() => (b.rejections.counts()['sync-invalid-value'] ?? 0) >= 1));
+      assert.deepEqual(
+        b.store.get('/gain'),
+        { value: 0, stamp: ZERO_STAMP, source: 'default' },
+        'untouched, not clamped to 1',
+      );
+      assert.ok(b.sync.status().refused >= 1);
+      assert.equal(b.sync.status().applied, 0);
+      const ok = a.write('/gain', 0.5);
+      assert.ok(await until(() => valueAt(b, '/gain') === 0.5), 'an in-range value still passes');
+      assert.deepEqual(b.store.get('/gain')!.stamp, ok);
+    } finally {
+      g.close();
+    }
+  });
+
+  it('an entry whose writer is not a device ID is refused and counted; the rest of the datagram applies', async () => {
+    const g = await group('garbage-writer', [{}, {}]);
+    try {
+      const [a, b] = g.rs as [Replica, Replica];
+      const sent: Uint8Array[] = [];
+      const handle = b.sync.attach(a.id, (bytes) => sent.push(bytes));
+      const t = Date.now();
+      const bytes = encodeSync({
+        kind: 'updates',
+        updates: [
+          { path: '/a', value: 0.5, stamp: { t, c: 0, node: 'garbage' }, seq: 1 },
+          { path: '/b', value: 3, stamp: { t, c: 0, node: a.id }, seq: 2 },
+        ],
+      });
+      assert.doesNotThrow(() => handle.receive(bytes));
+      assert.equal(valueAt(b, '/b'), 3, 'the well-formed entry applies');
+      assert.deepEqual(b.store.get('/a')!.stamp, ZERO_STAMP);
+      assert.equal(b.rejections.counts()['sync-relay-refused'], 1);
+      assert.equal(b.sync.status().refused, 1);
+      handle.close();
+    } finally {
+      g.close();
+    }
+  });
+});
