@@ -34,6 +34,7 @@ import { createMidiService, type MidiService } from './midi/service.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
+import { type StorageStatus, startStorage } from './storage.ts';
 import { createSyncService, type SyncLinkHandle, type SyncStatus } from './sync/service.ts';
 
 // The composition root: builds every part from the config, wires the one-way flow
@@ -85,6 +86,7 @@ export type DaemonStatus = {
   feedback: { targets: number; subscribers: number; sent: number; dropped: number };
   params: number;
   midi: ReturnType<MidiService['status']>;
+  storage: StorageStatus;
   sync: SyncStatus;
   peers: {
     deviceId: string;
@@ -151,6 +153,17 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
   };
 
   try {
+    const storage = await startStorage({
+      home: init.home,
+      config,
+      registry,
+      store,
+      log,
+      security,
+      node: nodeId,
+    });
+    closers.push(() => storage.close());
+
     let udp: OscUdp | undefined;
     const feedback = createOscFeedback({
       registry,
@@ -263,6 +276,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       config: config.sync,
       registry,
       store,
+      hlc,
       peers: peerStore,
       rejections,
       log,
@@ -334,6 +348,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       feedback: feedback.stats(),
       params: registry.paths.length,
       midi: midi.status(),
+      storage: storage.status(),
       peers: {
         deviceId: identity.deviceId,
         port: endpoint.port,
@@ -349,6 +364,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       status,
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
+      ...storage.handlers,
       ...linkHandlers({
         identity: () => identity,
         name,

@@ -23,6 +23,8 @@ function statusText(s: DaemonStatus): string {
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
     `sync      ${s.sync.links} links, ${s.sync.applied} applied, ${s.sync.stale} stale, ${s.sync.refused} refused${s.sync.unknownPaths.count ? `, ${s.sync.unknownPaths.count} undeclared paths kept aside` : ''}`,
     `clock     beat ${s.sync.clock.beat.toFixed(2)} at ${s.sync.clock.tempo} bpm, following ${s.sync.clock.leader === s.nodeId ? 'this daemon' : `${s.sync.clock.leader.slice(0, 7)} (±${s.sync.clock.errorMs.toFixed(2)} ms)`}`,
+    `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
+    `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `rejected  ${s.rejectedTotal}`,
   ];
   if (s.peers.held > 0) {

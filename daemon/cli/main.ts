@@ -1,9 +1,11 @@
 import { VERSION } from '../daemon.ts';
 import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
+import { AUDIT_FLAGS, AUDIT_USAGE, auditCommand } from './audit-commands.ts';
 import type { Out } from './client-call.ts';
 import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
 import { idCommand, LINK_FLAGS, peersCommand, trustCommand } from './link-commands.ts';
 import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
+import { SCENE_FLAGS, SCENE_USAGE, sceneCommand } from './scene-commands.ts';
 import { START_FLAGS, startCommand } from './start.ts';
 
 // `hana <command>`: exit 0 ok, 1 failure, 2 usage error; errors on stderr in one sentence.
@@ -26,6 +28,8 @@ commands:
   midi monitor                               print incoming MIDI events
   midi learn <address> [--timeout S]         bind the next control that moves
   midi map list [--json] | map remove <id>   MIDI mappings
+${SCENE_USAGE}
+${AUDIT_USAGE}
 
 every command takes --home DIR (or HANA_HOME) to pick its daemon.
 `;
@@ -53,6 +57,8 @@ const COMMANDS: Record<string, Command> = {
   id: { flags: CLIENT_FLAGS, run: idCommand },
   peers: { flags: CLIENT_FLAGS, run: peersCommand },
   trust: { flags: LINK_FLAGS, run: trustCommand },
+  scene: { flags: SCENE_FLAGS, run: sceneCommand },
+  audit: { flags: AUDIT_FLAGS, run: auditCommand },
 };
 
 export async function main(argv: readonly string[], out: Out): Promise<number> {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
+import { AuditConfig, StorageConfig } from './storage-schema.ts';
 import { SyncConfig } from './sync-schema.ts';
 
 // The one schema: defaults, validation and docs/configuration.md all come from here.
@@ -151,6 +152,8 @@ export const Config = z
     osc: OscConfig.prefault({}),
     midi: MidiConfig.prefault({}),
     peers: LinkConfig.prefault({}),
+    storage: StorageConfig.prefault({}),
+    audit: AuditConfig.prefault({}),
     sync: SyncConfig.prefault({}),
     params: ParamMap.default(DEFAULT_PARAMS).describe(
       'Declared parameters: OSC address → type, range, default.',

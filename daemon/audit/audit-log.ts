@@ -1,0 +1,252 @@
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AuditConfig } from '../config/storage-schema.ts';
+import type { Logger } from '../log.ts';
+import type { Change, Store } from '../state/store.ts';
+import { auditFileName, listAuditFiles, pruneAuditFiles } from './files.ts';
+import type { ActionRecord, ChangeRecord } from './record.ts';
+
+// The audit log: who changed what, when, from what to what. It sits on the write path, so it
+// must never slow or break it: a change becomes one string pushed onto a bounded queue, and a
+// single writer drains the queue with buffered appends. When the queue is full (disk stalled)
+// records are dropped, counted and logged, and the show goes on.
+
+export type AuditStatus = {
+  file: string | null;
+  records: number;
+  dropped: number;
+  failures: number;
+};
+
+export type AuditLog = {
+  readonly dir: string;
+  /** An operator action that is not itself a value change. */
+  action(action: string, writer: string, detail?: Record<string, unknown>): void;
+  /** Resolves when everything recorded so far is in a file. */
+  flush(): Promise<void>;
+  /** Deletes files past maxAgeHours/maxFiles (also done on every new file and hourly). */
+  prune(): Promise<string[]>;
+  status(): AuditStatus;
+  close(): Promise<void>;
+};
+
+export type AuditLogInit = {
+  dir: string;
+  config: AuditConfig;
+  store: Store;
+  log: Logger;
+  now?: () => number;
+};
+
+const DROP_LOG_INTERVAL_MS = 10_000;
+const PRUNE_INTERVAL_MS = 3_600_000;
+
+/** "peer" selects "peer:…"; "osc:udp" selects "osc:udp:…"; "*" selects every writer. */
+export function sourceSelector(prefixes: readonly string[]): (source: string) => boolean {
+  if (prefixes.includes('*')) return () => true;
+  return (source) => {
+    for (const p of prefixes) {
+      if (source === p || (source.startsWith(p) && source.charCodeAt(p.length) === 58) /* ':' */) return true;
+    }
+    return false;
+  };
+}
+
+export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
+  const { dir, config, log } = init;
+  const now = init.now ?? Date.now;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const selected = sourceSelector(config.sources);
+  const maxAgeMs = config.maxAgeHours * 3_600_000;
+  const fileMs = config.fileHours * 3_600_000;
+
+  const queue: string[] = [];
+  let records = 0;
+  let dropped = 0;
+  let failures = 0;
+  let droppedSinceLog = 0;
+  let lastDropLog = -Infinity;
+  let lastFailureLog = -Infinity;
+  let closed = false;
+  let current:
+    | { path: string; start: number; size: number; fh: Awaited<ReturnType<typeof open>> }
+    | undefined;
+  let lastStart = (await listAuditFiles(dir)).at(-1)?.start ?? -Infinity;
+  let draining: Promise<void> | undefined;
+  let kicked = false;
+
+  function drop(n: number, why: string): void {
+    dropped += n;
+    droppedSinceLog += n;
+    const t = now();
+    if (t - lastDropLog >= DROP_LOG_INTERVAL_MS) {
+      lastDropLog = t;
+      log.warn(
+        { event: 'audit.dropped', dropped: droppedSinceLog, total: dropped, reason: why },
+        `audit log dropped ${droppedSinceLog} record(s): ${why}`,
+      );
+      droppedSinceLog = 0;
+    }
+  }
+
+  function push(line: string): void {
+    if (closed) return;
+    if (queue.length >= config.queueLimit) {
+      drop(1, `more than ${config.queueLimit} records waiting for the disk`);
+      return;
+    }
+    queue.push(line);
+    if (!kicked && !draining) {
+      kicked = true;
+      // One append for everything recorded in this tick (a scene load is one batch of changes).
+      queueMicrotask(kick);
+    }
+  }
+
+  function kick(): void {
+    kicked = false;
+    if (draining || queue.length === 0) return;
+    draining = drain().finally(() => {
+      draining = undefined;
+      if (queue.length > 0) kick();
+    });
+  }
+
+  async function rotate(): Promise<void> {
+    if (!current) return;
+    const fh = current.fh;
+    current = undefined;
+    await fh.sync().catch(() => {});
+    await fh.close().catch(() => {});
+  }
+
+  async function ensureFile(): Promise<NonNullable<typeof current>> {
+    if (current && now() - current.start >= fileMs) await rotate();
+    if (current) return current;
+    // Strictly increasing starts keep names unique and in order even if the clock stalls.
+    const start = Math.max(now(), lastStart + 1);
+    lastStart = start;
+    const path = join(dir, auditFileName(start));
+    const fh = await open(path, 'a', 0o600);
+    current = { path, start, size: (await fh.stat()).size, fh };
+    await prune();
+    return current;
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      let file: NonNullable<typeof current>;
+      try {
+        file = await ensureFile();
+      } catch (err) {
+        failed(err, queue.splice(0).length);
+        return;
+      }
+      const room = config.maxFileBytes - file.size;
+      const lines: string[] = [];
+      let bytes = 0;
+      while (queue.length > 0) {
+        const b = Buffer.byteLength(queue[0]!);
+        // A record larger than a whole file still goes somewhere: alone, in a fresh file.
+        if (bytes + b > room && (lines.length > 0 || file.size > 0)) break;
+        lines.push(queue.shift()!);
+        bytes += b;
+      }
+      if (lines.length === 0) {
+        await rotate();
+        continue;
+      }
+      try {
+        await file.fh.write(lines.join(''));
+        file.size += bytes;
+        records += lines.length;
+      } catch (err) {
+        failed(err, lines.length);
+        await rotate();
+      }
+      if (file.size >= config.maxFileBytes) await rotate();
+    }
+  }
+
+  function failed(err: unknown, lost: number): void {
+    failures++;
+    const t = now();
+    if (t - lastFailureLog >= DROP_LOG_INTERVAL_MS) {
+      lastFailureLog = t;
+      log.error(
+        { err, event: 'audit.write-failed', dir },
+        `cannot write the audit log in ${dir}: ${(err as Error).message}`,
+      );
+    }
+    drop(lost, 'the audit file could not be written');
+  }
+
+  async function prune(): Promise<string[]> {
+    const deleted = await pruneAuditFiles({
+      dir,
+      now: now(),
+      maxAgeMs,
+      maxFiles: config.maxFiles,
+      current: current?.path,
+    }).catch((err: Error) => {
+      log.warn({ err, event: 'audit.prune-failed', dir }, `could not prune old audit files: ${err.message}`);
+      return [] as string[];
+    });
+    if (deleted.length)
+      log.debug({ event: 'audit.pruned', files: deleted }, `pruned ${deleted.length} audit file(s)`);
+    return deleted;
+  }
+
+  const unsubscribe = init.store.subscribe((changes: readonly Change[]) => {
+    for (const ch of changes) {
+      if (!ch.changed || !selected(ch.source)) continue;
+      const rec: ChangeRecord = {
+        kind: 'change',
+        time: new Date(now()).toISOString(),
+        path: ch.path,
+        old: ch.previous,
+        new: ch.value,
+        writer: ch.source,
+        node: ch.stamp.node,
+        stamp: ch.stamp,
+      };
+      push(`${JSON.stringify(rec)}\n`);
+    }
+  });
+
+  const pruneTimer = setInterval(() => void prune(), Math.min(PRUNE_INTERVAL_MS, fileMs));
+  pruneTimer.unref();
+
+  async function flush(): Promise<void> {
+    // Records pushed while a drain runs are written by the drain that follows it.
+    for (let i = 0; i < 1000 && (draining || queue.length > 0); i++) {
+      if (!draining) kick();
+      await draining;
+    }
+  }
+
+  return {
+    dir,
+    action(action, writer, detail) {
+      const rec: ActionRecord = {
+        kind: 'action',
+        time: new Date(now()).toISOString(),
+        action,
+        writer,
+        ...(detail && { detail }),
+      };
+      push(`${JSON.stringify(rec)}\n`);
+    },
+    flush,
+    prune,
+    status: () => ({ file: current?.path ?? null, records, dropped, failures }),
+    async close() {
+      if (closed) return;
+      unsubscribe();
+      clearInterval(pruneTimer);
+      await flush();
+      closed = true;
+      await rotate();
+    },
+  };
+}

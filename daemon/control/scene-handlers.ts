@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Logger } from '../log.ts';
+import type { SceneFailure, Scenes } from '../scenes/scenes.ts';
+import { controlError } from './protocol.ts';
+import type { Handlers } from './server.ts';
+
+// `hana scene save|load|list|delete`. The control socket is the operator's (mode 0600 in a
+// 0700 home), so the scene's own writes carry "scene:<name>" and the operator's action is
+// recorded as "cli".
+
+const Name = z.object({ name: z.string().min(1).max(256) }).strict();
+const Save = Name.extend({
+  only: z.string().min(1).max(256).optional(),
+  force: z.boolean().optional(),
+}).strict();
+
+export type SceneHandlerContext = { scenes: Scenes; audit?: AuditLog; security?: Logger };
+
+/** Codes meaning the file on disk is not what hana wrote with this key. */
+const SUSPECT = new Set([
+  'wrong-key-or-tampered',
+  'truncated',
+  'not-sealed',
+  'unsupported-version',
+  'bad-scene',
+  'too-large',
+]);
+
+const refuse = (r: SceneFailure): never => {
+  throw controlError(r.code === 'bad-name' ? 'bad-scene-name' : `scene-${r.code}`, r.error);
+};
+
+export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
+  const { scenes, audit } = ctx;
+  return {
+    async 'scene.save'(params) {
+      const { name, only, force } = Save.parse(params);
+      const r = await scenes.save(name, { only, force });
+      if (!r.ok) return refuse(r);
+      audit?.action('scene.save', 'cli', {
+        name: r.name,
+        params: r.params,
+        replaced: r.replaced,
+        ...(only !== undefined && { only }),
+      });
+      return r;
+    },
+    async 'scene.load'(params) {
+      const { name } = Name.parse(params);
+      const r = await scenes.load(name);
+      if (!r.ok) {
+        audit?.action('scene.load-failed', 'cli', { name, code: r.code });
+        if (SUSPECT.has(r.code)) {
+          ctx.security?.warn(
+            { event: 'scene.refused', name, code: r.code },
+            `refused scene ${name}: ${r.code}`,
+          );
+        }
+        return refuse(r);
+      }
+      audit?.action('scene.load', 'cli', {
+        name: r.name,
+        applied: r.applied,
+        changed: r.changed,
+        skipped: r.skipped.length,
+        clamped: r.clamped.length,
+        ...(r.skipped.length > 0 && { skippedPaths: r.skipped.slice(0, 20).map((s) => s.path) }),
+      });
+      return r;
+    },
+    async 'scene.list'() {
+      return { scenes: await scenes.list() };
+    },
+    async 'scene.delete'(params) {
+      const { name } = Name.parse(params);
+      const r = await scenes.delete(name);
+      if (!r.ok) return refuse(r);
+      audit?.action('scene.delete', 'cli', { name: r.name });
+      return r;
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import { readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import {
+  readSealed,
+  type SealKey,
+  type UnsealCode,
+  writeSealedAtomic,
+} from '../../trust-store/sealed-file.ts';
+import type { Logger } from '../log.ts';
+import { compareStamps, type Stamp, ZERO_STAMP } from '../state/hlc.ts';
+import type { Registry } from '../state/registry.ts';
+import type { Store } from '../state/store.ts';
+import { decodeState, encodeState, type PersistedEntry } from './state-file.ts';
+import { checkStoredValue, type StoredCode } from './stored-value.ts';
+
+// Persisted parameter state: restored once at start (through store.merge, so each value keeps
+// its original stamp and writer and competes with peers by last-writer-wins), then saved after
+// every change, sealed and atomically (temp file, fsync, rename). A SIGKILL at any moment leaves
+// the whole previous save or the whole new one. An entry the current config cannot take (an
+// undeclared path, a changed type, a value now out of range, a stamp from the future) is kept in
+// the file untouched and reported, so editing the config back brings it back.
+
+export type KeptEntry = { path: string; code: StoredCode | 'out-of-range' | 'stamp-refused'; reason: string };
+
+export type RestoreReport = { firstRun: boolean; restored: number; kept: KeptEntry[]; savedAt?: string };
+
+export type PersistStatus = {
+  path: string;
+  lastSavedAt: string | null;
+  saves: number;
+  failures: number;
+  unknownPaths: number;
+};
+
+export type Persister = {
+  readonly report: RestoreReport;
+  status(): PersistStatus;
+  /** Saves now if anything changed since the last save; resolves when it is on disk. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type PersisterInit = {
+  path: string;
+  key: SealKey;
+  registry: Registry;
+  store: Store;
+  log: Logger;
+  node: string;
+  saveDelayMs: number;
+  now?: () => number;
+};
+
+/** Why the state file was refused: readSealed's codes, or 'bad-state' for a body that is not ours. */
+export type RefusalCode = UnsealCode | 'unreadable' | 'bad-state';
+export type OpenPersister =
+  | { ok: true; persister: Persister }
+  | { ok: false; code: RefusalCode; error: string };
+
+const MAX_RETRY_MS = 30_000;
+/** A declared default nobody has written: nothing to save. */
+const unwritten = (s: Stamp) => compareStamps(s, ZERO_STAMP) === 0;
+const FAILURE_LOG_INTERVAL_MS = 60_000;
+
+/** Temp files a killed writer left beside `path` (writeFileAtomic names them `.<name>.<pid>.<rand>.tmp`). */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  let removed = 0;
+  for (const n of names) {
+    if (n.startsWith(prefix) && n.endsWith('.tmp')) {
+      await unlink(join(dirname(path), n)).then(
+        () => removed++,
+        () => {},
+      );
+    }
+  }
+  return removed;
+}
+
+function refusal(path: string, error: string): string {
+  return `${error}; check that storage.key gives the key or passphrase ${path} was saved with, or restore the file from a backup (or move it away to start from defaults); hana left it untouched`;
+}
+
+async function restore(
+  init: PersisterInit,
+): Promise<
+  | { ok: true; report: RestoreReport; kept: Map<string, PersistedEntry> }
+  | { ok: false; code: RefusalCode; error: string }
+> {
+  const { path, registry, store } = init;
+  const kept = new Map<string, PersistedEntry>();
+  const read = await readSealed(path, init.key);
+  if (!read.ok) {
+    if (read.code === 'unreadable' && read.missing) {
+      return { ok: true, report: { firstRun: true, restored: 0, kept: [] }, kept };
+    }
+    // readSealed's message already names the file.
+    return { ok: false, code: read.code, error: refusal(path, read.error) };
+  }
+  const decoded = decodeState(read.plaintext);
+  if (!decoded.ok) return { ok: false, code: 'bad-state', error: refusal(path, `${path} ${decoded.error}`) };
+  const report: RestoreReport = { firstRun: false, restored: 0, kept: [], savedAt: decoded.file.savedAt };
+  for (const e of decoded.file.entries) {
+    const check = checkStoredValue(registry, e.path, e.value);
+    let why: KeptEntry | undefined;
+    if (!check.ok) why = { path: e.path, code: check.code, reason: check.reason };
+    // Restoring a clamped value under the old stamp would make two daemons disagree on one stamp.
+    else if (check.clamped)
+      why = { path: e.path, code: 'out-of-range', reason: `${e.value} is outside the range now declared` };
+    else {
+      const current = store.get(e.path);
+      // An older duplicate of a path already restored: nothing to report.
+      if (current && compareStamps(e.stamp, current.stamp) <= 0) continue;
+      if (!store.merge(e.path, { value: check.value, stamp: e.stamp, source: e.source })) {
+        why = {
+          path: e.path,
+          code: 'stamp-refused',
+          reason: `stamped ${new Date(e.stamp.t).toISOString()}, too far ahead of this machine's clock`,
+        };
+      }
+    }
+    if (why) {
+      kept.set(e.path, e);
+      report.kept.push(why);
+    } else {
+      report.restored++;
+    }
+  }
+  return { ok: true, report, kept };
+}
+
+export async function openPersister(init: PersisterInit): Promise<OpenPersister> {
+  const { path, store, registry, log } = init;
+  const now = init.now ?? Date.now;
+  await removeStaleTemps(path);
+  const r = await restore(init);
+  if (!r.ok) return r;
+  const { report, kept } = r;
+
+  let lastSavedAt: string | null = report.savedAt ?? null;
+  let saves = 0;
+  let failures = 0;
+  let consecutiveFailures = 0;
+  let lastSaveMs = 0;
+  let lastFailureLog = -Infinity;
+  let dirty = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let saving: Promise<void> | undefined;
+
+  function snapshot(): PersistedEntry[] {
+    const out: PersistedEntry[] = [];
+    for (const [p, e] of store.entries()) {
+      if (unwritten(e.stamp)) continue;
+      if (registry.get(p)?.type === 'trigger') continue;
+      out.push({ path: p, value: e.value, stamp: e.stamp, source: e.source });
+    }
+    for (const [p, e] of kept) {
+      const live = store.get(p);
+      if (!live || unwritten(live.stamp)) out.push(e);
+    }
+    return out;
+  }
+
+  async function save(): Promise<void> {
+    dirty = false;
+    const at = now();
+    const bytes = encodeState(init.node, at, snapshot());
+    const started = performance.now();
+    try {
+      await writeSealedAtomic(path, bytes, init.key);
+      lastSaveMs = performance.now() - started;
+      saves++;
+      consecutiveFailures = 0;
+      lastSavedAt = new Date(at).toISOString();
+    } catch (err) {
+      failures++;
+      consecutiveFailures++;
+      dirty = true;
+      const t = now();
+      if (t - lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+        lastFailureLog = t;
+        log.error(
+          { err, event: 'persist.save-failed', path, failures },
+          `could not save parameter state to ${path}: ${(err as Error).message}; retrying (free disk space or fix permissions)`,
+        );
+      }
+    }
+  }
+
+  // Under a passphrase every save runs scrypt (~0.1–0.2 s of a thread-pool core, measured), so
+  // during a stream of changes saves are spaced to keep that work under a fifth of a core.
+  const spacing = () => Math.max(init.saveDelayMs, Math.round(4 * lastSaveMs));
+
+  function schedule(delay = spacing()): void {
+    if (closed || timer || saving) return;
+    timer = setTimeout(run, delay);
+    timer.unref();
+  }
+
+  function cancelTimer(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  }
+
+  // Saves never overlap: an older snapshot renamed after a newer one would win.
+  function startSave(): Promise<void> {
+    cancelTimer();
+    saving = save().finally(() => {
+      saving = undefined;
+      if (!dirty) return;
+      const backoff =
+        consecutiveFailures > 0
+          ? Math.min(MAX_RETRY_MS, Math.max(init.saveDelayMs, 500 * 2 ** consecutiveFailures))
+          : spacing();
+      schedule(backoff);
+    });
+    return saving;
+  }
+
+  function run(): void {
+    timer = undefined;
+    if (!saving) void startSave();
+  }
+
+  const unsubscribe = store.subscribe(() => {
+    dirty = true;
+    schedule();
+  });
+
+  async function flush(): Promise<void> {
+    for (let i = 0; i < 100 && saving; i++) await saving;
+    if (dirty && !saving) await startSave();
+  }
+
+  return {
+    ok: true,
+    persister: {
+      report,
+      status: () => ({ path, lastSavedAt, saves, failures, unknownPaths: kept.size }),
+      flush,
+      async close() {
+        if (closed) return;
+        closed = true;
+        unsubscribe();
+        cancelTimer();
+        await flush();
+      },
+    },
+  };
+}

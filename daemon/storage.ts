@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import { type AuditLog, type AuditStatus, openAuditLog } from './audit/audit-log.ts';
+import type { AuditConfig, StorageConfig } from './config/storage-schema.ts';
+import { auditHandlers } from './control/audit-handlers.ts';
+import { sceneHandlers } from './control/scene-handlers.ts';
+import type { Handlers } from './control/server.ts';
+import type { Logger } from './log.ts';
+import { listSealedFiles, resolveStorageKey } from './persist/key.ts';
+import { openPersister, type Persister, type PersistStatus } from './persist/persister.ts';
+import { openScenes } from './scenes/scenes.ts';
+import type { Registry } from './state/registry.ts';
+import type { Store } from './state/store.ts';
+
+// Everything the daemon keeps on disk about parameter values: the sealed persisted state, the
+// sealed scenes and the audit log, behind one factory so the composition root wires it in a
+// few lines. Built right after the store and before any port opens: a wrong key or a damaged
+// state file stops the daemon before anything can write, and restored values are in place
+// before the first OSC packet or peer arrives.
+
+export type StorageStatus = {
+  key: { kind: 'keyfile' | 'passphrase'; origin: string };
+  persist: PersistStatus | null;
+  audit: (AuditStatus & { dir: string }) | null;
+  scenes: number;
+};
+
+export type Storage = {
+  status(): StorageStatus;
+  handlers: Handlers;
+  close(): Promise<void>;
+};
+
+export type StorageInit = {
+  home: string;
+  config: { storage: StorageConfig; audit: AuditConfig };
+  registry: Registry;
+  store: Store;
+  log: Logger;
+  security: Logger;
+  /** This daemon's device ID, recorded in saved files. */
+  node: string;
+  /** Injected in tests: scene and audit times, audit rotation and pruning. */
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+};
+
+export const STATE_FILE = 'state.sealed';
+export const SCENES_DIR = 'scenes';
+export const AUDIT_DIR = 'audit';
+
+/** Throws an Error whose message is the one sentence the operator sees when start-up is refused. */
+export async function startStorage(init: StorageInit): Promise<Storage> {
+  const { home, config, log, security, registry, store } = init;
+  const statePath = join(home, STATE_FILE);
+  const scenesDir = join(home, SCENES_DIR);
+
+  const key = await resolveStorageKey({
+    home,
+    key: config.storage.key,
+    sealedFiles: () => listSealedFiles(statePath, scenesDir),
+    env: init.env,
+  });
+  if (!key.ok) throw new Error(key.error);
+  if (key.created) {
+    security.warn(
+      { event: 'storage.key-created', path: key.origin },
+      `created the storage key ${key.origin}: back it up, without it the saved state and scenes cannot be read`,
+    );
+  }
+
+  let persister: Persister | undefined;
+  if (config.storage.persist) {
+    const opened = await openPersister({
+      path: statePath,
+      key: key.key,
+      registry,
+      store,
+      log,
+      node: init.node,
+      saveDelayMs: config.storage.saveDelayMs,
+      now: init.now,
+    });
+    if (!opened.ok) {
+      // A file that fails authentication may have been tampered with: a security event too.
+      security.error(
+        { event: 'persist.refused', path: statePath, code: opened.code },
+        `refusing to start: ${statePath} cannot be read (${opened.code})`,
+      );
+      throw new Error(opened.error);
+    }
+    persister = opened.persister;
+    const r = persister.report;
+    if (!r.firstRun) {
+      log.info(
+        { event: 'persist.restored', path: statePath, restored: r.restored, savedAt: r.savedAt },
+        `restored ${r.restored} parameter value(s) from ${statePath} (saved ${r.savedAt})`,
+      );
+    }
+    if (r.kept.length > 0) {
+      // One line however many: the full list is in the structured field.
+      log.warn(
+        { event: 'persist.kept', count: r.kept.length, entries: r.kept.slice(0, 100) },
+        `${r.kept.length} saved value(s) do not fit the current config and were not restored (kept in ${statePath}): ${r.kept
+          .slice(0, 3)
+          .map((k) => `${k.path} (${k.reason})`)
+          .join(', ')}${r.kept.length > 3 ? ', …' : ''}`,
+      );
+    }
+  }
+
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    if (persister) closers.push(() => persister.close());
+    const scenes = await openScenes({
+      dir: scenesDir,
+      key: key.key,
+      registry,
+      store,
+      node: init.node,
+      now: init.now,
+    });
+    closers.push(() => scenes.close());
+
+    let audit: AuditLog | undefined;
+    if (config.audit.enabled) {
+      audit = await openAuditLog({
+        dir: join(home, AUDIT_DIR),
+        config: config.audit,
+        store,
+        log,
+        now: init.now,
+      });
+      closers.push(() => audit!.close());
+      const r = persister?.report;
+      if (r && !r.firstRun) {
+        audit.action('state.restore', 'daemon', {
+          restored: r.restored,
+          kept: r.kept.length,
+          savedAt: r.savedAt,
+        });
+      }
+    }
+
+    return {
+      status: () => ({
+        key: { kind: key.kind, origin: key.origin },
+        persist: persister?.status() ?? null,
+        audit: audit ? { dir: audit.dir, ...audit.status() } : null,
+        scenes: scenes.count(),
+      }),
+      handlers: { ...sceneHandlers({ scenes, audit, security }), ...auditHandlers({ audit, now: init.now }) },
+      async close() {
+        // Persisted state first (the final save), then the audit log's last records.
+        for (const close of closers) await close();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+}

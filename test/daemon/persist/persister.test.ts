@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openPersister, type Persister, type PersisterInit } from '../../../daemon/persist/persister.ts';
+import { decodeState, encodeState } from '../../../daemon/persist/state-file.ts';
+import { compareStamps } from '../../../daemon/state/hlc.ts';
+import { readSealed, type SealKey, writeSealedAtomic } from '../../../trust-store/sealed-file.ts';
+import { captureLogger } from '../../helpers/log-capture.ts';
+import { keyfile, PARAMS, type World, world } from './helpers.ts';
+
+// Persisted state against real sealed files in a temp folder: restore with stamps, keep what
+// the config no longer takes, refuse wrong keys and damaged files without touching them, and
+// save after changes through the same atomic path a SIGKILL cannot tear.
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hana-persist-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+const fresh = () => join(dir, `state-${++n}.sealed`);
+
+async function open(w: World, path: string, key: SealKey, extra: Partial<PersisterInit> = {}) {
+  const { log, lines } = captureLogger();
+  const r = await openPersister({
+    path,
+    key,
+    registry: w.registry,
+    store: w.store,
+    log,
+    node: w.hlc.node,
+    saveDelayMs: 20,
+    now: () => w.clock.now,
+    ...extra,
+  });
+  return { r, lines };
+}
+
+async function opened(w: World, path: string, key: SealKey, extra: Partial<PersisterInit> = {}) {
+  const { r, lines } = await open(w, path, key, extra);
+  if (!r.ok) assert.fail(r.error);
+  return { p: r.persister as Persister, lines };
+}
+
+async function contents(path: string, key: SealKey) {
+  const r = await readSealed(path, key);
+  if (!r.ok) assert.fail(r.error);
+  const d = decodeState(r.plaintext);
+  if (!d.ok) assert.fail(d.error);
+  return d.file;
+}
+
+describe('persisted state: save and restore', () => {
+  it('starts empty without a file, saves written values with stamps and writers, restores them after a restart', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w1 = world();
+    const { p } = await opened(w1, path, key);
+    assert.equal(p.report.firstRun, true);
+    assert.equal((await stat(path).catch(() => null)) === null, true, 'nothing written before a change');
+    w1.store.apply([{ path: '/a', value: 2.5 }], 'cli');
+    w1.clock.now += 5;
+    w1.store.apply(
+      [
+        { path: '/s', value: 'hello' },
+        { path: '/t', value: null },
+      ],
+      'osc:udp:127.0.0.1:9000',
+    );
+    w1.store.merge('/b', {
+      value: true,
+      stamp: { t: w1.clock.now + 1, c: 3, node: 'node-B' },
+      source: 'peer:node-B',
+    });
+    await p.close();
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const file = await contents(path, key);
+    assert.equal(file.node, 'node-A');
+    assert.deepEqual(
+      file.entries.map((e) => e.path).sort(),
+      ['/a', '/b', '/s'],
+      'no trigger, no untouched default',
+    );
+
+    // A new process: a new store at defaults, a clock that starts from zero.
+    const w2 = world(PARAMS, 'node-A', w1.clock.now + 1000);
+    const { p: p2, lines } = await opened(w2, path, key);
+    assert.equal(p2.report.firstRun, false);
+    assert.equal(p2.report.restored, 3);
+    assert.deepEqual(p2.report.kept, []);
+    for (const path of ['/a', '/b', '/s']) {
+      const before = w1.store.get(path)!;
+      assert.deepEqual(w2.store.get(path), before, `${path} restored with its stamp and writer`);
+    }
+    assert.equal(w2.store.get('/c')!.source, 'default');
+    assert.equal(lines.length, 0, 'a clean restore logs nothing here (the storage factory reports it)');
+    // The clock has seen the restored stamps: a new local write outranks them all.
+    const [ch] = w2.store.apply([{ path: '/b', value: false }], 'cli');
+    assert.ok(compareStamps(ch!.stamp, w1.store.get('/b')!.stamp) > 0);
+    await p2.close();
+  });
+
+  it('restores through merge, so a newer value already in the store is not overwritten', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w1 = world();
+    const { p } = await opened(w1, path, key);
+    w1.store.apply([{ path: '/a', value: 3 }], 'cli');
+    await p.close();
+    const w2 = world();
+    w2.store.merge('/a', {
+      value: 7,
+      stamp: { t: w1.clock.now + 10, c: 0, node: 'node-B' },
+      source: 'peer:node-B',
+    });
+    const { p: p2 } = await opened(w2, path, key);
+    assert.equal(w2.store.get('/a')!.value, 7);
+    assert.equal(p2.report.restored, 0);
+    assert.deepEqual(p2.report.kept, []);
+    await p2.close();
+  });
+
+  it('keeps entries the current config cannot take, reports each, and writes them back on the next save', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const now = 1_700_000_000_000;
+    const stamp = (c: number) => ({ t: now - 1000, c, node: 'node-A' });
+    await writeSealedAtomic(
+      path,
+      encodeState('node-A', now - 1000, [
+        { path: '/a', value: 9, stamp: stamp(0), source: 'cli' }, // range now 0..5 (clamp)
+        { path: '/b', value: 1, stamp: stamp(1), source: 'cli' }, // now a bool: a number is the wrong type
+        { path: '/c', value: 500, stamp: stamp(2), source: 'cli' }, // reject policy, out of range
+        { path: '/gone', value: 1, stamp: stamp(3), source: 'cli' }, // no longer declared
+        { path: '/s', value: 'ok', stamp: stamp(4), source: 'cli' },
+        {
+          path: '/future',
+          value: 1,
+          stamp: { t: now + 3_600_000, c: 0, node: 'node-B' },
+          source: 'peer:node-B',
+        },
+      ]),
+      key,
+    );
+    const w = world(
+      { ...PARAMS, '/a': { type: 'float', min: 0, max: 5 }, '/future': { type: 'int' } },
+      'node-A',
+      now,
+    );
+    const { p } = await opened(w, path, key);
+    assert.equal(p.report.restored, 1);
+    const codes = Object.fromEntries(p.report.kept.map((k) => [k.path, k.code]));
+    assert.deepEqual(codes, {
+      '/a': 'out-of-range',
+      '/b': 'wrong-type',
+      '/c': 'out-of-range',
+      '/gone': 'undeclared',
+      '/future': 'stamp-refused',
+    });
+    assert.equal(p.status().unknownPaths, 5);
+    assert.equal(w.store.get('/a')!.source, 'default', 'not clamped under the old stamp');
+    assert.equal(w.store.get('/s')!.value, 'ok');
+
+    // A write to one of them replaces the kept entry; the others survive the save.
+    w.store.apply([{ path: '/c', value: 50 }], 'cli');
+    await p.flush();
+    const file = await contents(path, key);
+    const byPath = Object.fromEntries(file.entries.map((e) => [e.path, e]));
+    assert.deepEqual(Object.keys(byPath).sort(), ['/a', '/b', '/c', '/future', '/gone', '/s']);
+    assert.equal(byPath['/c']!.value, 50);
+    assert.equal(byPath['/gone']!.value, 1);
+    assert.deepEqual(byPath['/future']!.stamp, { t: now + 3_600_000, c: 0, node: 'node-B' });
+    await p.close();
+  });
+
+  it('coalesces a burst of changes into one save', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w = world();
+    const { p } = await opened(w, path, key, { saveDelayMs: 50 });
+    for (let i = 0; i <= 100; i++) w.store.apply([{ path: '/c', value: i }], 'cli');
+    await p.flush();
+    assert.equal(p.status().saves, 1);
+    assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 100);
+    assert.ok(p.status().lastSavedAt);
+    await p.close();
+  });
+
+  it('saves again after changes that arrive while a save is running', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w = world();
+    const { p } = await opened(w, path, key, { saveDelayMs: 0 });
+    w.store.apply([{ path: '/c', value: 1 }], 'cli');
+    const first = p.flush(); // the save of /c = 1 is now in flight
+    w.store.apply([{ path: '/c', value: 2 }], 'cli');
+    await first;
+    assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 1);
+    await p.close();
+    assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 2);
+    assert.equal(p.status().saves, 2);
+  });
+
+  it('counts and logs a failed save once, retries, and catches up when the disk is back', async () => {
+    const sub = join(dir, `gone-${++n}`);
+    await mkdir(sub);
+    const path = join(sub, 'state.sealed');
+    const key = keyfile();
+    const w = world();
+    const { p, lines } = await opened(w, path, key, { saveDelayMs: 0 });
+    await rm(sub, { recursive: true });
+    w.store.apply([{ path: '/c', value: 1 }], 'cli');
+    await p.flush();
+    w.store.apply([{ path: '/c', value: 2 }], 'cli');
+    await p.flush();
+    assert.ok(p.status().failures >= 2, `failures ${p.status().failures}`);
+    assert.equal(lines.filter((l) => l.event === 'persist.save-failed').length, 1, 'logged once per minute');
+    await mkdir(sub);
+    await p.close();
+    assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 2);
+    assert.equal(p.status().saves, 1);
+  });
+
+  it('removes temp files a killed writer left behind', async () => {
+    const sub = join(dir, `tmp-${++n}`);
+    await mkdir(sub);
+    const path = join(sub, 'state.sealed');
+    await writeFile(join(sub, '.state.sealed.4242.deadbeef.tmp'), 'half a file');
+    await writeFile(join(sub, 'unrelated.tmp'), 'not ours');
+    const { p } = await opened(world(), path, keyfile());
+    assert.deepEqual(await readdir(sub), ['unrelated.tmp']);
+    await p.close();
+  });
+});
+
+describe('persisted state: refusals', () => {
+  async function savedFile() {
+    const path = fresh();
+    const key = keyfile();
+    const w = world();
+    const { p } = await opened(w, path, key);
+    w.store.apply([{ path: '/a', value: 4 }], 'cli');
+    await p.close();
+    return { path, key, bytes: await readFile(path) };
+  }
+
+  async function assertRefused(path: string, key: SealKey, bytes: Uint8Array, pattern: RegExp) {
+    const w = world();
+    const { r } = await open(w, path, key);
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.ok(r.error.includes(path), `names the file: ${r.error}`);
+    assert.ok(['wrong-key-or-tampered', 'truncated', 'not-sealed', 'bad-state'].includes(r.code), r.code);
+    assert.match(r.error, pattern);
+    assert.match(r.error, /storage\.key/);
+    assert.deepEqual(await readFile(path), Buffer.from(bytes), 'the file is left as it was');
+    assert.equal(w.store.get('/a')!.source, 'default', 'nothing restored');
+  }
+
+  it('refuses a wrong key, a passphrase for a key-file file, a flipped byte and a truncation, leaving the file untouched', async () => {
+    const { path, key, bytes } = await savedFile();
+    await assertRefused(path, keyfile(), bytes, /cannot decrypt/);
+    await assertRefused(path, { kind: 'passphrase', passphrase: 'guess' }, bytes, /passphrase/);
+    const flipped = new Uint8Array(bytes);
+    flipped[flipped.length - 20]! ^= 0x01;
+    await writeFile(path, flipped);
+    await assertRefused(path, key, flipped, /modified or damaged/);
+    const cut = bytes.subarray(0, 30);
+    await writeFile(path, cut);
+    await assertRefused(path, key, cut, /cut short/);
+    await writeFile(path, '{"not":"sealed"}');
+    await assertRefused(path, key, Buffer.from('{"not":"sealed"}'), /not a sealed hana file/);
+  });
+
+  it('refuses a file that decrypts but is not a state file', async () => {
+    const path = fresh();
+    const key = keyfile();
+    await writeSealedAtomic(path, new TextEncoder().encode('{"format":"hana-scene"}'), key);
+    const bytes = await readFile(path);
+    await assertRefused(path, key, bytes, /not a hana state file/);
+  });
+
+  it('refuses an unreadable path (a directory) rather than treating it as a first run', async () => {
+    const path = fresh();
+    await mkdir(path);
+    const { r } = await open(world(), path, keyfile());
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok && r.error.includes(path));
+  });
+});

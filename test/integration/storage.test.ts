@@ -1,0 +1,339 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { auditFileName } from '../../daemon/audit/files.ts';
+import type { AuditRecord } from '../../daemon/audit/record.ts';
+import { IMMEDIATE, oscMessage } from '../../protocols/osc/codec.ts';
+import { eventually, makeHome, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { oscSender } from '../helpers/osc-client.ts';
+
+// Scenes, the audit log and persisted state in real daemons (child processes with temp homes),
+// driven through the `hana` CLI and real OSC packets: what an operator types, what survives a
+// restart or a SIGKILL, and what a wrong passphrase or a damaged file looks like.
+
+const LOOPBACK_PEERS = { bind: '127.0.0.1', port: 0, discovery: false };
+const sha = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+
+type AuditAnswer = { records: AuditRecord[]; skippedLines: number };
+async function auditJson(d: TestDaemon, ...args: string[]): Promise<AuditAnswer> {
+  const r = await d.cli('audit', '--json', ...args);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+const changes = (a: AuditAnswer) =>
+  a.records.flatMap((r) => (r.kind === 'change' ? [`${r.writer} ${r.path} ${r.old}→${r.new}`] : []));
+
+/** `hana start` in a home whose config.json is already written; only for starts that must fail. */
+function startMustFail(home: string) {
+  return runCli(['start', '--home', home, '--osc-port', '0', '--log-json']);
+}
+
+describe('hana scene and hana audit', () => {
+  it('saves, lists, loads and deletes scenes; the audit log shows the operator and the scene with old and new values', async () => {
+    const d = await startDaemon();
+    try {
+      assert.equal((await d.cli('set', '/layer/1/opacity', '0.25')).code, 0);
+      const save = await d.cli('scene', 'save', 'Intro');
+      assert.equal(save.code, 0, save.stderr);
+      assert.match(save.stdout, /^saved scene intro: 16 parameter\(s\)/);
+      const again = await d.cli('scene', 'save', 'intro');
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /scene "intro" already exists: add --force to replace it/);
+      assert.equal((await d.cli('set', '/layer/1/opacity', '0.75')).code, 0);
+      const only = await d.cli('scene', 'save', 'dim', '--only', '/layer/*/opacity');
+      assert.match(only.stdout, /saved scene dim: 4 parameter/);
+
+      const load = await d.cli('scene', 'load', 'intro');
+      assert.equal(load.code, 0, load.stderr);
+      assert.match(load.stdout, /loaded scene intro .*: 16 value\(s\) applied, 1 changed/);
+      assert.equal((await d.values('/layer/1/opacity'))['/layer/1/opacity'], 0.25);
+
+      const list = JSON.parse((await d.cli('scene', 'list', '--json')).stdout);
+      assert.deepEqual(
+        list.map((s: { name: string; params: number }) => [s.name, s.params]),
+        [
+          ['dim', 4],
+          ['intro', 16],
+        ],
+      );
+      assert.match((await d.cli('scene', 'list')).stdout, /NAME\s+SAVED\s+PARAMS\s+SIZE\ndim\s+\d{4}-/);
+
+      const all = await auditJson(d);
+      assert.deepEqual(changes(all), [
+        'cli /layer/1/opacity 1→0.25',
+        'cli /layer/1/opacity 0.25→0.75',
+        'scene:intro /layer/1/opacity 0.75→0.25',
+      ]);
+      const actions = all.records.flatMap((r) => (r.kind === 'action' ? [`${r.writer} ${r.action}`] : []));
+      assert.deepEqual(actions, ['cli scene.save', 'cli scene.save', 'cli scene.load']);
+      const loadRec = all.records.at(-1)!;
+      assert.ok(
+        loadRec.kind === 'action' && loadRec.detail?.name === 'intro' && loadRec.detail.changed === 1,
+      );
+
+      assert.deepEqual(changes(await auditJson(d, '--writer', 'scene:')), [
+        'scene:intro /layer/1/opacity 0.75→0.25',
+      ]);
+      assert.deepEqual(changes(await auditJson(d, '--path', '/layer/*/opacity', '--limit', '1')), [
+        'scene:intro /layer/1/opacity 0.75→0.25',
+      ]);
+      assert.equal((await auditJson(d, '--since', '1h')).records.length, 6);
+      assert.equal(
+        (await auditJson(d, '--since', new Date(Date.now() + 60_000).toISOString())).records.length,
+        0,
+      );
+      const text = await d.cli('audit', '--since', '10m');
+      assert.match(text.stdout, /TIME\s+WRITER\s+WHAT\s+CHANGE/);
+      assert.match(text.stdout, /scene:intro\s+\/layer\/1\/opacity\s+0\.75 → 0\.25/);
+      const badSince = await d.cli('audit', '--since', 'yesterday');
+      assert.equal(badSince.code, 2);
+      assert.match(badSince.stderr, /neither a duration .* nor an ISO time/);
+
+      const del = await d.cli('scene', 'delete', 'intro');
+      assert.equal(del.code, 0);
+      const gone = await d.cli('scene', 'load', 'intro');
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /no scene "intro" \(see `hana scene list`\)/);
+      const badName = await d.cli('scene', 'save', '../etc');
+      assert.equal(badName.code, 1);
+      assert.match(badName.stderr, /is not a scene name/);
+      assert.equal((await d.cli('scene', 'load')).code, 2);
+      assert.equal((await d.cli('scene', 'load', 'x', '--force')).code, 2);
+
+      const s = await d.status();
+      assert.equal(s.storage.scenes, 1);
+      assert.equal(s.storage.key.kind, 'keyfile');
+      assert.ok(s.storage.persist!.saves >= 1);
+      assert.ok(s.storage.audit!.records >= 6);
+      assert.equal(s.storage.audit!.dropped, 0);
+      assert.equal((await stat(join(d.home, 'storage.key'))).mode & 0o777, 0o600);
+      assert.equal(d.logs.filter((l) => l.event === 'storage.key-created').length, 1);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('fails `scene load` of a tampered scene with a clear error, applies nothing, and lists it as unreadable', async () => {
+    const d = await startDaemon();
+    try {
+      assert.equal((await d.cli('set', '/tempo', '140')).code, 0);
+      assert.equal((await d.cli('scene', 'save', 'verse')).code, 0);
+      assert.equal((await d.cli('set', '/tempo', '90')).code, 0);
+      const file = join(d.home, 'scenes', 'verse.scene');
+      const bytes = await readFile(file);
+      bytes[bytes.length - 30]! ^= 0x04;
+      await writeFile(file, bytes);
+      const load = await d.cli('scene', 'load', 'verse');
+      assert.equal(load.code, 1);
+      assert.match(
+        load.stderr,
+        /^hana: scene "verse" cannot be read: .*verse\.scene: cannot decrypt: .*modified or damaged.*hana scene delete verse/,
+      );
+      assert.equal((await d.values('/tempo'))['/tempo'], 90);
+      assert.match((await d.cli('scene', 'list')).stdout, /verse\s+UNREADABLE \(wrong-key-or-tampered/);
+      assert.ok(d.logs.some((l) => l.event === 'scene.refused' && l.security === true && l.name === 'verse'));
+      const failed = (await auditJson(d)).records.at(-1)!;
+      assert.ok(failed.kind === 'action' && failed.action === 'scene.load-failed');
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+describe('persisted state', () => {
+  const G = Object.fromEntries(
+    Array.from({ length: 8 }, (_, i) => [`/g/${i + 1}`, { type: 'int', min: 0, max: 1_000_000 }]),
+  );
+
+  it('survives a SIGKILL in the middle of a stream of writes with every value from one complete save', async () => {
+    const config = { params: G };
+    const d = await startDaemon({ config });
+    const s = await oscSender(d.udpPort);
+    let sent = 0;
+    try {
+      // Each bundle sets all eight parameters to k in one atomic batch, so any complete save
+      // holds eight equal values; a torn or mixed save would not.
+      const bundle = (k: number) => ({
+        kind: 'bundle' as const,
+        timetag: IMMEDIATE,
+        elements: Object.keys(G).map((p) => oscMessage(p, [{ type: 'i', value: k }])),
+      });
+      for (let round = 0; round < 20 && (await d.status()).storage.persist!.saves < 3; round++) {
+        for (let i = 0; i < 100; i++) await s.send(bundle(++sent));
+      }
+      assert.ok((await d.status()).storage.persist!.saves >= 3, 'saves happened during the stream');
+      // Keep streaming and kill the daemon while packets are still arriving.
+      const streaming = (async () => {
+        for (let i = 0; i < 3000; i++) {
+          await s.send(bundle(++sent)).catch(() => {});
+          if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 150));
+      const atKill = sent;
+      assert.equal(await d.stop('SIGKILL', { keepHome: true }), null);
+      await streaming;
+      assert.ok(atKill < sent, 'the stream was still running when the daemon was killed');
+    } finally {
+      s.close();
+    }
+
+    const again = await startDaemon({ home: d.home, config });
+    try {
+      const values = Object.values(await again.values('/g/*')) as number[];
+      assert.equal(values.length, 8);
+      assert.equal(new Set(values).size, 1, `one save, not a mix: ${values.join(', ')}`);
+      assert.ok(values[0]! >= 1 && values[0]! <= sent, `${values[0]} of ${sent} sent`);
+      const restored = again.logs.find((l) => l.event === 'persist.restored');
+      assert.equal(restored?.restored, 8);
+      assert.deepEqual(
+        (await readdir(again.home)).filter((f) => f.endsWith('.tmp')),
+        [],
+        'no temp file left beside the state',
+      );
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('saves on a clean stop even before the save delay, and restores values with their writers', async () => {
+    const config = { storage: { saveDelayMs: 60_000 } };
+    const d = await startDaemon({ config });
+    assert.equal((await d.cli('set', '/scene', '42')).code, 0);
+    assert.equal((await d.cli('set', '/layer/2/color', '#00ff00')).code, 0);
+    assert.equal(await d.stop('SIGTERM', { keepHome: true }), 0);
+    const again = await startDaemon({ home: d.home, config });
+    try {
+      const params = JSON.parse((await again.cli('get', '//*', '--json')).stdout) as {
+        path: string;
+        value: unknown;
+        source: string;
+      }[];
+      const by = Object.fromEntries(params.map((p) => [p.path, p]));
+      assert.equal(by['/scene']!.value, 42);
+      assert.equal(by['/scene']!.source, 'cli');
+      assert.equal(by['/layer/2/color']!.value, '#00ff00ff');
+      assert.equal(by['/tempo']!.source, 'default');
+      // Restoring is not a new change: the audit log shows it once, as an action.
+      const a = await auditJson(again);
+      assert.deepEqual(changes(a), ['cli /scene 0→42', 'cli /layer/2/color #ffffffff→#00ff00ff']);
+      assert.ok(
+        a.records.some((r) => r.kind === 'action' && r.action === 'state.restore' && r.writer === 'daemon'),
+      );
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('with a passphrase: a wrong or missing one stops the daemon with a clear error, the file untouched; a tampered file is an error, never a reset', async () => {
+    const home = await makeHome();
+    const passFile = join(home, 'pass');
+    const config = { storage: { key: { kind: 'passphrase', file: 'pass' } } };
+    const writeConfig = (c: unknown) =>
+      writeFile(join(home, 'config.json'), JSON.stringify({ ...(c as object), peers: LOOPBACK_PEERS }));
+    try {
+      await writeFile(passFile, 'correct horse battery\n', { mode: 0o600 });
+      const d = await startDaemon({ home, config });
+      assert.equal((await d.cli('set', '/tempo', '128')).code, 0);
+      assert.equal((await d.cli('scene', 'save', 'show')).code, 0);
+      assert.equal((await d.status()).storage.key.kind, 'passphrase');
+      assert.equal(await d.stop('SIGTERM', { keepHome: true }), 0);
+      const state = join(home, 'state.sealed');
+      const before = await sha(state);
+      await assert.rejects(stat(join(home, 'storage.key')), 'no key file with a passphrase');
+
+      await writeFile(passFile, 'wrong horse\n', { mode: 0o600 });
+      const wrong = await startMustFail(home);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.stderr,
+        /^hana: could not start: .*state\.sealed: cannot decrypt: the passphrase or key is wrong.*; check that storage\.key gives the key or passphrase .* was saved with/,
+      );
+      assert.equal(wrong.stderr.trim().split('\n').length, 1, 'one line');
+      const refusedLog = wrong.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.event === 'persist.refused');
+      assert.equal(refusedLog?.security, true);
+      assert.equal(refusedLog?.code, 'wrong-key-or-tampered');
+      assert.equal(await sha(state), before, 'the state file is untouched');
+
+      await writeConfig({ storage: { key: { kind: 'passphrase', env: 'HANA_TEST_UNSET_PASSPHRASE' } } });
+      const missing = await startMustFail(home);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /HANA_TEST_UNSET_PASSPHRASE, which is not set/);
+
+      await writeConfig(config);
+      await writeFile(passFile, 'correct horse battery\n', { mode: 0o600 });
+      const good = await readFile(state);
+      const flipped = Buffer.from(good);
+      flipped[50]! ^= 0x10;
+      await writeFile(state, flipped);
+      const tampered = await startMustFail(home);
+      assert.equal(tampered.code, 1);
+      assert.match(tampered.stderr, /state\.sealed: cannot decrypt: .*modified or damaged/);
+      assert.deepEqual(await readFile(state), flipped, 'not reset, not replaced');
+
+      await writeFile(state, good);
+      const back = await startDaemon({ home, config });
+      try {
+        assert.equal((await back.values('/tempo'))['/tempo'], 128);
+        assert.equal((await back.cli('scene', 'load', 'show')).code, 0);
+      } finally {
+        await back.stop('SIGTERM', { keepHome: true });
+      }
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('audit files on disk', () => {
+  it('rotate by size, keep at most maxFiles, and drop what an earlier run left past maxAgeHours', async () => {
+    const old = Date.now() - 100 * 3_600_000;
+    const config = { audit: { sources: ['osc', 'cli'], maxFileBytes: 1024, maxFiles: 3 } };
+    const d = await startDaemon({
+      config,
+      seed: async (home) => {
+        await mkdir(join(home, 'audit'), { mode: 0o700 });
+        for (const t of [old, old + 60_000]) {
+          const line = { kind: 'action', time: new Date(t).toISOString(), action: 'x', writer: 'cli' };
+          await writeFile(join(home, 'audit', auditFileName(t)), `${JSON.stringify(line)}\n`, {
+            mode: 0o600,
+          });
+        }
+      },
+    });
+    const s = await oscSender(d.udpPort);
+    try {
+      for (let i = 1; i <= 40; i++) await s.send(oscMessage('/scene', [{ type: 'i', value: i }]));
+      assert.ok(await eventually(async () => (await d.status()).storage.audit!.records === 40, 100, 50));
+      const dir = join(d.home, 'audit');
+      const files = (await readdir(dir)).sort();
+      assert.equal(files.length, 3, files.join(', '));
+      assert.ok(!files.includes(auditFileName(old)) && !files.includes(auditFileName(old + 60_000)));
+      for (const f of files) {
+        const st = await stat(join(dir, f));
+        assert.ok(st.size <= 1024, `${f}: ${st.size} bytes`);
+        assert.equal(st.mode & 0o777, 0o600);
+      }
+      const a = await auditJson(d, '--limit', '1000');
+      const got = a.records.map((r) => (r.kind === 'change' ? r.new : null));
+      assert.ok(got.length >= 6 && got.length < 40, `${got.length} records kept`);
+      assert.deepEqual(
+        got,
+        Array.from({ length: got.length }, (_, i) => 40 - got.length + 1 + i),
+      );
+      assert.match(a.records.at(-1)!.writer, /^osc:udp:127\.0\.0\.1:\d+$/);
+    } finally {
+      s.close();
+      await d.stop();
+    }
+  });
+});
