@@ -18,6 +18,7 @@ import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { linkHandlers } from './control/link-handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
+import { outputHandlers } from './control/output-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
@@ -31,6 +32,7 @@ import { createLinkManager, type LinkManager } from './link/manager.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
+import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
@@ -88,6 +90,7 @@ export type DaemonStatus = {
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
   sync: SyncStatus;
+  output: OutputStats | null;
   peers: {
     deviceId: string;
     port: number;
@@ -327,6 +330,22 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     let discovery = discover();
     closers.push(() => discovery?.close());
 
+    let output: OutputServer | undefined;
+    if (config.output.enabled) {
+      const o = await startOutputServer({
+        bind: config.output.bind,
+        port: config.output.port,
+        ...(config.output.token !== undefined && { token: config.output.token }),
+        allowNonLoopback: config.output.allowNonLoopback,
+        maxClients: config.output.maxClients,
+        rejectIntervalMs: config.log.rejectIntervalMs,
+        log,
+        security,
+      });
+      output = o;
+      closers.push(() => o.close());
+    }
+
     const status = (): DaemonStatus => ({
       name,
       version: VERSION,
@@ -358,12 +377,14 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         endpoint: endpoint.stats(),
       },
       sync: sync.status(),
+      output: output ? output.stats() : null,
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
       status,
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
+      ...outputHandlers(output),
       ...storage.handlers,
       ...linkHandlers({
         identity: () => identity,

@@ -5,6 +5,9 @@ import type { Out } from './client-call.ts';
 import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
 import { idCommand, LINK_FLAGS, peersCommand, trustCommand } from './link-commands.ts';
 import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
+import { OUTPUT_FLAGS, outputCommand } from './output-commands.ts';
+import { PLUGIN_FLAGS, PLUGIN_USAGE, pluginCommand } from './plugin-commands.ts';
+import { PUBLISHER_FLAGS, PUBLISHER_USAGE, publisherCommand } from './publisher-commands.ts';
 import { SCENE_FLAGS, SCENE_USAGE, sceneCommand } from './scene-commands.ts';
 import { START_FLAGS, startCommand } from './start.ts';
 
@@ -28,6 +31,9 @@ commands:
   midi monitor                               print incoming MIDI events
   midi learn <address> [--timeout S]         bind the next control that moves
   midi map list [--json] | map remove <id>   MIDI mappings
+  output [--json]                            the output page's URL (with its token) and counters
+${PLUGIN_USAGE}
+${PUBLISHER_USAGE}
 ${SCENE_USAGE}
 ${AUDIT_USAGE}
 
@@ -57,6 +63,9 @@ const COMMANDS: Record<string, Command> = {
   id: { flags: CLIENT_FLAGS, run: idCommand },
   peers: { flags: CLIENT_FLAGS, run: peersCommand },
   trust: { flags: LINK_FLAGS, run: trustCommand },
+  output: { flags: OUTPUT_FLAGS, run: outputCommand },
+  plugin: { flags: PLUGIN_FLAGS, run: pluginCommand },
+  publisher: { flags: PUBLISHER_FLAGS, run: publisherCommand },
   scene: { flags: SCENE_FLAGS, run: sceneCommand },
   audit: { flags: AUDIT_FLAGS, run: auditCommand },
 };

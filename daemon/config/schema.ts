@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
+import { OutputConfig } from './output-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
 import { AuditConfig, StorageConfig } from './storage-schema.ts';
 import { SyncConfig } from './sync-schema.ts';
@@ -155,6 +156,7 @@ export const Config = z
     storage: StorageConfig.prefault({}),
     audit: AuditConfig.prefault({}),
     sync: SyncConfig.prefault({}),
+    output: OutputConfig.prefault({}),
     params: ParamMap.default(DEFAULT_PARAMS).describe(
       'Declared parameters: OSC address → type, range, default.',
     ),

@@ -1,0 +1,22 @@
+import type { OutputInfo } from '../control/output-handlers.ts';
+import { type Parsed, UsageError } from './args.ts';
+import { callOrReport, type Out, print } from './client-call.ts';
+
+// `hana output`: where to point the browser that shows the visuals.
+
+export const OUTPUT_FLAGS = { home: 'string', json: 'boolean' } as const;
+
+export async function outputCommand(args: Parsed, out: Out): Promise<number> {
+  if (args.positionals.length) throw new UsageError('output takes no arguments');
+  const r = (await callOrReport(args, out, 'output.url', {})) as OutputInfo | undefined;
+  if (!r) return 1;
+  return print(
+    args,
+    out,
+    r,
+    () =>
+      `${r.url}\n` +
+      `Open it in a browser on this machine; press f (or double-click) for full screen, h for status.\n` +
+      `${r.clients} page(s) connected, ${r.sent} frames sent, ${r.dropped} dropped.`,
+  );
+}

@@ -1,0 +1,354 @@
+// The hana output page: receives composed frames over a WebSocket and draws the newest one on
+// each animation frame. A frame is { index, width, height, layers: [{ id, commands }] } where
+// commands is a display list as defined in plugins/api/hana-plugin.d.ts.
+//
+// Every field is checked before it is drawn: a command with an unknown op, a NaN, a bad colour
+// or a wrong type is skipped and counted, never thrown out of the draw loop.
+//
+// Layers are drawn in order straight onto the one canvas, so a command composites over
+// everything drawn before it in the frame (lower layers included): an `add` strobe brightens the
+// layers below, a `clear` covers them. (Drawing each layer on its own canvas first measured
+// ~40 instead of ~57 fps at 1280×720 in software-rendered Chromium, and would make blend modes
+// act only within a plugin's own layer.)
+
+const BLENDS = { normal: 'source-over', add: 'lighter', multiply: 'multiply', screen: 'screen' };
+const ALIGNS = { left: 'left', center: 'center', right: 'right' };
+const MAX_LAYERS = 64;
+const MAX_COMMANDS = 2000;
+const MAX_POINTS = 2000;
+const MAX_TEXT = 200;
+const MAX_SIZE = 10000;
+const MAX_MESSAGE = 16 * 1024 * 1024;
+const IDLE_CURSOR_MS = 2000;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 4000;
+
+// ── Drawing ───────────────────────────────────────────────────────────────────────────────────
+
+const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/;
+const colors = new Map();
+
+/** "#rgb", "#rrggbb" or "#rrggbbaa" → a canvas colour string; undefined for anything else. */
+function parseColor(text) {
+  if (typeof text !== 'string') return undefined;
+  const known = colors.get(text);
+  if (known !== undefined) return known;
+  if (!HEX.test(text)) return undefined;
+  let h = text.slice(1);
+  if (h.length === 3) h = h[0] + h[0] + h[1] + h[1] + h[2] + h[2];
+  const n = (i) => Number.parseInt(h.slice(i, i + 2), 16);
+  const a = h.length === 8 ? n(6) / 255 : 1;
+  const css = `rgba(${n(0)}, ${n(2)}, ${n(4)}, ${a})`;
+  if (colors.size > 4096) colors.clear(); // plugins may animate colours: keep the cache bounded
+  colors.set(text, css);
+  return css;
+}
+
+const finite = (v) => typeof v === 'number' && Number.isFinite(v);
+const optional = (v, check) => v === undefined || check(v);
+const own = (table, key) => (typeof key === 'string' && Object.hasOwn(table, key) ? table[key] : undefined);
+
+/**
+ * Applies a command's style to ctx. Returns whether it fills (true/false), or undefined when a
+ * style field is invalid and the command must be skipped. `view` maps frame units to pixels:
+ * scale `s`, then offset (ox, oy) into the letterbox.
+ */
+function applyStyle(ctx, cmd, view, defaultFill) {
+  const color = cmd.color === undefined ? 'rgba(255, 255, 255, 1)' : parseColor(cmd.color);
+  if (color === undefined) return undefined;
+  if (!optional(cmd.alpha, finite)) return undefined;
+  if (!optional(cmd.lineWidth, (w) => finite(w) && w >= 0)) return undefined;
+  if (!optional(cmd.fill, (f) => typeof f === 'boolean')) return undefined;
+  const blend = cmd.blend === undefined ? 'source-over' : own(BLENDS, cmd.blend);
+  if (blend === undefined) return undefined;
+  const t = cmd.transform;
+  const { s, ox, oy } = view;
+  if (t === undefined) {
+    ctx.setTransform(s, 0, 0, s, ox, oy);
+  } else {
+    if (!Array.isArray(t) || t.length !== 6 || !t.every(finite)) return undefined;
+    // The command's own matrix first, then frame → screen.
+    ctx.setTransform(s * t[0], s * t[1], s * t[2], s * t[3], s * t[4] + ox, s * t[5] + oy);
+  }
+  ctx.globalAlpha = cmd.alpha === undefined ? 1 : Math.min(1, Math.max(0, cmd.alpha));
+  ctx.globalCompositeOperation = blend;
+  ctx.fillStyle = color;
+  ctx.strokeStyle = color;
+  ctx.lineWidth = Math.min(cmd.lineWidth ?? 1, MAX_SIZE);
+  return cmd.fill ?? defaultFill;
+}
+
+/** Draws one command; false when it was skipped. */
+function drawCommand(ctx, cmd, view) {
+  if (cmd === null || typeof cmd !== 'object') return false;
+  switch (cmd.op) {
+    case 'clear': {
+      const color = cmd.color === undefined ? undefined : parseColor(cmd.color);
+      if (cmd.color !== undefined && color === undefined) return false;
+      // Covers the whole output (default black); a translucent colour fades what is there.
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.globalAlpha = 1;
+      ctx.globalCompositeOperation = 'source-over';
+      ctx.fillStyle = color ?? '#000';
+      ctx.fillRect(view.ox, view.oy, view.w, view.h);
+      return true;
+    }
+    case 'rect': {
+      if (![cmd.x, cmd.y, cmd.w, cmd.h].every(finite)) return false;
+      const fill = applyStyle(ctx, cmd, view, true);
+      if (fill === undefined) return false;
+      if (fill) ctx.fillRect(cmd.x, cmd.y, cmd.w, cmd.h);
+      else ctx.strokeRect(cmd.x, cmd.y, cmd.w, cmd.h);
+      return true;
+    }
+    case 'circle': {
+      if (![cmd.x, cmd.y, cmd.r].every(finite) || cmd.r < 0) return false;
+      const fill = applyStyle(ctx, cmd, view, true);
+      if (fill === undefined) return false;
+      ctx.beginPath();
+      ctx.arc(cmd.x, cmd.y, cmd.r, 0, Math.PI * 2);
+      if (fill) ctx.fill();
+      else ctx.stroke();
+      return true;
+    }
+    case 'line': {
+      if (![cmd.x1, cmd.y1, cmd.x2, cmd.y2].every(finite)) return false;
+      if (applyStyle(ctx, cmd, view, false) === undefined) return false;
+      ctx.beginPath();
+      ctx.moveTo(cmd.x1, cmd.y1);
+      ctx.lineTo(cmd.x2, cmd.y2);
+      ctx.stroke();
+      return true;
+    }
+    case 'polyline': {
+      const p = cmd.points;
+      if (!Array.isArray(p) || p.length < 2 || p.length % 2 !== 0 || p.length > MAX_POINTS) return false;
+      if (!p.every(finite) || !optional(cmd.closed, (c) => typeof c === 'boolean')) return false;
+      const fill = applyStyle(ctx, cmd, view, false);
+      if (fill === undefined) return false;
+      ctx.beginPath();
+      ctx.moveTo(p[0], p[1]);
+      for (let i = 2; i < p.length; i += 2) ctx.lineTo(p[i], p[i + 1]);
+      if (cmd.closed) ctx.closePath();
+      if (fill) ctx.fill();
+      else ctx.stroke();
+      return true;
+    }
+    case 'text': {
+      if (![cmd.x, cmd.y].every(finite) || typeof cmd.text !== 'string') return false;
+      if (!optional(cmd.size, (s) => finite(s) && s > 0)) return false;
+      const align = cmd.align === undefined ? 'left' : own(ALIGNS, cmd.align);
+      if (align === undefined) return false;
+      const fill = applyStyle(ctx, cmd, view, true);
+      if (fill === undefined) return false;
+      ctx.font = `${Math.min(cmd.size ?? 24, MAX_SIZE)}px sans-serif`;
+      ctx.textAlign = align;
+      ctx.textBaseline = 'alphabetic';
+      const text = cmd.text.slice(0, MAX_TEXT);
+      if (fill) ctx.fillText(text, cmd.x, cmd.y);
+      else ctx.strokeText(text, cmd.x, cmd.y);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * Draws a composed frame onto `canvas`, letterboxed: the frame's width × height keeps its aspect
+ * ratio and is centred, black bars around it, nothing drawn outside it.
+ * Returns how many commands (or layers) were skipped.
+ */
+function drawFrame(ctx, frame) {
+  const canvas = ctx.canvas;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.globalAlpha = 1;
+  ctx.globalCompositeOperation = 'source-over';
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (frame === null || typeof frame !== 'object' || !Array.isArray(frame.layers)) return 1;
+  const fw = finite(frame.width) && frame.width > 0 ? frame.width : 1280;
+  const fh = finite(frame.height) && frame.height > 0 ? frame.height : 720;
+  const s = Math.min(canvas.width / fw, canvas.height / fh);
+  const w = Math.round(fw * s);
+  const h = Math.round(fh * s);
+  if (w < 1 || h < 1) return 0;
+  const view = { s, w, h, ox: Math.floor((canvas.width - w) / 2), oy: Math.floor((canvas.height - h) / 2) };
+  let skipped = 0;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(view.ox, view.oy, w, h);
+  ctx.clip();
+  for (const layer of frame.layers.slice(0, MAX_LAYERS)) {
+    if (layer === null || typeof layer !== 'object' || !Array.isArray(layer.commands)) {
+      skipped++;
+      continue;
+    }
+    const commands = layer.commands;
+    skipped += Math.max(0, commands.length - MAX_COMMANDS);
+    for (let i = 0; i < Math.min(commands.length, MAX_COMMANDS); i++) {
+      let ok = false;
+      try {
+        ok = drawCommand(ctx, commands[i], view);
+      } catch {
+        ok = false;
+      }
+      if (!ok) skipped++;
+    }
+  }
+  ctx.restore();
+  return skipped;
+}
+
+// ── The page ──────────────────────────────────────────────────────────────────────────────────
+
+const canvas = document.getElementById('output');
+const statusBox = document.getElementById('status');
+// Opaque: the browser need not blend the canvas with the page behind it.
+const ctx2d = canvas.getContext('2d', { alpha: false });
+const token = new URLSearchParams(location.search).get('token') ?? '';
+
+const state = {
+  connected: false,
+  connects: 0,
+  received: 0,
+  drawn: 0,
+  badMessages: 0,
+  skipped: 0,
+  index: null,
+  layers: 0,
+  fps: 0,
+  /** Time spent drawing one frame, ms (moving average). */
+  drawMs: 0,
+  retryAt: 0,
+  overlay: false,
+};
+let latest = null;
+let latestSeq = 0;
+let drawnSeq = 0;
+let dirty = true;
+let retryDelay = RETRY_FIRST_MS;
+const drawTimes = [];
+
+function resize() {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(window.innerWidth * dpr));
+  const h = Math.max(1, Math.round(window.innerHeight * dpr));
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  dirty = true;
+}
+
+function connect() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  ws.onopen = () => {
+    state.connected = true;
+    state.connects++;
+    retryDelay = RETRY_FIRST_MS;
+  };
+  ws.onmessage = (event) => {
+    if (typeof event.data !== 'string' || event.data.length > MAX_MESSAGE) {
+      state.badMessages++;
+      return;
+    }
+    try {
+      latest = JSON.parse(event.data);
+      latestSeq++;
+      state.received++;
+    } catch {
+      state.badMessages++;
+    }
+  };
+  ws.onclose = () => {
+    state.connected = false;
+    // Jittered exponential backoff: a restarting daemon is not hammered by every open page.
+    const wait = retryDelay * (0.8 + Math.random() * 0.4);
+    state.retryAt = performance.now() + wait;
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+    setTimeout(connect, wait);
+  };
+}
+
+function updateStatus(now) {
+  while (drawTimes.length > 0 && drawTimes[0] < now - 1000) drawTimes.shift();
+  state.fps = drawTimes.length;
+  const visible = state.overlay || !state.connected || state.received === 0;
+  statusBox.hidden = !visible;
+  if (!visible) return;
+  let text;
+  if (!state.connected) {
+    const secs = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
+    text = state.connects === 0 ? 'connecting…' : `disconnected, retrying in ${secs}s`;
+  } else if (state.received === 0) {
+    text = 'connected, waiting for frames (is a plugin running?)';
+  } else {
+    text = `connected  ${state.fps} fps  frame ${state.index ?? '-'}  ${state.layers} layers  draw ${state.drawMs.toFixed(1)} ms`;
+    if (state.skipped > 0) text += `  ${state.skipped} bad commands skipped`;
+  }
+  statusBox.classList.toggle('warn', !state.connected);
+  if (statusBox.textContent !== text) statusBox.textContent = text;
+}
+
+function tick(now) {
+  requestAnimationFrame(tick);
+  if (latestSeq !== drawnSeq || dirty) {
+    drawnSeq = latestSeq;
+    dirty = false;
+    const started = performance.now();
+    try {
+      if (latest !== null) {
+        state.skipped += drawFrame(ctx2d, latest);
+        state.index = finite(latest.index) ? latest.index : null;
+        state.layers = Array.isArray(latest.layers) ? latest.layers.length : 0;
+      }
+    } catch {
+      state.skipped++; // a frame that broke drawing as a whole: the next one gets its chance
+    }
+    state.drawMs += (performance.now() - started - state.drawMs) * 0.1;
+    state.drawn++;
+    drawTimes.push(now);
+  }
+  updateStatus(now);
+}
+
+function toggleFullscreen() {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else document.documentElement.requestFullscreen().catch(() => {});
+}
+
+let idleTimer = 0;
+function wake() {
+  document.body.classList.remove('idle');
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => document.body.classList.add('idle'), IDLE_CURSOR_MS);
+}
+
+window.addEventListener('resize', resize);
+window.addEventListener('mousemove', wake);
+window.addEventListener('dblclick', toggleFullscreen);
+window.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === 'f' || e.key === 'F') toggleFullscreen();
+  if (e.key === 'h' || e.key === 'H') {
+    state.overlay = !state.overlay;
+    updateStatus(performance.now());
+  }
+});
+
+// Read-only numbers for people (and tests) looking at the page from the console.
+window.hanaOutput = Object.freeze({
+  stats: () => ({
+    ...state,
+    canvas: { width: canvas.width, height: canvas.height },
+    fullscreen: document.fullscreenElement !== null,
+    idle: document.body.classList.contains('idle'),
+  }),
+});
+
+resize();
+wake();
+connect();
+requestAnimationFrame(tick);

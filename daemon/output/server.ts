@@ -1,0 +1,331 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { ComposedFrame } from '../../plugins/display-list.ts';
+import { isLoopbackAddress } from '../config/output-schema.ts';
+import { createRejections } from '../ingest/rejections.ts';
+import type { Logger } from '../log.ts';
+import { createFanout, type FanoutStats } from './fanout.ts';
+import {
+  allowedHosts,
+  allowedOrigins,
+  type Check,
+  checkHost,
+  checkOrigin,
+  checkToken,
+  newToken,
+  pageUrl,
+} from './guard.ts';
+import { loadPageFiles, SECURITY_HEADERS } from './page-files.ts';
+
+// The visual output page: plain HTTP on loopback serving three static files, and a WebSocket
+// that streams composed frames as JSON text. Every request passes the Host check first; the page
+// and the socket also need the token, and the socket a same-server Origin.
+
+export type OutputServerInit = {
+  bind: string;
+  /** 0 picks a free port; a busy port falls back to a free one (with a warning). */
+  port: number;
+  /** Default: 128 random bits, new at every start. */
+  token?: string;
+  /** Refuse any bind but 127.0.0.0/8 and ::1 unless this is true (config `output.allowNonLoopback`). */
+  allowNonLoopback?: boolean;
+  /** Default 8. */
+  maxClients?: number;
+  log: Logger;
+  /** `securityLogger(log)`: refusals are logged through it. */
+  security: Logger;
+  /** At most one log line per refusal reason and source in this interval (default 10 s). */
+  rejectIntervalMs?: number;
+  /** A page that does not answer a ping within this long is dropped (default 10 s). */
+  heartbeatMs?: number;
+};
+
+export type OutputStats = FanoutStats & {
+  clients: number;
+  rejected: Record<string, number>;
+  rejectedTotal: number;
+};
+
+export type OutputServer = {
+  /** The page URL with its token. */
+  readonly url: string;
+  readonly port: number;
+  readonly token: string;
+  /**
+   * Streams a frame to every connected page: a `ComposedFrame`, or one the runtime already
+   * serialised (its `EncodedFrame`, whose `json` is sent as is).
+   */
+  publish(frame: ComposedFrame | { readonly json: string }): void;
+  stats(): OutputStats;
+  close(): Promise<void>;
+};
+
+export const OUTPUT_REJECTION_REASONS = [
+  'output-bad-host',
+  'output-bad-token',
+  'output-bad-origin',
+  'output-bad-method',
+  'output-bad-request',
+  'output-too-many-clients',
+  'output-not-found',
+] as const;
+
+// Everything but a plain 404 is a security event: a wrong Host, token or Origin is someone else
+// trying the page.
+const SECURITY_REASONS = new Set<string>(OUTPUT_REJECTION_REASONS.filter((r) => r !== 'output-not-found'));
+
+/** Clients send nothing meaningful; anything larger closes the socket (1009). */
+const MAX_CLIENT_MESSAGE = 1024;
+const WS_PATH = '/ws';
+const ASSETS = new Set(['/renderer.js', '/style.css']);
+
+type Refusal = Extract<Check, { ok: false }>;
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ port, host }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+export async function startOutputServer(init: OutputServerInit): Promise<OutputServer> {
+  if (!isLoopbackAddress(init.bind) && !init.allowNonLoopback) {
+    throw new Error(
+      `output.bind is ${init.bind}, which serves the output page to the network: use 127.0.0.1, or set output.allowNonLoopback to true`,
+    );
+  }
+  const { log } = init;
+  const token = init.token ?? newToken();
+  const maxClients = init.maxClients ?? 8;
+  const heartbeatMs = init.heartbeatMs ?? 10_000;
+  const files = await loadPageFiles();
+  const fanout = createFanout();
+  const rejections = createRejections({
+    log,
+    security: init.security,
+    intervalMs: init.rejectIntervalMs ?? 10_000,
+    securityReasons: SECURITY_REASONS,
+    event: 'output.rejected',
+  });
+  const alive = new Map<WebSocket, boolean>();
+  // Filled once the port is known.
+  let hosts = new Set<string>();
+  let origins = new Set<string>();
+
+  const refuse = (req: IncomingMessage, r: Refusal) => {
+    rejections.reject(r.reason, req.socket.remoteAddress ?? 'unknown', r.message, {
+      method: req.method,
+      path: (req.url ?? '').split('?')[0]!.slice(0, 200),
+    });
+  };
+
+  const reply = (res: ServerResponse, status: number, type: string, body: Buffer | string, head: boolean) => {
+    res.writeHead(status, {
+      ...SECURITY_HEADERS,
+      'Content-Type': type,
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(head ? undefined : body);
+  };
+
+  const replyRefused = (req: IncomingMessage, res: ServerResponse, r: Refusal) => {
+    refuse(req, r);
+    const hint =
+      r.reason === 'output-bad-token'
+        ? 'Open the URL that `hana output` prints: it carries the token.\n'
+        : `${r.reason}\n`;
+    reply(res, r.status, 'text/plain; charset=utf-8', hint, req.method === 'HEAD');
+  };
+
+  const parseUrl = (req: IncomingMessage): URL | undefined => {
+    try {
+      return new URL(req.url ?? '/', 'http://output.invalid');
+    } catch {
+      return undefined;
+    }
+  };
+
+  const server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 10_000 });
+
+  server.on('request', (req, res) => {
+    const host = checkHost(hosts, req.headers.host);
+    if (!host.ok) return replyRefused(req, res, host);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return replyRefused(req, res, {
+        ok: false,
+        status: 405,
+        reason: 'output-bad-method',
+        message: `output page request with method ${String(req.method).slice(0, 16)}`,
+      });
+    }
+    const head = req.method === 'HEAD';
+    const url = parseUrl(req);
+    if (!url) {
+      return replyRefused(req, res, {
+        ok: false,
+        status: 400,
+        reason: 'output-bad-request',
+        message: 'output page request with an unparsable URL',
+      });
+    }
+    if (url.pathname === '/') {
+      const t = checkToken(token, url);
+      if (!t.ok) return replyRefused(req, res, t);
+      const f = files.get('index.html')!;
+      return reply(res, 200, f.type, f.body, head);
+    }
+    // The script and stylesheet are the same for everyone and hold nothing secret; the page that
+    // loads them and the socket that feeds them need the token.
+    if (ASSETS.has(url.pathname)) {
+      const f = files.get(url.pathname.slice(1))!;
+      return reply(res, 200, f.type, f.body, head);
+    }
+    // Browsers ask for it on every load; answering keeps it out of the refusal counts.
+    if (url.pathname === '/favicon.ico') return reply(res, 204, 'text/plain', '', true);
+    if (url.pathname === WS_PATH) {
+      res.setHeader('Upgrade', 'websocket');
+      return reply(res, 426, 'text/plain; charset=utf-8', 'WebSocket only\n', head);
+    }
+    return replyRefused(req, res, {
+      ok: false,
+      status: 404,
+      reason: 'output-not-found',
+      message: 'output page request for an unknown path',
+    });
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_CLIENT_MESSAGE,
+    perMessageDeflate: false,
+  });
+
+  const refuseUpgrade = (req: IncomingMessage, socket: Duplex, r: Refusal) => {
+    refuse(req, r);
+    const text = `${r.status} ${r.reason}`;
+    socket.end(
+      `HTTP/1.1 ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    );
+    socket.destroy();
+  };
+
+  // A handshake ws itself finds malformed (no key, wrong version…) is refused and counted here too.
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) =>
+    refuseUpgrade(req, socket, {
+      ok: false,
+      status: 400,
+      reason: 'output-bad-request',
+      message: `output WebSocket handshake refused: ${err.message}`,
+    }),
+  );
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = parseUrl(req);
+    // In order, stopping at the first refusal: an unknown Host learns nothing else.
+    const checks: Array<() => Check> = [
+      () => checkHost(hosts, req.headers.host),
+      () =>
+        url?.pathname === WS_PATH
+          ? { ok: true }
+          : {
+              ok: false,
+              status: 404,
+              reason: 'output-not-found',
+              message: 'output WebSocket for an unknown path',
+            },
+      () => checkToken(token, url!),
+      () => checkOrigin(origins, req.headers.origin),
+      () =>
+        fanout.size < maxClients
+          ? { ok: true }
+          : {
+              ok: false,
+              status: 503,
+              reason: 'output-too-many-clients',
+              message: `output WebSocket refused: ${maxClients} pages are already connected (output.maxClients)`,
+            },
+    ];
+    for (const c of checks) {
+      const r = c();
+      if (!r.ok) return refuseUpgrade(req, socket, r);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true);
+      fanout.add(ws);
+      ws.on('pong', () => alive.set(ws, true));
+      ws.on('message', () => {}); // nothing a page says matters
+      ws.on('error', () => ws.terminate());
+      ws.once('close', () => {
+        alive.delete(ws);
+        fanout.remove(ws);
+        log.info({ event: 'output.disconnected', clients: fanout.size }, 'output page disconnected');
+      });
+      log.info({ event: 'output.connected', clients: fanout.size }, 'output page connected');
+    });
+  });
+
+  const bind = async (port: number) => {
+    try {
+      await listen(server, port, init.bind);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
+      log.warn(
+        { event: 'output.port-busy', port },
+        `output port ${port} is in use; serving the output page on a free port instead`,
+      );
+      await listen(server, 0, init.bind);
+    }
+  };
+  await bind(init.port);
+  const port = (server.address() as { port: number }).port;
+  hosts = allowedHosts(init.bind, port);
+  origins = allowedOrigins(hosts);
+  const url = pageUrl(init.bind, port, token);
+
+  // A page whose machine slept or lost its network holds a slot until it answers no ping.
+  const heartbeat = setInterval(() => {
+    for (const [ws, ok] of alive) {
+      if (!ok) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  log.info(
+    { event: 'output.ready', bind: init.bind, port },
+    `output page on http://${init.bind.includes(':') ? `[${init.bind}]` : init.bind}:${port}/ (run \`hana output\` for the URL with its token)`,
+  );
+
+  return {
+    url,
+    port,
+    token,
+    publish: (frame) => fanout.publish('json' in frame ? frame.json : frame),
+    stats: () => ({
+      clients: fanout.size,
+      ...fanout.stats(),
+      rejected: rejections.counts(),
+      rejectedTotal: rejections.total(),
+    }),
+    async close() {
+      clearInterval(heartbeat);
+      for (const ws of alive.keys()) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

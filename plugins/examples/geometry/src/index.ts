@@ -1,0 +1,116 @@
+import type { Command, DisplayList, FrameInfo, ParamValue } from '../../../api/hana-plugin.d.ts';
+
+// A ring of rotating polygons around a star, driven by parameters and the shared beat:
+// /layer/1/hue turns the palette, /layer/1/opacity fades the whole pattern, /layer/1/color tints
+// it. Everything is a function of the beat and the parameters (nothing accumulates from frame to
+// frame), so every linked daemon draws the same picture.
+
+const RING = 6;
+const SIDES = 6;
+
+const num = (v: ParamValue | undefined, fallback: number) =>
+  typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+
+function tint(v: ParamValue | undefined): [number, number, number] {
+  if (typeof v !== 'string' || !/^#[0-9a-fA-F]{6}/.test(v)) return [1, 1, 1];
+  return [1, 3, 5].map((i) => Number.parseInt(v.slice(i, i + 2), 16) / 255) as [number, number, number];
+}
+
+const hex2 = (x: number) =>
+  Math.round(Math.min(1, Math.max(0, x)) * 255)
+    .toString(16)
+    .padStart(2, '0');
+
+/** HSL (hue in degrees, s and l in 0–1) times a tint, as "#rrggbb". */
+function color(hue: number, s: number, l: number, t: readonly [number, number, number]): string {
+  const h = (((hue % 360) + 360) % 360) / 60;
+  const c = (1 - Math.abs(2 * l - 1)) * s;
+  const x = c * (1 - Math.abs((h % 2) - 1));
+  const m = l - c / 2;
+  const [r, g, b] =
+    h < 1
+      ? [c, x, 0]
+      : h < 2
+        ? [x, c, 0]
+        : h < 3
+          ? [0, c, x]
+          : h < 4
+            ? [0, x, c]
+            : h < 5
+              ? [x, 0, c]
+              : [c, 0, x];
+  return `#${hex2((r + m) * t[0])}${hex2((g + m) * t[1])}${hex2((b + m) * t[2])}`;
+}
+
+/** A regular polygon of `sides` corners and radius 1 around the origin, flat coordinates. */
+function polygon(sides: number): number[] {
+  const points: number[] = [];
+  for (let i = 0; i < sides; i++) {
+    const a = (i / sides) * Math.PI * 2;
+    points.push(Math.cos(a), Math.sin(a));
+  }
+  return points;
+}
+
+const UNIT = polygon(SIDES);
+
+export function frame(f: FrameInfo): DisplayList {
+  const hue = num(f.params['/layer/1/hue'], 0);
+  const alpha = Math.min(1, Math.max(0, num(f.params['/layer/1/opacity'], 1)));
+  const t = tint(f.params['/layer/1/color']);
+  if (alpha <= 0) return [];
+
+  const cx = f.width / 2;
+  const cy = f.height / 2;
+  const unit = Math.min(f.width, f.height) / 2;
+  // One turn every 16 beats, and a pulse on every beat.
+  const turn = (f.beat / 16) * Math.PI * 2;
+  const pulse = 1 + 0.12 * (1 - f.phase) ** 3;
+  const out: Command[] = [];
+
+  for (let i = 0; i < RING; i++) {
+    const a = turn + (i / RING) * Math.PI * 2;
+    const r = unit * 0.55;
+    const size = unit * 0.2 * pulse;
+    const spin = -turn * 2 + i;
+    const cos = Math.cos(spin) * size;
+    const sin = Math.sin(spin) * size;
+    out.push({
+      op: 'polyline',
+      points: UNIT,
+      closed: true,
+      fill: true,
+      color: color(hue + i * (360 / RING), 0.85, 0.55, t),
+      alpha: alpha * 0.85,
+      // Rotate and scale the unit polygon, then move it onto the ring.
+      transform: [cos, sin, -sin, cos, cx + Math.cos(a) * r, cy + Math.sin(a) * r],
+    });
+  }
+
+  const star: number[] = [];
+  const points = 10;
+  for (let i = 0; i < points; i++) {
+    const a = -turn + (i / points) * Math.PI * 2;
+    const r = (i % 2 === 0 ? 0.3 : 0.12) * unit * pulse;
+    star.push(cx + Math.cos(a) * r, cy + Math.sin(a) * r);
+  }
+  out.push({
+    op: 'polyline',
+    points: star,
+    closed: true,
+    color: color(hue + 180, 0.9, 0.7, t),
+    alpha,
+    lineWidth: 4,
+  });
+  out.push({
+    op: 'circle',
+    x: cx,
+    y: cy,
+    r: unit * 0.75,
+    fill: false,
+    lineWidth: 2,
+    color: color(hue + 90, 0.6, 0.6, t),
+    alpha: alpha * 0.6,
+  });
+  return out;
+}
