@@ -1,20 +1,19 @@
 import {
-  createCipheriv,
-  createDecipheriv,
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
-  randomBytes,
-  scrypt,
 } from 'node:crypto';
 import { z } from 'zod';
+import { seal, unseal } from '../trust-store/sealed-file.ts';
 import { PublisherKeyId } from './manifest.ts';
 
-// A plugin publisher's Ed25519 key. The secret half lives in a JSON file encrypted with a key
-// derived from a passphrase (scrypt → AES-256-GCM), so a copied laptop backup does not let
-// anyone sign plugins that every hana daemon trusting this publisher would run.
+// A plugin publisher's Ed25519 key. The secret half lives in a JSON file whose private key is a
+// sealed blob (trust-store/sealed-file.ts: scrypt → AES-256-GCM), so a copied laptop backup does
+// not let anyone sign plugins that every hana daemon trusting this publisher would run. The key
+// ID and public key stay readable beside it, so tools can say which key a file holds without
+// the passphrase; after unsealing, both are checked against the private key itself.
 
 /** First 16 hex of SHA-256 over the raw public key: short enough to read out, long enough to pin. */
 export function publisherKeyId(rawPublicKey: Uint8Array): string {
@@ -49,56 +48,28 @@ function rawPublicKey(key: KeyObject): Buffer {
   return Buffer.from(jwk.x!, 'base64url');
 }
 
-// scrypt cost. 2^17 × r 8 = 128 MiB and ≈ 0.3 s here: paid once per signing session. The file
-// records the cost so it can be raised later; the bounds stop a crafted file from asking for
-// gigabytes of memory.
-const LOG_N = 17;
-const R = 8;
-const P = 1;
-// scrypt's memory is 128·N·r bytes: at most 256 MiB, whatever the file says.
-const MAX_N_TIMES_R = 2 ** 21;
+// Sealed PKCS#8 DER of an Ed25519 key is 42 + 48 + 16 = 106 bytes; the bound leaves room only
+// for a larger key encoding, not for a crafted file to make the reader allocate much.
+const MAX_SEALED_BASE64 = 1024;
 
 const SecretKeyFile = z
   .object({
-    version: z.literal(1),
+    // Version 1 (its own scrypt + AES-GCM fields) never shipped and is not read.
+    version: z.literal(2),
     algorithm: z.literal('Ed25519'),
     keyId: PublisherKeyId,
     publicKey: base64Of(32),
-    kdf: z
-      .object({
-        name: z.literal('scrypt'),
-        logN: z.number().int().min(14).max(20),
-        r: z.number().int().min(1).max(16),
-        p: z.number().int().min(1).max(4),
-        salt: base64Of(16),
-      })
-      .strict()
-      .refine((k) => 2 ** k.logN * k.r <= MAX_N_TIMES_R, 'scrypt would need more than 256 MiB'),
-    cipher: z.literal('aes-256-gcm'),
-    nonce: base64Of(12),
-    tag: base64Of(16),
-    /** PKCS#8 DER of the private key, encrypted. */
-    encryptedKey: z.string().max(1024).base64(),
+    /** HANA-SEALED bytes (passphrase KDF) holding the PKCS#8 DER of the private key. */
+    sealed: z.string().max(MAX_SEALED_BASE64).base64(),
   })
   .strict();
 type SecretKeyFile = z.infer<typeof SecretKeyFile>;
 
-function deriveKey(passphrase: string, kdf: SecretKeyFile['kdf']): Promise<Buffer> {
-  const N = 2 ** kdf.logN;
-  return new Promise((done, fail) => {
-    // maxmem: scrypt needs about 128·N·r bytes; Node's default cap (32 MiB) is below our cost.
-    const opts = { N, r: kdf.r, p: kdf.p, maxmem: 2 * 128 * N * kdf.r };
-    scrypt(passphrase.normalize('NFC'), Buffer.from(kdf.salt, 'base64'), 32, opts, (err, key) =>
-      err ? fail(err) : done(key),
-    );
-  });
-}
-
-// Everything but the ciphertext is authenticated, so editing the key ID or public key in the
-// file is caught at unlock instead of producing signatures under a wrong name.
-function associatedData(f: Pick<SecretKeyFile, 'version' | 'keyId' | 'publicKey'>): Buffer {
-  return Buffer.from(`hana publisher secret key v${f.version}\0${f.keyId}\0${f.publicKey}`);
-}
+export type PublisherSecretKey = {
+  readonly keyId: string;
+  readonly publicKey: string;
+  readonly privateKey: KeyObject;
+};
 
 export type GeneratedPublisherKey = {
   /** Base64 of the raw 32-byte Ed25519 public key: what daemons are told to trust. */
@@ -108,101 +79,95 @@ export type GeneratedPublisherKey = {
   readonly secretKeyFile: string;
 };
 
+/** The signing key for a private key object (the local machine key is kept unsealed). */
+export function publisherKeyFromPrivate(privateKey: KeyObject): PublisherSecretKey {
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new TypeError('a publisher key is Ed25519');
+  const raw = rawPublicKey(createPublicKey(privateKey));
+  return { keyId: publisherKeyId(raw), publicKey: raw.toString('base64'), privateKey };
+}
+
+/** A fresh Ed25519 key pair, not yet written anywhere. */
+export function newPublisherKey(): PublisherSecretKey {
+  return publisherKeyFromPrivate(generateKeyPairSync('ed25519').privateKey);
+}
+
+/** Generates a key and its passphrase-sealed file. An empty passphrase is a programmer error. */
 export async function generatePublisherKey(passphrase: string): Promise<GeneratedPublisherKey> {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const raw = rawPublicKey(publicKey);
-  const head = { version: 1 as const, keyId: publisherKeyId(raw), publicKey: raw.toString('base64') };
-  const kdf = { name: 'scrypt' as const, logN: LOG_N, r: R, p: P, salt: randomBytes(16).toString('base64') };
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', await deriveKey(passphrase, kdf), nonce);
-  cipher.setAAD(associatedData(head));
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-  const encrypted = Buffer.concat([cipher.update(der), cipher.final()]);
-  der.fill(0);
+  const key = newPublisherKey();
+  const der = key.privateKey.export({ format: 'der', type: 'pkcs8' });
+  let sealed: Uint8Array;
+  try {
+    sealed = seal(der, { kind: 'passphrase', passphrase });
+  } finally {
+    der.fill(0);
+  }
   const file: SecretKeyFile = {
-    version: head.version,
+    version: 2,
     algorithm: 'Ed25519',
-    keyId: head.keyId,
-    publicKey: head.publicKey,
-    kdf,
-    cipher: 'aes-256-gcm',
-    nonce: nonce.toString('base64'),
-    tag: cipher.getAuthTag().toString('base64'),
-    encryptedKey: encrypted.toString('base64'),
+    keyId: key.keyId,
+    publicKey: key.publicKey,
+    sealed: Buffer.from(sealed).toString('base64'),
   };
   return {
-    publicKey: head.publicKey,
-    keyId: head.keyId,
+    publicKey: key.publicKey,
+    keyId: key.keyId,
     secretKeyFile: `${JSON.stringify(file, null, 2)}\n`,
   };
 }
 
-export type PublisherSecretKey = {
-  readonly keyId: string;
-  readonly publicKey: string;
-  readonly privateKey: KeyObject;
-};
-
 export type UnlockResult =
   | { ok: true; key: PublisherSecretKey }
   | { ok: false; code: 'bad-key-file' | 'wrong-passphrase'; error: string };
+
+const badFile = (error: string): UnlockResult => ({ ok: false, code: 'bad-key-file', error });
+
+/** The key ID and public key a secret key file claims, without the passphrase; undefined if it is not one. */
+export function describeSecretKeyFile(
+  secretKeyFile: string,
+): { keyId: string; publicKey: string } | undefined {
+  try {
+    const r = SecretKeyFile.safeParse(JSON.parse(secretKeyFile));
+    return r.success ? { keyId: r.data.keyId, publicKey: r.data.publicKey } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Decrypts a secret key file. Never throws on a bad file or passphrase. */
 export async function unlockSecretKey(secretKeyFile: string, passphrase: string): Promise<UnlockResult> {
   let f: SecretKeyFile;
   try {
     const r = SecretKeyFile.safeParse(JSON.parse(secretKeyFile));
-    if (!r.success) {
-      return {
-        ok: false,
-        code: 'bad-key-file',
-        error: `not a publisher secret key file: ${z.prettifyError(r.error)}`,
-      };
-    }
+    if (!r.success) return badFile(`not a publisher secret key file: ${z.prettifyError(r.error)}`);
     f = r.data;
   } catch (err) {
-    return {
-      ok: false,
-      code: 'bad-key-file',
-      error: `not a publisher secret key file: ${(err as Error).message}`,
-    };
+    return badFile(`not a publisher secret key file: ${(err as Error).message}`);
   }
-  let der: Buffer;
-  try {
-    const decipher = createDecipheriv(
-      'aes-256-gcm',
-      await deriveKey(passphrase, f.kdf),
-      Buffer.from(f.nonce, 'base64'),
-    );
-    decipher.setAAD(associatedData(f));
-    decipher.setAuthTag(Buffer.from(f.tag, 'base64'));
-    der = Buffer.concat([decipher.update(Buffer.from(f.encryptedKey, 'base64')), decipher.final()]);
-  } catch {
-    // GCM cannot tell a wrong passphrase from an edited file; the first is far more likely.
-    return {
-      ok: false,
-      code: 'wrong-passphrase',
-      error: `wrong passphrase for publisher key ${f.keyId} (or the key file was altered)`,
-    };
+  if (passphrase.length === 0) {
+    return { ok: false, code: 'wrong-passphrase', error: `an empty passphrase cannot unlock key ${f.keyId}` };
   }
-  try {
-    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    const raw = rawPublicKey(createPublicKey(privateKey));
-    const ours = privateKey.asymmetricKeyType === 'ed25519' && raw.toString('base64') === f.publicKey;
-    if (!ours || publisherKeyId(raw) !== f.keyId) {
+  const opened = unseal(Buffer.from(f.sealed, 'base64'), { kind: 'passphrase', passphrase });
+  if (!opened.ok) {
+    if (opened.code === 'wrong-key-or-tampered') {
+      // GCM cannot tell a wrong passphrase from an edited file; the first is far more likely.
       return {
         ok: false,
-        code: 'bad-key-file',
-        error: `the secret key does not belong to key ID ${f.keyId}`,
+        code: 'wrong-passphrase',
+        error: `wrong passphrase for publisher key ${f.keyId} (or the key file was altered)`,
       };
     }
-    return { ok: true, key: { keyId: f.keyId, publicKey: f.publicKey, privateKey } };
+    return badFile(`the sealed secret key of ${f.keyId} is unusable: ${opened.error}`);
+  }
+  const der = Buffer.from(opened.plaintext.buffer, opened.plaintext.byteOffset, opened.plaintext.length);
+  try {
+    const key = publisherKeyFromPrivate(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+    // The readable fields are not covered by the seal: they must describe the sealed key.
+    if (key.publicKey !== f.publicKey || key.keyId !== f.keyId) {
+      return badFile(`the secret key does not belong to key ID ${f.keyId}; the key file was edited`);
+    }
+    return { ok: true, key };
   } catch (err) {
-    return {
-      ok: false,
-      code: 'bad-key-file',
-      error: `the decrypted secret key is unusable: ${(err as Error).message}`,
-    };
+    return badFile(`the decrypted secret key is unusable: ${(err as Error).message}`);
   } finally {
     der.fill(0);
   }

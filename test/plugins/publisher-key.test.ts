@@ -18,6 +18,12 @@ after(async () => {
   await f.cleanup();
 });
 
+function flipped(b64: string, at: number): string {
+  const b = Buffer.from(b64, 'base64');
+  b[at]! ^= 0x01;
+  return b.toString('base64');
+}
+
 describe('publisher keys', () => {
   it('key ID is the first 16 hex of SHA-256 over the raw 32-byte public key', () => {
     const raw = Buffer.from(f.genA.publicKey, 'base64');
@@ -29,9 +35,12 @@ describe('publisher keys', () => {
 
   it('the secret key file holds no plaintext secret', () => {
     const file = JSON.parse(f.genA.secretKeyFile);
-    assert.equal(file.kdf.name, 'scrypt');
-    assert.equal(file.cipher, 'aes-256-gcm');
+    assert.equal(file.version, 2);
     assert.equal(file.keyId, f.genA.keyId);
+    // The private key is a trust-store sealed blob (scrypt passphrase KDF, AES-256-GCM).
+    const sealed = Buffer.from(file.sealed, 'base64');
+    assert.equal(sealed.subarray(0, 12).toString(), 'HANA-SEALED\n');
+    assert.equal(sealed[13], 1, 'KDF 1 = scrypt passphrase');
     const der = f.keyA.privateKey.export({ format: 'der', type: 'pkcs8' });
     const seed = der.subarray(-32); // the Ed25519 private key proper
     for (const enc of ['base64', 'hex', 'base64url'] as const) {
@@ -49,6 +58,18 @@ describe('publisher keys', () => {
     assert.equal(f.keyA.publicKey, f.genA.publicKey);
   });
 
+  it('an empty passphrase is wrong-passphrase, not a throw', async () => {
+    const r = await unlockSecretKey(f.genA.secretKeyFile, '');
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.code, 'wrong-passphrase');
+  });
+
+  it('the same key reads back with the right passphrase after a JSON round trip', async () => {
+    const again = await unlockSecretKey(JSON.stringify(JSON.parse(f.genA.secretKeyFile)), PASSPHRASE);
+    if (!again.ok) assert.fail(again.error);
+    assert.equal(again.key.keyId, f.genA.keyId);
+  });
+
   it('a wrong passphrase is wrong-passphrase', async () => {
     const r = await unlockSecretKey(f.genA.secretKeyFile, 'correct horse battery stapler');
     assert.equal(r.ok, false);
@@ -60,15 +81,18 @@ describe('publisher keys', () => {
     const cases: [string, string][] = [
       ['not json', 'bad-key-file'],
       ['{}', 'bad-key-file'],
-      [JSON.stringify({ ...file, kdf: { ...file.kdf, logN: 30 } }), 'bad-key-file'],
-      [JSON.stringify({ ...file, kdf: { ...file.kdf, logN: 20, r: 16 } }), 'bad-key-file'], // 2 GiB
+      [JSON.stringify({ ...file, version: 1 }), 'bad-key-file'],
       [JSON.stringify({ ...file, extra: 1 }), 'bad-key-file'],
-      // The key ID and public key are authenticated with the ciphertext.
-      [JSON.stringify({ ...file, keyId: f.genB.keyId, publicKey: f.genB.publicKey }), 'wrong-passphrase'],
-      [
-        JSON.stringify({ ...file, encryptedKey: Buffer.from('x'.repeat(48)).toString('base64') }),
-        'wrong-passphrase',
-      ],
+      [JSON.stringify({ ...file, sealed: 'x'.repeat(2000) }), 'bad-key-file'],
+      [JSON.stringify({ ...file, sealed: Buffer.from('not sealed').toString('base64') }), 'bad-key-file'],
+      // The readable key ID and public key must describe the sealed private key.
+      [JSON.stringify({ ...file, keyId: f.genB.keyId, publicKey: f.genB.publicKey }), 'bad-key-file'],
+      [JSON.stringify({ ...file, keyId: f.genB.keyId }), 'bad-key-file'],
+      // B's sealed key under A's name: B's passphrase unseals nothing here.
+      [JSON.stringify({ ...file, sealed: JSON.parse(f.genB.secretKeyFile).sealed }), 'wrong-passphrase'],
+      [JSON.stringify({ ...file, sealed: flipped(file.sealed, 50) }), 'wrong-passphrase'],
+      [JSON.stringify({ ...file, sealed: flipped(file.sealed, 20) }), 'wrong-passphrase'], // salt
+      [JSON.stringify({ ...file, sealed: flipped(file.sealed, 13) }), 'bad-key-file'], // KDF byte,
     ];
     for (const [text, code] of cases) {
       const r = await unlockSecretKey(text, PASSPHRASE);
