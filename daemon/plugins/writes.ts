@@ -1,0 +1,103 @@
+import type { Permissions } from '../../plugins/sandbox/permissions.ts';
+import type { PluginWrite, WriteValue } from '../../plugins/sandbox/sandbox.ts';
+import type { OscArg } from '../../protocols/osc/types.ts';
+import type { Rejections } from '../ingest/rejections.ts';
+import { coerceArgs } from '../state/coerce.ts';
+import type { Registry } from '../state/registry.ts';
+import type { Store, Write } from '../state/store.ts';
+
+// A plugin's writes take the same validated path as OSC: the plugin must have declared the path
+// in `writes` (checked in the plugin host already, checked again here because the host is a
+// separate process running untrusted code), the path must be a declared parameter, and the value
+// goes through the parameter's coercion and range rules. One frame's writes are all-or-nothing,
+// like one OSC packet, and are stamped with the writer "plugin:<id>".
+
+export type WriteRefusal = {
+  plugin: string;
+  /** "plugin-undeclared-write" and "plugin-unknown-writer" are security events; the others bad input. */
+  reason: string;
+  message: string;
+  paths: string[];
+};
+
+export type PluginWriterInit = {
+  registry: Registry;
+  store: Store;
+  /** Permissions of the plugins currently loaded, by id. */
+  permissions(plugin: string): Permissions | undefined;
+  /** Logged by the caller (service.ts): permission breaches, and bad values when there is no `rejections`. */
+  onRefused(refusal: WriteRefusal): void;
+  /** The daemon's rejection counter: bad values are counted and logged there, like bad OSC. */
+  rejections?: Rejections;
+};
+
+export type PluginWriter = {
+  write(plugin: string, writes: readonly PluginWrite[]): number;
+  stats(): { applied: number; refused: number };
+};
+
+export const SECURITY_WRITE_REASONS: ReadonlySet<string> = new Set([
+  'plugin-undeclared-write',
+  'plugin-unknown-writer',
+]);
+const SECURITY = SECURITY_WRITE_REASONS;
+
+function toArgs(value: WriteValue): OscArg[] {
+  if (typeof value === 'boolean') return [value ? { type: 'T', value: true } : { type: 'F', value: false }];
+  if (typeof value === 'number') return [{ type: 'd', value }];
+  return [{ type: 's', value }];
+}
+
+export function createPluginWriter(init: PluginWriterInit): PluginWriter {
+  const { registry, store } = init;
+  let applied = 0;
+  let refusedCount = 0;
+
+  function refuse(plugin: string, reason: string, message: string, paths: string[]): number {
+    refusedCount += paths.length || 1;
+    // Bad values are ordinary rejected input (counted with the daemon's other rejections when
+    // it passes them); permission breaches always go to the caller, which logs security events.
+    if (init.rejections && !SECURITY.has(reason)) init.rejections.reject(reason, `plugin:${plugin}`, message);
+    else init.onRefused({ plugin, reason, message, paths });
+    return 0;
+  }
+
+  return {
+    write(plugin, writes) {
+      const permissions = init.permissions(plugin);
+      const paths = writes.map((w) => w.path);
+      if (!permissions) {
+        return refuse(plugin, 'plugin-unknown-writer', `writes from ${plugin}, which is not loaded`, paths);
+      }
+      const undeclared = paths.filter((p) => !permissions.canWrite(p));
+      if (undeclared.length) {
+        return refuse(
+          plugin,
+          'plugin-undeclared-write',
+          `${plugin} wrote ${undeclared.join(', ')}, not declared in its manifest's writes`,
+          undeclared,
+        );
+      }
+      const batch: Write[] = [];
+      for (const w of writes) {
+        const spec = registry.get(w.path);
+        if (!spec) {
+          return refuse(
+            plugin,
+            'plugin-unknown-address',
+            `${plugin} wrote ${w.path}, not a declared parameter`,
+            [w.path],
+          );
+        }
+        const c = coerceArgs(spec, toArgs(w.value));
+        if (!c.ok) return refuse(plugin, `plugin-${c.code}`, `${plugin} → ${w.path}: ${c.message}`, [w.path]);
+        if (!c.noop) batch.push({ path: w.path, value: c.value });
+      }
+      if (batch.length === 0) return 0;
+      store.apply(batch, `plugin:${plugin}`);
+      applied += batch.length;
+      return batch.length;
+    },
+    stats: () => ({ applied, refused: refusedCount }),
+  };
+}

@@ -1,0 +1,155 @@
+import { writeSync } from 'node:fs';
+import type { PluginWrite } from '../sandbox/sandbox.ts';
+import { createClockFollower } from './clock.ts';
+import { createEngine, type Engine, type RuntimeEvent } from './engine.ts';
+import {
+  CATASTROPHIC_MARKER,
+  type ClockMessage,
+  MAX_EVENTS_PER_MESSAGE,
+  MAX_WRITE_BATCHES,
+  type ToChild,
+} from './protocol.ts';
+
+// The plugin host process: forked by the daemon (host.ts), runs the frame engine with one
+// isolate per plugin, and talks to the daemon only over the fork IPC channel. Living in its own
+// process is what lets the daemon survive what isolated-vm calls a catastrophic error (V8 lost
+// control of an isolate: the only safe answer is to end the process) and any other crash here.
+
+const send = process.send?.bind(process);
+if (!send) {
+  process.stderr.write('hana: the plugin host runs as a child of the daemon (plugins/runtime/host.ts)\n');
+  process.exit(2);
+}
+process.title = 'hana-plugin-host';
+
+const testHooks = process.env.HANA_PLUGIN_HOST_TEST_HOOKS === '1';
+const follower = createClockFollower();
+let engine: Engine | undefined;
+let writes: { plugin: string; writes: PluginWrite[] }[] = [];
+let events: RuntimeEvent[] = [];
+let droppedEvents = 0;
+let droppedFrames = 0;
+let sendingFrame = false;
+let flushScheduled = false;
+
+function catastrophic(plugin: string, message: string): never {
+  // Synchronous, because the next line ends the process: an IPC message might never leave.
+  try {
+    writeSync(2, `${CATASTROPHIC_MARKER}${JSON.stringify({ plugin, message: message.slice(0, 500) })}\n`);
+  } finally {
+    process.abort();
+  }
+}
+
+function flush(): void {
+  flushScheduled = false;
+  if (writes.length === 0 && events.length === 0 && droppedEvents === 0) return;
+  const msg = { t: 'out', writes, events, droppedEvents };
+  writes = [];
+  events = [];
+  droppedEvents = 0;
+  send!(msg);
+}
+
+function soon(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setTimeout(flush, 4);
+}
+
+function applyClock(c: ClockMessage): void {
+  follower.update({ timeMs: c.timeMs, beat: c.beat, tempo: c.tempo }, BigInt(c.ns));
+}
+
+const STATE_CHANGES = new Set(['started', 'restart', 'quarantine', 'load-failed']);
+let statsScheduled = false;
+
+function sendStats(): void {
+  statsScheduled = false;
+  if (!engine) return;
+  const totals = engine.totals();
+  send!({
+    t: 'stats',
+    plugins: engine.stats(),
+    frames: totals.frames,
+    trimmed: totals.trimmed,
+    droppedFrames,
+  });
+}
+
+process.on('message', (raw: unknown) => {
+  const msg = raw as ToChild;
+  switch (msg.t) {
+    case 'init': {
+      if (engine) return;
+      applyClock(msg.clock);
+      engine = createEngine({
+        frameRate: msg.frameRate,
+        width: msg.width,
+        height: msg.height,
+        policy: msg.policy,
+        clock: follower.read,
+        onFrame(frame) {
+          // A daemon that has not taken the previous frame yet gets none: frames are dropped,
+          // never queued, so a busy daemon sees fewer frames instead of a growing backlog.
+          if (sendingFrame) {
+            droppedFrames++;
+            return;
+          }
+          sendingFrame = true;
+          send!({ t: 'frame', index: frame.index, time: frame.time, json: frame.json }, undefined, {}, () => {
+            sendingFrame = false;
+          });
+          flush();
+        },
+        onWrites(plugin, w) {
+          writes.push({ plugin, writes: w });
+          // The daemon refuses a message with more than MAX_WRITE_BATCHES batches: send before that.
+          if (writes.length >= MAX_WRITE_BATCHES) flush();
+          else soon();
+        },
+        onEvent(event) {
+          if (events.length >= MAX_EVENTS_PER_MESSAGE) droppedEvents++;
+          else events.push(event);
+          soon();
+          if (STATE_CHANGES.has(event.kind) && !statsScheduled) {
+            statsScheduled = true;
+            setTimeout(sendStats, 0);
+          }
+        },
+        onCatastrophicError: catastrophic,
+      });
+      engine.updateParams(msg.params);
+      engine.setPlugins(msg.plugins, msg.quarantined);
+      setInterval(sendStats, 250);
+      send!({ t: 'ready' });
+      return;
+    }
+    case 'plugins':
+      engine?.setPlugins(msg.plugins, msg.quarantined);
+      sendStats();
+      return;
+    case 'params':
+      engine?.updateParams(msg.values);
+      return;
+    case 'clock':
+      applyClock(msg);
+      return;
+    case 'enable':
+      engine?.enable(msg.id);
+      sendStats();
+      return;
+    case 'test-catastrophic':
+      if (testHooks) catastrophic(msg.id, 'simulated by a test');
+      return;
+    case 'test-hang':
+      if (testHooks) for (;;);
+      return;
+  }
+});
+
+// The daemon went away (or closed the channel to stop us): nothing to draw for.
+process.on('disconnect', () => {
+  engine?.close();
+  process.exit(0);
+});

@@ -1,0 +1,407 @@
+import { compilePermissions, type Permissions } from '../sandbox/permissions.ts';
+import {
+  createSandbox,
+  type FrameOutcome,
+  type LoadResult,
+  type ParamValue,
+  type PluginWrite,
+  type Sandbox,
+  type SandboxInit,
+} from '../sandbox/sandbox.ts';
+import { type CpuWatchdog, createCpuWatchdog } from '../sandbox/watchdog.ts';
+import type { SessionClock } from './clock.ts';
+import { composeFrame } from './compose.ts';
+import { createFaultTracker, DEFAULT_POLICY, type FaultPolicy, type FaultTracker } from './policy.ts';
+import {
+  type EncodedFrame,
+  type EventKind,
+  type PluginSpec,
+  type PluginState,
+  type PluginStats,
+  type RuntimeEvent,
+  realTimers,
+  type Timers,
+} from './types.ts';
+
+// The frame loop: at the runtime's frame rate, calls every running plugin that is due (each at
+// its own fps, never above the runtime's), collects their display lists as layers, and emits one
+// composed frame per tick. Calls are async and run side by side; a frame is emitted when all of
+// its calls have settled or when the next tick comes, whichever is first, so a slow or stuck
+// plugin delays nobody: it simply is not in that frame. Faults go through the policy (policy.ts).
+// Time and timers are injected so tests drive the loop deterministically.
+
+export type {
+  EncodedFrame,
+  EventKind,
+  PluginSpec,
+  PluginState,
+  PluginStats,
+  RuntimeEvent,
+  Timers,
+} from './types.ts';
+export { realTimers } from './types.ts';
+
+export type EngineInit = {
+  frameRate: number;
+  width: number;
+  height: number;
+  clock: SessionClock;
+  policy?: Partial<FaultPolicy>;
+  /** Monotonic ms. */
+  now?: () => number;
+  timers?: Timers;
+  /** Loads one plugin; default: a real isolate (createSandbox). */
+  load?: (init: SandboxInit) => Promise<LoadResult>;
+  watchdog?: CpuWatchdog;
+  onFrame(frame: EncodedFrame): void;
+  onWrites(plugin: string, writes: PluginWrite[]): void;
+  onEvent(event: RuntimeEvent): void;
+  onCatastrophicError?(plugin: string, message: string): void;
+};
+
+export type Engine = {
+  /** Replaces the plugin list (order = layer order). Unchanged plugins keep running. */
+  setPlugins(specs: readonly PluginSpec[], quarantined?: Iterable<string>): void;
+  updateParams(values: Readonly<Record<string, ParamValue>>): void;
+  /** Re-enables a quarantined plugin; false if there is no such plugin or it is not quarantined. */
+  enable(id: string): boolean;
+  stats(): PluginStats[];
+  /** Frames emitted, and frames whose layers had to be trimmed to MAX_COMPOSED_BYTES. */
+  totals(): { frames: number; trimmed: number };
+  close(): void;
+};
+
+type Slot = {
+  spec: PluginSpec;
+  key: string;
+  id: string;
+  permissions: Permissions;
+  tracker: FaultTracker;
+  state: PluginState;
+  /** Bumped whenever the sandbox is replaced or dropped: answers from an older one are ignored. */
+  generation: number;
+  sandbox: Sandbox | undefined;
+  retry: unknown;
+  inFlight: boolean;
+  /** Fractional frames owed at this plugin's fps (runs when ≥ 1). */
+  credit: number;
+  index: number;
+  lastTime: number | undefined;
+  params: Record<string, ParamValue>;
+  layer: string | undefined;
+  stats: PluginStats;
+};
+
+type Batch = { index: number; time: number; beat: number; tempo: number; waiting: number; emitted: boolean };
+
+const keyOf = (s: PluginSpec) => `${JSON.stringify(s.manifest)}\0${s.entrySource}`;
+
+export function createEngine(init: EngineInit): Engine {
+  const policy: FaultPolicy = { ...DEFAULT_POLICY, ...init.policy };
+  const now = init.now ?? (() => performance.now());
+  const timers = init.timers ?? realTimers;
+  const load = init.load ?? createSandbox;
+  const watchdog = init.watchdog ?? createCpuWatchdog();
+  const period = 1000 / init.frameRate;
+  const params = new Map<string, ParamValue>();
+  let slots: Slot[] = [];
+  let batch: Batch | undefined;
+  let frameIndex = 0;
+  let trimmed = 0;
+  let closed = false;
+  let started = now();
+  let ticks = 0;
+  let tickTimer: unknown;
+
+  const emitEvent = (slot: Slot, kind: EventKind, reason: string, extra: Partial<RuntimeEvent> = {}) =>
+    init.onEvent({ kind, plugin: slot.id, reason, ...extra });
+
+  function makeSlot(spec: PluginSpec, quarantined: boolean): Slot {
+    const m = spec.manifest;
+    const slot: Slot = {
+      spec,
+      key: keyOf(spec),
+      id: m.id,
+      permissions: compilePermissions(m),
+      tracker: createFaultTracker(policy, now),
+      state: quarantined ? 'quarantined' : 'starting',
+      generation: 0,
+      sandbox: undefined,
+      retry: undefined,
+      inFlight: false,
+      credit: 1,
+      index: 0,
+      lastTime: undefined,
+      params: {},
+      layer: undefined,
+      stats: {
+        id: m.id,
+        version: m.version,
+        state: 'starting',
+        frames: 0,
+        overruns: 0,
+        restarts: 0,
+        refusedWrites: 0,
+        lastError: quarantined ? 'quarantined before the plugin host restarted' : null,
+      },
+    };
+    for (const [path, value] of params) if (slot.permissions.canRead(path)) slot.params[path] = value;
+    return slot;
+  }
+
+  function drop(slot: Slot): void {
+    slot.generation++;
+    if (slot.retry !== undefined) timers.clear(slot.retry);
+    slot.retry = undefined;
+    slot.sandbox?.dispose();
+    slot.sandbox = undefined;
+    slot.inFlight = false;
+    slot.layer = undefined;
+  }
+
+  function start(slot: Slot): void {
+    drop(slot);
+    slot.state = 'starting';
+    const generation = slot.generation;
+    const m = slot.spec.manifest;
+    void load({
+      manifest: m,
+      entrySource: slot.spec.entrySource,
+      width: init.width,
+      height: init.height,
+      watchdog,
+      onCatastrophicError: (message) => init.onCatastrophicError?.(slot.id, message),
+    }).then(loaded, (err: unknown) =>
+      // createSandbox resolves every failure it knows; a throw (e.g. from isolated-vm itself) is one more.
+      loaded({
+        ok: false,
+        code: 'exception',
+        error: `could not create its isolate: ${String(err).slice(0, 300)}`,
+      }),
+    );
+
+    function loaded(r: LoadResult): void {
+      if (closed || slot.generation !== generation || !slots.includes(slot)) {
+        if (r.ok) r.sandbox.dispose();
+        return;
+      }
+      if (!r.ok) {
+        slot.stats.lastError = `${r.code}: ${r.error}`;
+        emitEvent(slot, 'load-failed', r.error, { code: r.code });
+        decide(slot, slot.tracker.fault(true), r.error);
+        return;
+      }
+      slot.sandbox = r.sandbox;
+      slot.state = 'running';
+      slot.index = 0;
+      slot.lastTime = undefined;
+      slot.credit = 1;
+      emitEvent(slot, 'started', `running ${m.id} ${m.version}`);
+      if (r.sandbox.setupLogs.length) emitEvent(slot, 'log', 'setup', { items: [...r.sandbox.setupLogs] });
+    }
+  }
+
+  function decide(slot: Slot, verdict: ReturnType<FaultTracker['fault']>, reason: string): void {
+    if (verdict.action === 'continue') return;
+    drop(slot);
+    if (verdict.action === 'quarantine') {
+      slot.state = 'quarantined';
+      const why = `${verdict.restarts} restarts within ${policy.windowMs / 1000} s; last fault: ${reason}`;
+      slot.stats.lastError = `quarantined: ${why}`;
+      emitEvent(slot, 'quarantine', why);
+      return;
+    }
+    slot.state = 'backoff';
+    slot.stats.restarts++;
+    emitEvent(slot, 'restart', reason, { delayMs: verdict.delayMs, attempt: verdict.attempt });
+    const generation = slot.generation;
+    slot.retry = timers.set(verdict.delayMs, () => {
+      if (!closed && slot.generation === generation && slots.includes(slot)) start(slot);
+    });
+  }
+
+  const KIND: Record<string, EventKind> = {
+    overrun: 'overrun',
+    exception: 'exception',
+    'invalid-output': 'invalid-output',
+    memory: 'memory',
+    escape: 'escape',
+    disposed: 'exception',
+  };
+
+  function handle(slot: Slot, outcome: FrameOutcome): void {
+    if (outcome.logs.length) emitEvent(slot, 'log', 'frame', { items: outcome.logs });
+    if (outcome.ok) {
+      slot.stats.frames++;
+      slot.layer = outcome.json;
+      slot.tracker.ok();
+      if (outcome.writes.length) init.onWrites(slot.id, outcome.writes);
+      if (outcome.refused.length) {
+        slot.stats.refusedWrites += outcome.refused.length;
+        emitEvent(slot, 'undeclared-write', `wrote ${outcome.refused.join(', ')}, not declared in writes`, {
+          items: outcome.refused,
+        });
+      }
+      return;
+    }
+    if (outcome.code === 'overrun') slot.stats.overruns++;
+    slot.stats.lastError = `${outcome.code}: ${outcome.error}`;
+    emitEvent(slot, KIND[outcome.code] ?? 'exception', outcome.error, {
+      code: outcome.detail ?? outcome.code,
+    });
+    decide(slot, slot.tracker.fault(outcome.fatal), `${outcome.code}: ${outcome.error}`);
+  }
+
+  function runFrame(slot: Slot, b: Batch): void {
+    const sandbox = slot.sandbox!;
+    const generation = slot.generation;
+    const time = b.time;
+    const dt = slot.lastTime === undefined ? 0 : Math.max(0, time - slot.lastTime);
+    slot.lastTime = time;
+    slot.inFlight = true;
+    b.waiting++;
+    const beat = b.beat;
+    sandbox
+      .frame({
+        index: slot.index++,
+        time,
+        dt,
+        beat,
+        phase: beat - Math.floor(beat),
+        tempo: b.tempo,
+        width: init.width,
+        height: init.height,
+        params: slot.params,
+      })
+      .then(
+        (outcome) => {
+          if (closed || slot.generation !== generation) return;
+          slot.inFlight = false;
+          handle(slot, outcome);
+        },
+        (err: unknown) => {
+          // createSandbox's frame() resolves every failure; a rejection is a bug, reported as one.
+          if (closed || slot.generation !== generation) return;
+          slot.inFlight = false;
+          handle(slot, {
+            ok: false,
+            code: 'exception',
+            fatal: true,
+            error: `internal error: ${String(err)}`,
+            logs: [],
+            cpuMs: 0,
+          });
+        },
+      )
+      .finally(() => {
+        b.waiting--;
+        if (b === batch && b.waiting === 0 && !b.emitted) emit(b);
+      });
+  }
+
+  function emit(b: Batch): void {
+    b.emitted = true;
+    const layers: { id: string; json: string }[] = [];
+    for (const slot of slots) {
+      if (slot.state === 'running' && slot.layer !== undefined)
+        layers.push({ id: slot.id, json: slot.layer });
+    }
+    const frame = composeFrame({ ...b, width: init.width, height: init.height }, layers);
+    if (frame.trimmed) trimmed++;
+    init.onFrame({ index: b.index, time: b.time, json: frame.json });
+  }
+
+  function tick(): void {
+    if (closed) return;
+    if (batch && !batch.emitted) emit(batch); // stragglers are simply not in that frame
+    const c = init.clock();
+    const finite = (n: number, fallback: number) => (Number.isFinite(n) ? n : fallback);
+    const b: Batch = {
+      index: frameIndex++,
+      time: finite(c.timeMs, 0) / 1000,
+      beat: finite(c.beat, 0),
+      tempo: finite(c.tempo, 120),
+      waiting: 0,
+      emitted: false,
+    };
+    batch = b;
+    for (const slot of slots) {
+      if (slot.state !== 'running') continue;
+      const fps = Math.min(slot.spec.manifest.limits.fps, init.frameRate);
+      slot.credit = Math.min(1, slot.credit + fps / init.frameRate);
+      if (slot.inFlight || slot.credit < 1 - 1e-9) continue;
+      slot.credit -= 1;
+      runFrame(slot, b);
+    }
+    if (b.waiting === 0) emit(b);
+    schedule();
+  }
+
+  function schedule(): void {
+    ticks++;
+    let due = started + ticks * period;
+    const t = now();
+    if (due < t - period) {
+      // Fell behind by more than a frame (a stall): skip ahead rather than burst.
+      started = t;
+      ticks = 0;
+      due = t;
+    }
+    tickTimer = timers.set(Math.max(0, due - t), tick);
+  }
+
+  tickTimer = timers.set(0, tick);
+
+  return {
+    setPlugins(specs, quarantined = []) {
+      const q = new Set(quarantined);
+      const old = new Map(slots.map((s) => [s.id, s]));
+      const next: Slot[] = [];
+      const fresh: Slot[] = [];
+      for (const spec of specs) {
+        const id = spec.manifest.id;
+        if (next.some((s) => s.id === id)) continue; // one slot per id; the first one wins
+        const prev = old.get(id);
+        if (prev && prev.key === keyOf(spec)) {
+          old.delete(id);
+          next.push(prev);
+          continue;
+        }
+        const slot = makeSlot(spec, q.has(id));
+        next.push(slot);
+        if (slot.state === 'starting') fresh.push(slot);
+      }
+      for (const gone of old.values()) {
+        drop(gone);
+        gone.state = 'stopped';
+      }
+      slots = next;
+      for (const slot of fresh) start(slot);
+    },
+    updateParams(values) {
+      for (const [path, value] of Object.entries(values)) {
+        params.set(path, value);
+        for (const slot of slots) if (slot.permissions.canRead(path)) slot.params[path] = value;
+      }
+    },
+    enable(id) {
+      const slot = slots.find((s) => s.id === id);
+      if (slot?.state !== 'quarantined') return false;
+      slot.tracker.reset();
+      slot.stats.lastError = null;
+      start(slot);
+      return true;
+    },
+    stats: () => slots.map((s) => ({ ...s.stats, state: s.state })),
+    totals: () => ({ frames: frameIndex, trimmed }),
+    close() {
+      closed = true;
+      timers.clear(tickTimer);
+      for (const slot of slots) {
+        drop(slot);
+        slot.state = 'stopped';
+      }
+      if (!init.watchdog) watchdog.close();
+    },
+  };
+}

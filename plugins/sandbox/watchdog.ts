@@ -1,0 +1,90 @@
+// The CPU watchdog: the second line behind each call's `timeout`. `timeout` covers a call and
+// the microtasks it queued (measured with isolated-vm 7 on Node 24), but not code V8 runs in the
+// isolate on its own later, e.g. a FinalizationRegistry callback after garbage collection
+// (measured: an endless one used 100 ms of CPU per 100 ms between calls). So every watched
+// isolate's `cpuTime` is sampled from outside: CPU used while no call is running, or a call that
+// outlives its timeout, gets the isolate disposed (`dispose()` ends running code; the host's
+// calls are async, so the host thread is never the one stuck).
+
+export type Watched = {
+  /** The isolate's CPU time so far, in ns; undefined once it is disposed. */
+  cpuNs(): bigint | undefined;
+  /** CPU ns when the last call ended (or watching began); undefined while a call runs. */
+  idleSinceNs(): bigint | undefined;
+  /** How long the running call has run, in ms; undefined when idle. */
+  callElapsedMs(): number | undefined;
+  /** CPU the isolate may use while idle before it counts as an escape, in ns. */
+  readonly idleLimitNs: bigint;
+  /** A call running longer than this (ms) failed to stop at its timeout. */
+  readonly hungAfterMs: number;
+  kill(reason: string): void;
+};
+
+export type IntervalTimers = {
+  every(ms: number, fn: () => void): unknown;
+  cancel(handle: unknown): void;
+};
+
+export const realIntervals: IntervalTimers = {
+  every: (ms, fn) => {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return t;
+  },
+  cancel: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+export type CpuWatchdog = {
+  watch(w: Watched): () => void;
+  /** One sampling pass (the timer calls it; tests may too). */
+  check(): void;
+  close(): void;
+};
+
+export function createCpuWatchdog(init: { intervalMs?: number; timers?: IntervalTimers } = {}): CpuWatchdog {
+  const timers = init.timers ?? realIntervals;
+  const watched = new Set<Watched>();
+  let handle: unknown;
+
+  function check(): void {
+    for (const w of watched) {
+      const cpu = w.cpuNs();
+      if (cpu === undefined) {
+        watched.delete(w);
+        continue;
+      }
+      const idleSince = w.idleSinceNs();
+      if (idleSince !== undefined) {
+        const used = cpu - idleSince;
+        if (used > w.idleLimitNs) {
+          watched.delete(w);
+          w.kill(
+            `used ${(Number(used) / 1e6).toFixed(1)} ms of CPU outside any frame call (an async escape)`,
+          );
+        }
+        continue;
+      }
+      const elapsed = w.callElapsedMs() ?? 0;
+      if (elapsed > w.hungAfterMs) {
+        watched.delete(w);
+        w.kill(`a call has run ${Math.round(elapsed)} ms and did not stop at its timeout`);
+      }
+    }
+  }
+
+  return {
+    watch(w) {
+      watched.add(w);
+      handle ??= timers.every(init.intervalMs ?? 50, check);
+      return () => {
+        watched.delete(w);
+      };
+    },
+    check,
+    close() {
+      watched.clear();
+      if (handle !== undefined) timers.cancel(handle);
+      handle = undefined;
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { DEFAULT_PARAMS, ParamMap } from '../../../daemon/config/params-schema.ts';
+import { securityLogger } from '../../../daemon/log.ts';
+import { pluginRuntimeHandlers } from '../../../daemon/plugins/handlers.ts';
+import {
+  createPluginService,
+  type PluginService,
+  type PluginServiceInit,
+} from '../../../daemon/plugins/service.ts';
+import { createHlc } from '../../../daemon/state/hlc.ts';
+import { createRegistry } from '../../../daemon/state/registry.ts';
+import { createStore } from '../../../daemon/state/store.ts';
+import { ComposedFrame } from '../../../plugins/display-list.ts';
+import { createLocalClock } from '../../../plugins/runtime/clock.ts';
+import type { EncodedFrame, PluginSpec } from '../../../plugins/runtime/engine.ts';
+import * as src from '../../fixtures/plugins/sources.ts';
+import { eventually } from '../../helpers/daemon.ts';
+import { captureLogger } from '../../helpers/log-capture.ts';
+
+// The daemon side with a real registry and store and a real plugin host child process.
+
+let services: PluginService[] = [];
+afterEach(async () => {
+  for (const s of services) await s.close();
+  services = [];
+});
+
+function setup(plugins: PluginSpec[] | (() => PluginSpec[]), init: Partial<PluginServiceInit> = {}) {
+  const registry = createRegistry(ParamMap.parse(DEFAULT_PARAMS));
+  const store = createStore({ registry, hlc: createHlc({ node: 'n1' }) });
+  const { log, lines } = captureLogger();
+  const quarantined: [string, string][] = [];
+  const frames: EncodedFrame[] = [];
+  const service = createPluginService({
+    registry,
+    store,
+    log,
+    security: securityLogger(log),
+    clock: createLocalClock(() => store.get('/tempo')?.value as number),
+    frameRate: 60,
+    width: 800,
+    height: 600,
+    loadPlugins: async () => (typeof plugins === 'function' ? plugins() : plugins),
+    onQuarantine: (id, reason) => quarantined.push([id, reason]),
+    policy: { consecutiveFaults: 3, maxRestarts: 1, backoffMs: 20 },
+    host: { restart: { backoffMs: 50 } },
+    logIntervalMs: 60_000,
+    ...init,
+  });
+  services.push(service);
+  service.onFrame((f) => {
+    frames.push(f);
+    if (frames.length > 100) frames.shift();
+  });
+  const layer = (id: string) => {
+    const f = frames.at(-1);
+    return f ? ComposedFrame.parse(JSON.parse(f.json)).layers.find((l) => l.id === id) : undefined;
+  };
+  const plugin = (id: string) => service.status().plugins.find((p) => p.id === id);
+  return { service, store, lines, quarantined, frames, layer, plugin };
+}
+
+const textOf = (layer: { commands: unknown[] } | undefined) =>
+  (layer?.commands[0] as { text?: string } | undefined)?.text;
+
+describe('plugin service', () => {
+  it('starts no plugin host when there are no plugins', async () => {
+    const t = setup([]);
+    await t.service.start();
+    assert.equal(t.service.status().host, null);
+    assert.deepEqual(t.service.status().plugins, []);
+  });
+
+  it('feeds a plugin the values of the parameters it reads — only those — as they change', async () => {
+    const t = setup([
+      src.spec(
+        'com.example.probe',
+        `var plugin = { frame(f) { return [{ op: 'text', x: 0, y: 0, text: JSON.stringify(f.params) }]; } };`,
+        {
+          reads: ['/layer/1/*', '/tempo'],
+        },
+      ),
+    ]);
+    t.store.apply([{ path: '/layer/1/opacity', value: 0.25 }], 'cli');
+    await t.service.start();
+    const seen = () => JSON.parse(textOf(t.layer('com.example.probe')) ?? '{}') as Record<string, unknown>;
+    assert.ok(await eventually(() => seen()['/layer/1/opacity'] === 0.25, 400, 25), JSON.stringify(seen()));
+    assert.equal(seen()['/tempo'], 120);
+    assert.equal(seen()['/scene'], undefined, 'an undeclared parameter is absent');
+    assert.equal(seen()['/layer/2/opacity'], undefined);
+    t.store.apply(
+      [
+        { path: '/layer/1/opacity', value: 0.75 },
+        { path: '/scene', value: 4 },
+      ],
+      'cli',
+    );
+    assert.ok(await eventually(() => seen()['/layer/1/opacity'] === 0.75, 400, 25));
+    assert.equal(seen()['/scene'], undefined);
+    assert.ok(t.service.status().host?.pid);
+    assert.ok(await eventually(() => t.service.status().plugins[0]!.state === 'running', 200, 25));
+  });
+
+  it('applies declared writes to the store as the plugin, and refuses undeclared ones as security events', async () => {
+    const t = setup([
+      src.spec(
+        'com.example.w',
+        src.writer([
+          ['/layer/2/opacity', 0.5],
+          ['/tempo', 200],
+        ]),
+        {
+          writes: ['/layer/*/opacity'],
+        },
+      ),
+    ]);
+    await t.service.start();
+    assert.ok(await eventually(() => t.store.get('/layer/2/opacity')?.value === 0.5, 400, 25));
+    assert.equal(t.store.get('/layer/2/opacity')?.source, 'plugin:com.example.w');
+    assert.equal(t.store.get('/tempo')?.value, 120, 'the undeclared write never reached the store');
+    assert.ok(await eventually(() => (t.plugin('com.example.w')?.refusedWrites ?? 0) > 3, 400, 25));
+    const breach = t.lines.find((l) => l.event === 'plugin.undeclared-write');
+    assert.equal(breach?.security, true);
+    assert.equal(breach?.plugin, 'com.example.w');
+    assert.deepEqual(breach?.items, ['/tempo']);
+    assert.ok(t.lines.filter((l) => l.event === 'plugin.undeclared-write').length === 1, 'rate-limited');
+    assert.ok((t.service.status().events['undeclared-write'] ?? 0) > 3, 'every refusal is counted');
+    assert.ok(t.service.status().writes.applied > 0);
+  });
+
+  it('reports a quarantine to the daemon, logs it as a security event, and re-enables on request', async () => {
+    const t = setup([src.spec('com.example.good', src.GOOD), src.spec('com.example.bad', src.THROWS)]);
+    await t.service.start();
+    assert.ok(await eventually(() => t.quarantined.length === 1, 400, 25));
+    assert.equal(t.quarantined[0]![0], 'com.example.bad');
+    assert.match(t.quarantined[0]![1], /restarts within/);
+    const line = t.lines.find((l) => l.event === 'plugin.quarantine');
+    assert.equal(line?.security, true);
+    assert.ok(await eventually(() => t.plugin('com.example.bad')?.state === 'quarantined', 200, 25));
+    assert.ok(
+      await eventually(() => /boom at frame/.test(t.plugin('com.example.bad')?.lastError ?? ''), 200, 25),
+    );
+
+    const handlers = pluginRuntimeHandlers(t.service);
+    const ctx = { emit() {}, closed: new Promise<void>(() => {}) };
+    assert.deepEqual(await handlers['plugin.enable']!({ id: 'com.example.bad' }, ctx), {
+      enabled: 'com.example.bad',
+    });
+    assert.ok(t.lines.some((l) => l.event === 'plugin.enabled'));
+    await assert.rejects(
+      async () => handlers['plugin.enable']!({ id: 'com.example.good' }, ctx),
+      /not a quarantined plugin/,
+    );
+    const runtime = (await handlers['plugin.runtime']!({}, ctx)) as { enabled: boolean; plugins: unknown[] };
+    assert.equal(runtime.enabled, true);
+    assert.equal(runtime.plugins.length, 2);
+  });
+
+  it('keeps working while the plugin host is killed; the restarted host gets the parameters set meanwhile', async () => {
+    const t = setup([
+      src.spec(
+        'com.example.probe',
+        `var plugin = { frame(f) { return [{ op: 'text', x: 0, y: 0, text: String(f.params['/scene']) }]; } };`,
+        {
+          reads: ['/scene'],
+        },
+      ),
+    ]);
+    await t.service.start();
+    assert.ok(await eventually(() => textOf(t.layer('com.example.probe')) === '0', 400, 25));
+    const pid = t.service.status().host!.pid!;
+    process.kill(pid, 'SIGKILL');
+    for (let i = 1; i <= 20; i++) t.store.apply([{ path: '/scene', value: i }], 'cli'); // the store never waits
+    assert.equal(t.store.get('/scene')?.value, 20);
+    assert.ok(await eventually(() => textOf(t.layer('com.example.probe')) === '20', 400, 25));
+    assert.equal(t.service.status().host?.restarts, 1);
+    assert.ok(t.lines.some((l) => l.event === 'plugin.host-crash'));
+    assert.ok(t.lines.some((l) => l.event === 'plugin.host-restart'));
+  });
+
+  it('reload() adds and removes plugins, and stops the host when none are left', async () => {
+    let list = [src.spec('com.example.a', src.GOOD)];
+    const t = setup(() => list);
+    await t.service.start();
+    assert.ok(await eventually(() => t.layer('com.example.a') !== undefined, 400, 25));
+    list = [src.spec('com.example.a', src.GOOD), src.spec('com.example.b', src.GOOD)];
+    // What `hana plugin install|remove|enable|disable` asks a running daemon for.
+    const ctx = { emit() {}, closed: new Promise<void>(() => {}) };
+    assert.deepEqual(await pluginRuntimeHandlers(t.service)['plugins.reload']!({}, ctx), {
+      reloaded: true,
+      plugins: ['com.example.a', 'com.example.b'],
+    });
+    assert.ok(await eventually(() => t.layer('com.example.b') !== undefined, 400, 25));
+    const pid = t.service.status().host!.pid!;
+    list = [];
+    await t.service.reload();
+    assert.equal(t.service.status().host, null);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  });
+
+  it('keeps its plugins when the plugin list cannot be loaded', async () => {
+    let fail = false;
+    const t = setup(() => {
+      if (fail) throw new Error('disk on fire');
+      return [src.spec('com.example.a', src.GOOD)];
+    });
+    await t.service.start();
+    fail = true;
+    await t.service.reload();
+    assert.ok(t.lines.some((l) => l.event === 'plugin.list-failed'));
+    assert.equal(t.service.status().plugins.length, 1);
+  });
+
+  it('answers the control API when plugins are off', async () => {
+    const handlers = pluginRuntimeHandlers(undefined);
+    const ctx = { emit() {}, closed: new Promise<void>(() => {}) };
+    assert.equal(((await handlers['plugin.runtime']!({}, ctx)) as { enabled: boolean }).enabled, false);
+    await assert.rejects(
+      async () => handlers['plugin.enable']!({ id: 'com.example.a' }, ctx),
+      /plugins are off/,
+    );
+    await assert.rejects(async () => handlers['plugin.enable']!({}, ctx), /takes \{"id"/);
+    await assert.rejects(async () => handlers['plugins.reload']!({}, ctx), /plugins are off/);
+  });
+});

@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { ComposedFrame } from '../../../plugins/display-list.ts';
+import {
+  createEngine,
+  type EncodedFrame,
+  type Engine,
+  type EngineInit,
+  type RuntimeEvent,
+  type Timers,
+} from '../../../plugins/runtime/engine.ts';
+import type { PluginWrite } from '../../../plugins/sandbox/sandbox.ts';
+import * as src from '../../fixtures/plugins/sources.ts';
+import { eventually } from '../../helpers/daemon.ts';
+
+// The frame engine in this process with real isolates. The first tests drive it with a manual
+// clock and timers (deterministic ticks); the adversarial ones run it at 60 fps in real time and
+// assert only that frame counts progress.
+
+type Harness = {
+  engine: Engine;
+  frames: EncodedFrame[];
+  events: RuntimeEvent[];
+  writes: [string, PluginWrite[]][];
+  stats(id: string): ReturnType<Engine['stats']>[number];
+};
+
+let engines: Engine[] = [];
+afterEach(() => {
+  for (const e of engines) e.close();
+  engines = [];
+});
+
+function harness(init: Partial<EngineInit> = {}): Harness {
+  const frames: EncodedFrame[] = [];
+  const events: RuntimeEvent[] = [];
+  const writes: [string, PluginWrite[]][] = [];
+  const engine = createEngine({
+    frameRate: 60,
+    width: 640,
+    height: 360,
+    clock: () => ({ timeMs: performance.now(), beat: performance.now() / 500, tempo: 120 }),
+    policy: { consecutiveFaults: 3, maxRestarts: 2, backoffMs: 20, maxBackoffMs: 100 },
+    onFrame: (f) => {
+      frames.push(f);
+      if (frames.length > 400) frames.shift();
+    },
+    onWrites: (p, w) => writes.push([p, w]),
+    onEvent: (e) => events.push(e),
+    ...init,
+  });
+  engines.push(engine);
+  return {
+    engine,
+    frames,
+    events,
+    writes,
+    stats: (id) => {
+      const s = engine.stats().find((x) => x.id === id);
+      assert.ok(s, `no plugin ${id}`);
+      return s;
+    },
+  };
+}
+
+function manualTimers(): Timers & { runNext(): boolean } {
+  const queue: { at: number; fn: () => void; id: number }[] = [];
+  let n = 0;
+  return {
+    set(_delay, fn) {
+      const id = ++n;
+      queue.push({ at: id, fn, id });
+      return id;
+    },
+    clear(h) {
+      const i = queue.findIndex((q) => q.id === h);
+      if (i >= 0) queue.splice(i, 1);
+    },
+    runNext() {
+      const next = queue.shift();
+      next?.fn();
+      return next !== undefined;
+    },
+  };
+}
+
+const layersOf = (f: EncodedFrame) => ComposedFrame.parse(JSON.parse(f.json)).layers;
+
+describe('frame engine: the loop (manual clock)', () => {
+  it('runs each plugin at its own fps, composes layers in list order, and keeps a layer between its frames', async () => {
+    const timers = manualTimers();
+    let t = 0;
+    const h = harness({
+      timers,
+      now: () => t,
+      clock: () => ({ timeMs: t, beat: t / 500, tempo: 120 }),
+    });
+    h.engine.setPlugins([
+      src.spec('com.example.fast', src.GOOD),
+      src.spec('com.example.slow', src.GOOD, { limits: { fps: 30 } }),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats().every((s) => s.state === 'running')));
+    const before = h.frames.length;
+    for (let i = 0; i < 12; i++) {
+      t += 1000 / 60;
+      const emitted = h.frames.length;
+      assert.ok(timers.runNext());
+      assert.ok(await eventually(() => h.frames.length > emitted), 'each tick emits one frame');
+    }
+    assert.equal(h.frames.length - before, 12);
+    assert.equal(h.stats('com.example.fast').frames, 12);
+    assert.equal(h.stats('com.example.slow').frames, 6);
+    const last = h.frames.at(-1)!;
+    const parsed = ComposedFrame.parse(JSON.parse(last.json));
+    assert.deepEqual(
+      parsed.layers.map((l) => l.id),
+      ['com.example.fast', 'com.example.slow'],
+    );
+    assert.equal(parsed.width, 640);
+    assert.equal(parsed.time, last.time);
+    assert.ok(Math.abs(parsed.beat - t / 500) < 1e-9);
+    // The fast plugin's text shows its own frame index: frames since it started.
+    const text = parsed.layers[0]!.commands.find((c) => c.op === 'text') as { text: string };
+    assert.equal(text.text, 'frame 11');
+  });
+
+  it('gives a plugin only the parameters its manifest reads', async () => {
+    const timers = manualTimers();
+    const h = harness({ timers });
+    h.engine.updateParams({ '/layer/1/opacity': 0.5, '/tempo': 128, '/secret': 'x' });
+    h.engine.setPlugins([
+      src.spec('com.example.probe', src.PROBE_PARAMS, { reads: ['/layer/*/opacity', '/scene'] }),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats()[0]?.state === 'running'));
+    h.engine.updateParams({ '/layer/2/opacity': 1, '/scene': 3, '/master/blackout': true });
+    const n = h.frames.length;
+    timers.runNext();
+    assert.ok(await eventually(() => h.frames.length > n));
+    const text = (layersOf(h.frames.at(-1)!)[0]!.commands[0] as { text: string }).text;
+    assert.deepEqual(JSON.parse(text), ['/layer/1/opacity', '/layer/2/opacity', '/scene']);
+  });
+
+  it('passes declared writes on and reports undeclared ones as events, counted', async () => {
+    const timers = manualTimers();
+    const h = harness({ timers });
+    h.engine.setPlugins([
+      src.spec(
+        'com.example.w',
+        src.writer([
+          ['/strobe', true],
+          ['/tempo', 200],
+        ]),
+        { writes: ['/strobe'] },
+      ),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats()[0]?.state === 'running'));
+    for (let i = 0; i < 3; i++) {
+      const n = h.frames.length;
+      timers.runNext();
+      assert.ok(await eventually(() => h.frames.length > n));
+    }
+    assert.equal(h.writes.length, 3);
+    assert.deepEqual(h.writes[0], ['com.example.w', [{ path: '/strobe', value: true }]]);
+    const refused = h.events.filter((e) => e.kind === 'undeclared-write');
+    assert.equal(refused.length, 3);
+    assert.deepEqual(refused[0]!.items, ['/tempo']);
+    assert.equal(h.stats('com.example.w').refusedWrites, 3);
+  });
+
+  it('keeps an unchanged plugin running across setPlugins, restarts a changed one, stops a removed one', async () => {
+    const h = harness();
+    const a = src.spec('com.example.a', src.GOOD);
+    h.engine.setPlugins([a, src.spec('com.example.b', src.GOOD)]);
+    assert.ok(await eventually(() => h.engine.stats().every((s) => s.frames > 3)));
+    h.engine.setPlugins([a, src.spec('com.example.c', src.GOOD)]);
+    assert.ok(await eventually(() => h.stats('com.example.c').frames > 3));
+    const started = h.events.filter((e) => e.kind === 'started').map((e) => e.plugin);
+    assert.deepEqual(started.sort(), ['com.example.a', 'com.example.b', 'com.example.c']);
+    assert.ok(await eventually(() => layersOf(h.frames.at(-1)!).every((l) => l.id !== 'com.example.b')));
+    h.engine.setPlugins([{ ...a, entrySource: src.ORBITS }]);
+    assert.ok(
+      await eventually(
+        () => h.events.filter((e) => e.kind === 'started' && e.plugin === 'com.example.a').length === 2,
+      ),
+    );
+    assert.deepEqual(
+      h.engine.stats().map((s) => s.id),
+      ['com.example.a'],
+    );
+  });
+
+  it('retries a plugin that fails to load, then quarantines it', async () => {
+    const h = harness();
+    h.engine.setPlugins([src.spec('com.example.broken', 'var plugin = {')]);
+    assert.ok(await eventually(() => h.stats('com.example.broken').state === 'quarantined', 200, 25));
+    const kinds = h.events.map((e) => e.kind);
+    assert.equal(kinds.filter((k) => k === 'load-failed').length, 3);
+    assert.equal(kinds.filter((k) => k === 'restart').length, 2);
+    assert.equal(kinds.at(-1), 'quarantine');
+    assert.match(h.stats('com.example.broken').lastError ?? '', /quarantined: 2 restarts/);
+  });
+
+  it('re-enables a quarantined plugin on request, with a clean record', async () => {
+    const h = harness();
+    h.engine.updateParams({ '/fail': true });
+    h.engine.setPlugins([
+      src.spec(
+        'com.example.flaky',
+        `var plugin = { frame(f) { if (f.params['/fail']) throw new Error('told to fail'); return [{ op: 'clear' }]; } };`,
+        { reads: ['/fail'] },
+      ),
+    ]);
+    assert.ok(await eventually(() => h.stats('com.example.flaky').state === 'quarantined', 200, 25));
+    assert.equal(h.engine.enable('com.example.nope'), false);
+    h.engine.updateParams({ '/fail': false });
+    assert.equal(h.engine.enable('com.example.flaky'), true);
+    assert.equal(h.engine.enable('com.example.flaky'), false, 'no longer quarantined');
+    assert.ok(await eventually(() => h.stats('com.example.flaky').frames > 5));
+    assert.equal(h.stats('com.example.flaky').state, 'running');
+  });
+});
+
+describe('frame engine: adversarial plugins are contained while a good one keeps drawing', () => {
+  const GOOD_ID = 'com.example.good';
+  const BAD_ID = 'com.example.bad';
+
+  /** Runs the adversary beside GOOD until it is quarantined (or `until` holds); GOOD must keep drawing. */
+  async function beside(source: string, extra: Record<string, unknown>, until?: (h: Harness) => boolean) {
+    const h = harness();
+    h.engine.setPlugins([src.spec(GOOD_ID, src.GOOD), src.spec(BAD_ID, source, extra)]);
+    const done = until ?? ((x: Harness) => x.stats(BAD_ID).state === 'quarantined');
+    assert.ok(
+      await eventually(() => done(h), 600, 25),
+      `the adversary was not contained: ${JSON.stringify(h.stats(BAD_ID))}`,
+    );
+    const during = h.stats(GOOD_ID).frames;
+    assert.ok(during >= 5, `the good plugin drew ${during} frames while the adversary ran`);
+    // And it goes on drawing afterwards, in the composed frames.
+    assert.ok(await eventually(() => h.stats(GOOD_ID).frames >= during + 30, 400, 25));
+    assert.equal(h.stats(GOOD_ID).state, 'running');
+    assert.ok(layersOf(h.frames.at(-1)!).some((l) => l.id === GOOD_ID));
+    if (until === undefined) assert.ok(!layersOf(h.frames.at(-1)!).some((l) => l.id === BAD_ID));
+    return h;
+  }
+  const kindsOf = (h: Harness) => new Set(h.events.filter((e) => e.plugin === BAD_ID).map((e) => e.kind));
+
+  it('infinite loop: overruns, restarts, quarantine', async () => {
+    const h = await beside(src.INFINITE_LOOP, {});
+    assert.ok(kindsOf(h).has('overrun'));
+    assert.ok(kindsOf(h).has('restart'));
+    assert.ok(h.stats(BAD_ID).overruns >= 3);
+  });
+
+  it('async infinite loops (microtask chain, spin in a continuation): overruns, quarantine', async () => {
+    for (const source of [src.MICROTASK_CHAIN, src.ASYNC_SPIN]) {
+      const h = await beside(source, {});
+      assert.ok(kindsOf(h).has('overrun'));
+    }
+  });
+
+  it('memory bomb: the isolate is disposed, restarted, then quarantined', async () => {
+    const h = await beside(src.MEMORY_BOMB, { limits: { memoryMb: 8, cpuMsPerFrame: 50 } });
+    assert.ok(kindsOf(h).has('memory'), [...kindsOf(h)].join());
+  });
+
+  it('giant output (commands, text, bytes): invalid output, quarantine', async () => {
+    for (const source of [src.TOO_MANY_COMMANDS, src.HUGE_TEXT, src.TOO_MANY_BYTES]) {
+      const h = await beside(source, { limits: { cpuMsPerFrame: 50 } });
+      assert.ok(kindsOf(h).has('invalid-output'), [...kindsOf(h)].join());
+    }
+  });
+
+  it('an exception every frame: exceptions, quarantine', async () => {
+    const h = await beside(src.THROWS, {});
+    const e = h.events.find((x) => x.kind === 'exception');
+    assert.match(e?.reason ?? '', /boom at frame/);
+  });
+
+  it('invalid output (wrong types, NaN, a Promise, polluted toJSON): invalid output, quarantine', async () => {
+    for (const source of [src.WRONG_TYPES, src.NAN_OUTPUT, src.ASYNC_FRAME, src.POLLUTE_TOJSON]) {
+      const h = await beside(source, {});
+      assert.ok(kindsOf(h).has('invalid-output'));
+    }
+  });
+
+  it('host reach attempts and undeclared writes: nothing reached, writes refused and counted, plugin keeps running', async () => {
+    const h = await beside(src.HOST_REACH, {}, (x) => x.stats(BAD_ID).frames >= 10);
+    const text = JSON.stringify(layersOf(h.frames.at(-1)!).find((l) => l.id === BAD_ID));
+    assert.match(text, /ctorChain=undefined/);
+    assert.match(text, /fnThis=none/);
+    const w = await beside(
+      src.writer([['/tempo', 999]]),
+      { writes: ['/strobe'] },
+      (x) => x.stats(BAD_ID).refusedWrites >= 10,
+    );
+    assert.deepEqual(w.writes, []);
+    assert.ok(kindsOf(w).has('undeclared-write'));
+  });
+});

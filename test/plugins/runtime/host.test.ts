@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { ComposedFrame } from '../../../plugins/display-list.ts';
+import type { EncodedFrame } from '../../../plugins/runtime/engine.ts';
+import { type HostInit, type PluginHost, startPluginHost } from '../../../plugins/runtime/host.ts';
+import type { HostEvent } from '../../../plugins/runtime/protocol.ts';
+import type { PluginWrite } from '../../../plugins/sandbox/sandbox.ts';
+import * as src from '../../fixtures/plugins/sources.ts';
+import { eventually } from '../../helpers/daemon.ts';
+import { captureLogger } from '../../helpers/log-capture.ts';
+
+// The plugin host as a real child process: frames, parameters and the clock cross the IPC
+// channel; the child is killed (SIGKILL), aborted (the catastrophic-error path) and hung, and
+// the daemon side brings it back each time while frames resume.
+
+type Run = {
+  host: PluginHost;
+  frames: EncodedFrame[];
+  events: HostEvent[];
+  writes: [string, PluginWrite[]][];
+  count(): number;
+};
+
+let hosts: PluginHost[] = [];
+afterEach(async () => {
+  for (const h of hosts) await h.close();
+  hosts = [];
+});
+
+function run(plugins: HostInit['plugins'], init: Partial<HostInit> = {}): Run {
+  const frames: EncodedFrame[] = [];
+  const events: HostEvent[] = [];
+  const writes: [string, PluginWrite[]][] = [];
+  let count = 0;
+  const host = startPluginHost({
+    plugins,
+    frameRate: 60,
+    width: 320,
+    height: 180,
+    clock: () => ({ timeMs: 1_000_000 + performance.now(), beat: 42, tempo: 90 }),
+    log: captureLogger().log,
+    policy: { consecutiveFaults: 3, maxRestarts: 2, backoffMs: 20, maxBackoffMs: 100 },
+    restart: { backoffMs: 50, maxBackoffMs: 200 },
+    onFrame: (f) => {
+      count++;
+      frames.push(f);
+      if (frames.length > 200) frames.shift();
+    },
+    onWrites: (p, w) => writes.push([p, w]),
+    onEvent: (e) => events.push(e),
+    ...init,
+  });
+  hosts.push(host);
+  return { host, frames, events, writes, count: () => count };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const lastFrame = (r: Run) => ComposedFrame.parse(JSON.parse(r.frames.at(-1)!.json));
+const goodFrames = (r: Run, id = 'com.example.good') =>
+  r.host.stats().plugins.find((p) => p.id === id)?.frames ?? 0;
+
+describe('plugin host (child process)', () => {
+  it('streams composed frames with the daemon’s clock and parameters, and passes writes back', async () => {
+    const r = run(
+      [
+        src.spec('com.example.good', src.GOOD),
+        src.spec(
+          'com.example.probe',
+          `var plugin = { frame(f) { hana.set('/strobe', true); return [{ op: 'text', x: 0, y: 0, text: JSON.stringify([f.params, f.tempo, f.beat >= 42]) }]; } };`,
+          {
+            reads: ['/layer/*/opacity'],
+            writes: ['/strobe'],
+          },
+        ),
+      ],
+      { params: { '/layer/1/opacity': 0.25 } },
+    );
+    await r.host.ready();
+    assert.ok(await eventually(() => r.count() > 10, 200, 25));
+    r.host.updateParams([
+      { path: '/layer/2/opacity', value: 1 },
+      { path: '/tempo', value: 150 },
+    ]);
+    const probeText = () => {
+      const layer = lastFrame(r).layers.find((l) => l.id === 'com.example.probe');
+      return layer ? (layer.commands[0] as { text: string }).text : '';
+    };
+    assert.ok(
+      await eventually(
+        () => probeText() === JSON.stringify([{ '/layer/1/opacity': 0.25, '/layer/2/opacity': 1 }, 90, true]),
+        200,
+        25,
+      ),
+      probeText(),
+    );
+    const f = lastFrame(r);
+    assert.ok(f.time >= 1000, 'session time comes from the daemon clock');
+    assert.equal(f.width, 320);
+    assert.ok(r.writes.length > 0);
+    assert.deepEqual(r.writes[0], ['com.example.probe', [{ path: '/strobe', value: true }]]);
+    const stats = r.host.stats();
+    assert.equal(stats.host.state, 'running');
+    assert.ok(stats.host.pid && alive(stats.host.pid));
+    assert.equal(stats.plugins.length, 2);
+  });
+
+  it('survives SIGKILL of the child: crash and restart events, a new process, frames resume, counters kept', async () => {
+    const r = run([src.spec('com.example.good', src.GOOD)]);
+    await r.host.ready();
+    assert.ok(await eventually(() => goodFrames(r) > 20, 200, 25));
+    const pid = r.host.stats().host.pid!;
+    const before = goodFrames(r);
+    process.kill(pid, 'SIGKILL');
+    assert.ok(await eventually(() => r.events.some((e) => e.kind === 'host-restart'), 200, 25));
+    const crash = r.events.find((e) => e.kind === 'host-crash');
+    assert.match(crash?.reason ?? '', /SIGKILL/);
+    const after = r.count();
+    assert.ok(await eventually(() => r.count() > after + 20, 200, 25), 'frames resume');
+    const stats = r.host.stats();
+    assert.notEqual(stats.host.pid, pid);
+    assert.equal(stats.host.restarts, 1);
+    assert.ok(goodFrames(r) > before, 'frame counters carry over the crash');
+    assert.ok(!alive(pid));
+  });
+
+  it('a catastrophic isolate error aborts the child; the plugin named in it is quarantined after repeated crashes', async () => {
+    const r = run([src.spec('com.example.good', src.GOOD), src.spec('com.example.doomed', src.GOOD)], {
+      testHooks: true,
+    });
+    for (let i = 1; i <= 2; i++) {
+      await r.host.ready();
+      // The hook calls the same handler isolated-vm's onCatastrophicError calls.
+      r.host.testHook({ kind: 'catastrophic', plugin: 'com.example.doomed' });
+      assert.ok(
+        await eventually(() => r.events.filter((e) => e.kind === 'host-restart').length === i, 400, 25),
+      );
+    }
+    const crashes = r.events.filter((e) => e.kind === 'host-crash');
+    assert.equal(crashes.length, 2);
+    assert.equal(crashes[0]!.plugin, 'com.example.doomed');
+    assert.match(crashes[0]!.reason, /catastrophic isolate error: simulated/);
+    const q = r.events.find((e) => e.kind === 'quarantine');
+    assert.equal(q?.plugin, 'com.example.doomed');
+    await r.host.ready();
+    assert.ok(
+      await eventually(
+        () => r.host.stats().plugins.find((p) => p.id === 'com.example.doomed')?.state === 'quarantined',
+        200,
+        25,
+      ),
+    );
+    const good = goodFrames(r);
+    assert.ok(await eventually(() => goodFrames(r) > good + 20, 200, 25), 'the other plugin keeps drawing');
+    assert.equal(r.host.enable('com.example.doomed'), true);
+    assert.ok(
+      await eventually(
+        () => r.host.stats().plugins.find((p) => p.id === 'com.example.doomed')?.state === 'running',
+        200,
+        25,
+      ),
+    );
+  });
+
+  it('kills and restarts a child that stops answering', async () => {
+    const r = run([src.spec('com.example.good', src.GOOD)], { testHooks: true, unresponsiveMs: 1000 });
+    await r.host.ready();
+    const pid = r.host.stats().host.pid!;
+    r.host.testHook({ kind: 'hang' });
+    assert.ok(await eventually(() => r.events.some((e) => e.kind === 'host-restart'), 400, 25));
+    assert.match(r.events.find((e) => e.kind === 'host-crash')?.reason ?? '', /hung/);
+    assert.ok(!alive(pid));
+    const n = r.count();
+    assert.ok(await eventually(() => r.count() > n + 10, 200, 25));
+  });
+
+  it('contains every adversary at once in the child while the good plugin keeps drawing', async () => {
+    const adversaries = [
+      ['loop', src.INFINITE_LOOP, {}],
+      ['micro', src.MICROTASK_CHAIN, {}],
+      ['spin', src.ASYNC_SPIN, {}],
+      ['bomb', src.MEMORY_BOMB, { limits: { memoryMb: 8, cpuMsPerFrame: 50 } }],
+      ['giant', src.TOO_MANY_BYTES, { limits: { cpuMsPerFrame: 50 } }],
+      ['throws', src.THROWS, {}],
+      ['nan', src.NAN_OUTPUT, {}],
+      ['reach', src.HOST_REACH, {}],
+      ['pollute', src.POLLUTE_TOJSON, {}],
+      ['forge', src.FORGED_WRITES, { writes: ['/strobe'] }],
+    ] as const;
+    const r = run([
+      src.spec('com.example.good', src.GOOD),
+      ...adversaries.map(([name, source, extra]) => src.spec(`com.example.${name}`, source, extra)),
+    ]);
+    await r.host.ready();
+    const quarantinable = ['loop', 'micro', 'spin', 'bomb', 'giant', 'throws', 'nan', 'pollute'];
+    const state = (name: string) => r.host.stats().plugins.find((p) => p.id === `com.example.${name}`)?.state;
+    assert.ok(
+      await eventually(() => quarantinable.every((n) => state(n) === 'quarantined'), 1200, 25),
+      JSON.stringify(r.host.stats().plugins.map((p) => [p.id, p.state])),
+    );
+    const good = goodFrames(r);
+    assert.ok(good > 10, `the good plugin drew ${good} frames meanwhile`);
+    assert.ok(await eventually(() => goodFrames(r) > good + 30, 200, 25));
+    assert.equal(state('reach'), 'running');
+    assert.equal(state('forge'), 'running');
+    assert.ok((r.host.stats().plugins.find((p) => p.id === 'com.example.forge')?.refusedWrites ?? 0) > 0);
+    assert.equal(r.host.stats().host.restarts, 0, 'the child itself never went down');
+    assert.deepEqual(r.writes, []);
+  });
+
+  it('drops frames instead of queueing them while the daemon is busy', async () => {
+    const big = `var plugin = { frame(f) { const out = []; for (let i = 0; i < 1500; i++) out.push({ op: 'circle', x: i, y: f.index % 100, r: 1 }); return out; } };`;
+    const r = run([src.spec('com.example.big', big, { limits: { cpuMsPerFrame: 50 } })]);
+    await r.host.ready();
+    assert.ok(await eventually(() => r.count() > 10, 400, 25));
+    // Block this event loop for a while: the child cannot hand over frames (about 60 KB each).
+    const until = performance.now() + 1500;
+    while (performance.now() < until) {}
+    assert.ok(await eventually(() => r.host.stats().host.droppedFrames > 0, 200, 25));
+    const n = r.count();
+    assert.ok(await eventually(() => r.count() > n + 10, 200, 25), 'frames flow again');
+    // What arrived is whole: the latest frame parses and validates.
+    assert.equal(lastFrame(r).layers[0]!.commands.length, 1500);
+  });
+
+  it('close() ends the child process', async () => {
+    const r = run([src.spec('com.example.good', src.GOOD)]);
+    await r.host.ready();
+    const pid = r.host.stats().host.pid!;
+    await r.host.close();
+    assert.ok(!alive(pid));
+    assert.equal(r.host.stats().host.state, 'closed');
+  });
+});
