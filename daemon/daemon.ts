@@ -2,6 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { BUNDLED_EXAMPLES_DIR, bootstrapBundledPlugins } from '../plugins/bootstrap.ts';
+import { loadEnabledPlugins, quarantinePlugin } from '../plugins/installed.ts';
 import { openDtlsEndpoint } from '../protocols/dtls/endpoint.ts';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
@@ -14,6 +16,7 @@ import {
   saveIdentity,
 } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
+import { faultPolicy } from './config/plugins-schema.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { linkHandlers } from './control/link-handlers.ts';
@@ -33,6 +36,8 @@ import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
+import { pluginRuntimeHandlers } from './plugins/handlers.ts';
+import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
@@ -62,6 +67,7 @@ const SECURITY_REASONS = new Set([
   'sync-not-trusted',
   'sync-future-stamp',
   'sync-malformed',
+  'plugin-refused',
 ]);
 
 export type DaemonInit = {
@@ -91,6 +97,7 @@ export type DaemonStatus = {
   storage: StorageStatus;
   sync: SyncStatus;
   output: OutputStats | null;
+  plugins: PluginServiceStatus | null;
   peers: {
     deviceId: string;
     port: number;
@@ -346,6 +353,48 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       closers.push(() => o.close());
     }
 
+    let plugins: PluginService | undefined;
+    if (config.plugins.enabled) {
+      if (config.plugins.bundledExamples)
+        await bootstrapBundledPlugins({ home: init.home, examplesDir: BUNDLED_EXAMPLES_DIR, log });
+      const p = createPluginService({
+        registry,
+        store,
+        rejections,
+        log,
+        security,
+        clock: sync.clock,
+        frameRate: config.plugins.frameRate,
+        width: config.plugins.width,
+        height: config.plugins.height,
+        policy: faultPolicy(config.plugins.faults),
+        loadPlugins: async () => {
+          // Every load re-verifies the installed files; a refusal is counted, not fatal.
+          const r = await loadEnabledPlugins(init.home);
+          if (!r.ok) throw new Error(r.error);
+          for (const x of r.refused)
+            rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.path });
+          return r.plugins;
+        },
+        onQuarantine: (id, reason) => {
+          void quarantinePlugin(init.home, id, reason).then((q) => {
+            if (!q.ok)
+              log.error(
+                { event: 'plugin.quarantine-save-failed', plugin: id },
+                `could not record the quarantine of ${id}: ${q.error}`,
+              );
+          });
+        },
+      });
+      plugins = p;
+      closers.push(() => p.close());
+      if (output) {
+        const o = output;
+        p.onFrame((f) => o.publish(f));
+      }
+      await p.start();
+    }
+
     const status = (): DaemonStatus => ({
       name,
       version: VERSION,
@@ -378,6 +427,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       },
       sync: sync.status(),
       output: output ? output.stats() : null,
+      plugins: plugins ? plugins.status() : null,
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
@@ -385,6 +435,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
       ...outputHandlers(output),
+      ...pluginRuntimeHandlers(plugins),
       ...storage.handlers,
       ...linkHandlers({
         identity: () => identity,

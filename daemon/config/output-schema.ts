@@ -42,14 +42,6 @@ export const OutputConfig = z
       .describe(
         'Fixed token for the page URL, so a bookmark survives restarts (default: a new random 128-bit token at every start).',
       ),
-    width: z
-      .number()
-      .int()
-      .min(16)
-      .max(7680)
-      .default(1280)
-      .describe('Logical output width: plugins draw in these units; the page scales them to the screen.'),
-    height: z.number().int().min(16).max(4320).default(720).describe('Logical output height.'),
     maxClients: z
       .number()
       .int()

@@ -4,6 +4,7 @@ import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { OutputConfig } from './output-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
+import { PluginsConfig } from './plugins-schema.ts';
 import { AuditConfig, StorageConfig } from './storage-schema.ts';
 import { SyncConfig } from './sync-schema.ts';
 
@@ -157,6 +158,9 @@ export const Config = z
     audit: AuditConfig.prefault({}),
     sync: SyncConfig.prefault({}),
     output: OutputConfig.prefault({}),
+    plugins: PluginsConfig.prefault({}).describe(
+      'Visual plugins: whether they run, frame rate, canvas size, fault policy.',
+    ),
     params: ParamMap.default(DEFAULT_PARAMS).describe(
       'Declared parameters: OSC address → type, range, default.',
     ),

@@ -65,7 +65,7 @@ export const StorageConfig = z
       .int()
       .min(0)
       .max(60000)
-      .default(100)
+      .default(250)
       .describe(
         'A change is saved this long after it happens; changes within the delay share one save. Saves are also spaced to 4× the time one takes (with a passphrase, scrypt makes a save ≈0.1–0.2 s).',
       ),
@@ -86,9 +86,9 @@ export const AuditConfig = z
     sources: z
       .array(SourcePrefix)
       .max(64)
-      .default(['peer', 'cli', 'scene', 'plugin'])
+      .default(['peer', 'cli', 'scene', 'sync:correction'])
       .describe(
-        'Writers whose changes are recorded, by prefix of their source (`osc`, `osc:udp`, `midi`, `peer`, `cli`, `scene`, `plugin`, or `*` for all). OSC and MIDI are off by default: faders write many times a second.',
+        'Writers whose changes are recorded, by prefix of their source (`osc`, `osc:udp`, `midi`, `peer`, `cli`, `scene`, `plugin`, or `*` for all). OSC, MIDI and plugins are off by default: faders and plugins (an LFO) write many times a second.',
       ),
     maxFileBytes: z
       .number()

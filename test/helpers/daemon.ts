@@ -76,11 +76,18 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const home = opts.home ?? (await makeHome());
   // Peers on loopback and no mDNS unless a test asks: tests send nothing beyond loopback
   // except inside namespaces they create. Ports are free ones unless the config names one.
-  const given = (opts.config ?? {}) as { peers?: Record<string, unknown>; output?: Record<string, unknown> };
+  // Plugins are off unless a test turns them on: each daemon would otherwise fork a plugin host
+  // running the bundled examples, which writes /layer/2/opacity on its own.
+  const given = (opts.config ?? {}) as {
+    peers?: Record<string, unknown>;
+    output?: Record<string, unknown>;
+    plugins?: Record<string, unknown>;
+  };
   const config = {
     ...given,
     peers: { bind: '127.0.0.1', discovery: false, port: 0, ...given.peers },
     output: { port: 0, ...given.output },
+    plugins: { enabled: false, ...given.plugins },
   };
   const args = ['start', '--home', home, '--osc-port', '0', '--log-json', ...(opts.args ?? [])];
   await writeFile(join(home, 'config.json'), JSON.stringify(config));

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { INFINITE_LOOP } from '../fixtures/plugins/sources.ts';
+import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { createInstallFixture } from '../plugins/install-fixture.ts';
+
+// The whole path in a real daemon: on first start it signs and trusts its bundled examples under
+// its own key, runs them in the plugin host, and streams composed frames to the output page's
+// WebSocket; the LFO example writes a parameter through the validated path. A plugin that spins
+// forever is installed from a trusted publisher: it loses its frames, is restarted, then
+// quarantined, while the examples keep drawing; the operator re-enables it.
+
+type RuntimeStatus = { id: string; state: string; frames: number };
+const pluginsOf = async (d: TestDaemon): Promise<RuntimeStatus[]> =>
+  (await d.status()).plugins?.plugins ?? [];
+const framesOf = async (d: TestDaemon, id: string) =>
+  (await pluginsOf(d)).find((p) => p.id === id)?.frames ?? 0;
+
+const EXAMPLES = ['hana.examples.beat-strobe', 'hana.examples.geometry', 'hana.examples.lfo'];
+
+async function oneFrame(url: string): Promise<{ layers: Array<{ id: string; commands: unknown[] }> }> {
+  const u = new URL(url);
+  const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { origin: u.origin });
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no frame within 10 s')), 10_000);
+      ws.on('message', (data) => {
+        const f = JSON.parse(String(data));
+        if (!Array.isArray(f.layers)) return;
+        clearTimeout(timer);
+        resolve(f);
+      });
+      ws.on('error', reject);
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+describe('plugins in a real daemon', () => {
+  it('runs the bundled examples, streams their frames, and quarantines a spinning plugin without stopping them', async () => {
+    const fx = await createInstallFixture('e2e');
+    const d = await startDaemon({ config: { plugins: { enabled: true } } });
+    try {
+      assert.ok(
+        d.logs.some((l) => l.event === 'plugins.bundled-installed' && l.security === true),
+        'the daemon says it signed and trusted its bundled examples',
+      );
+      const listed = JSON.parse((await d.cli('plugin', 'list', '--json')).stdout) as Array<{ id: string }>;
+      assert.deepEqual(listed.map((p) => p.id).sort(), EXAMPLES);
+      assert.ok(
+        await eventually(
+          async () => (await pluginsOf(d)).filter((p) => p.frames > 10).length === 3,
+          200,
+          100,
+        ),
+        'all three examples produce frames',
+      );
+
+      const out = JSON.parse((await d.cli('output', '--json')).stdout) as { url: string };
+      const frame = await oneFrame(out.url);
+      assert.deepEqual(frame.layers.map((l) => l.id).sort(), EXAMPLES);
+      assert.ok(frame.layers.every((l) => Array.isArray(l.commands)));
+
+      // The LFO writes /layer/2/opacity through the validated path.
+      const first = (await d.values('/layer/2/opacity'))['/layer/2/opacity'];
+      assert.ok(
+        await eventually(
+          async () => (await d.values('/layer/2/opacity'))['/layer/2/opacity'] !== first,
+          100,
+          100,
+        ),
+        'the LFO moves /layer/2/opacity',
+      );
+
+      // A trusted publisher's plugin that never returns from frame().
+      const dir = await fx.plugin({
+        id: 'com.example.spin',
+        entry: INFINITE_LOOP,
+        manifest: { reads: [], writes: [] },
+      });
+      const trust = await d.cli('publisher', 'trust', fx.a.gen.publicKey, '--name', 'test publisher');
+      assert.equal(trust.code, 0, trust.stderr);
+      const install = await d.cli('plugin', 'install', dir);
+      assert.equal(install.code, 0, install.stderr);
+      assert.ok(
+        await eventually(
+          async () => (await pluginsOf(d)).find((p) => p.id === 'com.example.spin')?.state === 'quarantined',
+          300,
+          100,
+        ),
+        'the spinning plugin ends in quarantine',
+      );
+      assert.ok(
+        d.logs.some((l) => l.event === 'plugin.quarantine' || String(l.event).startsWith('plugin.quarantin')),
+      );
+      const geometry = await framesOf(d, 'hana.examples.geometry');
+      assert.ok(
+        await eventually(async () => (await framesOf(d, 'hana.examples.geometry')) > geometry + 30, 100, 100),
+        'the examples keep drawing',
+      );
+      const list = JSON.parse((await d.cli('plugin', 'list', '--json')).stdout) as Array<{
+        id: string;
+        quarantined?: unknown;
+        state?: string;
+      }>;
+      const spin = list.find((p) => p.id === 'com.example.spin')!;
+      assert.ok(spin.quarantined || spin.state === 'quarantined', 'hana plugin list shows the quarantine');
+
+      const enable = await d.cli('plugin', 'enable', 'com.example.spin');
+      assert.equal(enable.code, 0, enable.stderr);
+      assert.ok(
+        await eventually(
+          async () => (await pluginsOf(d)).find((p) => p.id === 'com.example.spin')?.state !== 'quarantined',
+          100,
+          100,
+        ),
+        'enable lifts the quarantine',
+      );
+    } finally {
+      await d.stop();
+      await fx.cleanup();
+    }
+  });
+});
