@@ -25,6 +25,8 @@ function statusText(s: DaemonStatus): string {
     `clock     beat ${s.sync.clock.beat.toFixed(2)} at ${s.sync.clock.tempo} bpm, following ${s.sync.clock.leader === s.nodeId ? 'this daemon' : `${s.sync.clock.leader.slice(0, 7)} (±${s.sync.clock.errorMs.toFixed(2)} ms)`}`,
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
+    `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,
+    `plugins   ${s.plugins ? s.plugins.plugins.map((p) => `${p.id} ${p.state} (${p.frames} frames, ${p.overruns} overruns, ${p.restarts} restarts)`).join('; ') || 'none installed and enabled' : 'off'}`,
     `rejected  ${s.rejectedTotal}`,
   ];
   if (s.peers.held > 0) {
