@@ -2,8 +2,6 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLED_EXAMPLES_DIR, bootstrapBundledPlugins } from '../plugins/bootstrap.ts';
-import { loadEnabledPlugins, quarantinePlugin } from '../plugins/installed.ts';
 import { openDtlsEndpoint } from '../protocols/dtls/endpoint.ts';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
@@ -16,12 +14,10 @@ import {
   saveIdentity,
 } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
-import { faultPolicy } from './config/plugins-schema.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { linkHandlers } from './control/link-handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
-import { outputHandlers } from './control/output-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
@@ -35,14 +31,12 @@ import { createLinkManager, type LinkManager } from './link/manager.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
-import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
-import { pluginRuntimeHandlers } from './plugins/handlers.ts';
-import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
 import { type StorageStatus, startStorage } from './storage.ts';
 import { createSyncService, type SyncLinkHandle, type SyncStatus } from './sync/service.ts';
+import { startVisuals, type VisualsStatus } from './visuals.ts';
 
 // The composition root: builds every part from the config, wires the one-way flow
 // (protocols → ingest → store → feedback), and tears it down in reverse.
@@ -96,8 +90,8 @@ export type DaemonStatus = {
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
   sync: SyncStatus;
-  output: OutputStats | null;
-  plugins: PluginServiceStatus | null;
+  output: VisualsStatus['output'];
+  plugins: VisualsStatus['plugins'];
   peers: {
     deviceId: string;
     port: number;
@@ -337,63 +331,17 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     let discovery = discover();
     closers.push(() => discovery?.close());
 
-    let output: OutputServer | undefined;
-    if (config.output.enabled) {
-      const o = await startOutputServer({
-        bind: config.output.bind,
-        port: config.output.port,
-        ...(config.output.token !== undefined && { token: config.output.token }),
-        allowNonLoopback: config.output.allowNonLoopback,
-        maxClients: config.output.maxClients,
-        rejectIntervalMs: config.log.rejectIntervalMs,
-        log,
-        security,
-      });
-      output = o;
-      closers.push(() => o.close());
-    }
-
-    let plugins: PluginService | undefined;
-    if (config.plugins.enabled) {
-      if (config.plugins.bundledExamples)
-        await bootstrapBundledPlugins({ home: init.home, examplesDir: BUNDLED_EXAMPLES_DIR, log });
-      const p = createPluginService({
-        registry,
-        store,
-        rejections,
-        log,
-        security,
-        clock: sync.clock,
-        frameRate: config.plugins.frameRate,
-        width: config.plugins.width,
-        height: config.plugins.height,
-        policy: faultPolicy(config.plugins.faults),
-        loadPlugins: async () => {
-          // Every load re-verifies the installed files; a refusal is counted, not fatal.
-          const r = await loadEnabledPlugins(init.home);
-          if (!r.ok) throw new Error(r.error);
-          for (const x of r.refused)
-            rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.path });
-          return r.plugins;
-        },
-        onQuarantine: (id, reason) => {
-          void quarantinePlugin(init.home, id, reason).then((q) => {
-            if (!q.ok)
-              log.error(
-                { event: 'plugin.quarantine-save-failed', plugin: id },
-                `could not record the quarantine of ${id}: ${q.error}`,
-              );
-          });
-        },
-      });
-      plugins = p;
-      closers.push(() => p.close());
-      if (output) {
-        const o = output;
-        p.onFrame((f) => o.publish(f));
-      }
-      await p.start();
-    }
+    const visuals = await startVisuals({
+      home: init.home,
+      config,
+      registry,
+      store,
+      rejections,
+      log,
+      security,
+      clock: sync.clock,
+    });
+    closers.push(() => visuals.close());
 
     const status = (): DaemonStatus => ({
       name,
@@ -426,16 +374,14 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         endpoint: endpoint.stats(),
       },
       sync: sync.status(),
-      output: output ? output.stats() : null,
-      plugins: plugins ? plugins.status() : null,
+      ...visuals.status(),
     });
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
       status,
       ...stateHandlers(registry, store),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
-      ...outputHandlers(output),
-      ...pluginRuntimeHandlers(plugins),
+      ...visuals.handlers,
       ...storage.handlers,
       ...linkHandlers({
         identity: () => identity,

@@ -1,0 +1,107 @@
+import { BUNDLED_EXAMPLES_DIR, bootstrapBundledPlugins } from '../plugins/bootstrap.ts';
+import { loadEnabledPlugins, quarantinePlugin } from '../plugins/installed.ts';
+import { faultPolicy } from './config/plugins-schema.ts';
+import type { Config } from './config/schema.ts';
+import { outputHandlers } from './control/output-handlers.ts';
+import type { Handlers } from './control/server.ts';
+import type { Rejections } from './ingest/rejections.ts';
+import type { Logger } from './log.ts';
+import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
+import { pluginRuntimeHandlers } from './plugins/handlers.ts';
+import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
+import type { Registry } from './state/registry.ts';
+import type { Store } from './state/store.ts';
+import type { SyncService } from './sync/service.ts';
+
+// What the audience sees: the output page server and the plugin service that feeds it frames.
+// Kept out of the composition root so daemon.ts stays a list of parts.
+
+export type VisualsInit = {
+  home: string;
+  config: Config;
+  registry: Registry;
+  store: Store;
+  rejections: Rejections;
+  log: Logger;
+  security: Logger;
+  clock: SyncService['clock'];
+};
+
+export type VisualsStatus = { output: OutputStats | null; plugins: PluginServiceStatus | null };
+
+export type Visuals = { status(): VisualsStatus; handlers: Handlers; close(): Promise<void> };
+
+export async function startVisuals(init: VisualsInit): Promise<Visuals> {
+  const { config, registry, store, rejections, log, security, clock } = init;
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    let output: OutputServer | undefined;
+    if (config.output.enabled) {
+      const o = await startOutputServer({
+        bind: config.output.bind,
+        port: config.output.port,
+        ...(config.output.token !== undefined && { token: config.output.token }),
+        allowNonLoopback: config.output.allowNonLoopback,
+        maxClients: config.output.maxClients,
+        rejectIntervalMs: config.log.rejectIntervalMs,
+        log,
+        security,
+      });
+      output = o;
+      closers.push(() => o.close());
+    }
+
+    let plugins: PluginService | undefined;
+    if (config.plugins.enabled) {
+      if (config.plugins.bundledExamples)
+        await bootstrapBundledPlugins({ home: init.home, examplesDir: BUNDLED_EXAMPLES_DIR, log });
+      const p = createPluginService({
+        registry,
+        store,
+        rejections,
+        log,
+        security,
+        clock,
+        frameRate: config.plugins.frameRate,
+        width: config.plugins.width,
+        height: config.plugins.height,
+        policy: faultPolicy(config.plugins.faults),
+        loadPlugins: async () => {
+          // Every load re-verifies the installed files; a refusal is counted, not fatal.
+          const r = await loadEnabledPlugins(init.home);
+          if (!r.ok) throw new Error(r.error);
+          for (const x of r.refused)
+            rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.path });
+          return r.plugins;
+        },
+        onQuarantine: (id, reason) => {
+          void quarantinePlugin(init.home, id, reason).then((q) => {
+            if (!q.ok)
+              log.error(
+                { event: 'plugin.quarantine-save-failed', plugin: id },
+                `could not record the quarantine of ${id}: ${q.error}`,
+              );
+          });
+        },
+      });
+      plugins = p;
+      closers.push(() => p.close());
+      if (output) {
+        const o = output;
+        p.onFrame((f) => o.publish(f));
+      }
+      await p.start();
+    }
+    return {
+      status: () => ({ output: output ? output.stats() : null, plugins: plugins ? plugins.status() : null }),
+      handlers: { ...outputHandlers(output), ...pluginRuntimeHandlers(plugins) },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
