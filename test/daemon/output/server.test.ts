@@ -471,8 +471,6 @@ test('a non-loopback bind is refused unless explicitly allowed', async () => {
     bind: '127.0.0.1',
     allowNonLoopback: false,
     port: 7410,
-    width: 1280,
-    height: 720,
     maxClients: 8,
   });
   // A LAN bind answers to its own address too; a wildcard bind to every interface address.

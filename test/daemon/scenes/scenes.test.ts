@@ -270,7 +270,8 @@ describe('scene list and delete', () => {
     await again.scenes.warmed;
     // Same size, inode and mtime but other bytes: only a cached answer can still be right.
     await writeFile(file, Buffer.alloc(st.size, 0x41));
-    await utimes(file, st.atime, st.mtime);
+    // Mid-millisecond: a whole-millisecond time can round down through utimes' float seconds.
+    await utimes(file, st.atime, (Math.floor(st.mtimeMs) + 0.5) / 1000);
     const [one] = await again.scenes.list();
     assert.equal(one!.params, 5);
     assert.equal(one!.error, undefined);
