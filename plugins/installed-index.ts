@@ -1,8 +1,8 @@
-import { lstat, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { withLock } from '../trust-store/file-lock.ts';
-import { readOwnFile, writeFileAtomic } from '../trust-store/secure-file.ts';
+import { readJsonFile, writeJsonFile } from '../trust-store/json-file.ts';
 import { PluginManifest, PublisherKeyId } from './manifest.ts';
 
 // <home>/plugins.json (0600): which plugins are installed, from whom, and whether they may run.
@@ -55,35 +55,17 @@ const NOT_RESET =
 export type LoadIndex = { ok: true; index: PluginsIndex } | { ok: false; error: string };
 
 export async function loadIndex(home: string): Promise<LoadIndex> {
-  const path = indexPath(home);
-  const read = await readOwnFile(path);
-  if (!read.ok) {
-    if (!read.missing) return { ok: false, error: `${read.error}; ${NOT_RESET}` };
-    const entry = await lstat(path).catch(() => undefined);
-    if (entry === undefined) return { ok: true, index: { version: 1, plugins: [] } };
-    return { ok: false, error: `${path} is a link to a file that does not exist; ${NOT_RESET}` };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(read.text);
-  } catch (err) {
-    return { ok: false, error: `${path} is not valid JSON (${(err as Error).message}); ${NOT_RESET}` };
-  }
-  const parsed = PluginsIndex.safeParse(json);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      error: `${path} is not a valid plugin index: ${z.prettifyError(parsed.error)}\n${NOT_RESET}`,
-    };
-  }
-  return { ok: true, index: parsed.data };
+  const r = await readJsonFile(indexPath(home), {
+    schema: PluginsIndex,
+    empty: { version: 1, plugins: [] },
+    what: 'a valid plugin index',
+    notReset: NOT_RESET,
+  });
+  return r.ok ? { ok: true, index: r.value } : r;
 }
 
 export async function saveIndex(home: string, index: PluginsIndex): Promise<void> {
-  const check = PluginsIndex.safeParse(index);
-  if (!check.success)
-    throw new Error(`refusing to write an invalid plugin index: ${z.prettifyError(check.error)}`);
-  await writeFileAtomic(indexPath(home), `${JSON.stringify(index, null, 2)}\n`);
+  await writeJsonFile(indexPath(home), PluginsIndex, index, 'plugin index');
 }
 
 export type IndexFailure = { ok: false; code: 'index-unreadable' | 'busy'; error: string };

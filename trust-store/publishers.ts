@@ -1,8 +1,8 @@
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { publicKeyFromBase64, publisherKeyId } from '../plugins/publisher-key.ts';
 import { withLock } from './file-lock.ts';
+import { readJsonFile, writeJsonFile } from './json-file.ts';
 import {
   MAX_PUBLISHERS,
   type Publisher,
@@ -10,7 +10,6 @@ import {
   PublishersFile,
   RevocationReason,
 } from './publishers-schema.ts';
-import { readOwnFile, writeFileAtomic } from './secure-file.ts';
 
 // Trusted plugin publishers, <home>/publishers.json (0600). A plugin runs only if its signature
 // verifies under a key listed here and not revoked. The file is read afresh by every command and
@@ -31,36 +30,17 @@ const NOT_RESET =
 export type LoadPublishers = { ok: true; file: PublishersFile } | { ok: false; error: string };
 
 export async function loadPublishers(home: string): Promise<LoadPublishers> {
-  const path = publishersPath(home);
-  const read = await readOwnFile(path);
-  if (!read.ok) {
-    if (!read.missing) return { ok: false, error: `${read.error}; ${NOT_RESET}` };
-    // A dangling symlink reads as missing; starting empty would quietly replace the link.
-    const entry = await lstat(path).catch(() => undefined);
-    if (entry === undefined) return { ok: true, file: { version: 1, publishers: [] } };
-    return { ok: false, error: `${path} is a link to a file that does not exist; ${NOT_RESET}` };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(read.text);
-  } catch (err) {
-    return { ok: false, error: `${path} is not valid JSON (${(err as Error).message}); ${NOT_RESET}` };
-  }
-  const parsed = PublishersFile.safeParse(json);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      error: `${path} is not a valid publishers file: ${z.prettifyError(parsed.error)}\n${NOT_RESET}`,
-    };
-  }
-  return { ok: true, file: parsed.data };
+  const r = await readJsonFile(publishersPath(home), {
+    schema: PublishersFile,
+    empty: { version: 1, publishers: [] },
+    what: 'a valid publishers file',
+    notReset: NOT_RESET,
+  });
+  return r.ok ? { ok: true, file: r.value } : r;
 }
 
 async function savePublishers(home: string, file: PublishersFile): Promise<void> {
-  const check = PublishersFile.safeParse(file);
-  if (!check.success)
-    throw new Error(`refusing to write an invalid publishers file: ${z.prettifyError(check.error)}`);
-  await writeFileAtomic(publishersPath(home), `${JSON.stringify(file, null, 2)}\n`);
+  await writeJsonFile(publishersPath(home), PublishersFile, file, 'publishers file');
 }
 
 /** Key ID → base64 public key of every trusted, unrevoked publisher: what verifyPlugin takes. */
