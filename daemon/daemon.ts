@@ -270,7 +270,10 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         maxSessions: config.peers.maxPeers,
         handshakesPerSecond: config.peers.handshakesPerSecond,
         onSession: (s) => (links ? links.onSession(s) : s.close()),
-        onReject: (code, from, detail) => rejections.reject(`peer-${code}`, from.address, detail),
+        onReject: (code, from, detail) => {
+          rejections.reject(`peer-${code}`, from.address, detail);
+          if (code === 'not-client-hello') links?.staleTraffic(from);
+        },
       });
     // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
     let endpoint = await openEndpoint(config.peers.port, identity);

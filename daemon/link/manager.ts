@@ -452,6 +452,33 @@ export function createLinkManager(init: LinkManagerInit) {
     removeTarget(remote: Remote): void {
       targets.delete(addr(remote));
     },
+    /**
+     * Encrypted data arrived from an address we hold no session with. If a trusted peer was last
+     * seen there, it is that peer still talking to a session we lost (we restarted, and it only
+     * knows the link went silent): dial it now, and our new handshake replaces its silent
+     * session. Anything else is ignored, so forged datagrams cannot make us dial a stranger.
+     */
+    staleTraffic(remote: Remote): void {
+      if (closed || linkedTo(remote)) return;
+      const where = addr(remote);
+      const peer = store.list().find((p) => p.state === 'trusted' && p.lastAddress === where);
+      if (!peer) return;
+      const t = targets.get(where);
+      if (!t) {
+        targets.set(where, {
+          remote,
+          hintId: peer.id,
+          backoffMs: 0,
+          nextAt: 0,
+          dialling: false,
+          known: true,
+        });
+        dialTick();
+      } else if (!t.dialling && t.nextAt > now() + 1000) {
+        t.nextAt = now();
+        dialTick();
+      }
+    },
     links: () => [...links],
     /** Tells every trusted peer about our next identity (signed by the current key). */
     announceRotation(newCertDer: Uint8Array, sig: string): void {
