@@ -2,15 +2,9 @@
 // interval replace each other and the latest goes out when the interval ends. One fader's
 // storm therefore costs one write per interval and never delays another fader's key.
 
-export type Timers = {
-  set(delayMs: number, fn: () => void): unknown;
-  clear(handle: unknown): void;
-};
+import { realTimers, type Timers } from '../timers.ts';
 
-export const realTimers: Timers = {
-  set: (delay, fn) => setTimeout(fn, delay),
-  clear: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { realTimers, type Timers } from '../timers.ts';
 
 export type Coalescer<T> = {
   push(key: string, value: T): void;

@@ -47,12 +47,4 @@ export type RuntimeEvent = {
 /** A composed frame, already serialized as a `ComposedFrame` (display-list.ts). */
 export type EncodedFrame = { readonly index: number; readonly time: number; readonly json: string };
 
-export type Timers = {
-  set(delayMs: number, fn: () => void): unknown;
-  clear(handle: unknown): void;
-};
-
-export const realTimers: Timers = {
-  set: (delay, fn) => setTimeout(fn, delay),
-  clear: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { realTimers, type Timers } from '../../daemon/timers.ts';
