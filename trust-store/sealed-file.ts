@@ -7,8 +7,8 @@ import {
   scrypt,
   scryptSync,
 } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './secure-file.ts';
+import { readFile } from 'node:fs/promises';
+import { readPrivateFile, writeFileAtomic } from './secure-file.ts';
 
 // Files encrypted at rest (scenes, persisted state): AES-256-GCM under a key derived from a
 // passphrase (scrypt) or read from a key file. Every byte of the header is authenticated as
@@ -209,35 +209,15 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 export async function loadKeyFile(
   path: string,
 ): Promise<{ ok: true; key: Uint8Array } | { ok: false; error: string }> {
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(path, 'r');
-    // Judge the file we opened, not whatever the path names a moment later.
-    const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, error: `key file ${path} is not a regular file` };
-    const mode = st.mode & 0o777;
-    if (mode & 0o077) {
-      return {
-        ok: false,
-        error: `key file ${path} is accessible by group or others (mode 0${mode.toString(8)}); run "chmod 600 ${path}"`,
-      };
-    }
-    if (st.size > 1024)
-      return {
-        ok: false,
-        error: `key file ${path} is ${st.size} bytes; a key is 32 bytes or 64 hex characters`,
-      };
-    const raw = new Uint8Array(await fh.readFile());
-    if (raw.length === KEY_BYTES) return { ok: true, key: raw };
-    const text = new TextDecoder().decode(raw).trim();
-    if (HEX_KEY.test(text)) return { ok: true, key: new Uint8Array(Buffer.from(text, 'hex')) };
-    return {
-      ok: false,
-      error: `key file ${path} holds ${raw.length} bytes; it must hold exactly 32 bytes or 64 hex characters`,
-    };
-  } catch (err) {
-    return { ok: false, error: `cannot read key file ${path}: ${(err as Error).message}` };
-  } finally {
-    await fh?.close();
-  }
+  // 1 KiB leaves room for hex with whitespace; anything bigger is not a key.
+  const r = await readPrivateFile(path, 'key file', 1024);
+  if (!r.ok) return r;
+  const raw = r.bytes;
+  if (raw.length === KEY_BYTES) return { ok: true, key: raw };
+  const text = new TextDecoder().decode(raw).trim();
+  if (HEX_KEY.test(text)) return { ok: true, key: new Uint8Array(Buffer.from(text, 'hex')) };
+  return {
+    ok: false,
+    error: `key file ${path} holds ${raw.length} bytes; it must hold exactly 32 bytes or 64 hex characters`,
+  };
 }

@@ -44,3 +44,33 @@ export async function readOwnFile(path: string): Promise<ReadResult> {
     return { ok: false, missing: e.code === 'ENOENT', error: `cannot read ${path}: ${e.message}` };
   }
 }
+
+export type PrivateRead = { ok: true; bytes: Uint8Array } | { ok: false; error: string };
+
+/**
+ * Reads a secret the operator provides (a key file, a passphrase file): it must be a regular
+ * file, readable by its owner only, and at most maxBytes. `what` names it in errors
+ * ("key file"). The checks judge the file that was opened, not whatever the path names later.
+ */
+export async function readPrivateFile(path: string, what: string, maxBytes: number): Promise<PrivateRead> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, 'r');
+    const st = await fh.stat();
+    if (!st.isFile()) return { ok: false, error: `${what} ${path} is not a regular file` };
+    const mode = st.mode & 0o777;
+    if (mode & 0o077) {
+      return {
+        ok: false,
+        error: `${what} ${path} is accessible by group or others (mode 0${mode.toString(8)}); run "chmod 600 ${path}"`,
+      };
+    }
+    if (st.size > maxBytes)
+      return { ok: false, error: `${what} ${path} is ${st.size} bytes, over ${maxBytes}` };
+    return { ok: true, bytes: new Uint8Array(await fh.readFile()) };
+  } catch (err) {
+    return { ok: false, error: `cannot read ${what} ${path}: ${(err as Error).message}` };
+  } finally {
+    await fh?.close();
+  }
+}

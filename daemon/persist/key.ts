@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { KEY_BYTES, loadKeyFile, type SealKey } from '../../trust-store/sealed-file.ts';
-import { writeFileAtomic } from '../../trust-store/secure-file.ts';
+import { readPrivateFile, writeFileAtomic } from '../../trust-store/secure-file.ts';
 import type { StorageKey } from '../config/storage-schema.ts';
 
 // The key that seals state and scenes. A daemon has no terminal to prompt on, so a passphrase
@@ -30,27 +30,11 @@ const inHome = (home: string, p: string) => (isAbsolute(p) ? p : join(home, p));
 async function readPassphraseFile(
   path: string,
 ): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(path, 'r');
-    const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, error: `passphrase file ${path} is not a regular file` };
-    const mode = st.mode & 0o777;
-    if (mode & 0o077) {
-      return {
-        ok: false,
-        error: `passphrase file ${path} is accessible by group or others (mode 0${mode.toString(8)}): run "chmod 600 ${path}"`,
-      };
-    }
-    if (st.size > 4096) return { ok: false, error: `passphrase file ${path} is over 4096 bytes` };
-    const text = (await fh.readFile('utf8')).replace(/\r?\n$/, '');
-    if (text.length === 0) return { ok: false, error: `passphrase file ${path} is empty` };
-    return { ok: true, text };
-  } catch (err) {
-    return { ok: false, error: `cannot read passphrase file ${path}: ${(err as Error).message}` };
-  } finally {
-    await fh?.close();
-  }
+  const r = await readPrivateFile(path, 'passphrase file', 4096);
+  if (!r.ok) return r;
+  const text = new TextDecoder().decode(r.bytes).replace(/\r?\n$/, '');
+  if (text.length === 0) return { ok: false, error: `passphrase file ${path} is empty` };
+  return { ok: true, text };
 }
 
 export async function resolveStorageKey(init: KeyInit): Promise<KeyResult> {
