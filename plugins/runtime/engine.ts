@@ -236,6 +236,15 @@ export function createEngine(init: EngineInit): Engine {
       slot.layer = outcome.json;
       slot.tracker.ok();
       if (outcome.writes.length) init.onWrites(slot.id, outcome.writes);
+      // Past the per-frame caps the sandbox keeps counting, not collecting: say what was lost.
+      if (outcome.droppedWrites || outcome.droppedLogs) {
+        emitEvent(
+          slot,
+          'log',
+          `dropped ${outcome.droppedWrites} hana.set call(s) and ${outcome.droppedLogs} log line(s) over this frame's caps`,
+          { items: [] },
+        );
+      }
       if (outcome.refused.length) {
         slot.stats.refusedWrites += outcome.refused.length;
         emitEvent(slot, 'undeclared-write', `wrote ${outcome.refused.join(', ')}, not declared in writes`, {

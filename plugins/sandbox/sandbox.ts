@@ -1,6 +1,5 @@
 import ivm from 'isolated-vm';
 import type { FrameInfo } from '../api/hana-plugin.d.ts';
-import type { DisplayList } from '../display-list.ts';
 import type { PluginManifest } from '../manifest.ts';
 import { readControlAnswer, readFrameAnswer } from './output.ts';
 import { compilePermissions, type Permissions } from './permissions.ts';
@@ -9,7 +8,7 @@ import { type CpuWatchdog, createCpuWatchdog } from './watchdog.ts';
 
 export type { PluginWrite, WriteValue } from './output.ts';
 
-import type { PluginWrite } from './output.ts';
+import type { Answer } from './output.ts';
 
 // One plugin, one isolate. The host talks to it through a single dispatch function built inside
 // the isolate (prelude.ts): a frame is ONE async `apply` with a JSON string in and a string out,
@@ -26,17 +25,8 @@ export type FrameInput = FrameInfo;
 export type FaultCode = 'overrun' | 'exception' | 'invalid-output' | 'memory' | 'escape' | 'disposed';
 
 export type FrameOutcome =
-  | {
-      ok: true;
-      commands: DisplayList;
-      /** `commands` serialized (as validated), for composing frames without re-serializing. */
-      json: string;
-      writes: PluginWrite[];
-      refused: string[];
-      logs: string[];
-      droppedLogs: number;
-      cpuMs: number;
-    }
+  // The checked answer as output.ts reads it, plus the CPU the call took: one shape, not a copy.
+  | (Omit<Extract<Answer, { kind: 'ok' }>, 'kind'> & { ok: true; cpuMs: number })
   | {
       ok: false;
       code: FaultCode;
@@ -285,6 +275,7 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
           refused: read.refused,
           logs: read.logs,
           droppedLogs: read.droppedLogs,
+          droppedWrites: read.droppedWrites,
           cpuMs,
         };
       },

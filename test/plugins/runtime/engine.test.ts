@@ -167,6 +167,23 @@ describe('frame engine: the loop (manual clock)', () => {
     assert.equal(h.stats('com.example.w').refusedWrites, 3);
   });
 
+  it('says how many hana.set calls a frame lost past the per-frame cap of 64', async () => {
+    const timers = manualTimers();
+    const h = harness({ timers });
+    const writes: [string, unknown][] = Array.from({ length: 70 }, (_, i) => [`/fader/${i}`, i / 100]);
+    h.engine.setPlugins([src.spec('com.example.many', src.writer(writes), { writes: ['/fader/*'] })]);
+    assert.ok(await eventually(() => h.engine.stats()[0]?.state === 'running'));
+    const n = h.frames.length;
+    timers.runNext();
+    assert.ok(await eventually(() => h.frames.length > n));
+    assert.equal(h.writes[0]![1].length, 64, 'the first 64 writes pass');
+    const lost = h.events.find((e) => e.kind === 'log' && /dropped 6 hana\.set/.test(e.reason ?? ''));
+    assert.ok(
+      lost,
+      `an event reports the 6 dropped writes: ${JSON.stringify(h.events.map((e) => e.reason))}`,
+    );
+  });
+
   it('keeps an unchanged plugin running across setPlugins, restarts a changed one, stops a removed one', async () => {
     const h = harness();
     const a = src.spec('com.example.a', src.GOOD);
