@@ -209,8 +209,8 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
       }
       case 'ack':
         outbox.onAck(m.upTo, m.sack);
-        if (outbox.stats().dirty > 0) flush();
-        else armRetransmit();
+        // Room in the window may let waiting changes go; flush also re-arms the retransmit timer.
+        flush();
         return;
       case 'digest': {
         const diff = init.differing(m.buckets);
