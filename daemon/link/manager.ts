@@ -143,7 +143,6 @@ export function createLinkManager(init: LinkManagerInit) {
     l.lastHeard = now();
     if (!l.silent) return;
     l.silent = false;
-    l.session.setSilent(false);
     log.info({ event: 'link.resumed', peer: l.peerId, remote: addr(l.session.remote) }, `${l.name} is back`);
   }
 
@@ -160,7 +159,6 @@ export function createLinkManager(init: LinkManagerInit) {
       if (silence > config.livenessMs && !l.silent) {
         // Kept, not dropped: if the path comes back, the link resumes on this session at once.
         l.silent = true;
-        l.session.setSilent(true);
         log.warn(
           { event: 'link.silent', peer: l.peerId, remote: addr(l.session.remote), silentMs: silence },
           `${l.name ?? addr(l.session.remote)} went silent; keeping the link ${Math.round(config.dropAfterMs / 1000)} s for it to come back`,
@@ -210,6 +208,13 @@ export function createLinkManager(init: LinkManagerInit) {
         'binding-failed',
         `${addr(s.remote)} presented the certificate of ${presented} but cannot sign with its key: an impostor`,
       );
+    }
+    // A new session from the address of a live one starts beside it (the endpoint never lets a
+    // ClientHello disturb a live session). Now that it has proven the same key, it replaces
+    // the old one: the peer restarted, or lost its session while we kept ours.
+    for (const other of [...links]) {
+      if (other !== l && other.peerId === presented && addr(other.session.remote) === addr(s.remote))
+        drop(other, 'replaced by a new session from the same device');
     }
     if (!PeerName.safeParse(body.name).success) {
       s.violation('unusable display name');

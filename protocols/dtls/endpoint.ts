@@ -1,8 +1,19 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Remote } from '../osc/udp.ts';
-import { checkRecords, clientHelloRandom, isClientHello } from './v1/records.ts';
+import { createAdmission } from './admission.ts';
+import { createReplayWindow, type ReplayWindow } from './replay-window.ts';
+import {
+  ContentType,
+  checkRecords,
+  clientHelloRandom,
+  isClientHello,
+  type RecordView,
+  splitRecords,
+} from './v1/records.ts';
+import { verifyHandshake } from './verify-handshake.ts';
 import {
   type Credentials,
+  handshakeEvidence,
   type WeriftSocket,
   type WeriftTransport,
   weriftClient,
@@ -10,9 +21,17 @@ import {
 } from './werift.ts';
 
 // One UDP socket, many DTLS sessions, demultiplexed by remote address:port (a werift socket
-// serves one remote). Admission is cheapest first: ban list, size, record framing, then
-// handshake rate per source and a cap on half-open handshakes, so a stranger spraying
-// ClientHellos costs a few map lookups, not our memory.
+// serves one remote). werift acts on whatever reaches it (a plaintext alert closes a session,
+// an epoch-0 ClientHello renegotiates it), so records are routed here one by one and only what
+// a session in its state may legitimately receive is handed to werift:
+//  - a handshaking session gets its handshake records, bounded in count and fragment bytes;
+//  - an open session gets only epoch-1 application data that is fresh in its replay window,
+//    and the window moves only once werift has authenticated the record;
+//  - alerts are never acted on (a peer's goodbye travels inside the link; silence does the rest);
+//  - a session is handed up only after verifyHandshake has redone every check werift skips.
+// A ClientHello from the address of an open session starts a second, "challenger" handshake
+// beside it; the live session is untouched until the layer above has bound the challenger to
+// the same device and closes the old one.
 
 export type DtlsRejectCode =
   | 'banned'
@@ -23,27 +42,26 @@ export type DtlsRejectCode =
   | 'half-open-full'
   | 'session-limit'
   | 'handshake-timeout'
-  | 'no-certificate';
+  | 'no-certificate'
+  | 'handshake-verify-failed'
+  | 'fragment-flood'
+  | 'plaintext-on-session'
+  | 'alert-ignored'
+  | 'replay'
+  | 'bad-record';
 
 export type DtlsSession = {
   readonly remote: Remote;
   readonly role: 'client' | 'server';
-  /** The certificate the peer presented: unauthenticated until channel binding checks it. */
+  /** The certificate the peer presented and proved it holds the key of, in this handshake. */
   readonly peerCertDer: Uint8Array;
   exporter(label: string, length: number): Uint8Array;
   send(bytes: Uint8Array): void;
   onData(fn: (bytes: Uint8Array) => void): void;
   onClose(fn: () => void): void;
   close(): void;
-  /** Counts a protocol violation by this peer's address (bans after too many). */
+  /** Counts a protocol violation by this peer's address (new handshakes are banned after too many). */
   violation(detail: string): void;
-  /**
-   * The layer above heard nothing for a while. A silent session is kept (a cable pulled for
-   * a few seconds heals on it without a new handshake), but a new handshake from the same
-   * address and port replaces it: that is the peer restarted. A session still heard from
-   * ignores such a handshake, so a spoofed ClientHello cannot tear down a live link.
-   */
-  setSilent(silent: boolean): void;
 };
 
 export type DtlsEndpointInit = {
@@ -57,16 +75,29 @@ export type DtlsEndpointInit = {
   maxDatagramBytes?: number;
   banAfterViolations?: number;
   banMs?: number;
+  /** Handshake records one half-open session may send, and fragment bytes it may leave buffered. */
+  maxHandshakeRecords?: number;
+  maxFragmentBytes?: number;
+  /** For the peer-link benchmark only: hand sessions up without verifying the handshake. */
+  unverifiedForBenchmark?: boolean;
   onSession: (s: DtlsSession) => void;
   onReject: (code: DtlsRejectCode, from: Remote, detail: string) => void;
   now?: () => number;
+};
+
+export type DtlsEndpointStats = {
+  sessions: number;
+  halfOpen: number;
+  banned: number;
+  /** Bytes of handshake fragments werift may hold for half-open sessions: at most maxHalfOpen × maxFragmentBytes. */
+  fragmentBytes: number;
 };
 
 export type DtlsEndpoint = {
   readonly port: number;
   /** Dials `remote`; resolves with the session to it, whichever side's handshake won. */
   connect(remote: Remote): Promise<DtlsSession>;
-  stats(): { sessions: number; halfOpen: number; banned: number };
+  stats(): DtlsEndpointStats;
   close(): Promise<void>;
 };
 
@@ -79,51 +110,56 @@ type Entry = {
   timer: NodeJS.Timeout;
   myHelloRandom?: string;
   session?: DtlsSession;
-  silent?: boolean;
+  /** Set by werift's onData during one record's delivery: the record authenticated. */
+  delivered: boolean;
+  dataFns: ((b: Uint8Array) => void)[];
+  closeFns: (() => void)[];
+  window: ReplayWindow;
+  handshakeRecords: number;
+  fragmentBytes: number;
 };
+
+/** Per address:port: the session in use, and at most one newer handshake that may replace it. */
+type Slot = { primary?: Entry; challenger?: Entry };
 
 const keyOf = (r: Remote) => `${r.address}|${r.port}`;
 
 export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> {
-  const now = init.now ?? Date.now;
   const maxSessions = init.maxSessions ?? 64;
   const maxHalfOpen = init.maxHalfOpen ?? 16;
   const handshakeTimeoutMs = init.handshakeTimeoutMs ?? 10_000;
   const maxDatagram = init.maxDatagramBytes ?? 2048;
-  const banAfter = init.banAfterViolations ?? 20;
-  const banMs = init.banMs ?? 60_000;
-  const perSecond = init.handshakesPerSecond ?? 5;
+  const maxHandshakeRecords = init.maxHandshakeRecords ?? 64;
+  const maxFragmentBytes = init.maxFragmentBytes ?? 16 * 1024;
 
-  const entries = new Map<string, Entry>();
+  const slots = new Map<string, Slot>();
+  const all = new Set<Entry>();
   const waiters = new Map<string, { resolve: (s: DtlsSession) => void; reject: (e: Error) => void }[]>();
-  const handshakeLog = new Map<string, number[]>();
-  const violations = new Map<string, { count: number; since: number }>();
-  const bans = new Map<string, number>();
   const socket: Socket = createSocket({ type: init.host.includes(':') ? 'udp6' : 'udp4' });
   let closing = false;
 
-  const halfOpen = () => [...entries.values()].filter((e) => e.state === 'handshaking').length;
-  const openCount = () => [...entries.values()].filter((e) => e.state === 'open').length;
-
-  function violation(remote: Remote, detail: string): void {
-    // Counts fade after banMs, so a long-lived peer's rare slip never adds up to a ban, and the
-    // table is bounded, so spoofed sources cannot grow it.
-    const t = now();
-    const prev = violations.get(remote.address);
-    const n = prev && t - prev.since < banMs ? prev.count + 1 : 1;
-    if (!prev && violations.size >= 4096) violations.delete(violations.keys().next().value!);
-    violations.set(remote.address, { count: n, since: prev && t - prev.since < banMs ? prev.since : t });
-    if (n < banAfter) return;
-    violations.delete(remote.address);
-    if (bans.size >= 1024) bans.delete(bans.keys().next().value!);
-    bans.set(remote.address, now() + banMs);
-    init.onReject(
-      'banned',
-      remote,
-      `banned for ${banMs / 1000} s after ${banAfter} protocol violations (last: ${detail})`,
-    );
-    for (const e of [...entries.values()]) if (e.remote.address === remote.address) destroy(e);
-  }
+  const count = (state: Entry['state'], address?: string) => {
+    let n = 0;
+    for (const e of all)
+      if (e.state === state && (address === undefined || e.remote.address === address)) n++;
+    return n;
+  };
+  const admission = createAdmission({
+    now: init.now ?? Date.now,
+    perSecond: init.handshakesPerSecond ?? 5,
+    banAfter: init.banAfterViolations ?? 20,
+    banMs: init.banMs ?? 60_000,
+    maxHalfOpen,
+    maxSessions,
+    halfOpen: (address) => count('handshaking', address),
+    open: () => count('open'),
+    reject: init.onReject,
+    onBan: (address) => {
+      // A ban stops new handshakes from the address; a verified session there is left alone,
+      // since the source of unauthenticated violations can be forged.
+      for (const e of [...all]) if (e.remote.address === address && e.state === 'handshaking') destroy(e);
+    },
+  });
 
   function settle(key: string, session: DtlsSession | Error): void {
     const list = waiters.get(key);
@@ -137,25 +173,27 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     const wasOpen = e.state === 'open';
     e.state = 'closed';
     clearTimeout(e.timer);
-    if (entries.get(keyOf(e.remote)) === e) entries.delete(keyOf(e.remote));
+    all.delete(e);
+    const key = keyOf(e.remote);
+    const slot = slots.get(key);
+    if (slot?.challenger === e) slot.challenger = undefined;
+    if (slot?.primary === e) {
+      slot.primary = slot.challenger;
+      slot.challenger = undefined;
+    }
+    if (slot && !slot.primary) slots.delete(key);
     e.transport.closed = true;
     try {
       e.sock.close();
     } catch {
       // werift may throw closing a half-built session; it is gone either way.
     }
-    if (!wasOpen)
-      settle(
-        keyOf(e.remote),
-        why ?? new Error(`DTLS handshake with ${e.remote.address}:${e.remote.port} failed`),
-      );
-    if (wasOpen) for (const fn of closeFns.get(e) ?? []) fn();
-    closeFns.delete(e);
+    if (!wasOpen && !slots.get(key)?.primary)
+      settle(key, why ?? new Error(`DTLS handshake with ${e.remote.address}:${e.remote.port} failed`));
+    if (wasOpen) for (const fn of e.closeFns) fn();
   }
 
-  const closeFns = new WeakMap<Entry, (() => void)[]>();
-
-  function makeEntry(remote: Remote, role: 'client' | 'server'): Entry {
+  function makeEntry(remote: Remote, role: 'client' | 'server', asChallenger: boolean): Entry {
     const transport: WeriftTransport = {
       type: 'udp',
       get address() {
@@ -181,14 +219,30 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       transport,
       sock,
       state: 'handshaking',
+      delivered: false,
+      dataFns: [],
+      closeFns: [],
+      window: createReplayWindow(),
+      handshakeRecords: 0,
+      fragmentBytes: 0,
       timer: setTimeout(() => {
         init.onReject('handshake-timeout', remote, `no complete handshake within ${handshakeTimeoutMs} ms`);
         destroy(entry, new Error(`DTLS handshake with ${remote.address}:${remote.port} timed out`));
       }, handshakeTimeoutMs),
     };
     sock.onConnect.subscribe(() => opened(entry));
-    sock.onClose.subscribe(() => destroy(entry));
-    entries.set(keyOf(remote), entry);
+    // werift calls this synchronously while it handles a record, so `delivered` tells whether
+    // the record just fed decrypted and authenticated.
+    sock.onData.subscribe((buf) => {
+      entry.delivered = true;
+      if (entry.state === 'open') for (const fn of entry.dataFns) fn(buf);
+    });
+    const key = keyOf(remote);
+    const slot = slots.get(key) ?? {};
+    if (asChallenger) slot.challenger = entry;
+    else slot.primary = entry;
+    slots.set(key, slot);
+    all.add(entry);
     return entry;
   }
 
@@ -197,17 +251,26 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     const der = e.sock.remoteCertificate;
     if (!der || der.length === 0) {
       init.onReject('no-certificate', e.remote, 'peer completed the handshake without a certificate');
-      violation(e.remote, 'no certificate');
+      admission.violation(e.remote, 'no certificate');
       destroy(e);
       return;
     }
+    if (!init.unverifiedForBenchmark) {
+      const verdict = verifyHandshake(handshakeEvidence(e.sock, e.role));
+      if (!verdict.ok) {
+        init.onReject('handshake-verify-failed', e.remote, `${verdict.check}: ${verdict.detail}`);
+        admission.violation(e.remote, `handshake ${verdict.check}`);
+        destroy(
+          e,
+          new Error(
+            `DTLS handshake with ${e.remote.address}:${e.remote.port} failed verification (${verdict.check}): ${verdict.detail}`,
+          ),
+        );
+        return;
+      }
+    }
     e.state = 'open';
     clearTimeout(e.timer);
-    const dataFns: ((b: Uint8Array) => void)[] = [];
-    closeFns.set(e, []);
-    e.sock.onData.subscribe((buf) => {
-      for (const fn of dataFns) fn(buf);
-    });
     const session: DtlsSession = {
       remote: e.remote,
       role: e.role,
@@ -216,98 +279,148 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       send: (bytes) => {
         if (e.state === 'open') e.sock.send(Buffer.from(bytes)).catch(() => {});
       },
-      onData: (fn) => dataFns.push(fn),
-      onClose: (fn) => closeFns.get(e)?.push(fn),
+      onData: (fn) => e.dataFns.push(fn),
+      onClose: (fn) => e.closeFns.push(fn),
       close: () => destroy(e),
-      violation: (detail) => violation(e.remote, detail),
-      setSilent: (silent) => {
-        e.silent = silent;
-      },
+      violation: (detail) => admission.violation(e.remote, detail),
     };
     e.session = session;
     init.onSession(session);
     settle(keyOf(e.remote), session);
   }
 
-  function admitHandshake(remote: Remote): boolean {
-    const t = now();
-    const recent = (handshakeLog.get(remote.address) ?? []).filter((at) => t - at < 1000);
-    if (recent.length >= perSecond) {
-      init.onReject('handshake-flood', remote, `more than ${perSecond} handshakes/s from ${remote.address}`);
-      return false;
+  function feed(e: Entry, r: RecordView): boolean {
+    e.delivered = false;
+    e.transport.onData(r.bytes, e.remote);
+    return e.delivered;
+  }
+
+  /** An epoch-0 handshake record for a handshaking session, within its bounds. */
+  function feedHandshake(e: Entry, r: RecordView): void {
+    e.handshakeRecords++;
+    if (r.fragment) e.fragmentBytes += r.bytes.length;
+    if (e.handshakeRecords > maxHandshakeRecords || e.fragmentBytes > maxFragmentBytes) {
+      init.onReject(
+        'fragment-flood',
+        e.remote,
+        `more than ${maxHandshakeRecords} handshake records or ${maxFragmentBytes} fragment bytes in one handshake`,
+      );
+      admission.violation(e.remote, 'handshake record flood');
+      destroy(e);
+      return;
     }
-    recent.push(t);
-    if (handshakeLog.size >= 4096 && !handshakeLog.has(remote.address)) handshakeLog.clear();
-    handshakeLog.set(remote.address, recent);
-    // One source may hold only a few half-open slots, so it cannot fill the table alone.
-    const fromSource = [...entries.values()].filter(
-      (e) => e.state === 'handshaking' && e.remote.address === remote.address,
-    ).length;
-    if (fromSource >= Math.max(1, Math.floor(maxHalfOpen / 4))) {
+    feed(e, r);
+  }
+
+  function onClientHello(key: string, remote: Remote, r: RecordView): void {
+    let slot = slots.get(key);
+    const p = slot?.primary;
+    if (p && p.role === 'client' && p.state === 'handshaking') {
+      // Both sides dialled at once. The larger ClientHello random keeps the client role; the
+      // other side yields and answers as server. Both compute the same answer.
+      const theirs = clientHelloRandom(r.bytes)!;
+      if (p.myHelloRandom !== undefined && theirs < p.myHelloRandom) return;
+      const dialling = waiters.get(key); // served by the session the peer's handshake produces
+      waiters.delete(key);
+      destroy(p);
+      if (dialling) waiters.set(key, dialling);
+      slot = slots.get(key);
+    }
+    const handshaking =
+      slot?.challenger ?? (slot?.primary?.state === 'handshaking' ? slot.primary : undefined);
+    if (handshaking?.state === 'handshaking') {
+      feedHandshake(handshaking, r);
+      return;
+    }
+    if (slot?.challenger) {
       init.onReject(
         'half-open-full',
         remote,
-        `${fromSource} handshakes from ${remote.address} already in progress`,
+        'a ClientHello while a newer session from this address is still binding',
       );
-      return false;
+      return;
     }
-    if (halfOpen() >= maxHalfOpen) {
-      init.onReject('half-open-full', remote, `${maxHalfOpen} handshakes already in progress`);
-      return false;
+    if (!admission.admit(remote)) return;
+    feedHandshake(makeEntry(remote, 'server', slot?.primary !== undefined), r);
+  }
+
+  function onApplicationData(slot: Slot, remote: Remote, r: RecordView): void {
+    // The challenger is tried first: once it is open, the peer speaks on it. Trying a record
+    // on the other costs one failed AEAD check, only while both exist.
+    let replayed = false;
+    for (const e of [slot.challenger, slot.primary]) {
+      if (e?.state !== 'open') continue;
+      if (!e.window.fresh(r.seq)) {
+        replayed = true;
+        continue;
+      }
+      if (feed(e, r)) {
+        e.window.accept(r.seq);
+        return;
+      }
     }
-    if (openCount() >= maxSessions) {
-      init.onReject('session-limit', remote, `${maxSessions} sessions already open`);
-      return false;
+    if (replayed) init.onReject('replay', remote, `record ${r.seq} was already received or is too old`);
+    else init.onReject('bad-record', remote, 'an encrypted record that authenticates for no session');
+  }
+
+  function onRecord(key: string, remote: Remote, r: RecordView): void {
+    if (r.type === ContentType.handshake && r.epoch === 0 && isClientHello(r.bytes)) {
+      onClientHello(key, remote, r);
+      return;
     }
-    return true;
+    const slot = slots.get(key);
+    if (!slot) {
+      init.onReject('not-client-hello', remote, 'data for no session (a stale peer?)');
+      return;
+    }
+    if (r.type === ContentType.alert) {
+      init.onReject(
+        'alert-ignored',
+        remote,
+        'alerts are never acted on; a peer says goodbye inside the link',
+      );
+      return;
+    }
+    const handshaking = [slot.challenger, slot.primary].find((e) => e?.state === 'handshaking');
+    if (r.epoch === 0) {
+      if (handshaking && r.type === ContentType.handshake) feedHandshake(handshaking, r);
+      else if (handshaking) feed(handshaking, r);
+      else
+        init.onReject(
+          'plaintext-on-session',
+          remote,
+          `a plaintext record (type ${r.type}) on an established session`,
+        );
+      return;
+    }
+    if (r.epoch !== 1) {
+      init.onReject('bad-record', remote, `a record for epoch ${r.epoch}; sessions never renegotiate`);
+      return;
+    }
+    if (r.type === ContentType.applicationData) {
+      onApplicationData(slot, remote, r);
+      return;
+    }
+    // An encrypted handshake record is a Finished: for the handshake under way, or a client
+    // repeating its last flight because our Finished was lost (werift's server answers it).
+    const target = handshaking ?? (slot.primary?.role === 'server' ? slot.primary : undefined);
+    if (r.type === ContentType.handshake && target) feed(target, r);
+    else init.onReject('bad-record', remote, `an epoch-1 record of type ${r.type} outside a handshake`);
   }
 
   function onDatagram(msg: Buffer, remote: Remote): void {
-    const until = bans.get(remote.address);
-    if (until !== undefined) {
-      if (now() < until) {
-        init.onReject('banned', remote, 'datagram from a banned address');
-        return;
-      }
-      bans.delete(remote.address);
-    }
     if (msg.length > maxDatagram) {
       init.onReject('oversize', remote, `${msg.length}-byte datagram, limit ${maxDatagram}`);
-      violation(remote, 'oversize datagram');
+      admission.violation(remote, 'oversize datagram');
       return;
     }
     if (checkRecords(msg) !== 'ok') {
       init.onReject('malformed', remote, 'datagram is not well-formed DTLS records');
-      violation(remote, 'malformed records');
+      admission.violation(remote, 'malformed records');
       return;
     }
     const key = keyOf(remote);
-    let e = entries.get(key);
-    if (e && e.role === 'client' && e.state === 'handshaking' && isClientHello(msg)) {
-      // Both sides dialled at once. The larger ClientHello random keeps the client role; the
-      // other side yields and answers as server. Both compute the same answer.
-      const theirs = clientHelloRandom(msg)!;
-      if (e.myHelloRandom !== undefined && theirs < e.myHelloRandom) return;
-      // Our dial's waiters are served by the session the peer's handshake produces.
-      const dialling = waiters.get(key);
-      waiters.delete(key);
-      destroy(e);
-      if (dialling) waiters.set(key, dialling);
-      e = undefined;
-    }
-    if (e && e.state === 'open' && e.silent && isClientHello(msg)) {
-      destroy(e); // the peer came back with a new handshake: it restarted
-      e = undefined;
-    }
-    if (!e) {
-      if (!isClientHello(msg)) {
-        init.onReject('not-client-hello', remote, 'data for no session (a stale peer?)');
-        return;
-      }
-      if (!admitHandshake(remote)) return;
-      e = makeEntry(remote, 'server');
-    }
-    e.transport.onData(msg, remote);
+    for (const r of splitRecords(msg)) onRecord(key, remote, r);
   }
 
   return new Promise((resolve, reject) => {
@@ -325,21 +438,30 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
         port: socket.address().port,
         connect(remote) {
           const key = keyOf(remote);
-          const existing = entries.get(key);
+          const existing = slots.get(key)?.primary;
           if (existing?.state === 'open' && existing.session) return Promise.resolve(existing.session);
           const p = new Promise<DtlsSession>((res, rej) => {
             waiters.set(key, [...(waiters.get(key) ?? []), { resolve: res, reject: rej }]);
           });
           if (!existing) {
-            const e = makeEntry(remote, 'client');
+            const e = makeEntry(remote, 'client', false);
             (e.sock as WeriftSocket & { connect(): Promise<void> }).connect().catch(() => {});
           }
           return p;
         },
-        stats: () => ({ sessions: openCount(), halfOpen: halfOpen(), banned: bans.size }),
+        stats: () => {
+          let fragmentBytes = 0;
+          for (const e of all) if (e.state === 'handshaking') fragmentBytes += e.fragmentBytes;
+          return {
+            sessions: count('open'),
+            halfOpen: count('handshaking'),
+            banned: admission.banned(),
+            fragmentBytes,
+          };
+        },
         close: async () => {
           closing = true;
-          for (const e of [...entries.values()]) destroy(e, new Error('endpoint closed'));
+          for (const e of [...all]) destroy(e, new Error('endpoint closed'));
           await new Promise<void>((r) => socket.close(() => r()));
         },
       });

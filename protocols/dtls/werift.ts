@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { HandshakeEvidence } from './verify-handshake.ts';
 
 // The one module that touches werift-dtls. Its package `main` is broken in 0.5.7/0.5.8, so we
 // load the built entry directly (DESIGN.md §1). werift does NOT verify handshake signatures:
@@ -64,12 +65,63 @@ function options(transport: WeriftTransport, cred: Credentials) {
 }
 
 export function weriftServer(transport: WeriftTransport, cred: Credentials): WeriftSocket {
-  return new werift.DtlsServer(options(transport, cred));
+  return watchFinished(new werift.DtlsServer(options(transport, cred)));
 }
 
 export function weriftClient(
   transport: WeriftTransport,
   cred: Credentials,
 ): WeriftSocket & { connect(): Promise<void> } {
-  return new werift.DtlsClient(options(transport, cred));
+  return watchFinished(new werift.DtlsClient(options(transport, cred)));
+}
+
+// werift's internals that the handshake verifier reads. Pinned to werift-dtls 0.5.x: a test
+// runs a real handshake through verifyHandshake, so a change of shape fails loudly there.
+type Serializable = { msg_type: number; serialize(): Buffer };
+type Internals = {
+  onHandleHandshakes: (assembled: Serializable[]) => Promise<void>;
+  dtls: { sortedHandshakeCache: Serializable[]; remoteExtendedMasterSecret: boolean };
+  cipher: {
+    localRandom?: { serialize(): Buffer };
+    remoteRandom?: { serialize(): Buffer };
+    masterSecret?: Buffer;
+    namedCurve?: number;
+    localKeyPair?: { curve: number; privateKey: Buffer; publicKey: Buffer };
+    remoteKeyPair?: { curve?: number; publicKey?: Buffer };
+    remoteCertificate?: Buffer;
+  };
+};
+const peerFinished = new WeakMap<object, Buffer>();
+
+/** Keeps the first Finished the peer sent: a client's werift never stores the server's. */
+function watchFinished<S extends WeriftSocket>(sock: S): S {
+  const inner = sock as unknown as Internals;
+  const handle = inner.onHandleHandshakes;
+  inner.onHandleHandshakes = (assembled) => {
+    if (!peerFinished.has(sock)) {
+      const fin = assembled.find((h) => h.msg_type === 20);
+      if (fin) peerFinished.set(sock, Buffer.from(fin.serialize()));
+    }
+    return handle(assembled);
+  };
+  return sock;
+}
+
+/** What werift negotiated and kept, for verifyHandshake to check from the outside. */
+export function handshakeEvidence(sock: WeriftSocket, role: 'client' | 'server'): HandshakeEvidence {
+  const { dtls, cipher } = sock as unknown as Internals;
+  return {
+    role,
+    transcript: dtls.sortedHandshakeCache.map((h) => new Uint8Array(h.serialize())),
+    peerFinished: peerFinished.get(sock),
+    localRandom: cipher.localRandom?.serialize(),
+    remoteRandom: cipher.remoteRandom?.serialize(),
+    masterSecret: cipher.masterSecret,
+    curve: cipher.localKeyPair?.curve,
+    localPrivateKey: cipher.localKeyPair?.privateKey,
+    localPublicKey: cipher.localKeyPair?.publicKey,
+    remotePublicKey: cipher.remoteKeyPair?.publicKey,
+    remoteCertDer: cipher.remoteCertificate,
+    remoteOfferedEms: dtls.remoteExtendedMasterSecret === true,
+  };
 }

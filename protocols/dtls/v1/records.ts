@@ -46,3 +46,37 @@ export function clientHelloRandom(d: Uint8Array): string | undefined {
   const start = HEADER + 12 + 2;
   return Buffer.from(d.subarray(start, start + 32)).toString('hex');
 }
+
+export const ContentType = { changeCipherSpec: 20, alert: 21, handshake: 22, applicationData: 23 } as const;
+
+export type RecordView = {
+  readonly type: number;
+  readonly epoch: number;
+  /** 48-bit record sequence number: exact in a double. */
+  readonly seq: number;
+  /** The whole record (header and fragment), as werift takes it. */
+  readonly bytes: Buffer;
+  /** An epoch-0 handshake record that carries part of a message (werift buffers those). */
+  readonly fragment: boolean;
+};
+
+/** The records of a datagram that already passed checkRecords. */
+export function splitRecords(d: Buffer): RecordView[] {
+  const out: RecordView[] = [];
+  let at = 0;
+  while (at + HEADER <= d.length) {
+    const len = d.readUInt16BE(at + 11);
+    const bytes = d.subarray(at, at + HEADER + len);
+    const type = d[at]!;
+    const epoch = d.readUInt16BE(at + 3);
+    const seq = d.readUIntBE(at + 5, 6);
+    const fragment =
+      type === HANDSHAKE &&
+      epoch === 0 &&
+      len >= 12 &&
+      bytes.readUIntBE(HEADER + 1, 3) !== bytes.readUIntBE(HEADER + 9, 3);
+    out.push({ type, epoch, seq, bytes, fragment });
+    at += HEADER + len;
+  }
+  return out;
+}
