@@ -10,7 +10,7 @@ import {
   type RecordView,
   splitRecords,
 } from './v1/records.ts';
-import { verifyHandshake } from './verify-handshake.ts';
+import { type HandshakeVerdict, verifyHandshake } from './verify-handshake.ts';
 import {
   type Credentials,
   handshakeEvidence,
@@ -212,7 +212,11 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       close: async () => {},
     };
     const cred = init.credentials;
-    const sock = role === 'client' ? weriftClient(transport, cred) : weriftServer(transport, cred);
+    const progress = () => {
+      if (entry.state === 'handshaking') refuseIfTampered(entry);
+    };
+    const sock =
+      role === 'client' ? weriftClient(transport, cred, progress) : weriftServer(transport, cred, progress);
     const entry: Entry = {
       remote,
       role,
@@ -226,6 +230,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       handshakeRecords: 0,
       fragmentBytes: 0,
       timer: setTimeout(() => {
+        if (refuseIfTampered(entry)) return;
         init.onReject('handshake-timeout', remote, `no complete handshake within ${handshakeTimeoutMs} ms`);
         destroy(entry, new Error(`DTLS handshake with ${remote.address}:${remote.port} timed out`));
       }, handshakeTimeoutMs),
@@ -246,6 +251,26 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     return entry;
   }
 
+  function refuse(e: Entry, verdict: Exclude<HandshakeVerdict, { ok: true }>): void {
+    init.onReject('handshake-verify-failed', e.remote, `${verdict.check}: ${verdict.detail}`);
+    admission.violation(e.remote, `handshake ${verdict.check}`);
+    destroy(
+      e,
+      new Error(
+        `DTLS handshake with ${e.remote.address}:${e.remote.port} failed verification (${verdict.check}): ${verdict.detail}`,
+      ),
+    );
+  }
+
+  /** Checks what has arrived so far; a relay that changed the transcript is named before any timeout. */
+  function refuseIfTampered(e: Entry): boolean {
+    if (init.unverifiedForBenchmark) return false;
+    const verdict = verifyHandshake(handshakeEvidence(e.sock, e.role), 'partial');
+    if (verdict.ok) return false;
+    refuse(e, verdict);
+    return true;
+  }
+
   function opened(e: Entry): void {
     if (e.state !== 'handshaking') return;
     const der = e.sock.remoteCertificate;
@@ -258,14 +283,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     if (!init.unverifiedForBenchmark) {
       const verdict = verifyHandshake(handshakeEvidence(e.sock, e.role));
       if (!verdict.ok) {
-        init.onReject('handshake-verify-failed', e.remote, `${verdict.check}: ${verdict.detail}`);
-        admission.violation(e.remote, `handshake ${verdict.check}`);
-        destroy(
-          e,
-          new Error(
-            `DTLS handshake with ${e.remote.address}:${e.remote.port} failed verification (${verdict.check}): ${verdict.detail}`,
-          ),
-        );
+        refuse(e, verdict);
         return;
       }
     }

@@ -135,7 +135,17 @@ function verifyEcdsa(certDer: Uint8Array, data: readonly Uint8Array[], sig: Uint
   }
 }
 
-export function verifyHandshake(e: HandshakeEvidence): HandshakeVerdict {
+/**
+ * `complete`: the whole handshake, at the moment werift says it is connected. `partial`: what
+ * has arrived so far (a prefix of the flights), so a tampered handshake is refused by name as
+ * soon as the evidence is there; many never complete at all, since a relay that changed the
+ * transcript leaves the two ends with different keys.
+ */
+export function verifyHandshake(
+  e: HandshakeEvidence,
+  stage: 'complete' | 'partial' = 'complete',
+): HandshakeVerdict {
+  const complete = stage === 'complete';
   const parsed = e.transcript.map(parseHandshake);
   if (parsed.some((m) => m === undefined))
     return fail('transcript', 'a handshake message is malformed or fragmented');
@@ -144,41 +154,41 @@ export function verifyHandshake(e: HandshakeEvidence): HandshakeVerdict {
   const ownServerFinished =
     e.role === 'server' && types.length === EXPECTED.length + 1 && types.at(-1) === T.finished;
   const expected = ownServerFinished ? [...EXPECTED, T.finished] : EXPECTED;
-  if (types.length !== expected.length || types.some((t, i) => t !== expected[i]))
+  const prefix = types.length <= expected.length && types.every((t, i) => t === expected[i]);
+  if (!prefix || (complete && types.length !== expected.length))
     return fail('transcript', `unexpected handshake messages [${types.join(',')}]`);
   const bytes = msgs.map((m) => m.bytes);
+  const has = (n: number) => msgs.length > n;
+  const ok: HandshakeVerdict = { ok: true };
 
+  if (!has(0)) return ok;
   const ch = parseClientHello(msgs[0]!.body);
-  const sh = parseServerHello(msgs[1]!.body);
-  if (!ch || !sh) return fail('transcript', 'a hello is malformed');
-  if (
-    !ch.extensions.includes(EXT_EXTENDED_MASTER_SECRET) ||
-    !sh.extensions.includes(EXT_EXTENDED_MASTER_SECRET)
-  )
+  if (!ch) return fail('transcript', 'the ClientHello is malformed');
+  if (!ch.extensions.includes(EXT_EXTENDED_MASTER_SECRET))
     return fail(
       'extended-master-secret',
-      'a hello lacks extended_master_secret (RFC 7627), stripped on the way?',
+      'the ClientHello lacks extended_master_secret (RFC 7627), stripped on the way?',
     );
-  if (!e.remoteOfferedEms)
+  if (!has(1)) return ok;
+  const sh = parseServerHello(msgs[1]!.body);
+  if (!sh) return fail('transcript', 'the ServerHello is malformed');
+  if (!sh.extensions.includes(EXT_EXTENDED_MASTER_SECRET))
+    return fail(
+      'extended-master-secret',
+      'the ServerHello lacks extended_master_secret (RFC 7627), stripped on the way?',
+    );
+  if (complete && !e.remoteOfferedEms)
     return fail('extended-master-secret', 'the session was keyed without extended master secret');
   const [clientRandom, serverRandom] =
     e.role === 'client' ? [e.localRandom, e.remoteRandom] : [e.remoteRandom, e.localRandom];
-  if (!same(clientRandom, ch.random) || !same(serverRandom, sh.random))
+  if (complete && (!same(clientRandom, ch.random) || !same(serverRandom, sh.random)))
     return fail('transcript', 'the randoms in use are not the ones in the hellos');
 
+  if (!has(3)) return ok;
   const serverCert = parseCertificate(msgs[2]!.body);
-  const clientCert = parseCertificate(msgs[6]!.body);
-  if (!serverCert || !clientCert) return fail('certificate', 'a Certificate message is malformed or empty');
-  if (!same(e.remoteCertDer, e.role === 'client' ? serverCert : clientCert))
-    return fail('certificate', 'the certificate in use is not the one in the transcript');
-
   const ske = parseServerKeyExchange(msgs[3]!.body);
-  const ckePoint = parseClientKeyExchange(msgs[CKE_AT]!.body);
-  if (!ske || !ckePoint) return fail('key-share', 'a key exchange message is malformed');
-  const [localShare, remoteShare] = e.role === 'client' ? [ckePoint, ske.point] : [ske.point, ckePoint];
-  if (e.curve !== ske.curve || !same(e.localPublicKey, localShare) || !same(e.remotePublicKey, remoteShare))
-    return fail('key-share', 'the key shares in use are not the ones in the transcript');
-
+  if (!serverCert) return fail('certificate', 'the server’s Certificate message is malformed or empty');
+  if (!ske) return fail('key-share', 'the ServerKeyExchange is malformed');
   if (e.role === 'client') {
     if (ske.scheme !== SCHEME_ECDSA_P256_SHA256)
       return fail('server-signature', `ServerKeyExchange signed with scheme 0x${ske.scheme.toString(16)}`);
@@ -187,13 +197,35 @@ export function verifyHandshake(e: HandshakeEvidence): HandshakeVerdict {
         'server-signature',
         'the ServerKeyExchange signature does not verify with the server’s certificate',
       );
-  } else {
+    if (!complete && e.localPrivateKey && e.localPublicKey) {
+      const shared = ecdhe(ske.curve, e.localPrivateKey, e.localPublicKey, ske.point);
+      if (!shared.ok) return fail('key-share', shared.detail);
+    }
+  }
+
+  if (!has(CV_AT)) return ok;
+  const clientCert = parseCertificate(msgs[6]!.body);
+  const ckePoint = parseClientKeyExchange(msgs[CKE_AT]!.body);
+  if (!clientCert) return fail('certificate', 'the client’s Certificate message is malformed or empty');
+  if (!ckePoint) return fail('key-share', 'the ClientKeyExchange is malformed');
+  if (e.role === 'server') {
     const cv = parseCertificateVerify(msgs[CV_AT]!.body);
     if (!cv || cv.scheme !== SCHEME_ECDSA_P256_SHA256)
       return fail('client-signature', 'CertificateVerify is malformed or uses another scheme');
     if (!verifyEcdsa(clientCert, bytes.slice(0, CV_AT), cv.signature))
       return fail('client-signature', 'CertificateVerify does not verify with the client’s certificate');
+    if (!complete && e.localPrivateKey && e.localPublicKey) {
+      const shared = ecdhe(ske.curve, e.localPrivateKey, e.localPublicKey, ckePoint);
+      if (!shared.ok) return fail('key-share', shared.detail);
+    }
   }
+  if (!complete) return ok;
+
+  if (!same(e.remoteCertDer, e.role === 'client' ? serverCert : clientCert))
+    return fail('certificate', 'the certificate in use is not the one in the transcript');
+  const [localShare, remoteShare] = e.role === 'client' ? [ckePoint, ske.point] : [ske.point, ckePoint];
+  if (e.curve !== ske.curve || !same(e.localPublicKey, localShare) || !same(e.remotePublicKey, remoteShare))
+    return fail('key-share', 'the key shares in use are not the ones in the transcript');
 
   if (!e.localPrivateKey || !e.localPublicKey || !e.remotePublicKey)
     return fail('key-share', 'the session has no ephemeral keys');

@@ -64,15 +64,21 @@ function options(transport: WeriftTransport, cred: Credentials) {
   };
 }
 
-export function weriftServer(transport: WeriftTransport, cred: Credentials): WeriftSocket {
-  return watchFinished(new werift.DtlsServer(options(transport, cred)));
+/** `onProgress` runs after werift has taken in each flight of handshake messages. */
+export function weriftServer(
+  transport: WeriftTransport,
+  cred: Credentials,
+  onProgress?: () => void,
+): WeriftSocket {
+  return watchHandshake(new werift.DtlsServer(options(transport, cred)), onProgress);
 }
 
 export function weriftClient(
   transport: WeriftTransport,
   cred: Credentials,
+  onProgress?: () => void,
 ): WeriftSocket & { connect(): Promise<void> } {
-  return watchFinished(new werift.DtlsClient(options(transport, cred)));
+  return watchHandshake(new werift.DtlsClient(options(transport, cred)), onProgress);
 }
 
 // werift's internals that the handshake verifier reads. Pinned to werift-dtls 0.5.x: a test
@@ -93,8 +99,12 @@ type Internals = {
 };
 const peerFinished = new WeakMap<object, Buffer>();
 
-/** Keeps the first Finished the peer sent: a client's werift never stores the server's. */
-function watchFinished<S extends WeriftSocket>(sock: S): S {
+/**
+ * Keeps the first Finished the peer sent (a client's werift never stores the server's) and
+ * reports progress. werift handles a flight over a few microtasks (and parks in retransmit
+ * timers after), so progress is reported on the next macrotask rather than when it settles.
+ */
+function watchHandshake<S extends WeriftSocket>(sock: S, onProgress?: () => void): S {
   const inner = sock as unknown as Internals;
   const handle = inner.onHandleHandshakes;
   inner.onHandleHandshakes = (assembled) => {
@@ -102,7 +112,9 @@ function watchFinished<S extends WeriftSocket>(sock: S): S {
       const fin = assembled.find((h) => h.msg_type === 20);
       if (fin) peerFinished.set(sock, Buffer.from(fin.serialize()));
     }
-    return handle(assembled);
+    const done = handle(assembled);
+    if (onProgress) setImmediate(onProgress);
+    return done;
   };
   return sock;
 }
