@@ -26,7 +26,7 @@ import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
 import { signRotation } from './link/binding.ts';
-import { startPeerDiscovery } from './link/discovery.ts';
+import { createMdnsRejections, startPeerDiscovery } from './link/discovery.ts';
 import { createLinkManager, type LinkManager } from './link/manager.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
@@ -109,6 +109,8 @@ export type DaemonStatus = {
     held: number;
     endpoint: { sessions: number; halfOpen: number; banned: number };
   };
+  /** LAN discovery: announcements ignored, by reason code (a forged one is a hint, never a crash). */
+  mdns: { enabled: boolean; peers: number; rejected: Record<string, number>; rejectedTotal: number };
 };
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
@@ -325,6 +327,8 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) });
     }
 
+    // Counted across restarts of discovery, so `hana status` keeps the totals since start.
+    const mdnsRejections = createMdnsRejections(security);
     const discover = () =>
       config.peers.discovery
         ? startPeerDiscovery({
@@ -334,6 +338,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
             config: config.peers,
             links: linkManager,
             log,
+            rejections: mdnsRejections,
           })
         : undefined;
     // Restarted on rotation, so it announces the new device ID.
@@ -381,6 +386,12 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         ensemble: config.peers.ensemble.name,
         ...linkManager.stats(),
         endpoint: endpoint.stats(),
+      },
+      mdns: {
+        enabled: discovery !== undefined,
+        peers: discovery?.known() ?? 0,
+        rejected: mdnsRejections.counts(),
+        rejectedTotal: mdnsRejections.total(),
       },
       sync: sync.status(),
       ...visuals.status(),

@@ -57,6 +57,13 @@ export type PeerStore = {
   block(id: string): Promise<Peer>;
   /** Removes the peer and any held change for its ID; false if there was neither. */
   forget(id: string): Promise<boolean>;
+  /**
+   * Moves a peer's pin to its next identity in one write: same place, name, role, state and
+   * first sighting; held key changes against the old ID now point at the new one. Rejects with
+   * 'unknown-peer' if the old ID is not pinned, 'invalid-peer' if it is blocked (moving would
+   * free the blocked ID), and 'known-peer' if the new ID is pinned in any state or held.
+   */
+  rotate(oldId: string, newId: string): Promise<Peer>;
   /** Holds a key change for the operator; one entry per presented ID, the oldest dropped past MAX_HELD. */
   hold(change: Omit<HeldKeyChange, 'at'>): Promise<void>;
   /**
@@ -266,6 +273,34 @@ function createPeerStore(path: string, initial: PeersFile, now: () => Date): Pee
         const next = withoutHeld({ ...f, peers: f.peers.filter((p) => p.id !== canon) }, canon);
         const changed = next.peers.length !== f.peers.length || next.held.length !== f.held.length;
         return changed ? { next, result: true } : { result: false };
+      });
+    },
+
+    async rotate(oldId, newId) {
+      const from = requireDeviceId(oldId);
+      const to = requireDeviceId(newId);
+      return mutate((f, at) => {
+        const old = find(f, from);
+        if (old === undefined) throw trustStoreError('unknown-peer', `no peer ${from} is pinned`);
+        if (old.state === 'blocked') {
+          throw trustStoreError('invalid-peer', `${from} is blocked: a blocked pin does not move`);
+        }
+        // Checked here, inside the one write, not only by the caller: two rotations (or a
+        // rotation and the operator) racing must not both pass a check made before either wrote.
+        if (find(f, to) !== undefined || f.held.some((h) => h.presentedId === to || h.pinnedId === to)) {
+          throw trustStoreError(
+            'known-peer',
+            `${to} is already pinned or held: a pin moves only to a new ID`,
+          );
+        }
+        // The confirm code was derived from the old ID: a pending pin starts over with a new one.
+        const peer = withOptional({ ...old, id: to, lastSeen: at }, { code: undefined });
+        const next: PeersFile = {
+          ...f,
+          peers: f.peers.map((p) => (p.id === from ? peer : p)),
+          held: f.held.map((h) => (h.pinnedId === from ? { ...h, pinnedId: to } : h)),
+        };
+        return { next, result: { ...peer } };
       });
     },
 

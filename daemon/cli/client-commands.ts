@@ -8,6 +8,12 @@ import { formatValue, paramsTable, table } from './format.ts';
 
 export const CLIENT_FLAGS = { home: 'string', json: 'boolean' } as const;
 
+function mdnsText(m: DaemonStatus['mdns']): string {
+  if (!m.enabled) return 'off';
+  const reasons = Object.entries(m.rejected).map(([r, n]) => `${r} ${n}`);
+  return `${m.peers} found, ${m.rejectedTotal} announcements ignored${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
+}
+
 function statusText(s: DaemonStatus): string {
   const lines = [
     `hana ${s.version} "${s.name}" (pid ${s.pid}, up ${s.uptimeSeconds}s)`,
@@ -27,6 +33,7 @@ function statusText(s: DaemonStatus): string {
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,
     `plugins   ${s.plugins ? s.plugins.plugins.map((p) => `${p.id} ${p.state} (${p.frames} frames, ${p.overruns} overruns, ${p.restarts} restarts)`).join('; ') || 'none installed and enabled' : 'off'}`,
+    `mdns      ${mdnsText(s.mdns)}`,
     `rejected  ${s.rejectedTotal}`,
   ];
   if (s.peers.held > 0) {

@@ -1,7 +1,8 @@
-import { startDiscovery } from '../../protocols/mdns/index.ts';
+import { type MdnsRejection, startDiscovery } from '../../protocols/mdns/index.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
 import { shortId } from '../../trust-store/device-id.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
+import { createRejections, type Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { ensembleTag } from './binding.ts';
 import type { LinkManager } from './manager.ts';
@@ -17,12 +18,39 @@ export type PeerDiscoveryInit = {
   config: LinkConfig;
   links: LinkManager;
   log: Logger;
+  /** From createMdnsRejections: outlives a restart of discovery (identity rotation). */
+  rejections: Rejections;
 };
 
-export function startPeerDiscovery(init: PeerDiscoveryInit): { close(): Promise<void> } {
+export type PeerDiscovery = { close(): Promise<void>; known(): number };
+
+/**
+ * Rejected announcements, counted by reason code for `hana status` and logged on the security
+ * logger once per (reason, source) per minute: a forger repeating a packet, or an old daemon
+ * re-announcing every few seconds, must not flood the log.
+ */
+export function createMdnsRejections(security: Logger, now?: () => number): Rejections {
+  return createRejections({
+    log: security,
+    security,
+    intervalMs: 60_000,
+    ...(now && { now }),
+    securityReasons: new Set(),
+    event: 'mdns.rejected',
+  });
+}
+
+export function startPeerDiscovery(init: PeerDiscoveryInit): PeerDiscovery {
   const { config, links, log } = init;
   const found = new Map<string, Remote>();
-  return startDiscovery({
+  const onReject = (r: MdnsRejection) =>
+    init.rejections.reject(
+      r.code,
+      r.source,
+      `discovery: ignored an mDNS announcement${r.instance ? ` of ${r.instance}` : ''} from ${r.source}: ${r.code}`,
+      r.instance ? { instance: r.instance } : {},
+    );
+  const discovery = startDiscovery({
     // mDNS instance names: letters, digits and '-', at most 63 bytes, unique per daemon.
     instance: `${init.name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40)}-${shortId(init.deviceId)}`,
     port: init.port,
@@ -31,13 +59,20 @@ export function startPeerDiscovery(init: PeerDiscoveryInit): { close(): Promise<
     protocolVersion: LINK_VERSION,
     ...(config.bind !== '0.0.0.0' && { interface: config.bind }),
     onFound: (p) => {
-      const remote = { address: p.address, port: p.port };
-      found.set(p.instance, remote);
-      log.info(
-        { event: 'mdns.found', instance: p.instance, hint: p.deviceId, remote: `${p.address}:${p.port}` },
-        `discovered ${p.instance}`,
-      );
-      links.addTarget(remote, p.deviceId);
+      // Everything in p is validated (the address is the packet's source, the ID a well-formed
+      // hint), and what follows never throws on it; this only keeps a future slip from
+      // turning one announcement into a crash, since this runs in a socket callback.
+      try {
+        const remote = { address: p.address, port: p.port };
+        found.set(p.instance, remote);
+        log.info(
+          { event: 'mdns.found', instance: p.instance, hint: p.deviceId, remote: `${p.address}:${p.port}` },
+          `discovered ${p.instance}`,
+        );
+        links.addTarget(remote, p.deviceId);
+      } catch (err) {
+        log.error({ err, event: 'mdns.found-error' }, 'could not use a discovered peer');
+      }
     },
     onLost: (instance) => {
       const remote = found.get(instance);
@@ -45,5 +80,7 @@ export function startPeerDiscovery(init: PeerDiscoveryInit): { close(): Promise<
       if (remote) links.removeTarget(remote);
     },
     onWarning: (message) => log.warn({ event: 'mdns.warning' }, `discovery: ${message}`),
+    onReject,
   });
+  return { close: () => discovery.close(), known: () => discovery.known().length };
 }

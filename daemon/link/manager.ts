@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
 import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
-import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
+import { deviceIdFromCertDer, parseDeviceId } from '../../trust-store/device-id.ts';
+import type { TrustStoreError } from '../../trust-store/errors.ts';
 import type { Identity } from '../../trust-store/identity.ts';
-import type { PeerStore } from '../../trust-store/peers.ts';
+import type { Peer, PeerStore } from '../../trust-store/peers.ts';
 import { PeerName } from '../../trust-store/peers-schema.ts';
 import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
@@ -16,8 +16,8 @@ import {
   type Role,
   signBinding,
   verifyBinding,
-  verifyRotation,
 } from './binding.ts';
+import { judgeRotation, type RotationRefusal } from './rotation.ts';
 import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from './wire.ts';
 
 // Links to other daemons: every DTLS session must bind (prove its key over this session) and
@@ -73,7 +73,10 @@ export type LinkManagerInit = {
 
 type Target = {
   remote: Remote;
+  /** Who mDNS says is there: anyone on the LAN can say anything, so it is for logs only. */
   hintId?: string;
+  /** A handshake at this address presented this device, blocked by the operator. */
+  blockedId?: string;
   backoffMs: number;
   nextAt: number;
   dialling: boolean;
@@ -288,47 +291,52 @@ export function createLinkManager(init: LinkManagerInit) {
     trusted(l);
   }
 
+  // Every refused rotation is a security event: counted by reason, one line per (reason,
+  // address) per 10 s, and a violation of the session, so a peer that keeps trying is banned.
+  const rotationRefusals = createRejections({
+    log: security,
+    security,
+    intervalMs: 10_000,
+    now,
+    securityReasons: new Set(),
+    event: 'peer.rotation-refused',
+  });
+  function refuseRotation(l: Link, reason: RotationRefusal, detail: string, fields: object): void {
+    l.session.violation(`rotation refused: ${reason}`);
+    rotationRefusals.reject(reason, l.session.remote.address, detail, {
+      remote: addr(l.session.remote),
+      ...fields,
+    });
+  }
+
   /** A trusted peer announces its next identity, signed by the key we pinned: move the pin. */
   async function onRotate(l: Link, body: Extract<LinkMessage, { type: 'rotate' }>['body']): Promise<void> {
-    const oldId = l.peerId!;
-    const pinned = store.get(oldId);
-    const newDer = new Uint8Array(Buffer.from(body.cert, 'base64'));
-    if (l.phase !== 'trusted' || !pinned || !verifyRotation(body.sig, l.session.peerCertDer, newDer)) {
-      l.session.violation('invalid rotation');
-      security.warn(
-        { event: 'peer.rotation-refused', peer: oldId, remote: addr(l.session.remote) },
-        `refused an identity rotation from ${l.name}: not signed by the pinned key`,
-      );
-      return;
-    }
-    const newId = deviceIdFromCertDer(newDer);
-    let isCert = true;
-    try {
-      new X509Certificate(newDer);
-    } catch {
-      isCert = false;
-    }
-    // The vouched-for certificate must be a certificate, and may not hand trust to ourselves or
-    // to a device the operator blocked.
-    if (!isCert || newId === identity.deviceId || store.get(newId)?.state === 'blocked') {
-      l.session.violation('rotation to an unusable identity');
-      security.warn(
-        { event: 'peer.rotation-refused', peer: oldId, next: newId },
-        `refused ${l.name}'s rotation to ${newId}: not a usable identity`,
-      );
-      return;
-    }
-    await store.forget(oldId);
-    await store.pin({
-      id: newId,
-      name: pinned.name,
-      state: 'trusted',
-      role: pinned.role,
-      ...(pinned.lastAddress && { address: pinned.lastAddress }),
+    const v = judgeRotation({
+      linkTrusted: l.phase === 'trusted',
+      oldCertDer: l.session.peerCertDer,
+      body,
+      ownId: identity.deviceId,
+      store,
     });
+    const ids = { peer: v.oldId, ...(v.newId !== undefined && { next: v.newId }) };
+    if (!v.ok) return refuseRotation(l, v.reason, v.detail, ids);
+    let moved: Peer;
+    try {
+      // One write: the pin is never gone, nor its name free, between forgetting and re-pinning.
+      moved = await store.rotate(v.oldId, v.newId);
+    } catch (err) {
+      const code = (err as TrustStoreError).code;
+      if (code !== 'known-peer' && code !== 'unknown-peer' && code !== 'invalid-peer') throw err;
+      return refuseRotation(
+        l,
+        'conflict',
+        `${v.oldId} could not move to ${v.newId}: ${(err as Error).message}`,
+        ids,
+      );
+    }
     security.info(
-      { event: 'peer.rotated', peer: oldId, next: newId, name: pinned.name },
-      `${pinned.name} moved to a new identity ${newId}, signed by its old key`,
+      { event: 'peer.rotated', ...ids, name: moved.name, state: moved.state, role: moved.role },
+      `${moved.name} moved to a new identity ${v.newId}, signed by its old key`,
     );
   }
 
@@ -418,17 +426,46 @@ export function createLinkManager(init: LinkManagerInit) {
     return false;
   }
 
+  // Never throws: an unusable ID (a hint, a certificate) is "not blocked", and the dial goes on.
+  function isBlocked(id: string): boolean {
+    try {
+      return store.get(id)?.state === 'blocked';
+    } catch {
+      return false;
+    }
+  }
+
   function dialTick(): void {
     if (closed) return;
     const t = now();
     for (const target of targets.values()) {
       if (target.dialling || t < target.nextAt || linkedTo(target.remote)) continue;
-      if (target.hintId && store.get(target.hintId)?.state === 'blocked') continue;
+      // Only a handshake at this address may stop us dialling it, never the mDNS hint: anyone on
+      // the LAN can announce any device ID for any address, so skipping on a hint that names a
+      // blocked device would let a forger silence every address on the LAN. Once a handshake
+      // there did present a blocked device, we wait until the operator unblocks it or the
+      // address announces another device (which can only make us look again, never stop us).
+      if (target.blockedId !== undefined && isBlocked(target.blockedId)) continue;
+      target.blockedId = undefined;
       target.dialling = true;
-      init
-        .dial(target.remote)
-        .catch((err: Error) =>
-          log.debug({ event: 'link.dial-failed', remote: addr(target.remote), err: err.message }),
+      let dialled: Promise<DtlsSession>;
+      try {
+        dialled = init.dial(target.remote);
+      } catch (err) {
+        dialled = Promise.reject(err);
+      }
+      dialled
+        .then((s) => {
+          const presented = deviceIdFromCertDer(s.peerCertDer);
+          if (isBlocked(presented)) target.blockedId = presented;
+        })
+        .catch((err: unknown) =>
+          log.debug({
+            event: 'link.dial-failed',
+            remote: addr(target.remote),
+            hint: target.hintId,
+            err: err instanceof Error ? err.message : String(err),
+          }),
         )
         .finally(() => {
           target.dialling = false;
@@ -445,13 +482,20 @@ export function createLinkManager(init: LinkManagerInit) {
     onSession,
     /** Adds or refreshes a peer to dial (static config or mDNS). */
     addTarget(remote: Remote, hintId?: string): void {
+      // The hint arrived unauthenticated from the LAN: one that is not a device ID is dropped
+      // here, so nothing later (a store lookup, a log) can trip over it.
+      const parsed = typeof hintId === 'string' && hintId.length <= 128 ? parseDeviceId(hintId) : undefined;
+      const hint = parsed?.ok ? parsed.id : undefined;
       const key = addr(remote);
       const t = targets.get(key);
       if (t) {
-        t.hintId = hintId ?? t.hintId;
+        if (hint !== undefined && hint !== t.hintId) {
+          t.hintId = hint;
+          t.blockedId = undefined;
+        }
         return;
       }
-      targets.set(key, { remote, hintId, backoffMs: 0, nextAt: 0, dialling: false });
+      targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false });
       dialTick();
     },
     removeTarget(remote: Remote): void {

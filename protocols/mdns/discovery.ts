@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { Bonjour, type Service, type ServiceConfig } from 'bonjour-service';
+import { parseDeviceId } from '../../trust-store/device-id.ts';
 import {
   type DiscoveredPeer,
   encodeTxt,
@@ -8,6 +9,8 @@ import {
   isValidToken,
   MAX_INSTANCE_BYTES,
   MAX_TXT_VALUE_CHARS,
+  type MdnsRejectCode,
+  type MdnsRejection,
 } from './peer.ts';
 import { createPeerTable } from './peer-table.ts';
 
@@ -15,7 +18,13 @@ import { createPeerTable } from './peer-table.ts';
 // bonjour-service 1.4.4 (its pitfalls are in DESIGN.md §1).
 
 export type { DiscoveredPeer } from './peer.ts';
-export { MDNS_REJECT_CODES, type MdnsRejectCode, type PeerRejection, parsePeer } from './peer.ts';
+export {
+  MDNS_REJECT_CODES,
+  type MdnsRejectCode,
+  type MdnsRejection,
+  type PeerRejection,
+  parsePeer,
+} from './peer.ts';
 
 export type DiscoveryInit = {
   /** Our unique instance name (one DNS label: no dots, ≤ 63 bytes); all namespaces on a host share one hostname. */
@@ -32,14 +41,25 @@ export type DiscoveryInit = {
   onFound: (p: DiscoveredPeer) => void;
   onLost: (instance: string) => void;
   onWarning: (message: string) => void;
+  /**
+   * Every announcement (or packet) we ignored, with a stable code and its source IP. Without it,
+   * one onWarning per (code, source) per minute.
+   */
+  onReject?: (r: MdnsRejection) => void;
 };
 
-export type Discovery = { close(): Promise<void>; known(): DiscoveredPeer[] };
+export type Discovery = {
+  close(): Promise<void>;
+  known(): DiscoveredPeer[];
+  /** Rejected announcements by reason, since start. */
+  rejected(): Partial<Record<MdnsRejectCode, number>>;
+};
 
 const SERVICE_TYPE = 'hana';
 const QUERY_NAME = '_hana._udp.local';
 const WARN_EVERY_MS = 60_000;
 const CLOSE_STEP_MS = 2_000;
+const MAX_WARN_KEYS = 256;
 
 type Mdns = {
   on(event: 'warning' | 'error', listener: (err: unknown) => void): unknown;
@@ -55,9 +75,19 @@ export function startDiscovery(init: DiscoveryInit): Discovery {
     if (closing === undefined) init.onWarning(m);
   });
 
+  const onReject =
+    init.onReject ??
+    ((r: MdnsRejection) =>
+      warn(
+        `${r.code} ${r.source}`,
+        `mdns: ignoring an announcement${r.instance ? ` of ${r.instance}` : ''} from ${r.source}: ${r.code}`,
+      ));
   const table = createPeerTable({
     ownInstance: init.instance,
     ensembleTag: init.ensembleTag,
+    onReject: (r) => {
+      if (closing === undefined) onReject(r);
+    },
     // Events racing close() would reach a caller that has already let go of us.
     onFound: (p) => {
       if (closing === undefined) init.onFound(p);
@@ -78,7 +108,12 @@ export function startDiscovery(init: DiscoveryInit): Discovery {
     warn('reply', `mdns: reply not sent (${describe(err)})`),
   );
   const mdns = mdnsOf(bonjour);
-  mdns.on('warning', (err) => warn(codeOf(err), `mdns: ${describe(err)}`));
+  // multicast-dns reports a packet it cannot decode as a 'warning' too: that one is input to
+  // count, not a fault of ours to warn about (socket errors carry an errno code, E…).
+  mdns.on('warning', (err) => {
+    if (/^E[A-Z0-9]+$/.test(codeOf(err))) warn(codeOf(err), `mdns: ${describe(err)}`);
+    else table.reject({ code: 'undecodable', source: 'unknown' });
+  });
   // 'error' is a failed bind (EADDRINUSE/EACCES): discovery is dead, but the daemon is not.
   mdns.on('error', (err) =>
     warn('bind', `mdns: cannot listen on UDP 5353 (${describe(err)}); discovery is off`),
@@ -94,10 +129,19 @@ export function startDiscovery(init: DiscoveryInit): Discovery {
     disableIPv6: true,
   });
   const browser = bonjour.find({ type: SERVICE_TYPE, protocol: 'udp' });
-  browser.on('up', (s) => table.seen(s));
-  browser.on('srv-update', (s) => table.seen(s));
-  browser.on('txt-update', (s) => table.seen(s));
-  browser.on('down', (s) => table.gone(s.name));
+  // These run inside the socket's message handler: a throw there, from our code or a caller's
+  // callback, would end the process. An announcement is a hint, never a reason to crash.
+  const guarded = (what: string, f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      warn(`internal ${what}`, `mdns: handling an announcement failed (${describe(err)})`);
+    }
+  };
+  browser.on('up', (s) => guarded('up', () => table.seen(s)));
+  browser.on('srv-update', (s) => guarded('up', () => table.seen(s)));
+  browser.on('txt-update', (s) => guarded('up', () => table.seen(s)));
+  browser.on('down', (s) => guarded('down', () => table.gone(s?.name)));
 
   // The same query as browser.update(), but bonjour drops send errors: with no multicast route
   // every send fails with ENETUNREACH and nothing else tells us (measured: no 'warning' event).
@@ -147,6 +191,7 @@ export function startDiscovery(init: DiscoveryInit): Discovery {
       return closing;
     },
     known: () => table.known(),
+    rejected: () => table.rejected(),
   };
 }
 
@@ -155,10 +200,12 @@ function checkInit(init: DiscoveryInit): void {
     throw new RangeError(`mdns: instance must be one DNS label (no dots, 1–${MAX_INSTANCE_BYTES} bytes)`);
   }
   if (!isValidPort(init.port)) throw new RangeError('mdns: port must be an integer in 1–65535');
-  if (!isValidToken(init.deviceId) || !isValidToken(init.ensembleTag)) {
-    throw new RangeError(
-      `mdns: deviceId and ensembleTag must be 1–${MAX_TXT_VALUE_CHARS} printable ASCII chars`,
-    );
+  if (!isValidToken(init.ensembleTag)) {
+    throw new RangeError(`mdns: ensembleTag must be 1–${MAX_TXT_VALUE_CHARS} printable ASCII chars`);
+  }
+  // Peers reject an announcement whose id is not a device ID: better to learn it here.
+  if (typeof init.deviceId !== 'string' || !parseDeviceId(init.deviceId).ok) {
+    throw new RangeError('mdns: deviceId must be a device ID');
   }
   if (
     !Number.isInteger(init.protocolVersion) ||
@@ -197,6 +244,8 @@ function rateLimited(onWarning: (message: string) => void) {
       return;
     }
     const more = entry?.suppressed ? ` (${entry.suppressed} more since the last report)` : '';
+    // Keys include source addresses: a LAN of forgers must not grow this without bound.
+    if (last.size >= MAX_WARN_KEYS) last.clear();
     last.set(key, { at: now, suppressed: 0 });
     onWarning(message + more);
   };

@@ -10,6 +10,7 @@ export {
   type DiscoveryInit,
   MDNS_REJECT_CODES,
   type MdnsRejectCode,
+  type MdnsRejection,
   type PeerRejection,
   parsePeer,
   startDiscovery,

@@ -1,15 +1,17 @@
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
+import { parseDeviceId } from '../../trust-store/device-id.ts';
 
 // Socket-free validation of what a browser hands us. Everything here arrived from the LAN
 // unauthenticated: the result is a dialling hint, never an identity (the DTLS handshake decides).
+// Every field is checked here, at the edge, so nothing downstream can trip over a value.
 
 export type DiscoveredPeer = {
   instance: string;
-  /** A HINT only: anyone on the LAN can claim any ID; the DTLS handshake decides identity. */
+  /** A HINT only (a valid, canonical device ID): anyone on the LAN can claim any ID. */
   deviceId: string;
   ensembleTag: string;
   protocolVersion: number;
-  /** IPv4 to dial. */
+  /** IPv4 to dial: the packet's source, never what the announcement claims. */
   address: string;
   /** The peer's DTLS/UDP port, from the SRV record. */
   port: number;
@@ -23,13 +25,28 @@ export const MDNS_REJECT_CODES = [
   'bad-version',
   'bad-id',
   'bad-ensemble',
+  /** The A/AAAA records are not a short list of unicast addresses. */
+  'bad-address',
+  /** The packet's source is not a unicast IPv4 we could dial. */
   'no-address',
+  /** A packet that is not DNS at all (it never reaches parsePeer). */
+  'undecodable',
 ] as const;
 export type MdnsRejectCode = (typeof MDNS_REJECT_CODES)[number];
 export type PeerRejection = { bad: MdnsRejectCode };
+/** One rejected announcement, for counting and rate-limited logging by (code, source). */
+export type MdnsRejection = {
+  code: MdnsRejectCode;
+  /** The packet's source IP, or "unknown". */
+  source: string;
+  /** The announced instance, quoted and cut short for logs, when there was one. */
+  instance?: string;
+};
 
 export const MAX_INSTANCE_BYTES = 63; // one DNS label
 export const MAX_TXT_VALUE_CHARS = 128;
+/** More A/AAAA records than any host with a few interfaces sends. */
+export const MAX_ADDRESSES = 32;
 
 // Printable ASCII without space: device IDs and tags are base32/hex with dashes, and anything
 // else would end up in logs verbatim.
@@ -77,15 +94,30 @@ function txtString(txt: object, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function pickAddress(addresses: unknown, referer: unknown): string | undefined {
-  const advertised = Array.isArray(addresses) ? addresses.filter(isDialableIPv4) : [];
-  const from =
-    typeof referer === 'object' && referer !== null ? (referer as { address?: unknown }).address : undefined;
-  // The packet's source address is proven to route back to us; A records list every interface
-  // of the peer (docker bridges, VPNs…), so prefer the source when the peer also advertises it.
-  // On a loopback-only host A records are empty (DESIGN.md §1): the source is all there is.
-  if (isDialableIPv4(from) && (advertised.length === 0 || advertised.includes(from))) return from;
-  return advertised[0] ?? (isDialableIPv4(from) ? from : undefined);
+function refererAddress(service: unknown): unknown {
+  if (typeof service !== 'object' || service === null) return undefined;
+  const referer = (service as { referer?: unknown }).referer;
+  return typeof referer === 'object' && referer !== null
+    ? (referer as { address?: unknown }).address
+    : undefined;
+}
+
+/** The packet's source IP, for counting and logging rejections; "unknown" if there is none. */
+export function sourceOf(service: unknown): string {
+  const from = refererAddress(service);
+  return typeof from === 'string' && isIP(from) !== 0 ? from : 'unknown';
+}
+
+// Checked, though we never dial what they say: an announcement is not authenticated, so A
+// records would let anyone make every daemon on the LAN send handshakes wherever they like.
+// A host advertises its own unicast addresses; anything else marks a broken or forged packet.
+function validAddresses(addresses: unknown): boolean {
+  return (
+    addresses === undefined ||
+    (Array.isArray(addresses) &&
+      addresses.length <= MAX_ADDRESSES &&
+      addresses.every((a) => isDialableIPv4(a) || (typeof a === 'string' && isIP(a) === 6)))
+  );
 }
 
 /**
@@ -102,14 +134,19 @@ export function parsePeer(service: unknown): DiscoveredPeer | PeerRejection {
   const v = txtString(s.txt, 'v');
   if (v === undefined || !POSITIVE_INT.test(v)) return { bad: 'bad-version' };
   const id = txtString(s.txt, 'id');
-  if (!isValidToken(id)) return { bad: 'bad-id' };
+  // The real parser, so the hint is a device ID in its one canonical spelling or nothing.
+  const parsed = isValidToken(id) ? parseDeviceId(id) : undefined;
+  if (!parsed?.ok) return { bad: 'bad-id' };
   const ens = txtString(s.txt, 'ens');
   if (!isValidToken(ens)) return { bad: 'bad-ensemble' };
-  const address = pickAddress(s.addresses, s.referer);
-  if (address === undefined) return { bad: 'no-address' };
+  if (!validAddresses(s.addresses)) return { bad: 'bad-address' };
+  // The source of the packet is where the peer's traffic comes from and where a reply routes
+  // back; on a loopback-only host it is all there is (A records are empty, DESIGN.md §1).
+  const address = refererAddress(service);
+  if (!isDialableIPv4(address)) return { bad: 'no-address' };
   return {
     instance: s.name,
-    deviceId: id,
+    deviceId: parsed.id,
     ensembleTag: ens,
     protocolVersion: Number(v),
     address,

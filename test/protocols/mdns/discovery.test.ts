@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { formatDeviceId } from '../../../trust-store/device-id.ts';
 import { ip, netnsUnavailable } from '../../helpers/netns.ts';
 import {
   addNetns,
@@ -14,6 +16,10 @@ import {
 // Real mDNS between discovery processes, only inside network namespaces this file creates.
 
 const skip = netnsUnavailable();
+// Peers reject an announcement whose id is not a device ID, so each child gets a real one.
+const newId = () => formatDeviceId(randomBytes(32));
+const ID = { ALPHA: newId(), BRAVO: newId(), CHARLIE: newId(), DELTA: newId(), L: newId() };
+const HOST_ID = [newId(), newId(), newId()];
 const FIND_MS = 15_000;
 
 const foundPeer = (instance: string) => (e: ChildEvent) =>
@@ -40,12 +46,12 @@ describe('mDNS discovery, one namespace with loopback only', { skip }, () => {
     const ns = await addNetns(uniqueName('lo'));
     namespaces.push(ns);
     const band = { ensembleTag: 'band-one', requeryMs: 500 };
-    a = spawnDiscovery(ns, { instance: 'alpha-1', port: 41001, deviceId: 'DEV-ALPHA', ...band });
-    b = spawnDiscovery(ns, { instance: 'bravo-2', port: 41002, deviceId: 'DEV-BRAVO', ...band });
+    a = spawnDiscovery(ns, { instance: 'alpha-1', port: 41001, deviceId: ID.ALPHA, ...band });
+    b = spawnDiscovery(ns, { instance: 'bravo-2', port: 41002, deviceId: ID.BRAVO, ...band });
     // Another band on the same LAN: c and d see each other (so both really advertise), a and b not.
     const other = { ensembleTag: 'band-two', requeryMs: 500 };
-    c = spawnDiscovery(ns, { instance: 'charlie-3', port: 41003, deviceId: 'DEV-CHARLIE', ...other });
-    d = spawnDiscovery(ns, { instance: 'delta-4', port: 41004, deviceId: 'DEV-DELTA', ...other });
+    c = spawnDiscovery(ns, { instance: 'charlie-3', port: 41003, deviceId: ID.CHARLIE, ...other });
+    d = spawnDiscovery(ns, { instance: 'delta-4', port: 41004, deviceId: ID.DELTA, ...other });
   });
   after(async () => {
     await Promise.all([a, b, c, d].filter(Boolean).map((x) => x.stop()));
@@ -56,7 +62,7 @@ describe('mDNS discovery, one namespace with loopback only', { skip }, () => {
     const [ab, ba] = await Promise.all([expectFound(a, 'bravo-2'), expectFound(b, 'alpha-1')]);
     assert.deepEqual(ab.event === 'found' && ab.peer, {
       instance: 'bravo-2',
-      deviceId: 'DEV-BRAVO',
+      deviceId: ID.BRAVO,
       ensembleTag: 'band-one',
       protocolVersion: 1,
       address: '127.0.0.1',
@@ -65,7 +71,7 @@ describe('mDNS discovery, one namespace with loopback only', { skip }, () => {
     assert.deepEqual(
       ba.event === 'found' && { id: ba.peer.deviceId, port: ba.peer.port, at: ba.peer.address },
       {
-        id: 'DEV-ALPHA',
+        id: ID.ALPHA,
         port: 41001,
         at: '127.0.0.1',
       },
@@ -118,7 +124,7 @@ describe('mDNS discovery, three hosts on a bridge', { skip }, () => {
         spawnDiscovery(ns, {
           instance: `host-${n}`,
           port: 42000 + n,
-          deviceId: `DEV-${n}`,
+          deviceId: HOST_ID[i]!,
           ensembleTag: 'band-one',
           // One host names its interface: exercises bind 0.0.0.0 alongside it (DESIGN.md §1).
           ...(n === 3 ? { interface: '10.77.0.3' } : {}),
@@ -139,7 +145,7 @@ describe('mDNS discovery, three hosts on a bridge', { skip }, () => {
         assert.ok(hit.event === 'found');
         assert.equal(hit.peer.address, `10.77.0.${j + 1}`);
         assert.equal(hit.peer.port, 42000 + j + 1);
-        assert.equal(hit.peer.deviceId, `DEV-${j + 1}`);
+        assert.equal(hit.peer.deviceId, HOST_ID[j]);
       }),
     );
     await Promise.all(checks);
@@ -167,7 +173,7 @@ describe('mDNS discovery without a multicast route', { skip }, () => {
     kid = spawnDiscovery(ns, {
       instance: 'lonely-1',
       port: 43001,
-      deviceId: 'DEV-L',
+      deviceId: ID.L,
       ensembleTag: 'band-one',
     });
     const warning = await kid.waitFor(
