@@ -324,7 +324,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       const host = hp.slice(0, at).replace(/^\[|\]$/g, '');
       const address =
         host === 'localhost' ? '127.0.0.1' : isIP(host) ? host : (await lookup(host, { family: 4 })).address;
-      linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) });
+      linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) }, undefined, true);
     }
 
     // Counted across restarts of discovery, so `hana status` keeps the totals since start.

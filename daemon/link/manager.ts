@@ -82,11 +82,15 @@ type Target = {
   dialling: boolean;
   /** A trusted link has run to this address: redial it briskly when it drops (a cable pulled on stage). */
   known?: boolean;
+  /** From the operator's config: never evicted to make room. */
+  fixed?: boolean;
 };
 
 /** Redial backoff caps: a peer we linked with comes back within seconds; a stranger is not hammered. */
 const KNOWN_BACKOFF_MAX_MS = 2000;
 const BACKOFF_MAX_MS = 30_000;
+/** Addresses to dial, at most: far above any stage, far below what hurts a dial tick. */
+const MAX_TARGETS = 256;
 
 /** Message types from here up belong to daemon/sync (its v1 starts at 0x10). */
 const FIRST_SYNC_TYPE = 0x10;
@@ -421,6 +425,23 @@ export function createLinkManager(init: LinkManagerInit) {
     });
   }
 
+  // Forged announcements can name any number of addresses: the table is capped, and a full
+  // one makes room by forgetting the longest-unanswered address no link ever ran to.
+  function evictTarget(): boolean {
+    let victim: string | undefined;
+    let latest = -1;
+    for (const [key, t] of targets) {
+      if (t.fixed || t.known || linkedTo(t.remote)) continue;
+      if (t.backoffMs > latest) {
+        latest = t.backoffMs;
+        victim = key;
+      }
+    }
+    if (victim === undefined) return false;
+    targets.delete(victim);
+    return true;
+  }
+
   function linkedTo(remote: Remote): boolean {
     for (const l of links) if (addr(l.session.remote) === addr(remote)) return true;
     return false;
@@ -481,7 +502,7 @@ export function createLinkManager(init: LinkManagerInit) {
   return {
     onSession,
     /** Adds or refreshes a peer to dial (static config or mDNS). */
-    addTarget(remote: Remote, hintId?: string): void {
+    addTarget(remote: Remote, hintId?: string, fixed = false): void {
       // The hint arrived unauthenticated from the LAN: one that is not a device ID is dropped
       // here, so nothing later (a store lookup, a log) can trip over it.
       const parsed = typeof hintId === 'string' && hintId.length <= 128 ? parseDeviceId(hintId) : undefined;
@@ -495,7 +516,14 @@ export function createLinkManager(init: LinkManagerInit) {
         }
         return;
       }
-      targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false });
+      if (targets.size >= MAX_TARGETS && !evictTarget()) {
+        log.warn(
+          { event: 'link.targets-full', remote: key },
+          `not dialling ${key}: ${MAX_TARGETS} addresses already known`,
+        );
+        return;
+      }
+      targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false, fixed });
       dialTick();
     },
     removeTarget(remote: Remote): void {
@@ -581,6 +609,7 @@ export function createLinkManager(init: LinkManagerInit) {
       pending: [...links].filter((l) => l.phase === 'pending').length,
       refused: refusals.total(),
       held: store.held().length,
+      targets: targets.size,
     }),
     /** Says goodbye to every peer, then waits a moment so the close messages leave before the socket does. */
     async close(): Promise<void> {

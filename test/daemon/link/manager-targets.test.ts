@@ -114,4 +114,23 @@ describe('link targets from unauthenticated hints', () => {
       await links.close();
     }
   });
+
+  it('caps the dial table: a flood of forged addresses evicts strangers, never configured peers', async () => {
+    const { links, dials, advance } = setup();
+    try {
+      links.addTarget({ address: '127.0.0.2', port: 7400 }, undefined, true);
+      for (let i = 0; i < 800; i++) links.addTarget({ address: '127.0.0.3', port: 20_000 + i });
+      assert.equal(links.stats().targets, 256);
+      await settle();
+      const configured = () => dials.filter((d) => d === '127.0.0.2:7400').length;
+      const first = configured();
+      assert.equal(first, 1);
+      advance(60_000); // past every backoff: whatever is still in the table is dialled again
+      await settle();
+      assert.equal(configured(), 2, 'the configured peer survived the flood and is redialled');
+      assert.ok(dials.includes('127.0.0.3:20799'), 'the newest forged address got a slot');
+    } finally {
+      await links.close();
+    }
+  });
 });
