@@ -89,11 +89,17 @@ export async function startCommand(args: Parsed): Promise<number> {
       }
       stopping = true;
       log.info({ event: 'daemon.stopping', signal }, `received ${signal}, shutting down`);
+      // werift's handshake retransmissions sleep on timers nobody can cancel; once everything
+      // of ours is closed they would hold the process up to ~30 s, so exit shortly after.
+      const done = (code: number) => {
+        setTimeout(() => process.exit(code), 250).unref();
+        resolve(code);
+      };
       daemon.stop().then(
-        () => resolve(0),
+        () => done(0),
         (err) => {
           log.error({ err }, 'error during shutdown');
-          resolve(1);
+          done(1);
         },
       );
     };

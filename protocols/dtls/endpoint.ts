@@ -14,6 +14,7 @@ import { type HandshakeVerdict, verifyHandshake } from './verify-handshake.ts';
 import {
   type Credentials,
   handshakeEvidence,
+  stopRetransmitting,
   type WeriftSocket,
   type WeriftTransport,
   weriftClient,
@@ -124,6 +125,27 @@ type Slot = { primary?: Entry; challenger?: Entry };
 
 const keyOf = (r: Remote) => `${r.address}|${r.port}`;
 
+/**
+ * The handshake fragments in an epoch-0 handshake record, as werift will take them: it reads
+ * every message in the record (not only the first) and buffers each fragment; when the last
+ * one arrives it allocates the length the fragments claim (up to 16 MiB) and keeps the result
+ * in the transcript. Returns the fragments' bytes and the largest message length claimed.
+ */
+function fragmentLoad(record: Buffer): { bytes: number; claimed: number } {
+  let bytes = 0;
+  let claimed = 0;
+  for (let at = 13; at + 12 <= record.length; ) {
+    const length = record.readUIntBE(at + 1, 3);
+    const size = 12 + record.readUIntBE(at + 9, 3);
+    if (size - 12 !== length) {
+      bytes += Math.min(size, record.length - at);
+      claimed = Math.max(claimed, length);
+    }
+    at += size;
+  }
+  return { bytes, claimed };
+}
+
 export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> {
   const maxSessions = init.maxSessions ?? 64;
   const maxHalfOpen = init.maxHalfOpen ?? 16;
@@ -183,6 +205,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     }
     if (slot && !slot.primary) slots.delete(key);
     e.transport.closed = true;
+    stopRetransmitting(e.sock);
     try {
       e.sock.close();
     } catch {
@@ -316,12 +339,19 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
   /** An epoch-0 handshake record for a handshaking session, within its bounds. */
   function feedHandshake(e: Entry, r: RecordView): void {
     e.handshakeRecords++;
-    if (r.fragment) e.fragmentBytes += r.bytes.length;
-    if (e.handshakeRecords > maxHandshakeRecords || e.fragmentBytes > maxFragmentBytes) {
+    const load = fragmentLoad(r.bytes);
+    e.fragmentBytes += load.bytes;
+    if (
+      e.handshakeRecords > maxHandshakeRecords ||
+      e.fragmentBytes > maxFragmentBytes ||
+      load.claimed > maxFragmentBytes
+    ) {
       init.onReject(
         'fragment-flood',
         e.remote,
-        `more than ${maxHandshakeRecords} handshake records or ${maxFragmentBytes} fragment bytes in one handshake`,
+        load.claimed > maxFragmentBytes
+          ? `a handshake fragment of a ${load.claimed}-byte message, limit ${maxFragmentBytes}`
+          : `more than ${maxHandshakeRecords} handshake records or ${maxFragmentBytes} fragment bytes in one handshake`,
       );
       admission.violation(e.remote, 'handshake record flood');
       destroy(e);

@@ -86,7 +86,7 @@ export function weriftClient(
 type Serializable = { msg_type: number; serialize(): Buffer };
 type Internals = {
   onHandleHandshakes: (assembled: Serializable[]) => Promise<void>;
-  dtls: { sortedHandshakeCache: Serializable[]; remoteExtendedMasterSecret: boolean };
+  dtls: { sortedHandshakeCache: Serializable[]; remoteExtendedMasterSecret: boolean; flight: number };
   cipher: {
     localRandom?: { serialize(): Buffer };
     remoteRandom?: { serialize(): Buffer };
@@ -136,4 +136,12 @@ export function handshakeEvidence(sock: WeriftSocket, role: 'client' | 'server')
     remoteCertDer: cipher.remoteCertificate,
     remoteOfferedEms: dtls.remoteExtendedMasterSecret === true,
   };
+}
+
+/**
+ * A closed session's flights stop retransmitting at their next wake: werift's loop ends once
+ * the flight counter passes the one it waits for, and its timers cannot be cancelled otherwise.
+ */
+export function stopRetransmitting(sock: WeriftSocket): void {
+  (sock as unknown as Internals).dtls.flight = 255;
 }
