@@ -48,6 +48,7 @@ const SECURITY_REASONS = new Set([
   'not-allowed',
   'flood',
   'too-many-connections',
+  'http-request',
   'peer-banned',
   'peer-malformed',
   'peer-oversize',

@@ -13,7 +13,18 @@ export type TcpConnection = Remote & {
   send(packet: Uint8Array): boolean;
 };
 
-export type OscTcpRejectCode = SlipErrorCode | 'too-many-connections';
+export type OscTcpRejectCode = SlipErrorCode | 'too-many-connections' | 'http-request';
+
+// A web page can make a browser POST to 127.0.0.1:8000 with SLIP-framed OSC in the body, and
+// the SLIP decoder would skip the request line and apply the frames: a cross-protocol write
+// from any site the operator visits. An OSC stream starts with END (0xC0), '/' or '#', never
+// with an HTTP method, so such a connection is closed before a byte of it is decoded.
+const HTTP_METHOD = /^(?:GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE) /;
+
+/** The first bytes of a connection are an HTTP request line (enough bytes to tell: 8). */
+export function looksLikeHttp(first: Uint8Array): boolean {
+  return HTTP_METHOD.test(Buffer.from(first.subarray(0, 8)).toString('latin1'));
+}
 
 export type OscTcpInit = {
   host: string;
@@ -59,7 +70,23 @@ export function openOscTcp(init: OscTcpInit): Promise<OscTcp> {
       onFrame: (frame) => init.onFrame(frame, conn),
       onError: (code, message) => init.onReject(code, from, message),
     });
-    socket.on('data', (chunk) => decoder.push(chunk));
+    let head: Buffer | undefined = Buffer.alloc(0); // until 8 bytes have come: HTTP or not
+    socket.on('data', (chunk: Buffer) => {
+      if (head !== undefined) {
+        head = Buffer.concat([head, chunk]);
+        const first = head.length > 0 ? head[0]! : 0;
+        const letter = first >= 0x41 && first <= 0x5a;
+        if (letter && head.length < 8) return;
+        if (letter && looksLikeHttp(head)) {
+          init.onReject('http-request', from, 'an HTTP request on the OSC TCP port (a web page?): closed');
+          socket.destroy();
+          return;
+        }
+        chunk = head;
+        head = undefined;
+      }
+      decoder.push(chunk);
+    });
     // Errors (ECONNRESET…) end this connection only.
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {

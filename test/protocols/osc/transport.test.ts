@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { decodeOscPacket, encodeOscPacket, oscMessage } from '../../../protocols/osc/codec.ts';
 import { createSlipDecoder, slipEncode } from '../../../protocols/osc/slip.ts';
 import {
+  looksLikeHttp,
   type OscTcpInit,
   type OscTcpRejectCode,
   openOscTcp,
@@ -170,6 +171,27 @@ async function tcpServer(t: TestContext, init: Partial<OscTcpInit> = {}) {
 }
 
 describe('OSC over TCP (SLIP)', () => {
+  it('closes a connection that starts with an HTTP request (a browser made to POST OSC), applying nothing', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    const frame = slipEncode(encodeOscPacket(oscMessage('/master/blackout', [{ type: 'T' }])));
+    const body = Buffer.from(frame);
+    // Split inside the method, as a slow sender could: the check waits for enough bytes.
+    client.write('PO');
+    await new Promise((r) => setImmediate(r));
+    client.write(
+      `ST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    client.write(body);
+    const [reject] = await ev.rejects.take(1, 'http reject');
+    assert.equal(reject!.code, 'http-request');
+    await bounded(once(client, 'close'), 'server closes the connection');
+    assert.deepEqual(ev.frames.items, []);
+    assert.equal(looksLikeHttp(Buffer.from('GET / HTTP/1.1')), true);
+    assert.equal(looksLikeHttp(frame), false);
+    assert.equal(looksLikeHttp(Buffer.from('/layer/1')), false);
+  });
+
   it('two frames in one write give two onFrame calls; a frame split across writes gives one', async (t) => {
     const { server, ev } = await tcpServer(t);
     const client = await tcpClient(t, server.port);
