@@ -526,8 +526,16 @@ export function createLinkManager(init: LinkManagerInit) {
       targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false, fixed });
       dialTick();
     },
+    /**
+     * mDNS says the peer left. A goodbye is unauthenticated: a configured address stays, and
+     * one a trusted link ran to is only demoted to the slow redial, so a forged goodbye cannot
+     * take a real peer off the dial list.
+     */
     removeTarget(remote: Remote): void {
-      targets.delete(addr(remote));
+      const t = targets.get(addr(remote));
+      if (!t || t.fixed) return;
+      if (t.known || linkedTo(remote)) t.known = false;
+      else targets.delete(addr(remote));
     },
     /**
      * Encrypted data arrived from an address we hold no session with. If a trusted peer was last

@@ -133,4 +133,22 @@ describe('link targets from unauthenticated hints', () => {
       await links.close();
     }
   });
+
+  it('a goodbye (unauthenticated) never removes a configured address', async () => {
+    const { links, dials, advance } = setup();
+    try {
+      links.addTarget({ address: '127.0.0.4', port: 7400 }, undefined, true);
+      links.addTarget({ address: '127.0.0.5', port: 7400 });
+      await settle();
+      links.removeTarget({ address: '127.0.0.4', port: 7400 });
+      links.removeTarget({ address: '127.0.0.5', port: 7400 });
+      assert.equal(links.stats().targets, 1);
+      advance(60_000);
+      await settle();
+      assert.equal(dials.filter((d) => d === '127.0.0.4:7400').length, 2);
+      assert.equal(dials.filter((d) => d === '127.0.0.5:7400').length, 1);
+    } finally {
+      await links.close();
+    }
+  });
 });
