@@ -174,7 +174,7 @@ describe('OSC over TCP (SLIP)', () => {
   it('closes a connection that starts with an HTTP request (a browser made to POST OSC), applying nothing', async (t) => {
     const { server, ev } = await tcpServer(t);
     const client = await tcpClient(t, server.port);
-    const frame = slipEncode(encodeOscPacket(oscMessage('/master/blackout', [{ type: 'T' }])));
+    const frame = slipEncode(encodeOscPacket(oscMessage('/master/blackout', [{ type: 'T', value: true }])));
     const body = Buffer.from(frame);
     // Split inside the method, as a slow sender could: the check waits for enough bytes.
     client.write('PO');
