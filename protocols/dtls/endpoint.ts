@@ -14,6 +14,7 @@ import { type HandshakeVerdict, verifyHandshake } from './verify-handshake.ts';
 import {
   type Credentials,
   handshakeEvidence,
+  pastCookie,
   stopRetransmitting,
   type WeriftSocket,
   type WeriftTransport,
@@ -183,6 +184,12 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     },
   });
 
+  // A ban shuts an address out of new handshakes, and any datagram's source can be forged: a
+  // spoofer could otherwise get a real peer's address banned. So only a source that has shown
+  // it receives at its address (it echoed our cookie, or it holds a verified session) can earn
+  // violations; whatever else it sends is counted and dropped.
+  const proven = (e: Entry) => e.state === 'open' || (e.role === 'server' && pastCookie(e.sock));
+
   function settle(key: string, session: DtlsSession | Error): void {
     const list = waiters.get(key);
     if (!list) return;
@@ -276,7 +283,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
 
   function refuse(e: Entry, verdict: Exclude<HandshakeVerdict, { ok: true }>): void {
     init.onReject('handshake-verify-failed', e.remote, `${verdict.check}: ${verdict.detail}`);
-    admission.violation(e.remote, `handshake ${verdict.check}`);
+    if (proven(e)) admission.violation(e.remote, `handshake ${verdict.check}`);
     destroy(
       e,
       new Error(
@@ -299,7 +306,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     const der = e.sock.remoteCertificate;
     if (!der || der.length === 0) {
       init.onReject('no-certificate', e.remote, 'peer completed the handshake without a certificate');
-      admission.violation(e.remote, 'no certificate');
+      if (proven(e)) admission.violation(e.remote, 'no certificate');
       destroy(e);
       return;
     }
@@ -353,7 +360,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
           ? `a handshake fragment of a ${load.claimed}-byte message, limit ${maxFragmentBytes}`
           : `more than ${maxHandshakeRecords} handshake records or ${maxFragmentBytes} fragment bytes in one handshake`,
       );
-      admission.violation(e.remote, 'handshake record flood');
+      if (proven(e)) admission.violation(e.remote, 'handshake record flood');
       destroy(e);
       return;
     }
@@ -452,19 +459,31 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     // An encrypted handshake record is a Finished: for the handshake under way, or a client
     // repeating its last flight because our Finished was lost (werift's server answers it).
     const target = handshaking ?? (slot.primary?.role === 'server' ? slot.primary : undefined);
-    if (r.type === ContentType.handshake && target) feed(target, r);
-    else init.onReject('bad-record', remote, `an epoch-1 record of type ${r.type} outside a handshake`);
+    if (r.type !== ContentType.handshake || !target) {
+      init.onReject('bad-record', remote, `an epoch-1 record of type ${r.type} outside a handshake`);
+      return;
+    }
+    // Its fragments are encrypted, so fragmentLoad cannot see them, yet werift buffers them
+    // for good on an open session: only the count bounds them. No violation and no close: a
+    // replayed Finished reaches here too, and must not cost the live session anything.
+    if (++target.handshakeRecords > maxHandshakeRecords) {
+      init.onReject(
+        'fragment-flood',
+        remote,
+        `more than ${maxHandshakeRecords} handshake records on one session`,
+      );
+      return;
+    }
+    feed(target, r);
   }
 
   function onDatagram(msg: Buffer, remote: Remote): void {
     if (msg.length > maxDatagram) {
       init.onReject('oversize', remote, `${msg.length}-byte datagram, limit ${maxDatagram}`);
-      admission.violation(remote, 'oversize datagram');
       return;
     }
     if (checkRecords(msg) !== 'ok') {
       init.onReject('malformed', remote, 'datagram is not well-formed DTLS records');
-      admission.violation(remote, 'malformed records');
       return;
     }
     const key = keyOf(remote);

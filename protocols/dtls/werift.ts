@@ -145,3 +145,8 @@ export function handshakeEvidence(sock: WeriftSocket, role: 'client' | 'server')
 export function stopRetransmitting(sock: WeriftSocket): void {
   (sock as unknown as Internals).dtls.flight = 255;
 }
+
+/** A server's peer echoed our HelloVerifyRequest cookie: it receives at the address it sends from. */
+export function pastCookie(sock: WeriftSocket): boolean {
+  return (sock as unknown as Internals).dtls.sortedHandshakeCache.length > 0;
+}

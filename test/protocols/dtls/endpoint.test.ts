@@ -89,19 +89,41 @@ describe('DTLS endpoint', () => {
     assert.deepEqual(b.ep.stats().sessions, 1);
   });
 
-  it('drops malformed and oversize datagrams, then bans the source after repeated violations', async () => {
+  it('counts malformed and oversize datagrams without ever banning their (forgeable) source', async () => {
     const b = await endpoint(credB, { banAfterViolations: 5, banMs: 60_000 });
     const evil = await rawSocket('127.0.0.7');
     await send(evil, Uint8Array.of(1, 2, 3), b.ep);
     await send(evil, new Uint8Array(3000), b.ep);
-    for (let i = 0; i < 3; i++) await send(evil, Buffer.from('garbage that is long enough'), b.ep);
-    await send(evil, Uint8Array.of(1, 2, 3), b.ep);
+    for (let i = 0; i < 30; i++) await send(evil, Buffer.from('garbage that is long enough'), b.ep);
     await wait(100);
     const codes = b.rejects.map((r) => r.code);
     assert.deepEqual(codes.slice(0, 2), ['malformed', 'oversize']);
-    assert.ok(codes.includes('banned'));
-    assert.ok(b.rejects.every((r) => r.from === '127.0.0.7'));
+    assert.equal(codes.length, 32);
+    assert.ok(!codes.includes('banned'), 'a spoofer must not get a real peer’s address banned');
+    assert.equal(b.ep.stats().banned, 0);
+  });
+
+  it('bans a source that passed the cookie exchange and keeps failing handshake verification', async () => {
+    const b = await endpoint(credB, { banAfterViolations: 2, banMs: 60_000 });
+    // An impostor: A's certificate with another key. It echoes cookies, so its address is real.
+    const other = await createCertificate();
+    const impostor = await endpoint({ certPem: credA.certPem, keyPem: other.keyPem }, { host: '127.0.0.9' });
+    for (let i = 0; i < 2; i++) {
+      const dial = impostor.ep.connect({ address: '127.0.0.1', port: b.ep.port });
+      const s = await dial.catch(() => undefined);
+      s?.close();
+      for (
+        let t = 0;
+        t < 100 && b.rejects.filter((r) => r.code === 'handshake-verify-failed').length <= i;
+        t++
+      )
+        await wait(20);
+    }
+    const verify = b.rejects.filter((r) => r.code === 'handshake-verify-failed');
+    assert.equal(verify.length, 2);
+    assert.ok(b.rejects.some((r) => r.code === 'banned' && r.from === '127.0.0.9'));
     assert.equal(b.ep.stats().banned, 1);
+    assert.equal(b.sessions.length, 0);
   });
 
   it('limits handshakes per source and half-open handshakes overall, and times them out', async () => {
