@@ -1,22 +1,14 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { openDtlsEndpoint } from '../protocols/dtls/endpoint.ts';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
 import { shortId } from '../trust-store/device-id.ts';
-import {
-  createIdentity,
-  type Identity,
-  loadOrCreateIdentity,
-  saveIdentity,
-} from '../trust-store/identity.ts';
+import { loadOrCreateIdentity } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
-import { linkHandlers } from './control/link-handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
@@ -25,17 +17,15 @@ import { createOscIngest } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
-import { signRotation } from './link/binding.ts';
-import { createMdnsRejections, startPeerDiscovery } from './link/discovery.ts';
-import { createLinkManager, type LinkManager } from './link/manager.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
+import { createIdentityRef } from './peering/identity-ref.ts';
+import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
 import { type StorageStatus, startStorage } from './storage.ts';
-import { createSyncService, type SyncLinkHandle, type SyncStatus } from './sync/service.ts';
 import { startVisuals, type VisualsStatus } from './visuals.ts';
 
 // The composition root: builds every part from the config, wires the one-way flow
@@ -96,23 +86,9 @@ export type DaemonStatus = {
   params: number;
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
-  sync: SyncStatus;
   output: VisualsStatus['output'];
   plugins: VisualsStatus['plugins'];
-  peers: {
-    deviceId: string;
-    port: number;
-    policy: string;
-    ensemble: string;
-    linked: number;
-    pending: number;
-    refused: number;
-    held: number;
-    endpoint: { sessions: number; halfOpen: number; banned: number };
-  };
-  /** LAN discovery: announcements ignored, by reason code (a forged one is a hint, never a crash). */
-  mdns: { enabled: boolean; peers: number; rejected: Record<string, number>; rejectedTotal: number };
-};
+} & PeeringStatus;
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
 
@@ -131,20 +107,19 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
   const startedAt = Date.now();
   const loaded = await loadOrCreateIdentity(init.home);
   if (!loaded.ok) throw new Error(loaded.error);
-  let identity = loaded.identity;
+  const identity = createIdentityRef(loaded.identity);
   if (loaded.created)
     security.info(
       { event: 'identity.created', deviceId: identity.deviceId },
       `created this daemon's identity ${identity.deviceId}`,
     );
-  const nodeId = identity.deviceId;
   const name = config.name ?? `${hostname()}-${shortId(identity.deviceId)}`;
   const opened = await openPeerStore(join(init.home, 'peers.json'));
   if (!opened.ok) throw new Error(opened.error);
   const peerStore = opened.store;
 
   const registry = createRegistry(config.params);
-  const hlc = createHlc({ node: nodeId });
+  const hlc = createHlc({ node: () => identity.deviceId });
   const store = createStore({
     registry,
     hlc,
@@ -173,7 +148,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       store,
       log,
       security,
-      node: nodeId,
+      node: () => identity.deviceId,
     });
     closers.push(() => storage.close());
 
@@ -270,81 +245,20 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
     if (!midiStarted.ok) throw new Error(`invalid MIDI mapping: ${midiStarted.error}`);
     closers.push(() => midi.close());
 
-    let links: LinkManager | undefined;
-    const openEndpoint = (port: number, credentials: Identity) =>
-      openDtlsEndpoint({
-        host: config.peers.bind,
-        port,
-        credentials,
-        maxSessions: config.peers.maxPeers,
-        handshakesPerSecond: config.peers.handshakesPerSecond,
-        onSession: (s) => (links ? links.onSession(s) : s.close()),
-        onReject: (code, from, detail) => {
-          rejections.reject(`peer-${code}`, from.address, detail);
-          if (code === 'not-client-hello') links?.staleTraffic(from);
-        },
-      });
-    // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
-    let endpoint = await openEndpoint(config.peers.port, identity);
-    closers.push(() => endpoint.close());
-    const sync = createSyncService({
-      selfId: nodeId,
-      config: config.sync,
+    const peering = await startPeering({
+      home: init.home,
+      config,
+      name,
+      identity,
+      peerStore,
       registry,
       store,
       hlc,
-      peers: peerStore,
       rejections,
       log,
-    });
-    closers.push(() => sync.close());
-    const syncLinks = new Map<object, SyncLinkHandle>();
-    const linkManager = createLinkManager({
-      config: config.peers,
-      identity,
-      name,
-      store: peerStore,
-      log,
       security,
-      dial: (remote) => endpoint.connect(remote),
-      onTrusted: (l) =>
-        syncLinks.set(
-          l,
-          sync.attach(l.peerId!, (bytes) => l.session.send(bytes)),
-        ),
-      onLost: (l) => {
-        syncLinks.get(l)?.close();
-        syncLinks.delete(l);
-      },
-      onSync: (l, bytes) => syncLinks.get(l)?.receive(bytes),
     });
-    links = linkManager;
-    closers.push(() => linkManager.close());
-    for (const hp of config.peers.static) {
-      const at = hp.lastIndexOf(':');
-      const host = hp.slice(0, at).replace(/^\[|\]$/g, '');
-      const address =
-        host === 'localhost' ? '127.0.0.1' : isIP(host) ? host : (await lookup(host, { family: 4 })).address;
-      linkManager.addTarget({ address, port: Number(hp.slice(at + 1)) }, undefined, true);
-    }
-
-    // Counted across restarts of discovery, so `hana status` keeps the totals since start.
-    const mdnsRejections = createMdnsRejections(security);
-    const discover = () =>
-      config.peers.discovery
-        ? startPeerDiscovery({
-            name,
-            deviceId: identity.deviceId,
-            port: endpoint.port,
-            config: config.peers,
-            links: linkManager,
-            log,
-            rejections: mdnsRejections,
-          })
-        : undefined;
-    // Restarted on rotation, so it announces the new device ID.
-    let discovery = discover();
-    closers.push(() => discovery?.close());
+    closers.push(() => peering.close());
 
     const visuals = await startVisuals({
       home: init.home,
@@ -354,7 +268,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       rejections,
       log,
       security,
-      clock: sync.clock,
+      clock: peering.clock,
     });
     closers.push(() => visuals.close());
 
@@ -362,7 +276,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       name,
       version: VERSION,
       pid: process.pid,
-      nodeId,
+      nodeId: identity.deviceId,
       home: init.home,
       config: init.configSource,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
@@ -380,21 +294,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       params: registry.paths.length,
       midi: midi.status(),
       storage: storage.status(),
-      peers: {
-        deviceId: identity.deviceId,
-        port: endpoint.port,
-        policy: config.peers.policy,
-        ensemble: config.peers.ensemble.name,
-        ...linkManager.stats(),
-        endpoint: endpoint.stats(),
-      },
-      mdns: {
-        enabled: discovery !== undefined,
-        peers: discovery?.known() ?? 0,
-        rejected: mdnsRejections.counts(),
-        rejectedTotal: mdnsRejections.total(),
-      },
-      sync: sync.status(),
+      ...peering.status(),
       ...visuals.status(),
     });
 
@@ -404,44 +304,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
       ...visuals.handlers,
       ...storage.handlers,
-      ...linkHandlers({
-        identity: () => identity,
-        name,
-        store: peerStore,
-        links: linkManager,
-        port: () => endpoint.port,
-        syncView: (id) => sync.peerView(id),
-        rotate: async () => {
-          const next = await createIdentity();
-          linkManager.announceRotation(
-            next.certDer,
-            signRotation(identity.keyPem, identity.certDer, next.certDer),
-          );
-          // Give the announcement a moment to reach peers before the links end.
-          await new Promise((r) => setTimeout(r, 300));
-          await saveIdentity(init.home, next);
-          const previous = identity.deviceId;
-          identity = next;
-          const port = endpoint.port;
-          await endpoint.close();
-          endpoint = await openEndpoint(port, next).catch((err: Error) => {
-            // Never leave the daemon without a peer port: take any free one and say so.
-            log.error(
-              { err, event: 'link.port-lost', port },
-              `could not reopen peer port ${port}; using a free port instead`,
-            );
-            return openEndpoint(0, next);
-          });
-          linkManager.useIdentity(next);
-          await discovery?.close();
-          discovery = discover();
-          security.info(
-            { event: 'identity.rotated', previous, deviceId: next.deviceId },
-            `rotated identity: now ${next.deviceId}`,
-          );
-          return { previous, deviceId: next.deviceId };
-        },
-      }),
+      ...peering.handlers,
     });
     closers.push(() => control.close());
 
@@ -450,7 +313,7 @@ export async function startDaemon(init: DaemonInit): Promise<Daemon> {
         event: 'daemon.ready',
         name,
         deviceId: identity.deviceId,
-        peerPort: endpoint.port,
+        peerPort: peering.port(),
         oscUdpPort: udpSocket.port,
         oscTcpPort: tcp?.port ?? null,
         bind: osc.bind,

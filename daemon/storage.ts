@@ -38,7 +38,8 @@ export type StorageInit = {
   log: Logger;
   security: Logger;
   /** This daemon's device ID, recorded in saved files. */
-  node: string;
+  /** This daemon's device ID, named in file headers; a function when it can change (a rotation). */
+  node: string | (() => string);
   /** Injected in tests: scene and audit times, audit rotation and pruning. */
   now?: () => number;
   env?: NodeJS.ProcessEnv;
@@ -50,6 +51,7 @@ export const AUDIT_DIR = 'audit';
 
 /** Throws an Error whose message is the one sentence the operator sees when start-up is refused. */
 export async function startStorage(init: StorageInit): Promise<Storage> {
+  const nodeOf = typeof init.node === 'function' ? init.node : () => init.node as string;
   const { home, config, log, security, registry, store } = init;
   const statePath = join(home, STATE_FILE);
   const scenesDir = join(home, SCENES_DIR);
@@ -76,7 +78,10 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
       registry,
       store,
       log,
-      node: init.node,
+      // Read at each save, so files written after a rotation name the new device.
+      get node() {
+        return nodeOf();
+      },
       saveDelayMs: config.storage.saveDelayMs,
       now: init.now,
     });
@@ -116,7 +121,10 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
       key: key.key,
       registry,
       store,
-      node: init.node,
+      // Read at each save, so files written after a rotation name the new device.
+      get node() {
+        return nodeOf();
+      },
       now: init.now,
     });
     closers.push(() => scenes.close());

@@ -17,7 +17,8 @@ export function compareStamps(a: Stamp, b: Stamp): number {
 }
 
 export type HlcInit = {
-  node: string;
+  /** This daemon's device ID; a function when it can change (an identity rotation). */
+  node: string | (() => string);
   /** Wall clock in ms; injected so tests are deterministic. */
   now?: () => number;
   /** A remote stamp further ahead of our wall clock than this is refused, so one bad clock cannot drag everyone into the future. */
@@ -36,10 +37,13 @@ export type Hlc = {
 export function createHlc(init: HlcInit): Hlc {
   const now = init.now ?? Date.now;
   const maxDrift = init.maxDriftMs ?? 60_000;
+  const nodeOf = typeof init.node === 'function' ? init.node : () => init.node as string;
   let t = 0;
   let c = 0;
   return {
-    node: init.node,
+    get node() {
+      return nodeOf();
+    },
     tick() {
       const pt = now();
       if (pt > t) {
@@ -48,7 +52,7 @@ export function createHlc(init: HlcInit): Hlc {
       } else {
         c++;
       }
-      return { t, c, node: init.node };
+      return { t, c, node: nodeOf() };
     },
     observe(remote) {
       const pt = now();
@@ -64,7 +68,7 @@ export function createHlc(init: HlcInit): Hlc {
       return true;
     },
     peek() {
-      return { t, c, node: init.node };
+      return { t, c, node: nodeOf() };
     },
   };
 }

@@ -21,7 +21,11 @@ const OK: Verdict = { ok: true };
 
 export type Permissions = { judge(sender: string, writer: string, path: string): Verdict };
 
-export function createPermissions(config: SyncConfig, peers: PeerStore, selfId: string): Permissions {
+export function createPermissions(
+  config: SyncConfig,
+  peers: PeerStore,
+  isSelf: (id: string) => boolean,
+): Permissions {
   const scopes = new Map<string, AddressPattern[]>();
   for (const [key, patterns] of Object.entries(config.scopes)) {
     scopes.set(
@@ -66,7 +70,7 @@ export function createPermissions(config: SyncConfig, peers: PeerStore, selfId: 
           message: `${peer.name} has a write scope and may not pass on others' writes (${path})`,
         };
       }
-      if (writer !== selfId) {
+      if (!isSelf(writer)) {
         const parsed = parseDeviceId(writer);
         if (!parsed.ok || parsed.id !== writer) {
           return {

@@ -23,7 +23,10 @@ import type { SyncEntry } from './v1/entries.ts';
 export type SyncLinkHandle = { receive(bytes: Uint8Array): void; close(): void };
 
 export type SyncServiceInit = {
-  selfId: string;
+  /** This daemon's device ID; a function when it can change (an identity rotation). */
+  selfId: string | (() => string);
+  /** Every device ID this daemon has had: its writes under an earlier one are still its own. */
+  ownIds?: () => readonly string[];
   config: SyncConfig;
   registry: Registry;
   store: Store;
@@ -67,7 +70,9 @@ export function createSyncService(init: SyncServiceInit) {
   const { config, registry, store, rejections, log } = init;
   const now = init.now ?? (() => performance.now());
   const wall = init.wall ?? (() => performance.timeOrigin + performance.now());
-  const permissions = createPermissions(config, init.peers, init.selfId);
+  const selfId = typeof init.selfId === 'function' ? init.selfId : () => init.selfId as string;
+  const ownIds = init.ownIds ?? (() => [selfId()]);
+  const permissions = createPermissions(config, init.peers, (id) => id === selfId() || ownIds().includes(id));
   const digest = createStateDigest();
   const foreign = createForeignTable(config.maxUnknownPaths);
   const links = new Map<string, PeerSync>();
@@ -76,7 +81,7 @@ export function createSyncService(init: SyncServiceInit) {
   for (const [path, e] of store.entries()) digest.update(path, e.stamp);
 
   const clock = createSessionClock({
-    selfId: init.selfId,
+    selfId,
     now: wall,
     tempo: () => {
       const e = store.get(TEMPO);
@@ -102,7 +107,7 @@ export function createSyncService(init: SyncServiceInit) {
   const wire = (path: string, value: SyncEntry['value'], stamp: Stamp): SyncEntry => ({
     path,
     value,
-    stamp: stamp.node === init.selfId ? { t: stamp.t, c: stamp.c, node: SELF } : stamp,
+    stamp: stamp.node === selfId() ? { t: stamp.t, c: stamp.c, node: SELF } : stamp,
   });
 
   function entryOf(path: string): SyncEntry | undefined {

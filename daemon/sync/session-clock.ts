@@ -23,7 +23,7 @@ export type ClockReading = {
 };
 
 export type SessionClockInit = {
-  selfId: string;
+  selfId: () => string;
   /** Our wall clock in ms with sub-millisecond resolution. */
   now(): number;
   /** Current tempo in BPM and the session time its value was set at (ms). */
@@ -40,7 +40,7 @@ export function createSessionClock(init: SessionClockInit): SessionClock {
   const peers = new Map<string, OffsetEstimate>();
 
   function leader(): { id: string; offsetMs: number; errorMs: number } {
-    let best = { id: init.selfId, offsetMs: 0, errorMs: 0 };
+    let best = { id: init.selfId(), offsetMs: 0, errorMs: 0 };
     for (const [id, e] of peers) {
       if (e.samples >= MIN_SAMPLES && id < best.id) best = { id, offsetMs: e.offsetMs, errorMs: e.errorMs };
     }

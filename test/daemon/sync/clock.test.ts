@@ -148,7 +148,7 @@ describe('session clock', () => {
   function setup(selfId = M) {
     let now = 1_700_000_000_000.25;
     let tempo = { bpm: 120, sinceMs: 1_700_000_000_000 };
-    const clock = createSessionClock({ selfId, now: () => now, tempo: () => tempo });
+    const clock = createSessionClock({ selfId: () => selfId, now: () => now, tempo: () => tempo });
     return {
       clock,
       setNow: (t: number) => {

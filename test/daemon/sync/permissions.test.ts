@@ -45,7 +45,7 @@ before(async () => {
   const config = SyncConfig.parse({
     scopes: { [SCOPED]: ['/layer/2/*'], [shortId(SHORT_SCOPED)]: ['/fx/{a,b}', '/tempo'] },
   });
-  perms = createPermissions(config, peers, SELF);
+  perms = createPermissions(config, peers, (id) => id === SELF);
 });
 
 after(async () => {

@@ -1,0 +1,212 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { openDtlsEndpoint } from '../../protocols/dtls/endpoint.ts';
+import type { Remote } from '../../protocols/osc/udp.ts';
+import { createIdentity, saveIdentity } from '../../trust-store/identity.ts';
+import type { PeerStore } from '../../trust-store/peers.ts';
+import type { Config } from '../config/schema.ts';
+import { linkHandlers } from '../control/link-handlers.ts';
+import type { Handlers } from '../control/server.ts';
+import type { Rejections } from '../ingest/rejections.ts';
+import { signRotation } from '../link/binding.ts';
+import { createMdnsRejections, startPeerDiscovery } from '../link/discovery.ts';
+import { createLinkManager, type LinkManager } from '../link/manager.ts';
+import type { Logger } from '../log.ts';
+import type { Hlc } from '../state/hlc.ts';
+import type { Registry } from '../state/registry.ts';
+import type { Store } from '../state/store.ts';
+import { createSyncService, type SyncLinkHandle, type SyncStatus } from '../sync/service.ts';
+import type { IdentityRef } from './identity-ref.ts';
+
+// Everything between this daemon and the others: the DTLS endpoint, the link manager (binding,
+// trust decisions, heartbeats, dialling), mDNS discovery, replication over trusted links and
+// identity rotation. One part of the composition root, shaped like storage and visuals.
+
+export type PeeringInit = {
+  home: string;
+  config: Config;
+  name: string;
+  identity: IdentityRef;
+  peerStore: PeerStore;
+  registry: Registry;
+  store: Store;
+  hlc: Hlc;
+  rejections: Rejections;
+  log: Logger;
+  security: Logger;
+};
+
+export type PeeringStatus = {
+  peers: {
+    deviceId: string;
+    port: number;
+    policy: string;
+    ensemble: string;
+    linked: number;
+    pending: number;
+    refused: number;
+    held: number;
+    targets: number;
+    endpoint: { sessions: number; halfOpen: number; banned: number; fragmentBytes: number };
+  };
+  /** LAN discovery: announcements ignored, by reason code (a forged one is a hint, never a crash). */
+  mdns: { enabled: boolean; peers: number; rejected: Record<string, number>; rejectedTotal: number };
+  sync: SyncStatus;
+};
+
+async function resolveStatic(hp: string): Promise<Remote> {
+  const at = hp.lastIndexOf(':');
+  const host = hp.slice(0, at).replace(/^\[|\]$/g, '');
+  const address =
+    host === 'localhost' ? '127.0.0.1' : isIP(host) ? host : (await lookup(host, { family: 4 })).address;
+  return { address, port: Number(hp.slice(at + 1)) };
+}
+
+export async function startPeering(init: PeeringInit) {
+  const { config, identity, peerStore, rejections, log, security } = init;
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    let links: LinkManager | undefined;
+    const openEndpoint = (port: number) =>
+      openDtlsEndpoint({
+        host: config.peers.bind,
+        port,
+        credentials: identity.current,
+        maxSessions: config.peers.maxPeers,
+        handshakesPerSecond: config.peers.handshakesPerSecond,
+        onSession: (s) => (links ? links.onSession(s) : s.close()),
+        onReject: (code, from, detail) => {
+          rejections.reject(`peer-${code}`, from.address, detail);
+          if (code === 'not-client-hello') links?.staleTraffic(from);
+        },
+      });
+    // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
+    let endpoint = await openEndpoint(config.peers.port);
+    closers.push(() => endpoint.close());
+
+    const sync = createSyncService({
+      selfId: () => identity.deviceId,
+      ownIds: () => identity.history,
+      config: config.sync,
+      registry: init.registry,
+      store: init.store,
+      hlc: init.hlc,
+      peers: peerStore,
+      rejections,
+      log,
+    });
+    closers.push(() => sync.close());
+
+    const syncLinks = new Map<object, SyncLinkHandle>();
+    const linkManager = createLinkManager({
+      config: config.peers,
+      identity: identity.current,
+      name: init.name,
+      store: peerStore,
+      log,
+      security,
+      dial: (remote) => endpoint.connect(remote),
+      onTrusted: (l) =>
+        syncLinks.set(
+          l,
+          sync.attach(l.peerId!, (bytes) => l.session.send(bytes)),
+        ),
+      onLost: (l) => {
+        syncLinks.get(l)?.close();
+        syncLinks.delete(l);
+      },
+      onSync: (l, bytes) => syncLinks.get(l)?.receive(bytes),
+    });
+    links = linkManager;
+    closers.push(() => linkManager.close());
+    for (const hp of config.peers.static) linkManager.addTarget(await resolveStatic(hp), undefined, true);
+
+    // Counted across restarts of discovery, so `hana status` keeps the totals since start.
+    const mdnsRejections = createMdnsRejections(security);
+    const discover = () =>
+      config.peers.discovery
+        ? startPeerDiscovery({
+            name: init.name,
+            deviceId: identity.deviceId,
+            port: endpoint.port,
+            config: config.peers,
+            links: linkManager,
+            log,
+            rejections: mdnsRejections,
+          })
+        : undefined;
+    // Restarted on rotation, so it announces the new device ID.
+    let discovery = discover();
+    closers.push(() => discovery?.close());
+
+    async function rotate(): Promise<{ previous: string; deviceId: string }> {
+      const current = identity.current;
+      const next = await createIdentity();
+      linkManager.announceRotation(next.certDer, signRotation(current.keyPem, current.certDer, next.certDer));
+      // Give the announcement a moment to reach peers before the links end.
+      await new Promise((r) => setTimeout(r, 300));
+      await saveIdentity(init.home, next);
+      identity.replace(next);
+      const port = endpoint.port;
+      await endpoint.close();
+      endpoint = await openEndpoint(port).catch((err: Error) => {
+        // Never leave the daemon without a peer port: take any free one and say so.
+        log.error(
+          { err, event: 'link.port-lost', port },
+          `could not reopen peer port ${port}; using a free port instead`,
+        );
+        return openEndpoint(0);
+      });
+      linkManager.useIdentity(next);
+      await discovery?.close();
+      discovery = discover();
+      security.info(
+        { event: 'identity.rotated', previous: current.deviceId, deviceId: next.deviceId },
+        `rotated identity: now ${next.deviceId}`,
+      );
+      return { previous: current.deviceId, deviceId: next.deviceId };
+    }
+
+    const handlers: Handlers = linkHandlers({
+      identity: () => identity.current,
+      name: init.name,
+      store: peerStore,
+      links: linkManager,
+      port: () => endpoint.port,
+      syncView: (id) => sync.peerView(id),
+      rotate,
+    });
+
+    return {
+      handlers,
+      clock: sync.clock,
+      port: () => endpoint.port,
+      status: (): PeeringStatus => ({
+        peers: {
+          deviceId: identity.deviceId,
+          port: endpoint.port,
+          policy: config.peers.policy,
+          ensemble: config.peers.ensemble.name,
+          ...linkManager.stats(),
+          endpoint: endpoint.stats(),
+        },
+        mdns: {
+          enabled: discovery !== undefined,
+          peers: discovery?.known() ?? 0,
+          rejected: mdnsRejections.counts(),
+          rejectedTotal: mdnsRejections.total(),
+        },
+        sync: sync.status(),
+      }),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export type Peering = Awaited<ReturnType<typeof startPeering>>;
