@@ -144,6 +144,8 @@ function verifyEcdsa(certDer: Uint8Array, data: readonly Uint8Array[], sig: Uint
 export function verifyHandshake(
   e: HandshakeEvidence,
   stage: 'complete' | 'partial' = 'complete',
+  /** Partial only: this many leading messages passed an earlier partial check; their signature and share checks are not redone. */
+  checkedBefore = 0,
 ): HandshakeVerdict {
   const complete = stage === 'complete';
   const parsed = e.transcript.map(parseHandshake);
@@ -189,7 +191,7 @@ export function verifyHandshake(
   const ske = parseServerKeyExchange(msgs[3]!.body);
   if (!serverCert) return fail('certificate', 'the server’s Certificate message is malformed or empty');
   if (!ske) return fail('key-share', 'the ServerKeyExchange is malformed');
-  if (e.role === 'client') {
+  if (e.role === 'client' && (complete || checkedBefore <= 3)) {
     if (ske.scheme !== SCHEME_ECDSA_P256_SHA256)
       return fail('server-signature', `ServerKeyExchange signed with scheme 0x${ske.scheme.toString(16)}`);
     if (!verifyEcdsa(serverCert, [ch.random, sh.random, ske.params], ske.signature))
@@ -208,7 +210,7 @@ export function verifyHandshake(
   const ckePoint = parseClientKeyExchange(msgs[CKE_AT]!.body);
   if (!clientCert) return fail('certificate', 'the client’s Certificate message is malformed or empty');
   if (!ckePoint) return fail('key-share', 'the ClientKeyExchange is malformed');
-  if (e.role === 'server') {
+  if (e.role === 'server' && (complete || checkedBefore <= CV_AT)) {
     const cv = parseCertificateVerify(msgs[CV_AT]!.body);
     if (!cv || cv.scheme !== SCHEME_ECDSA_P256_SHA256)
       return fail('client-signature', 'CertificateVerify is malformed or uses another scheme');
