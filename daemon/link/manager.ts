@@ -1,6 +1,6 @@
 import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
-import { deviceIdFromCertDer, parseDeviceId } from '../../trust-store/device-id.ts';
+import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
 import type { TrustStoreError } from '../../trust-store/errors.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 import type { Peer, PeerStore } from '../../trust-store/peers.ts';
@@ -9,6 +9,7 @@ import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
+import { realTimers, type Timers } from '../timers.ts';
 import {
   checkEnsembleProof,
   EXPORTER_LABEL,
@@ -17,6 +18,7 @@ import {
   signBinding,
   verifyBinding,
 } from './binding.ts';
+import { createDialer } from './dialer.ts';
 import { judgeRotation, type RotationRefusal } from './rotation.ts';
 import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from './wire.ts';
 
@@ -33,7 +35,8 @@ export type Link = {
   code?: string;
   rttMs?: number;
   lastHeard: number;
-  timers: NodeJS.Timeout[];
+  /** The one pending timer of this link (bind timeout, then the heartbeat), re-armed, never piled up. */
+  timer?: unknown;
   exporter: Uint8Array;
   /** A bind arrived (even if still being checked): a second one is a violation. */
   bound?: boolean;
@@ -69,32 +72,13 @@ export type LinkManagerInit = {
   /** A sync message (type byte ≥ 0x10) on a trusted link; the sync layer decodes it. */
   onSync?: (link: Link, bytes: Uint8Array) => void;
   now?: () => number;
+  timers?: Timers;
 };
-
-type Target = {
-  remote: Remote;
-  /** Who mDNS says is there: anyone on the LAN can say anything, so it is for logs only. */
-  hintId?: string;
-  /** A handshake at this address presented this device, blocked by the operator. */
-  blockedId?: string;
-  backoffMs: number;
-  nextAt: number;
-  dialling: boolean;
-  /** A trusted link has run to this address: redial it briskly when it drops (a cable pulled on stage). */
-  known?: boolean;
-  /** From the operator's config: never evicted to make room. */
-  fixed?: boolean;
-};
-
-/** Redial backoff caps: a peer we linked with comes back within seconds; a stranger is not hammered. */
-const KNOWN_BACKOFF_MAX_MS = 2000;
-const BACKOFF_MAX_MS = 30_000;
-/** Addresses to dial, at most: far above any stage, far below what hurts a dial tick. */
-const MAX_TARGETS = 256;
 
 /** Message types from here up belong to daemon/sync (its v1 starts at 0x10). */
 const FIRST_SYNC_TYPE = 0x10;
 const EARLY_SYNC_MAX = 32;
+const BIND_TIMEOUT_MS = 5000;
 
 const opposite = (r: Role): Role => (r === 'client' ? 'server' : 'client');
 
@@ -103,9 +87,17 @@ export function createLinkManager(init: LinkManagerInit) {
   // Replaced by `hana trust rotate`; links made after that bind with the new key.
   let identity = init.identity;
   const now = init.now ?? Date.now;
+  const timers = init.timers ?? realTimers;
   const links = new Set<Link>();
-  const targets = new Map<string, Target>();
   let closed = false;
+  const dialer = createDialer({
+    store,
+    log,
+    dial: init.dial,
+    linkedTo: (remote) => linkedTo(remote),
+    now,
+    ...(init.timers && { timers: init.timers }),
+  });
 
   const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
   const addr = (r: Remote) => `${r.address}:${r.port}`;
@@ -113,7 +105,7 @@ export function createLinkManager(init: LinkManagerInit) {
   function drop(l: Link, reason: string): void {
     if (!links.has(l)) return;
     links.delete(l);
-    for (const t of l.timers) clearTimeout(t);
+    timers.clear(l.timer);
     try {
       send(l, { type: 'close', reason });
     } catch {
@@ -156,6 +148,7 @@ export function createLinkManager(init: LinkManagerInit) {
   function startHeartbeat(l: Link): void {
     if (l.beating) return;
     l.beating = true;
+    timers.clear(l.timer); // the bind timeout, now answered
     const beat = () => {
       if (!links.has(l)) return;
       const silence = now() - l.lastHeard;
@@ -172,7 +165,7 @@ export function createLinkManager(init: LinkManagerInit) {
         );
       }
       send(l, { type: 'ping', id: Math.floor(Math.random() * 2 ** 31), t: now() });
-      l.timers.push(setTimeout(beat, config.heartbeatMs));
+      l.timer = timers.set(config.heartbeatMs, beat);
     };
     beat();
   }
@@ -187,11 +180,7 @@ export function createLinkManager(init: LinkManagerInit) {
       drop(clientId(other) < clientId(l) ? l : other, 'duplicate link');
     }
     if (!links.has(l)) return;
-    const t = targets.get(addr(l.session.remote));
-    if (t) {
-      t.backoffMs = 0;
-      t.known = true;
-    }
+    dialer.trustedAt(l.session.remote);
     log.info(
       { event: 'link.trusted', peer: l.peerId, name: l.name, remote: addr(l.session.remote) },
       `linked with ${l.name}`,
@@ -401,17 +390,15 @@ export function createLinkManager(init: LinkManagerInit) {
       return;
     }
     const exporter = s.exporter(EXPORTER_LABEL, 32);
-    const l: Link = { session: s, phase: 'binding', lastHeard: now(), timers: [], exporter };
+    const l: Link = { session: s, phase: 'binding', lastHeard: now(), exporter };
     links.add(l);
     s.onData((b) => onMessage(l, b));
     s.onClose(() => {
       if (links.has(l)) drop(l, 'session ended');
     });
-    l.timers.push(
-      setTimeout(() => {
-        if (l.phase === 'binding') refuse(l, 'bind-timeout', `${addr(s.remote)} did not bind within 5 s`);
-      }, 5000),
-    );
+    l.timer = timers.set(BIND_TIMEOUT_MS, () => {
+      if (l.phase === 'binding') refuse(l, 'bind-timeout', `${addr(s.remote)} did not bind within 5 s`);
+    });
     const secret = config.ensemble.secret;
     send(l, {
       type: 'bind',
@@ -425,145 +412,16 @@ export function createLinkManager(init: LinkManagerInit) {
     });
   }
 
-  // Forged announcements can name any number of addresses: the table is capped, and a full
-  // one makes room by forgetting the longest-unanswered address no link ever ran to.
-  function evictTarget(): boolean {
-    let victim: string | undefined;
-    let latest = -1;
-    for (const [key, t] of targets) {
-      if (t.fixed || t.known || linkedTo(t.remote)) continue;
-      if (t.backoffMs > latest) {
-        latest = t.backoffMs;
-        victim = key;
-      }
-    }
-    if (victim === undefined) return false;
-    targets.delete(victim);
-    return true;
-  }
-
   function linkedTo(remote: Remote): boolean {
     for (const l of links) if (addr(l.session.remote) === addr(remote)) return true;
     return false;
   }
 
-  // Never throws: an unusable ID (a hint, a certificate) is "not blocked", and the dial goes on.
-  function isBlocked(id: string): boolean {
-    try {
-      return store.get(id)?.state === 'blocked';
-    } catch {
-      return false;
-    }
-  }
-
-  function dialTick(): void {
-    if (closed) return;
-    const t = now();
-    for (const target of targets.values()) {
-      if (target.dialling || t < target.nextAt || linkedTo(target.remote)) continue;
-      // Only a handshake at this address may stop us dialling it, never the mDNS hint: anyone on
-      // the LAN can announce any device ID for any address, so skipping on a hint that names a
-      // blocked device would let a forger silence every address on the LAN. Once a handshake
-      // there did present a blocked device, we wait until the operator unblocks it or the
-      // address announces another device (which can only make us look again, never stop us).
-      if (target.blockedId !== undefined && isBlocked(target.blockedId)) continue;
-      target.blockedId = undefined;
-      target.dialling = true;
-      let dialled: Promise<DtlsSession>;
-      try {
-        dialled = init.dial(target.remote);
-      } catch (err) {
-        dialled = Promise.reject(err);
-      }
-      dialled
-        .then((s) => {
-          const presented = deviceIdFromCertDer(s.peerCertDer);
-          if (isBlocked(presented)) target.blockedId = presented;
-        })
-        .catch((err: unknown) =>
-          log.debug({
-            event: 'link.dial-failed',
-            remote: addr(target.remote),
-            hint: target.hintId,
-            err: err instanceof Error ? err.message : String(err),
-          }),
-        )
-        .finally(() => {
-          target.dialling = false;
-          // Backoff grows on every attempt and resets once a link is trusted.
-          const cap = target.known ? KNOWN_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
-          target.backoffMs = Math.min(cap, Math.max(500, target.backoffMs * 2));
-          target.nextAt = now() + target.backoffMs * (0.75 + Math.random() * 0.5);
-        });
-    }
-  }
-  const dialTimer = setInterval(dialTick, 250);
-
   return {
     onSession,
-    /** Adds or refreshes a peer to dial (static config or mDNS). */
-    addTarget(remote: Remote, hintId?: string, fixed = false): void {
-      // The hint arrived unauthenticated from the LAN: one that is not a device ID is dropped
-      // here, so nothing later (a store lookup, a log) can trip over it.
-      const parsed = typeof hintId === 'string' && hintId.length <= 128 ? parseDeviceId(hintId) : undefined;
-      const hint = parsed?.ok ? parsed.id : undefined;
-      const key = addr(remote);
-      const t = targets.get(key);
-      if (t) {
-        if (hint !== undefined && hint !== t.hintId) {
-          t.hintId = hint;
-          t.blockedId = undefined;
-        }
-        return;
-      }
-      if (targets.size >= MAX_TARGETS && !evictTarget()) {
-        log.warn(
-          { event: 'link.targets-full', remote: key },
-          `not dialling ${key}: ${MAX_TARGETS} addresses already known`,
-        );
-        return;
-      }
-      targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false, fixed });
-      dialTick();
-    },
-    /**
-     * mDNS says the peer left. A goodbye is unauthenticated: a configured address stays, and
-     * one a trusted link ran to is only demoted to the slow redial, so a forged goodbye cannot
-     * take a real peer off the dial list.
-     */
-    removeTarget(remote: Remote): void {
-      const t = targets.get(addr(remote));
-      if (!t || t.fixed) return;
-      if (t.known || linkedTo(remote)) t.known = false;
-      else targets.delete(addr(remote));
-    },
-    /**
-     * Encrypted data arrived from an address we hold no session with. If a trusted peer was last
-     * seen there, it is that peer still talking to a session we lost (we restarted, and it only
-     * knows the link went silent): dial it now, and our new handshake replaces its silent
-     * session. Anything else is ignored, so forged datagrams cannot make us dial a stranger.
-     */
-    staleTraffic(remote: Remote): void {
-      if (closed || linkedTo(remote)) return;
-      const where = addr(remote);
-      const peer = store.list().find((p) => p.state === 'trusted' && p.lastAddress === where);
-      if (!peer) return;
-      const t = targets.get(where);
-      if (!t) {
-        targets.set(where, {
-          remote,
-          hintId: peer.id,
-          backoffMs: 0,
-          nextAt: 0,
-          dialling: false,
-          known: true,
-        });
-        dialTick();
-      } else if (!t.dialling && t.nextAt > now() + 1000) {
-        t.nextAt = now();
-        dialTick();
-      }
-    },
+    addTarget: dialer.addTarget,
+    removeTarget: dialer.removeTarget,
+    staleTraffic: dialer.staleTraffic,
     links: () => [...links],
     /** Tells every trusted peer about our next identity (signed by the current key). */
     announceRotation(newCertDer: Uint8Array, sig: string): void {
@@ -574,7 +432,7 @@ export function createLinkManager(init: LinkManagerInit) {
     useIdentity(next: Identity): void {
       identity = next;
       for (const l of [...links]) drop(l, 'identity rotated');
-      for (const t of targets.values()) t.nextAt = 0;
+      dialer.redialAll();
     },
     /** The operator allowed a pending peer: promote its link at once. */
     promote(id: string): void {
@@ -617,12 +475,12 @@ export function createLinkManager(init: LinkManagerInit) {
       pending: [...links].filter((l) => l.phase === 'pending').length,
       refused: refusals.total(),
       held: store.held().length,
-      targets: targets.size,
+      targets: dialer.size(),
     }),
     /** Says goodbye to every peer, then waits a moment so the close messages leave before the socket does. */
     async close(): Promise<void> {
       closed = true;
-      clearInterval(dialTimer);
+      dialer.close();
       const open = links.size;
       for (const l of [...links]) drop(l, 'daemon shutting down');
       if (open > 0) await new Promise((r) => setTimeout(r, 100));

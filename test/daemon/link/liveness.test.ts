@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { LinkConfig } from '../../../daemon/config/link-schema.ts';
+import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
+import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
+import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
+import { openPeerStore } from '../../../trust-store/peers.ts';
+import { createFakeClock } from '../../helpers/fake-timers.ts';
+
+// Two link managers joined by an in-memory session pair, on a fake clock: two hours of show
+// run in about a second, and every timer a link holds can be counted.
+
+const log = pino({ level: 'silent' });
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+function sessionPair(a: Identity, b: Identity): [DtlsSession, DtlsSession] {
+  const exporter = randomBytes(32);
+  const make = (role: 'client' | 'server', peer: Identity, port: number) => {
+    const data: ((b: Uint8Array) => void)[] = [];
+    const closes: (() => void)[] = [];
+    let other: { deliver(b: Uint8Array): void } | undefined;
+    const s = {
+      remote: { address: '127.0.0.1', port },
+      role,
+      peerCertDer: peer.certDer,
+      exporter: () => new Uint8Array(exporter),
+      send: (bytes: Uint8Array) => {
+        const copy = new Uint8Array(bytes);
+        queueMicrotask(() => other?.deliver(copy));
+      },
+      onData: (fn: (b: Uint8Array) => void) => data.push(fn),
+      onClose: (fn: () => void) => closes.push(fn),
+      close: () => {},
+      violation: () => {},
+      deliver: (b: Uint8Array) => {
+        for (const fn of data) fn(b);
+      },
+      link(o: { deliver(b: Uint8Array): void }) {
+        other = o;
+      },
+    };
+    return s;
+  };
+  const sa = make('client', b, 7402);
+  const sb = make('server', a, 7401);
+  sa.link(sb);
+  sb.link(sa);
+  return [sa as unknown as DtlsSession, sb as unknown as DtlsSession];
+}
+
+async function manager(identity: Identity, name: string, clock: ReturnType<typeof createFakeClock>) {
+  const dir = await mkdtemp(join(tmpdir(), 'hana-liveness-'));
+  dirs.push(dir);
+  const opened = await openPeerStore(join(dir, 'peers.json'));
+  assert.ok(opened.ok);
+  return createLinkManager({
+    config: LinkConfig.parse({ policy: 'accept-new' }),
+    identity,
+    name,
+    store: opened.store,
+    log,
+    security: log,
+    dial: () => Promise.reject(new Error('no dialling in this test')),
+    now: clock.now,
+    timers: clock.timers,
+  });
+}
+
+describe('link liveness on a fake clock', () => {
+  it('holds a constant number of timers per link through two hours of heartbeats', async () => {
+    const clock = createFakeClock();
+    const [ia, ib] = await Promise.all([createIdentity(), createIdentity()]);
+    const a: LinkManager = await manager(ia, 'a', clock);
+    const b: LinkManager = await manager(ib, 'b', clock);
+    try {
+      const idle = clock.pending(); // the two dialers' ticks
+      const [sa, sb] = sessionPair(ia, ib);
+      a.onSession(sa);
+      b.onSession(sb);
+      for (let i = 0; i < 500 && (a.stats().linked < 1 || b.stats().linked < 1); i++) await flush();
+      assert.equal(a.stats().linked, 1);
+      assert.equal(b.stats().linked, 1);
+      const linked = clock.pending();
+      assert.equal(linked, idle + 2, 'one heartbeat timer per link, the bind timeout cleared');
+      const samples: number[] = [];
+      for (let minute = 0; minute < 120; minute++) {
+        await clock.advance(60_000, flush);
+        samples.push(clock.pending());
+      }
+      assert.deepEqual(new Set(samples), new Set([linked]), 'the count never grows');
+      assert.equal(a.stats().linked, 1, 'two hours of heartbeats kept the link up');
+      assert.equal(a.links()[0]!.silent ?? false, false);
+      assert.ok((a.links()[0]!.rttMs ?? -1) >= 0, 'pongs were measured');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    assert.equal(clock.pending(), 0, 'closing clears every timer');
+  });
+});
