@@ -5,6 +5,7 @@ import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts
 import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
 import { shortId } from '../trust-store/device-id.ts';
+import { acquireLock } from '../trust-store/file-lock.ts';
 import { loadOrCreateIdentity } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
 import type { Config } from './config/schema.ts';
@@ -101,7 +102,45 @@ async function resolveTargets(config: Config): Promise<Remote[]> {
   );
 }
 
+/** Held by the running daemon for its life; its first line is the daemon's PID. */
+export const HOME_LOCK = 'daemon.lock';
+
+/**
+ * One daemon per home: two would restore, save and audit the same files and undo each other's
+ * writes. The lock is taken before anything reads or writes the home (identity, peers.json,
+ * storage, audit, plugins, control socket), so a second daemon is refused with the home
+ * untouched; it is released only after everything else has closed.
+ */
 export async function startDaemon(init: DaemonInit): Promise<Daemon> {
+  // Up to ~1 s: a daemon that is still shutting down (stop, then start at once) gets to finish.
+  const lock = await acquireLock(join(init.home, HOME_LOCK), { tries: 50, intervalMs: 20 });
+  if (!lock.ok) {
+    throw new Error(
+      lock.owner === undefined
+        ? lock.error
+        : `another hana (pid ${lock.owner}) is running with home ${init.home}: stop it, or start this one with another --home`,
+    );
+  }
+  let daemon: Daemon;
+  try {
+    daemon = await startLocked(init);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return {
+    status: daemon.status,
+    async stop() {
+      try {
+        await daemon.stop();
+      } finally {
+        await lock.release();
+      }
+    },
+  };
+}
+
+async function startLocked(init: DaemonInit): Promise<Daemon> {
   const { config, log } = init;
   const security = securityLogger(log);
   const startedAt = Date.now();

@@ -1,5 +1,6 @@
-import { readdir, unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from '../../trust-store/file-lock.ts';
 import {
   readSealed,
   type SealKey,
@@ -62,14 +63,34 @@ const MAX_RETRY_MS = 30_000;
 const unwritten = (s: Stamp) => compareStamps(s, ZERO_STAMP) === 0;
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 
-/** Temp files a killed writer left beside `path` (writeFileAtomic names them `.<name>.<pid>.<rand>.tmp`). */
-export async function removeStaleTemps(path: string): Promise<number> {
+/** A temp file older than this is no save in flight, whatever its PID says (PIDs are reused). */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Temp files a killed writer left beside `path` (writeFileAtomic names them
+ * `.<name>.<pid>.<hex>.tmp`). The home lock already keeps a second daemon from getting here
+ * while another runs; a temp file is still removed only when no live writer can own it: its
+ * writer's PID is gone, or it is far older than any save takes. Anything else is left alone.
+ */
+export async function removeStaleTemps(path: string, now = Date.now()): Promise<number> {
+  const dir = dirname(path);
   const prefix = `.${basename(path)}.`;
-  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const n of names) {
-    if (n.startsWith(prefix) && n.endsWith('.tmp')) {
-      await unlink(join(dirname(path), n)).then(
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(n.slice(prefix.length));
+    if (!m) continue;
+    const file = join(dir, n);
+    const pid = Number(m[1]);
+    const stale =
+      !processAlive(pid) ||
+      (await stat(file).then(
+        (st) => now - st.mtimeMs > STALE_TEMP_MS,
+        () => false,
+      ));
+    if (stale) {
+      await unlink(file).then(
         () => removed++,
         () => {},
       );

@@ -46,8 +46,26 @@ describe('file lock', () => {
     await writeFile(path, `${deadPid()}\n`);
     const lock = await acquireLock(path, { tries: 5, intervalMs: 5 });
     if (!lock.ok) assert.fail(lock.error);
-    assert.equal((await readFile(path, 'utf8')).trim(), String(process.pid));
+    assert.equal((await readFile(path, 'utf8')).split('\n')[0], String(process.pid));
     await lock.release();
+  });
+
+  it('takes over a lock naming our own PID that this process does not hold (a PID reused after a crash)', async () => {
+    const path = join(root, 'own-pid.lock');
+    await writeFile(path, `${process.pid}\n`);
+    const lock = await acquireLock(path, { tries: 2, intervalMs: 5 });
+    if (!lock.ok) assert.fail(lock.error);
+    await lock.release();
+    await assert.rejects(stat(path), { code: 'ENOENT' });
+  });
+
+  it('a release does not delete a lock another process took over', async () => {
+    const path = join(root, 'taken.lock');
+    const lock = await acquireLock(path);
+    if (!lock.ok) assert.fail(lock.error);
+    await writeFile(path, `${process.ppid}\n`);
+    await lock.release();
+    assert.equal(await readFile(path, 'utf8'), `${process.ppid}\n`);
   });
 
   it('waits for a live holder, then reports it by PID', async () => {
