@@ -6,13 +6,15 @@ import type { Peer, PeerStore } from './peers.ts';
 // holds the private key of the certificate whose hash is `presentedId` (werift-dtls does not
 // check that itself; see DESIGN.md §1): this function decides only whether that identity is welcome.
 
-export type TrustPolicy = 'accept-new' | 'confirm' | 'strict';
+export type TrustPolicy = 'pair' | 'accept-new' | 'confirm' | 'strict';
 
 export type RefuseReason = 'own-id' | 'blocked' | 'pending' | 'unknown-strict' | 'key-change';
 
 export type Decision =
   | { kind: 'accept'; peer: Peer }
   | { kind: 'pin-new'; state: 'trusted' | 'pending' }
+  /** Not pinned and not written anywhere: the link waits for a pairing code or the operator. */
+  | { kind: 'unpaired' }
   | { kind: 'refuse'; reason: RefuseReason; detail: string; pinnedId?: string };
 
 export function decide(input: {
@@ -70,6 +72,8 @@ export function decide(input: {
       return { kind: 'pin-new', state: 'trusted' };
     case 'confirm':
       return { kind: 'pin-new', state: 'pending' };
+    case 'pair':
+      return { kind: 'unpaired' };
     default:
       throw new Error(`unknown trust policy ${JSON.stringify(input.policy satisfies never)}`);
   }

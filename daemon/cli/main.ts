@@ -6,6 +6,7 @@ import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } fr
 import { idCommand, LINK_FLAGS, peersCommand, trustCommand } from './link-commands.ts';
 import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
 import { OUTPUT_FLAGS, outputCommand } from './output-commands.ts';
+import { PAIR_FLAGS, PAIR_USAGE, pairCommand } from './pair-commands.ts';
 import { PLUGIN_FLAGS, PLUGIN_USAGE, pluginCommand } from './plugin-commands.ts';
 import { PUBLISHER_FLAGS, PUBLISHER_USAGE, publisherCommand } from './publisher-commands.ts';
 import { SCENE_FLAGS, SCENE_USAGE, sceneCommand } from './scene-commands.ts';
@@ -27,6 +28,7 @@ commands:
   trust list [--json]                        pinned peers and refused key changes
   trust allow <id> [--role performer|observer] [--name NAME] | trust block <id> | trust forget <id>
   trust rotate                               new identity, announced to peers signed by the old key
+${PAIR_USAGE}
   midi ports [--json]                        MIDI ports, or why MIDI is off
   midi monitor                               print incoming MIDI events
   midi learn <address> [--timeout S]         bind the next control that moves
@@ -63,6 +65,7 @@ const COMMANDS: Record<string, Command> = {
   id: { flags: CLIENT_FLAGS, run: idCommand },
   peers: { flags: CLIENT_FLAGS, run: peersCommand },
   trust: { flags: LINK_FLAGS, run: trustCommand },
+  pair: { flags: PAIR_FLAGS, run: pairCommand },
   output: { flags: OUTPUT_FLAGS, run: outputCommand },
   plugin: { flags: PLUGIN_FLAGS, run: pluginCommand },
   publisher: { flags: PUBLISHER_FLAGS, run: publisherCommand },

@@ -25,15 +25,17 @@ export const LinkConfig = z
       .default('0.0.0.0')
       .describe('Address for peer links. Links are encrypted and mutually authenticated.'),
     policy: z
-      .enum(['accept-new', 'confirm', 'strict'])
-      .default('accept-new')
+      .enum(['pair', 'accept-new', 'confirm', 'strict'])
+      .default('pair')
       .describe(
-        'New peers: `accept-new` pins them on first contact (like ssh accept-new); `confirm` holds them as pending until `hana trust allow`; `strict` links only to peers already pinned. A changed key is refused in every policy.',
+        'New peers: `pair` (the default) trusts nobody until its operator pairs it with a code (`hana pair`) or allows it (`hana trust allow`), and keeps strangers out of peers.json; `accept-new` pins every new peer on first contact (a rehearsal-room opt-in: it warns at start); `confirm` pins them as pending until `hana trust allow`; `strict` links only to peers already pinned. A changed key is refused in every policy.',
       ),
     newPeerRole: z
       .enum(['performer', 'observer'])
-      .default('performer')
-      .describe('Role given to a newly pinned peer: performers may change state, observers only follow it.'),
+      .default('observer')
+      .describe(
+        'Role given to a peer pinned by `accept-new` or `confirm`: performers may change state, observers only follow it. Pairing sets the role with `hana pair --role`.',
+      ),
     ensemble: z
       .object({
         name: z

@@ -1,6 +1,6 @@
 import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
-import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
+import { deviceIdFromCertDer, shortId } from '../../trust-store/device-id.ts';
 import type { TrustStoreError } from '../../trust-store/errors.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 import type { Peer, PeerStore } from '../../trust-store/peers.ts';
@@ -19,8 +19,9 @@ import {
   verifyBinding,
 } from './binding.ts';
 import { createDialer } from './dialer.ts';
+import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
 import { judgeRotation, type RotationRefusal } from './rotation.ts';
-import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from './wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage, type PairMessage } from './wire.ts';
 
 // Links to other daemons: every DTLS session must bind (prove its key over this session) and
 // pass the one trust decision before anything else flows; then heartbeats keep it honest.
@@ -45,6 +46,8 @@ export type Link = {
   early?: Uint8Array[];
   /** Nothing heard for livenessMs: shown offline, kept until dropAfterMs. */
   silent?: boolean;
+  /** The peer said it holds an open pairing code. */
+  offersPairing?: boolean;
 };
 
 export type PeerView = {
@@ -56,6 +59,8 @@ export type PeerView = {
   rttMs: number | null;
   lastHeard: string | null;
   code?: string;
+  /** Unpaired and holding an open pairing code: `hana pair <code>` will try it here. */
+  offersPairing?: boolean;
 };
 
 export type LinkManagerInit = {
@@ -98,6 +103,23 @@ export function createLinkManager(init: LinkManagerInit) {
     now,
     ...(init.timers && { timers: init.timers }),
   });
+  const pairing = createPairing<Link>({
+    identity: () => identity,
+    now,
+    timers,
+    log,
+    security,
+    send: (l, m) => send(l, m),
+    pendingLinks: () => [...links].filter((l) => l.phase === 'pending'),
+    paired: async (l, role) => {
+      const id = l.peerId!;
+      const where = addr(l.session.remote);
+      const known = store.get(id);
+      if (known) await store.allow(id, role);
+      else await store.pin({ id, name: l.name ?? id, address: where, state: 'trusted', role });
+      if (links.has(l) && l.phase === 'pending') trusted(l);
+    },
+  });
 
   const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
   const addr = (r: Remote) => `${r.address}:${r.port}`;
@@ -105,6 +127,7 @@ export function createLinkManager(init: LinkManagerInit) {
   function drop(l: Link, reason: string): void {
     if (!links.has(l)) return;
     links.delete(l);
+    pairing.linkGone(l);
     timers.clear(l.timer);
     try {
       send(l, { type: 'close', reason });
@@ -235,12 +258,25 @@ export function createLinkManager(init: LinkManagerInit) {
       store,
     });
     const where = addr(s.remote);
+    if (d.kind === 'unpaired') {
+      // Nothing is written: a stranger stays out of peers.json until its operator pairs it.
+      l.phase = 'pending';
+      l.code = confirmCode(identity.deviceId, presented, l.exporter);
+      startHeartbeat(l);
+      pairing.linkPending(l);
+      security.info(
+        { event: 'peer.unpaired', peer: presented, name: body.name, remote: where },
+        `${body.name} (${shortId(presented)}) at ${where} is not paired: run \`hana pair\` here and \`hana pair <code>\` there, or \`hana trust allow ${shortId(presented)}\``,
+      );
+      return;
+    }
     if (d.kind === 'refuse') {
       if (d.reason === 'pending') {
         l.phase = 'pending';
         l.code = confirmCode(identity.deviceId, presented, l.exporter);
         // A pending link is kept alive (and timed out) like any other, so it cannot hold a slot forever.
         startHeartbeat(l);
+        pairing.linkPending(l);
         await store.upsertSeen({ id: presented, name: body.name, address: where });
         log.warn(
           { event: 'peer.pending', peer: presented, name: body.name, code: l.code },
@@ -374,6 +410,10 @@ export function createLinkManager(init: LinkManagerInit) {
       l.session.violation('second bind');
       return;
     }
+    if (m.type.startsWith('pair-')) {
+      if (l.phase === 'pending' || l.phase === 'trusted') pairing.onMessage(l, m as PairMessage);
+      return;
+    }
     if (m.type === 'rotate') {
       onRotate(l, m.body).catch((err) =>
         log.error({ err, event: 'link.rotate-error' }, 'could not apply a peer’s rotation'),
@@ -434,6 +474,26 @@ export function createLinkManager(init: LinkManagerInit) {
       for (const l of [...links]) drop(l, 'identity rotated');
       dialer.redialAll();
     },
+    /** `hana pair`: open a code on this laptop. */
+    pairOpen: (o: { role: PairRole; expiresMs: number }) => pairing.open(o),
+    pairStatus: () => pairing.status(),
+    /**
+     * `hana pair <code>`: find the laptop holding it (mDNS already dialled every laptop on the
+     * LAN, or `peer` names one) and pair. Waits up to `waitMs` for such a laptop to appear.
+     */
+    async pairJoin(code: string, o: { peer?: Remote; waitMs: number }): Promise<JoinResult> {
+      if (o.peer) dialer.addTarget(o.peer);
+      const at = o.peer && addr(o.peer);
+      const candidates = () =>
+        [...links].filter(
+          (l) => l.phase === 'pending' && (at ? addr(l.session.remote) === at : l.offersPairing === true),
+        );
+      // An operator waits on this, so it is bounded by real time, not the injected clock.
+      const deadline = Date.now() + o.waitMs;
+      while (candidates().length === 0 && Date.now() < deadline && !closed)
+        await new Promise((r) => setTimeout(r, 100));
+      return pairing.join(code, candidates);
+    },
     /** The operator allowed a pending peer: promote its link at once. */
     promote(id: string): void {
       for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);
@@ -445,30 +505,46 @@ export function createLinkManager(init: LinkManagerInit) {
     peers(): PeerView[] {
       const byId = new Map<string, Link>();
       for (const l of links) if (l.peerId && l.phase !== 'binding') byId.set(l.peerId, l);
-      return store.list().map((p) => {
-        const l = byId.get(p.id);
-        return {
-          id: p.id,
-          name: p.name,
-          address: l ? addr(l.session.remote) : (p.lastAddress ?? null),
-          state:
-            p.state === 'blocked'
-              ? 'blocked'
-              : l
-                ? l.phase === 'trusted'
-                  ? l.silent
-                    ? 'offline'
-                    : 'linked'
-                  : 'pending'
-                : p.state === 'pending'
-                  ? 'pending'
-                  : 'offline',
-          role: p.role,
-          rttMs: l?.rttMs ?? null,
-          lastHeard: l ? new Date(Date.now() - (now() - l.lastHeard)).toISOString() : p.lastSeen,
-          ...((l?.code ?? p.code) && { code: l?.code ?? p.code }),
-        };
-      });
+      const pinned = store.list();
+      const unpaired: PeerView[] = [...links]
+        .filter((l) => l.phase === 'pending' && l.peerId && !pinned.some((p) => p.id === l.peerId))
+        .map((l) => ({
+          id: l.peerId!,
+          name: l.name ?? shortId(l.peerId!),
+          address: addr(l.session.remote),
+          state: 'pending',
+          role: 'none',
+          rttMs: l.rttMs ?? null,
+          lastHeard: new Date(Date.now() - (now() - l.lastHeard)).toISOString(),
+          ...(l.code && { code: l.code }),
+          ...(l.offersPairing && { offersPairing: true }),
+        }));
+      return unpaired.concat(
+        pinned.map((p) => {
+          const l = byId.get(p.id);
+          return {
+            id: p.id,
+            name: p.name,
+            address: l ? addr(l.session.remote) : (p.lastAddress ?? null),
+            state:
+              p.state === 'blocked'
+                ? 'blocked'
+                : l
+                  ? l.phase === 'trusted'
+                    ? l.silent
+                      ? 'offline'
+                      : 'linked'
+                    : 'pending'
+                  : p.state === 'pending'
+                    ? 'pending'
+                    : 'offline',
+            role: p.role,
+            rttMs: l?.rttMs ?? null,
+            lastHeard: l ? new Date(Date.now() - (now() - l.lastHeard)).toISOString() : p.lastSeen,
+            ...((l?.code ?? p.code) && { code: l?.code ?? p.code }),
+          };
+        }),
+      );
     },
     stats: () => ({
       linked: [...links].filter((l) => l.phase === 'trusted' && !l.silent).length,

@@ -6,7 +6,19 @@ import { z } from 'zod';
 export const LINK_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 1200;
 
-export const MSG = { bind: 1, ping: 2, pong: 3, close: 4, rotate: 5 } as const;
+export const MSG = {
+  bind: 1,
+  ping: 2,
+  pong: 3,
+  close: 4,
+  rotate: 5,
+  'pair-offer': 6,
+  'pair-start': 7,
+  'pair-reply': 8,
+  'pair-confirm': 9,
+  'pair-done': 10,
+  'pair-fail': 11,
+} as const;
 
 /** The first message each side sends: who it is, proven over this session's keys. */
 export const BindBody = z
@@ -30,7 +42,28 @@ export const RotateBody = z
   .strict();
 export type RotateBody = z.infer<typeof RotateBody>;
 
+const B64_32 = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, '32 bytes, base64');
+
+/** Pairing (daemon/link/pairing.ts): CPace shares and key-confirmation tags, 32 bytes each. */
+export const PairBodies = {
+  /** "I hold an open pairing code": lets the other side try its code here and nowhere else. */
+  'pair-offer': z.object({ open: z.boolean() }).strict(),
+  'pair-start': z.object({ share: B64_32 }).strict(),
+  'pair-reply': z.object({ share: B64_32, tag: B64_32 }).strict(),
+  'pair-confirm': z.object({ tag: B64_32 }).strict(),
+  'pair-done': z.object({ role: z.enum(['performer', 'observer']) }).strict(),
+  'pair-fail': z
+    .object({ reason: z.enum(['no-code', 'expired', 'burned', 'wrong-code', 'busy', 'invalid']) })
+    .strict(),
+} as const;
+export type PairType = keyof typeof PairBodies;
+export type PairMessage = {
+  [K in PairType]: { type: K; body: z.infer<(typeof PairBodies)[K]> };
+}[PairType];
+const PAIR_TYPES = Object.keys(PairBodies) as PairType[];
+
 export type LinkMessage =
+  | PairMessage
   | { type: 'bind'; body: BindBody }
   | { type: 'ping' | 'pong'; id: number; t: number }
   | { type: 'close'; reason: string }
@@ -70,7 +103,8 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
       message: { type: type === MSG.ping ? 'ping' : 'pong', id: v.getFloat64(1), t: v.getFloat64(9) },
     };
   }
-  if (type !== MSG.bind && type !== MSG.close && type !== MSG.rotate) {
+  const pairType = PAIR_TYPES.find((t) => MSG[t] === type);
+  if (type !== MSG.bind && type !== MSG.close && type !== MSG.rotate && pairType === undefined) {
     return { ok: false, error: `unknown message type ${type}` };
   }
   let json: unknown;
@@ -84,6 +118,12 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     return r.success
       ? { ok: true, message: { type: 'bind', body: r.data } }
       : { ok: false, error: 'malformed bind' };
+  }
+  if (pairType !== undefined) {
+    const r = PairBodies[pairType].safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: pairType, body: r.data } as PairMessage }
+      : { ok: false, error: `malformed ${pairType}` };
   }
   if (type === MSG.rotate) {
     const r = RotateBody.safeParse(json);

@@ -47,6 +47,13 @@ export type PeeringStatus = {
     refused: number;
     held: number;
     targets: number;
+    /** Set when the policy trusts strangers (accept-new): shown by `hana status`. */
+    warning?: string;
+    pairing: {
+      state: 'none' | 'open' | 'used' | 'burned' | 'expired';
+      triesLeft: number;
+      expires: string | null;
+    };
     endpoint: { sessions: number; halfOpen: number; banned: number; fragmentBytes: number };
   };
   /** LAN discovery: announcements ignored, by reason code (a forged one is a hint, never a crash). */
@@ -83,6 +90,11 @@ export async function startPeering(init: PeeringInit) {
           if (code === 'not-client-hello') links?.staleTraffic(from);
         },
       });
+    if (config.peers.policy === 'accept-new')
+      security.warn(
+        { event: 'peers.accept-new', newPeerRole: config.peers.newPeerRole },
+        `peers.policy is accept-new: every hana on this network is trusted as ${config.peers.newPeerRole} on first contact. Fine for a rehearsal room; for a show, remove it and pair laptops with \`hana pair\``,
+      );
     // Replaced when the identity rotates (a DTLS endpoint's certificate is fixed).
     let endpoint = await openEndpoint(config.peers.port);
     closers.push(() => endpoint.close());
@@ -191,6 +203,10 @@ export async function startPeering(init: PeeringInit) {
           policy: config.peers.policy,
           ensemble: config.peers.ensemble.name,
           ...linkManager.stats(),
+          ...(config.peers.policy === 'accept-new' && {
+            warning: 'peers.policy is accept-new: every hana on this network is trusted on first contact',
+          }),
+          pairing: linkManager.pairStatus(),
           endpoint: endpoint.stats(),
         },
         mdns: {

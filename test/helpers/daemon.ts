@@ -85,7 +85,16 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   };
   const config = {
     ...given,
-    peers: { bind: '127.0.0.1', discovery: false, port: 0, ...given.peers },
+    // Tests of link mechanics use the rehearsal-room policy (every peer pinned as a performer
+    // on first contact); tests of the embedded defaults pass `policy: 'pair'` themselves.
+    peers: {
+      bind: '127.0.0.1',
+      discovery: false,
+      port: 0,
+      policy: 'accept-new',
+      newPeerRole: 'performer',
+      ...given.peers,
+    },
     output: { port: 0, ...given.output },
     plugins: { enabled: false, ...given.plugins },
   };

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +6,10 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
-import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import { openPeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock } from '../../helpers/fake-timers.ts';
+import { sessionPair } from '../../helpers/link-sessions.ts';
 
 // Two link managers joined by an in-memory session pair, on a fake clock: two hours of show
 // run in about a second, and every timer a link holds can be counted.
@@ -21,41 +20,6 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 const flush = () => new Promise<void>((r) => setImmediate(r));
-
-function sessionPair(a: Identity, b: Identity): [DtlsSession, DtlsSession] {
-  const exporter = randomBytes(32);
-  const make = (role: 'client' | 'server', peer: Identity, port: number) => {
-    const data: ((b: Uint8Array) => void)[] = [];
-    const closes: (() => void)[] = [];
-    let other: { deliver(b: Uint8Array): void } | undefined;
-    const s = {
-      remote: { address: '127.0.0.1', port },
-      role,
-      peerCertDer: peer.certDer,
-      exporter: () => new Uint8Array(exporter),
-      send: (bytes: Uint8Array) => {
-        const copy = new Uint8Array(bytes);
-        queueMicrotask(() => other?.deliver(copy));
-      },
-      onData: (fn: (b: Uint8Array) => void) => data.push(fn),
-      onClose: (fn: () => void) => closes.push(fn),
-      close: () => {},
-      violation: () => {},
-      deliver: (b: Uint8Array) => {
-        for (const fn of data) fn(b);
-      },
-      link(o: { deliver(b: Uint8Array): void }) {
-        other = o;
-      },
-    };
-    return s;
-  };
-  const sa = make('client', b, 7402);
-  const sb = make('server', a, 7401);
-  sa.link(sb);
-  sb.link(sa);
-  return [sa as unknown as DtlsSession, sb as unknown as DtlsSession];
-}
 
 async function manager(identity: Identity, name: string, clock: ReturnType<typeof createFakeClock>) {
   const dir = await mkdtemp(join(tmpdir(), 'hana-liveness-'));

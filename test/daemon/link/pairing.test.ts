@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { LinkConfig } from '../../../daemon/config/link-schema.ts';
+import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
+import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
+import { parseCode } from '../../../trust-store/pairing/code.ts';
+import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';
+import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
+import { sessionPair } from '../../helpers/link-sessions.ts';
+
+// Pairing between two link managers over an in-memory verified session, with the embedded
+// default policy: strangers stay pending and unpinned until a code pairs them.
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+type Side = { m: LinkManager; store: PeerStore; id: Identity; lines: Record<string, unknown>[] };
+
+async function side(identity: Identity, name: string, clock: FakeClock): Promise<Side> {
+  const dir = await mkdtemp(join(tmpdir(), 'hana-pairing-'));
+  dirs.push(dir);
+  const opened = await openPeerStore(join(dir, 'peers.json'));
+  assert.ok(opened.ok);
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const m = createLinkManager({
+    config: LinkConfig.parse({}),
+    identity,
+    name,
+    store: opened.store,
+    log,
+    security: log.child({ security: true }),
+    dial: () => Promise.reject(new Error('no dialling here')),
+    now: clock.now,
+    timers: clock.timers,
+  });
+  return { m, store: opened.store, id: identity, lines };
+}
+
+async function linked(clock = createFakeClock()) {
+  const [ia, ib] = await Promise.all([createIdentity(), createIdentity()]);
+  const a = await side(ia, 'alpha', clock);
+  const b = await side(ib, 'bravo', clock);
+  const [sa, sb] = sessionPair(ia, ib);
+  a.m.onSession(sa);
+  b.m.onSession(sb);
+  for (let i = 0; i < 500 && (a.m.stats().pending < 1 || b.m.stats().pending < 1); i++) await flush();
+  return { a, b, clock, close: async () => Promise.all([a.m.close(), b.m.close()]) };
+}
+
+const wrongCode = (code: string) => {
+  const words = code.split('-');
+  words[0] = words[0] === 'amber' ? 'delta' : 'amber';
+  return words.join('-');
+};
+
+describe('pairing with a short code (policy pair, the default)', () => {
+  it('a stranger stays pending, is never written to peers.json, and shows in peers', async () => {
+    const { a, b, close } = await linked();
+    try {
+      assert.equal(LinkConfig.parse({}).policy, 'pair');
+      assert.equal(a.m.stats().linked, 0);
+      assert.deepEqual(a.store.list(), []);
+      const view = a.m.peers();
+      assert.equal(view.length, 1);
+      assert.equal(view[0]!.state, 'pending');
+      assert.equal(view[0]!.id, b.id.deviceId);
+      assert.ok(a.lines.some((l) => l.event === 'peer.unpaired' && l.security === true));
+    } finally {
+      await close();
+    }
+  });
+
+  it('the right code pins both sides as trusted with the role A chose, once', async () => {
+    const { a, b, close } = await linked();
+    try {
+      const { code } = a.m.pairOpen({ role: 'performer', expiresMs: 300_000 });
+      assert.ok(parseCode(code).ok);
+      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      const r = await b.m.pairJoin(code, { waitMs: 2000 });
+      assert.deepEqual(r, { ok: true, peerId: a.id.deviceId, name: 'alpha', role: 'performer' });
+      for (let i = 0; i < 100 && a.m.stats().linked < 1; i++) await flush();
+      assert.equal(a.m.stats().linked, 1);
+      assert.equal(b.m.stats().linked, 1);
+      assert.equal(a.store.get(b.id.deviceId)?.state, 'trusted');
+      assert.equal(a.store.get(b.id.deviceId)?.role, 'performer');
+      assert.equal(b.store.get(a.id.deviceId)?.role, 'performer');
+      assert.equal(a.m.pairStatus().state, 'used');
+      assert.ok(!a.lines.some((l) => JSON.stringify(l).includes(code)), 'the code is never logged');
+    } finally {
+      await close();
+    }
+  });
+
+  it('three wrong codes burn the code, the operator is told, and the right one then fails too', async () => {
+    const { a, b, close } = await linked();
+    try {
+      const { code } = a.m.pairOpen({ role: 'observer', expiresMs: 300_000 });
+      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      for (let t = 0; t < 3; t++) {
+        const r = await b.m.pairJoin(wrongCode(code), { waitMs: 2000 });
+        assert.equal(r.ok, false);
+        if (!r.ok) assert.equal(r.reason, t < 2 ? 'wrong-code' : 'burned');
+      }
+      assert.equal(a.m.pairStatus().state, 'burned');
+      assert.ok(a.lines.some((l) => l.event === 'pair.burned' && l.security === true));
+      assert.equal(a.lines.filter((l) => l.event === 'pair.wrong-code').length, 2);
+      const late = await b.m.pairJoin(code, { waitMs: 200 });
+      assert.equal(late.ok, false);
+      assert.equal(a.m.stats().linked, 0);
+      assert.deepEqual(a.store.list(), []);
+    } finally {
+      await close();
+    }
+  });
+
+  it('an expired code is refused with its own sentence', async () => {
+    const clock = createFakeClock();
+    const { a, b, close } = await linked(clock);
+    try {
+      const { code } = a.m.pairOpen({ role: 'performer', expiresMs: 60_000 });
+      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      await clock.advance(61_000, flush);
+      const r = await b.m.pairJoin(code, { waitMs: 2000 });
+      assert.equal(r.ok, false);
+      if (!r.ok) {
+        assert.equal(r.reason, 'expired');
+        assert.match(r.message, /expired/);
+      }
+      assert.equal(a.m.pairStatus().state, 'expired');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a malformed code and a LAN without an open code get one clear sentence each', async () => {
+    const { b, close } = await linked();
+    try {
+      const bad = await b.m.pairJoin('amber-delta', { waitMs: 100 });
+      assert.ok(!bad.ok && bad.reason === 'bad-code' && /3/.test(bad.message));
+      const none = await b.m.pairJoin('amber-delta-ocean', { waitMs: 300 });
+      assert.ok(!none.ok && none.reason === 'no-laptop');
+    } finally {
+      await close();
+    }
+  });
+});
