@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Debian packages some tests use (they skip with a reason when these are missing):
-#   liblo-tools  oscsend/oscdump, a real OSC client
-#   iproute2     ip netns, for tests in private network namespaces
-#   nftables     packet loss and partitions on a namespaced bridge
-#   chromium     headless browser that loads the visual output page (driven by playwright-core)
+# Installs the Debian packages listed in test/debian-tools.txt whose tool is missing. The tests
+# that need them skip with a reason without them; CI runs this (as root) so they run there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
-command -v oscsend >/dev/null 2>&1 || need+=(liblo-tools)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v nft >/dev/null 2>&1 || need+=(nftables)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+while read -r tool pkg _; do
+  [[ -z $tool || $tool == \#* ]] && continue
+  case $tool in
+    python3:*) /usr/bin/python3 -c "import ${tool#python3:}" >/dev/null 2>&1 && continue ;;
+    /*) [ -e "$tool" ] && continue ;;
+    *) command -v "$tool" >/dev/null 2>&1 && continue ;;
+  esac
+  [[ " ${need[*]-} " == *" $pkg "* ]] || need+=("$pkg")
+done <test/debian-tools.txt
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-debian-deps: not root; the tests that need ${need[*]} will skip" >&2

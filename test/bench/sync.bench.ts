@@ -15,8 +15,7 @@ import { controlSocketPath } from '../../daemon/home.ts';
 import type { PeerSyncView } from '../../daemon/sync/service.ts';
 import { decodeOscPacket, encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
 import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
-import { startMesh } from '../helpers/mesh.ts';
-import { netnsUnavailable } from '../helpers/netns.ts';
+import { meshUnavailable, startMesh } from '../helpers/mesh.ts';
 
 type Report = (line: string) => void;
 
@@ -210,7 +209,7 @@ const ROUNDS = 3;
 const CUT_MS = 10_000;
 
 async function healing(report: Report): Promise<void> {
-  const skip = netnsUnavailable();
+  const skip = meshUnavailable();
   if (skip) {
     report(`  skipped: ${skip}`);
     return;

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startDaemon, type TestDaemon } from './daemon.ts';
-import { deleteNetns, makeBridgedHosts } from './netns.ts';
+import { deleteNetns, makeBridgedHosts, netnsUnavailable } from './netns.ts';
+import { missingTool } from './tools.ts';
 
 // N daemons on a switch, for sync tests and benchmarks: one namespace per laptop, a bridge in a
 // namespace of its own (DESIGN.md §5), static peers on a fixed port, and chaos by nftables on
@@ -24,6 +25,11 @@ export type Mesh = {
   restart(i: number): Promise<TestDaemon>;
   close(): Promise<void>;
 };
+
+/** Why a mesh cannot run here: namespaces, and nft in the bridge's for loss and partitions. */
+export function meshUnavailable(): string | undefined {
+  return netnsUnavailable() ?? missingTool('nft', 'nftables');
+}
 
 export type MeshOptions = { count: number; config?: (i: number) => Record<string, unknown> };
 

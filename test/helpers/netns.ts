@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { missingTool } from './tools.ts';
 
 // Private network namespaces for tests: traffic stays inside namespaces the test created.
 
 const exec = promisify(execFile);
 
-/** Why namespace tests cannot run here, or undefined when they can. */
+/**
+ * Why namespace tests cannot run here, or undefined when they can. Tests that also run another
+ * tool inside a namespace add its own check: `netnsUnavailable() ?? missingTool('nft', 'nftables')`.
+ */
 export function netnsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for ip netns';
-  if (!existsSync('/usr/sbin/ip') && !existsSync('/sbin/ip') && !existsSync('/usr/bin/ip')) {
-    return 'needs iproute2 (apt-get install iproute2)';
-  }
-  return undefined;
+  // The tool first, so a fresh machine's reason names the package to install.
+  return missingTool('ip', 'iproute2') ?? (process.getuid?.() === 0 ? undefined : 'needs root for ip netns');
 }
 
 export const ip = (...args: string[]) => exec('ip', args);

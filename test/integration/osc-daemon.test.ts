@@ -13,12 +13,14 @@ import { msToTimetag } from '../../protocols/osc/timetag.ts';
 import type { OscMessage } from '../../protocols/osc/types.ts';
 import { eventually, makeHome, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { oscSender } from '../helpers/osc-client.ts';
+import { missingTool } from '../helpers/tools.ts';
 
 // The real daemon as a child process, driven by real OSC packets over UDP and TCP, checked
 // through `hana get --json` and `hana status --json`.
 
 const run = promisify(execFile);
-const hasOscsend = existsSync('/usr/bin/oscsend');
+const noOscsend = missingTool('oscsend', 'liblo-tools');
+const noOscdump = noOscsend ?? missingTool('oscdump', 'liblo-tools');
 const LIMITS = { maxBytes: 65536, maxDepth: 8 };
 
 describe('daemon over UDP and TCP', () => {
@@ -47,7 +49,7 @@ describe('daemon over UDP and TCP', () => {
   });
 
   it('accepts values from Debian oscsend (liblo)', {
-    skip: !hasOscsend && 'oscsend not installed (apt-get install liblo-tools)',
+    skip: noOscsend,
   }, async () => {
     const port = String(d.udpPort);
     await run('oscsend', ['127.0.0.1', port, '/tempo', 'f', '128.5']);
@@ -127,7 +129,7 @@ describe('daemon over UDP and TCP', () => {
   });
 
   it('feeds back to Debian oscdump (liblo) subscribed with oscsend', {
-    skip: !hasOscsend && 'liblo-tools not installed',
+    skip: noOscdump,
   }, async () => {
     const probe = createSocket('udp4');
     await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
@@ -323,7 +325,7 @@ describe('daemon start-up and shutdown', () => {
       assert.notEqual(a.udpPort, b.udpPort);
       const second = await runCli(['start', '--home', a.home, '--osc-port', '0']);
       assert.equal(second.code, 1);
-      assert.match(second.stderr, /already running/);
+      assert.match(second.stderr, /another hana \(pid \d+\) is running with home/);
       assert.equal((await a.status()).pid, a.proc.pid);
     } finally {
       const sock = join(b.home, 'control.sock');

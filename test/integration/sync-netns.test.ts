@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, type TestDaemon } from '../helpers/daemon.ts';
-import { type Mesh, startMesh } from '../helpers/mesh.ts';
-import { netnsUnavailable } from '../helpers/netns.ts';
+import { type Mesh, meshUnavailable, startMesh } from '../helpers/mesh.ts';
 
 // Three laptops on one switch, each in its own network namespace, with the switch dropping
 // 10 % of frames: writes everywhere converge; a cut between two laptops heals by itself; a
 // laptop killed mid-show comes back with everyone's state. Every phase ends with all live
 // daemons agreeing on every value, read with `hana get --json`.
 
-const skip = netnsUnavailable() ?? (process.getuid?.() === 0 ? undefined : 'needs root');
+const skip = meshUnavailable();
 
 const everything = (d: TestDaemon) => d.values('//*');
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +8,7 @@ import { type OutputServer, startOutputServer } from '../../../daemon/output/ser
 import type { ComposedFrame } from '../../../plugins/display-list.ts';
 import { EXAMPLES_DIR, OUTPUT } from '../../../plugins/examples/build.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
+import { missingTool } from '../../helpers/tools.ts';
 import { frameAt, loadPlugin } from '../../plugins/example-runner.ts';
 
 // The output page in a real headless Chromium: it loads under its CSP, draws what the server
@@ -16,7 +16,7 @@ import { frameAt, loadPlugin } from '../../plugins/example-runner.ts';
 // Set HANA_SCREENSHOT=path to also save a picture of the three examples drawn by the page.
 
 const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (test/install-debian-deps.sh)`;
+const missing = missingTool(CHROMIUM, 'chromium');
 const WAIT = { timeout: 15_000 };
 
 type Rgba = [number, number, number, number];
