@@ -1,4 +1,5 @@
 import type { SyncConfig } from '../config/sync-schema.ts';
+import { realTimers, type Timers } from '../timers.ts';
 import { createOffsetEstimator, type OffsetEstimate } from './clock.ts';
 import { createInbox } from './inbox.ts';
 import { createOutbox, type OutboxStats } from './outbox.ts';
@@ -12,6 +13,8 @@ import { packSnapshot } from './v1/snapshot.ts';
 // or of permissions: entries it receives go to `onEntries`, where the service judges them.
 
 export type PeerSyncInit = {
+  /** Injected so a fake clock drives every retransmission and ping in tests. */
+  timers?: Timers;
   peerId: string;
   config: SyncConfig;
   send(datagram: Uint8Array): void;
@@ -61,19 +64,22 @@ const MAX_PENDING_PINGS = 16;
 export function createPeerSync(init: PeerSyncInit): PeerSync {
   const { config } = init;
   let closed = false;
-  const timers = new Set<NodeJS.Timeout>();
+  // Every timer goes through the injected Timers, so a fake clock drives retransmission,
+  // anti-entropy and clock pings in tests; the set lets close() cancel what is pending.
+  const clockTimers = init.timers ?? realTimers;
+  const timers = new Set<unknown>();
   const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => {
+    const t: unknown = clockTimers.set(ms, () => {
       timers.delete(t);
       if (!closed) fn();
-    }, ms);
-    t.unref?.();
+    });
+    (t as { unref?: () => void }).unref?.();
     timers.add(t);
     return t;
   };
-  const cancel = (t: NodeJS.Timeout | undefined) => {
+  const cancel = (t: unknown) => {
     if (!t) return;
-    clearTimeout(t);
+    clockTimers.clear(t);
     timers.delete(t);
   };
   const sendMsg = (m: Parameters<typeof encodeSync>[0]) => init.send(encodeSync(m));
@@ -90,7 +96,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     maxRtoMs: 1000,
   });
   let flushQueued = false;
-  let retransmitTimer: NodeJS.Timeout | undefined;
+  let retransmitTimer: unknown;
   function armRetransmit(): void {
     if (retransmitTimer) return;
     const wait = outbox.nextTimeoutMs();
@@ -115,7 +121,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
 
   // ── updates in ──
   const inbox = createInbox();
-  let ackTimer: NodeJS.Timeout | undefined;
+  let ackTimer: unknown;
   let unacked = 0;
   const sendAck = () => {
     cancel(ackTimer);
@@ -265,7 +271,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     }),
     close() {
       closed = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) clockTimers.clear(t);
       timers.clear();
     },
   };

@@ -7,6 +7,7 @@ import { checkValue } from '../state/check-value.ts';
 import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
+import type { Timers } from '../timers.ts';
 import type { OffsetEstimate } from './clock.ts';
 import { bucketOf, createStateDigest } from './digest.ts';
 import { createForeignTable } from './foreign.ts';
@@ -37,6 +38,7 @@ export type SyncServiceInit = {
   log: Logger;
   now?: () => number;
   wall?: () => number;
+  timers?: Timers;
 };
 
 export type PeerSyncView = {
@@ -223,6 +225,7 @@ export function createSyncService(init: SyncServiceInit) {
         send,
         now,
         wall,
+        ...(init.timers && { timers: init.timers }),
         entryOf,
         entriesIn,
         digest: () => digest.snapshot(),

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { realTimers, type Timers } from '../../daemon/timers.ts';
 import type { Remote } from '../osc/udp.ts';
 import { createAdmission } from './admission.ts';
 import { createReplayWindow, type ReplayWindow } from './replay-window.ts';
@@ -85,6 +86,8 @@ export type DtlsEndpointInit = {
   onSession: (s: DtlsSession) => void;
   onReject: (code: DtlsRejectCode, from: Remote, detail: string) => void;
   now?: () => number;
+  /** Handshake timeouts; werift's own retransmission timers are its own and cannot be injected. */
+  timers?: Timers;
 };
 
 export type DtlsEndpointStats = {
@@ -109,7 +112,7 @@ type Entry = {
   readonly transport: WeriftTransport;
   readonly sock: WeriftSocket;
   state: 'handshaking' | 'open' | 'closed';
-  timer: NodeJS.Timeout;
+  timer: unknown;
   myHelloRandom?: string;
   session?: DtlsSession;
   /** Set by werift's onData during one record's delivery: the record authenticated. */
@@ -150,6 +153,7 @@ function fragmentLoad(record: Buffer): { bytes: number; claimed: number } {
 }
 
 export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> {
+  const timers = init.timers ?? realTimers;
   const maxSessions = init.maxSessions ?? 64;
   const maxHalfOpen = init.maxHalfOpen ?? 16;
   const handshakeTimeoutMs = init.handshakeTimeoutMs ?? 10_000;
@@ -203,7 +207,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     if (e.state === 'closed') return;
     const wasOpen = e.state === 'open';
     e.state = 'closed';
-    clearTimeout(e.timer);
+    timers.clear(e.timer);
     all.delete(e);
     const key = keyOf(e.remote);
     const slot = slots.get(key);
@@ -262,11 +266,11 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       handshakeRecords: 0,
       fragmentBytes: 0,
       checked: 0,
-      timer: setTimeout(() => {
+      timer: timers.set(handshakeTimeoutMs, () => {
         if (refuseIfTampered(entry)) return;
         init.onReject('handshake-timeout', remote, `no complete handshake within ${handshakeTimeoutMs} ms`);
         destroy(entry, new Error(`DTLS handshake with ${remote.address}:${remote.port} timed out`));
-      }, handshakeTimeoutMs),
+      }),
     };
     sock.onConnect.subscribe(() => opened(entry));
     // werift calls this synchronously while it handles a record, so `delivered` tells whether
@@ -326,7 +330,7 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
       }
     }
     e.state = 'open';
-    clearTimeout(e.timer);
+    timers.clear(e.timer);
     const session: DtlsSession = {
       remote: e.remote,
       role: e.role,
