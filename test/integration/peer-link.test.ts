@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { callDaemon } from '../../daemon/control/client.ts';
+import { controlSocketPath } from '../../daemon/home.ts';
 import type { PeerView } from '../../daemon/link/manager.ts';
 import { formatDeviceId } from '../../trust-store/device-id.ts';
 import { openPeerStore } from '../../trust-store/peers.ts';
@@ -260,6 +262,45 @@ describe('peer links on loopback', () => {
       );
       assert.deepEqual(trust.held, []);
       assert.ok(a.logs.some((l) => l.event === 'peer.rotated' && l.next === deviceId && l.security === true));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('after a rotation, writes on both sides converge and name the right writer', async () => {
+    const { a, b } = await pair({}, {});
+    const entry = async (d: TestDaemon, path: string) => {
+      const r = await callDaemon(controlSocketPath(d.home), 'get', { pattern: path }, { timeoutMs: 5000 });
+      if (!r.ok) throw new Error(r.error.message);
+      return (r.result as { params: { value: unknown; source: string }[] }).params[0]!;
+    };
+    const settled = async (check: () => Promise<boolean>) => {
+      const end = Date.now() + 15_000;
+      while (Date.now() < end) {
+        if (await check()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    try {
+      assert.ok(await linkedTo(a, b.deviceId));
+      const r = await b.cli('trust', 'rotate', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const { deviceId } = JSON.parse(r.stdout) as { deviceId: string };
+      assert.ok(await linkedTo(a, deviceId));
+      assert.equal((await b.status()).nodeId, deviceId, 'status follows the rotation');
+      assert.equal((await b.cli('set', '/layer/1/opacity', '0.61')).code, 0);
+      assert.equal((await a.cli('set', '/layer/2/opacity', '0.27')).code, 0);
+      assert.ok(await settled(async () => (await entry(a, '/layer/1/opacity')).value === 0.61));
+      assert.ok(await settled(async () => (await entry(b, '/layer/2/opacity')).value === 0.27));
+      assert.equal((await entry(a, '/layer/1/opacity')).source, `peer:${deviceId}`, 'A names B’s new ID');
+      assert.doesNotMatch(
+        (await entry(b, '/layer/1/opacity')).source,
+        /^peer:/,
+        'B’s own write stays its own',
+      );
+      assert.equal((await entry(b, '/layer/2/opacity')).source, `peer:${a.deviceId}`);
     } finally {
       await a.stop();
       await b.stop();
