@@ -10,6 +10,7 @@ import { createIdentity, type Identity } from '../../../trust-store/identity.ts'
 import { openPeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock } from '../../helpers/fake-timers.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 // Two link managers joined by an in-memory session pair, on a fake clock: two hours of show
 // run in about a second, and every timer a link holds can be counted.
@@ -50,7 +51,7 @@ describe('link liveness on a fake clock', () => {
       const [sa, sb] = sessionPair(ia, ib);
       a.onSession(sa);
       b.onSession(sb);
-      for (let i = 0; i < 500 && (a.stats().linked < 1 || b.stats().linked < 1); i++) await flush();
+      await waitFor(() => a.stats().linked === 1 && b.stats().linked === 1);
       assert.equal(a.stats().linked, 1);
       assert.equal(b.stats().linked, 1);
       const linked = clock.pending();

@@ -11,6 +11,7 @@ import { parseCode } from '../../../trust-store/pairing/code.ts';
 import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 // Pairing between two link managers over an in-memory verified session, with the embedded
 // default policy: strangers stay pending and unpinned until a code pairs them.
@@ -51,7 +52,7 @@ async function linked(clock = createFakeClock()) {
   const [sa, sb] = sessionPair(ia, ib);
   a.m.onSession(sa);
   b.m.onSession(sb);
-  for (let i = 0; i < 500 && (a.m.stats().pending < 1 || b.m.stats().pending < 1); i++) await flush();
+  await waitFor(() => a.m.stats().pending >= 1 && b.m.stats().pending >= 1);
   return { a, b, clock, close: async () => Promise.all([a.m.close(), b.m.close()]) };
 }
 
@@ -83,10 +84,10 @@ describe('pairing with a short code (policy pair, the default)', () => {
     try {
       const { code } = a.m.pairOpen({ role: 'performer', expiresMs: 300_000 });
       assert.ok(parseCode(code).ok);
-      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      await waitFor(() => b.m.peers()[0]?.offersPairing === true);
       const r = await b.m.pairJoin(code, { waitMs: 2000 });
       assert.deepEqual(r, { ok: true, peerId: a.id.deviceId, name: 'alpha', role: 'performer' });
-      for (let i = 0; i < 100 && a.m.stats().linked < 1; i++) await flush();
+      await waitFor(() => a.m.stats().linked >= 1);
       assert.equal(a.m.stats().linked, 1);
       assert.equal(b.m.stats().linked, 1);
       assert.equal(a.store.get(b.id.deviceId)?.state, 'trusted');
@@ -103,7 +104,7 @@ describe('pairing with a short code (policy pair, the default)', () => {
     const { a, b, close } = await linked();
     try {
       const { code } = a.m.pairOpen({ role: 'observer', expiresMs: 300_000 });
-      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      await waitFor(() => b.m.peers()[0]?.offersPairing === true);
       for (let t = 0; t < 3; t++) {
         const r = await b.m.pairJoin(wrongCode(code), { waitMs: 2000 });
         assert.equal(r.ok, false);
@@ -126,7 +127,7 @@ describe('pairing with a short code (policy pair, the default)', () => {
     const { a, b, close } = await linked(clock);
     try {
       const { code } = a.m.pairOpen({ role: 'performer', expiresMs: 60_000 });
-      for (let i = 0; i < 100 && !b.m.peers()[0]?.offersPairing; i++) await flush();
+      await waitFor(() => b.m.peers()[0]?.offersPairing === true);
       await clock.advance(61_000, flush);
       const r = await b.m.pairJoin(code, { waitMs: 2000 });
       assert.equal(r.ok, false);

@@ -14,6 +14,7 @@ import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import type { PeerStore } from '../../../trust-store/peers.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { mustOpen } from '../../trust-store/helpers.ts';
 
 // Who may move which pin by rotating: the verdict for each way a rotation can be abused, and
@@ -170,7 +171,7 @@ function fakeSession(peer: Identity) {
 }
 
 const until = async (check: () => boolean) => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(check);
   assert.ok(check());
 };
 
