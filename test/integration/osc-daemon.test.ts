@@ -7,6 +7,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { callDaemon } from '../../daemon/control/client.ts';
+import type { DaemonStatus } from '../../daemon/daemon.ts';
+import { controlSocketPath } from '../../daemon/home.ts';
 import { decodeOscPacket, encodeOscPacket, IMMEDIATE, oscMessage } from '../../protocols/osc/codec.ts';
 import { createSlipDecoder, slipEncode } from '../../protocols/osc/slip.ts';
 import { msToTimetag } from '../../protocols/osc/timetag.ts';
@@ -160,24 +163,42 @@ describe('daemon over UDP and TCP', () => {
 
   it('honours a bundle time tag: waits, then applies all of it at once', async () => {
     const s = await oscSender(d.udpPort);
+    // Polled over the control socket (a CLI per poll took 6-8 s on a loaded machine, longer
+    // than the bundle waited), and bounded by time.
+    const ask = async <T>(method: string, params: unknown = {}): Promise<T> => {
+      const r = await callDaemon(controlSocketPath(d.home), method, params, { timeoutMs: 10_000 });
+      if (!r.ok) throw new Error(r.error.message);
+      return r.result as T;
+    };
+    const valueOf = async (path: string) =>
+      (await ask<{ params: { value: unknown }[] }>('get', { pattern: path })).params[0]?.value;
+    const within = async (check: () => Promise<boolean>, ms = 15_000) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (await check()) return true;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return false;
+    };
     try {
       await s.send({
         kind: 'bundle',
-        timetag: msToTimetag(Date.now() + 1500),
+        timetag: msToTimetag(Date.now() + 3000),
         elements: [
           oscMessage('/scene', [{ type: 'i', value: 42 }]),
           oscMessage('/layer/1/hue', [{ type: 'f', value: 10 }]),
         ],
       });
-      assert.ok(await eventually(async () => (await d.status()).ingest.scheduled === 1));
-      assert.ok(await eventually(async () => (await d.values('/scene'))['/scene'] === 42, 200, 25));
-      assert.equal((await d.values('/layer/1/hue'))['/layer/1/hue'], 10);
+      assert.ok(await within(async () => (await ask<DaemonStatus>('status')).ingest.scheduled === 1));
+      assert.notEqual(await valueOf('/scene'), 42, 'held until its time');
+      assert.ok(await within(async () => (await valueOf('/scene')) === 42));
+      assert.equal(await valueOf('/layer/1/hue'), 10);
       await s.send({
         kind: 'bundle',
         timetag: IMMEDIATE,
         elements: [oscMessage('/scene', [{ type: 'i', value: 43 }])],
       });
-      assert.ok(await eventually(async () => (await d.values('/scene'))['/scene'] === 43));
+      assert.ok(await within(async () => (await valueOf('/scene')) === 43));
     } finally {
       s.close();
     }
