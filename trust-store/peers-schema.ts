@@ -49,6 +49,11 @@ export const Peer = z.strictObject({
   lastSeen: Timestamp,
   lastAddress: PeerAddress.optional(),
   code: ConfirmCode.optional(),
+  /**
+   * The trusted peer that introduced this one (daemon/link/introductions.ts); absent when the
+   * operator paired or allowed it. Optional, so files written before introductions still load.
+   */
+  introducedBy: DeviceId.optional(),
 });
 
 /**

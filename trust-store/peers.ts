@@ -64,6 +64,13 @@ export type PeerStore = {
    * free the blocked ID), and 'known-peer' if the new ID is pinned in any state or held.
    */
   rotate(oldId: string, newId: string): Promise<Peer>;
+  /**
+   * Pins a peer a trusted peer introduced, judged inside the one write so a block or pin made
+   * meanwhile wins: a blocked ID stays blocked, a trusted one is left as it is, a pending one
+   * becomes trusted, and a new ID whose name another pin holds (or that is in a held key
+   * change) is not pinned. Rejects with 'store-full' like pin().
+   */
+  introduce(p: Introduction): Promise<IntroduceOutcome>;
   /** Holds a key change for the operator; one entry per presented ID, the oldest dropped past MAX_HELD. */
   hold(change: Omit<HeldKeyChange, 'at'>): Promise<void>;
   /**
@@ -72,6 +79,18 @@ export type PeerStore = {
    */
   findByName(name: string): Peer | undefined;
 };
+
+export type Introduction = {
+  id: string;
+  name: string;
+  role: 'performer' | 'observer';
+  /** The introducer's device ID. */
+  by: string;
+  address?: string;
+};
+export type IntroduceOutcome =
+  | { outcome: 'pinned' | 'known' | 'blocked'; peer: Peer }
+  | { outcome: 'name-held'; pinnedId: string };
 
 export type OpenPeerStore = { ok: true; store: PeerStore } | { ok: false; error: string };
 
@@ -297,10 +316,45 @@ function createPeerStore(path: string, initial: PeersFile, now: () => Date): Pee
         const peer = withOptional({ ...old, id: to, lastSeen: at }, { code: undefined });
         const next: PeersFile = {
           ...f,
-          peers: f.peers.map((p) => (p.id === from ? peer : p)),
+          // "Introduced by" follows the introducer to its new ID, as `hana trust list` shows it.
+          peers: f.peers.map((p) =>
+            p.id === from ? peer : p.introducedBy === from ? { ...p, introducedBy: to } : p,
+          ),
           held: f.held.map((h) => (h.pinnedId === from ? { ...h, pinnedId: to } : h)),
         };
         return { next, result: { ...peer } };
+      });
+    },
+
+    async introduce(p) {
+      const id = requireDeviceId(p.id);
+      const by = requireDeviceId(p.by, 'introducer ID');
+      const name = valid(PeerName, p.name, 'peer name');
+      const role = valid(PeerRole, p.role, 'role');
+      const address = validAddress(p.address);
+      return mutate((f, at): Change<IntroduceOutcome> => {
+        const old = find(f, id);
+        if (old?.state === 'blocked' || old?.state === 'trusted') {
+          return { result: { outcome: old.state === 'blocked' ? 'blocked' : 'known', peer: { ...old } } };
+        }
+        if (old !== undefined) {
+          const peer = withOptional(
+            { ...old, state: 'trusted' as const, role, introducedBy: by },
+            { code: undefined },
+          );
+          return { next: replacing(f, peer), result: { outcome: 'pinned', peer: { ...peer } } };
+        }
+        const held = f.held.find((h) => h.presentedId === id);
+        const key = nameKey(name);
+        const holder = f.peers.find((x) => x.state !== 'blocked' && nameKey(x.name) === key);
+        if (held !== undefined || holder !== undefined) {
+          return { result: { outcome: 'name-held', pinnedId: held?.pinnedId ?? holder!.id } };
+        }
+        const peer = withOptional<Peer>(
+          { id, name, state: 'trusted', role, firstSeen: at, lastSeen: at, introducedBy: by },
+          { lastAddress: address },
+        );
+        return { next: adding(f, peer), result: { outcome: 'pinned', peer: { ...peer } } };
       });
     },
 

@@ -1,3 +1,4 @@
+import { shortId } from '../../trust-store/device-id.ts';
 import type { PeerView } from '../link/manager.ts';
 import type { PeerSyncView } from '../sync/service.ts';
 import { type Parsed, UsageError } from './args.ts';
@@ -18,7 +19,16 @@ type StoredPeer = {
   lastSeen: string;
   lastAddress?: string;
   code?: string;
+  introducedBy?: string;
 };
+
+/** "bee (ABCDEFG)": the introducer by the name pinned here, when it still is. */
+function introducer(p: StoredPeer, all: StoredPeer[]): string {
+  if (!p.introducedBy) return '';
+  const by = all.find((x) => x.id === p.introducedBy);
+  const short = shortId(p.introducedBy);
+  return by ? `${by.name} (${short})` : short;
+}
 
 function heldText(held: Held[]): string {
   if (held.length === 0) return '';
@@ -81,12 +91,22 @@ export async function trustCommand(args: Parsed, out: Out): Promise<number> {
       r.peers.length === 0
         ? `No pinned peers.${heldText(r.held)}`
         : table([
-            ['NAME', 'DEVICE ID', 'STATE', 'ROLE', 'FIRST SEEN', 'LAST SEEN', 'LAST ADDRESS'],
+            [
+              'NAME',
+              'DEVICE ID',
+              'STATE',
+              'ROLE',
+              'INTRODUCED BY',
+              'FIRST SEEN',
+              'LAST SEEN',
+              'LAST ADDRESS',
+            ],
             ...r.peers.map((p) => [
               p.name,
               p.id,
               p.state,
               p.role,
+              introducer(p, r.peers),
               p.firstSeen,
               p.lastSeen,
               p.lastAddress ?? '',

@@ -36,6 +36,12 @@ export const LinkConfig = z
       .describe(
         'Role given to a peer pinned by `accept-new` or `confirm`: performers may change state, observers only follow it. Pairing sets the role with `hana pair --role`.',
       ),
+    introductions: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Introductions, as in Syncthing: when the operator pairs or allows a peer, this daemon introduces it to its other trusted peers (and them to it), signed with its key, so six laptops need five pairings. Accepted only from a trusted peer, never for a blocked device or over another pin’s name, with the role capped at the introducer’s. `false`: neither introduce nor accept.',
+      ),
     ensemble: z
       .object({
         name: z
@@ -49,7 +55,9 @@ export const LinkConfig = z
           .min(8, 'an ensemble secret is at least 8 characters')
           .max(256)
           .optional()
-          .describe('Optional shared secret: a peer must prove it before it is even considered for pinning.'),
+          .describe(
+            'Optional shared secret, the same on every daemon of the ensemble or on none: a peer must prove it (with CPace, which lets nobody test guesses offline) before it is even considered for pinning.',
+          ),
       })
       .strict()
       .prefault({}),

@@ -1,12 +1,10 @@
+import { createHash, createPrivateKey, sign, verify, X509Certificate } from 'node:crypto';
 import {
-  createHash,
-  createHmac,
-  createPrivateKey,
-  sign,
-  timingSafeEqual,
-  verify,
-  X509Certificate,
-} from 'node:crypto';
+  ENSEMBLE_EXPORTER_BYTES,
+  ENSEMBLE_EXPORTER_LABEL,
+  ensembleContext,
+} from '../../trust-store/pairing/context.ts';
+import { cpaceStart } from '../../trust-store/pairing/cpace.ts';
 
 // Channel binding (RFC 9266 style). werift does not verify handshake signatures, so a peer
 // holding a victim's certificate but not its key completes the handshake under the victim's
@@ -16,7 +14,6 @@ import {
 
 export const EXPORTER_LABEL = 'EXPORTER-hana-link-binding';
 const CONTEXT = 'hana link binding v1';
-const ENSEMBLE_CONTEXT = 'hana ensemble proof v1';
 
 export type Role = 'client' | 'server';
 
@@ -72,23 +69,60 @@ export function verifyBinding(
   }
 }
 
-/** Proof of the ensemble secret bound to this session: useless to replay anywhere else. */
-export function ensembleProof(secret: string, role: Role, exporter: Uint8Array): string {
-  return createHmac('sha256', secret)
-    .update(Buffer.concat([Buffer.from(ENSEMBLE_CONTEXT), Buffer.of(role === 'client' ? 0 : 1), exporter]))
-    .digest('base64');
-}
+// The ensemble secret is proven with CPace (trust-store/pairing/cpace.ts), PRS = the secret.
+// An HMAC of the secret over public values would let anyone who completes one handshake test
+// guesses offline; a CPace share is a uniformly random element, and a tag can be checked only
+// with the ephemeral scalar of the run it answers, so each handshake tests one guess at most.
+// The DTLS client is the initiator, the server the responder; CI names both device IDs with
+// those roles under "hana ensemble v1", sid is this session's exporter under its own label.
 
-export function checkEnsembleProof(
-  secret: string,
-  peerRole: Role,
-  exporter: Uint8Array,
-  proofB64: string | undefined,
-): boolean {
-  if (proofB64 === undefined) return false;
-  const want = Buffer.from(ensembleProof(secret, peerRole, exporter), 'base64');
-  const got = Buffer.from(proofB64, 'base64');
-  return got.length === want.length && timingSafeEqual(got, want);
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+const unb64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+
+export type EnsembleRun = {
+  /** Our CPace share (base64), sent in our bind. */
+  readonly share: string;
+  /**
+   * The peer's share arrived: our key-confirmation tag (base64) to send, or null for a share
+   * that is not a valid element. Call once: the scalar is erased.
+   */
+  answer(peerShare: string): string | null;
+  /** The peer's tag: true only if it ran CPace with the same secret on this session. One call. */
+  check(peerTag: string): boolean;
+};
+
+export function startEnsembleRun(o: {
+  secret: string;
+  role: Role;
+  session: { exporter(label: string, length: number): Uint8Array };
+  ownId: string;
+  peerId: string;
+}): EnsembleRun {
+  const [initiatorId, responderId] = o.role === 'client' ? [o.ownId, o.peerId] : [o.peerId, o.ownId];
+  const run = cpaceStart({
+    prs: new TextEncoder().encode(o.secret),
+    ...ensembleContext({
+      exporter: o.session.exporter(ENSEMBLE_EXPORTER_LABEL, ENSEMBLE_EXPORTER_BYTES),
+      initiatorId,
+      responderId,
+    }),
+    role: o.role === 'client' ? 'initiator' : 'responder',
+  });
+  let checkPeerTag: ((tag: Uint8Array) => boolean) | undefined;
+  return {
+    share: b64(run.share),
+    answer(peerShare) {
+      const fin = run.finish(unb64(peerShare));
+      if (!fin.ok) return null;
+      checkPeerTag = fin.checkPeerTag;
+      return b64(fin.tag);
+    },
+    check(peerTag) {
+      const once = checkPeerTag;
+      checkPeerTag = undefined;
+      return once?.(unb64(peerTag)) ?? false;
+    },
+  };
 }
 
 /** A non-secret tag of the ensemble name for mDNS TXT records (scopes discovery only). */

@@ -11,17 +11,25 @@ import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import {
-  checkEnsembleProof,
+  type EnsembleRun,
   EXPORTER_LABEL,
-  ensembleProof,
   type Role,
   signBinding,
+  startEnsembleRun,
   verifyBinding,
 } from './binding.ts';
 import { createDialer } from './dialer.ts';
+import { createIntroductions } from './introductions.ts';
 import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
 import { judgeRotation, type RotationRefusal } from './rotation.ts';
-import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage, type PairMessage } from './wire.ts';
+import {
+  type BindBody,
+  decodeLink,
+  encodeLink,
+  LINK_VERSION,
+  type LinkMessage,
+  type PairMessage,
+} from './wire.ts';
 
 // Links to other daemons: every DTLS session must bind (prove its key over this session) and
 // pass the one trust decision before anything else flows; then heartbeats keep it honest.
@@ -48,6 +56,11 @@ export type Link = {
   silent?: boolean;
   /** The peer said it holds an open pairing code. */
   offersPairing?: boolean;
+  /**
+   * An ensemble secret is set: our CPace run on this session, then (once the peer's share is
+   * answered) its bind, held until its tag proves the secret.
+   */
+  ensemble?: { run: EnsembleRun; bind?: BindBody };
 };
 
 export type PeerView = {
@@ -118,8 +131,26 @@ export function createLinkManager(init: LinkManagerInit) {
       if (known) await store.allow(id, role);
       else await store.pin({ id, name: l.name ?? id, address: where, state: 'trusted', role });
       if (links.has(l) && l.phase === 'pending') trusted(l);
+      introductions.vouched(id);
     },
   });
+  // Pairings and `hana trust allow` introduce the new peer to our other trusted peers (and
+  // them to it); an introduction accepted here promotes a pending link like an allow does.
+  const introductions = createIntroductions<Link>({
+    enabled: config.introductions,
+    identity: () => identity,
+    store,
+    log,
+    security,
+    now,
+    send: (l, m) => send(l, m),
+    links: () => [...links],
+    promote: (id) => promoteLinks(id),
+    dial: (remote) => dialer.addTarget(remote),
+  });
+  function promoteLinks(id: string): void {
+    for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);
+  }
 
   const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
   const addr = (r: Remote) => `${r.address}:${r.port}`;
@@ -213,6 +244,7 @@ export function createLinkManager(init: LinkManagerInit) {
     const early = l.early ?? [];
     l.early = undefined;
     for (const bytes of early) init.onSync?.(l, bytes);
+    introductions.linkTrusted(l);
   }
 
   async function onBind(l: Link, body: Extract<LinkMessage, { type: 'bind' }>['body']): Promise<void> {
@@ -246,10 +278,66 @@ export function createLinkManager(init: LinkManagerInit) {
         `${body.name} belongs to ensemble "${body.ensemble}", not "${config.ensemble.name}"`,
       );
     }
-    const secret = config.ensemble.secret;
-    if (secret !== undefined && !checkEnsembleProof(secret, opposite(s.role), l.exporter, body.proof)) {
-      return refuse(l, 'ensemble-secret', `${body.name} (${presented}) did not prove the ensemble secret`);
+    // Our own ID skips this: no run was started for it, and the decision refuses it as own-id.
+    if (presented !== identity.deviceId) {
+      const secret = config.ensemble.secret;
+      if (secret !== undefined && body.share === undefined) {
+        return refuse(
+          l,
+          'ensemble-secret',
+          `${body.name} (${presented}) has no ensemble secret and this daemon requires one: set the same peers.ensemble.secret on both`,
+        );
+      }
+      if (secret === undefined && body.share !== undefined) {
+        return refuse(
+          l,
+          'ensemble-secret',
+          `${body.name} (${presented}) has an ensemble secret and this daemon has none: set the same peers.ensemble.secret on both, or on neither`,
+        );
+      }
+      if (l.ensemble && body.share !== undefined) {
+        const tag = l.ensemble.run.answer(body.share);
+        if (tag === null) {
+          s.violation('invalid ensemble share');
+          return refuse(l, 'ensemble-secret', `${body.name} (${presented}) sent an invalid ensemble share`);
+        }
+        // The trust decision waits for the peer's tag (onEnsembleConfirm). Ours goes now: it can
+        // be checked only with the scalar of the share the peer sent, i.e. by a peer that made
+        // that share from one guess of the secret.
+        l.ensemble.bind = body;
+        send(l, { type: 'ensemble-confirm', body: { tag } });
+        return;
+      }
     }
+    return admit(l, body);
+  }
+
+  /** The peer's CPace tag: refused unless both sides ran it with the same secret, then admitted. */
+  function onEnsembleConfirm(l: Link, run: EnsembleRun, bind: BindBody, tag: string): void {
+    l.ensemble = undefined;
+    if (!run.check(tag)) {
+      // Each wrong tag is one online guess (a guess costs a handshake): counted against the
+      // address, so a guesser is banned from new handshakes like any other violator.
+      l.session.violation('wrong ensemble secret');
+      refuse(
+        l,
+        'ensemble-secret',
+        `${bind.name} (${l.peerId}) did not prove the ensemble secret: its peers.ensemble.secret differs from this daemon's`,
+      );
+      return;
+    }
+    admit(l, bind).catch((err) => bindError(l, err));
+  }
+
+  function bindError(l: Link, err: unknown): void {
+    log.error({ err, event: 'link.bind-error' }, 'binding failed unexpectedly');
+    drop(l, 'internal error');
+  }
+
+  /** The bind (and the ensemble secret, if set) is proven: the one trust decision. */
+  async function admit(l: Link, body: BindBody): Promise<void> {
+    const s = l.session;
+    const presented = l.peerId!;
     const d = decide({
       presentedId: presented,
       claimedName: body.name,
@@ -385,6 +473,18 @@ export function createLinkManager(init: LinkManagerInit) {
     }
     const r = decodeLink(bytes);
     if (!r.ok) {
+      // Another hana version, not an attacker: refused by name so both operators see why.
+      if (r.version !== undefined && l.phase === 'binding' && !l.bound) {
+        l.bound = true;
+        l.peerId = deviceIdFromCertDer(l.session.peerCertDer);
+        refuse(
+          l,
+          'link-version',
+          `${addr(l.session.remote)} speaks link version ${r.version} and this daemon ${LINK_VERSION}: run the same hana release on both`,
+          { version: r.version },
+        );
+        return;
+      }
       l.session.violation(r.error);
       return;
     }
@@ -395,23 +495,29 @@ export function createLinkManager(init: LinkManagerInit) {
       return;
     }
     if (l.phase === 'binding') {
+      const waiting = l.ensemble?.bind;
+      if (m.type === 'ensemble-confirm' && waiting) {
+        onEnsembleConfirm(l, l.ensemble!.run, waiting, m.body.tag);
+        return;
+      }
       if (m.type !== 'bind' || l.bound) {
         l.session.violation(m.type === 'bind' ? 'second bind' : `${m.type} before bind`);
         return;
       }
       l.bound = true;
-      onBind(l, m.body).catch((err) => {
-        log.error({ err, event: 'link.bind-error' }, 'binding failed unexpectedly');
-        drop(l, 'internal error');
-      });
+      onBind(l, m.body).catch((err) => bindError(l, err));
       return;
     }
-    if (m.type === 'bind') {
-      l.session.violation('second bind');
+    if (m.type === 'bind' || m.type === 'ensemble-confirm') {
+      l.session.violation(`second ${m.type}`);
       return;
     }
     if (m.type.startsWith('pair-')) {
       if (l.phase === 'pending' || l.phase === 'trusted') pairing.onMessage(l, m as PairMessage);
+      return;
+    }
+    if (m.type === 'introduce') {
+      introductions.onMessage(l, m.body);
       return;
     }
     if (m.type === 'rotate') {
@@ -437,9 +543,28 @@ export function createLinkManager(init: LinkManagerInit) {
       if (links.has(l)) drop(l, 'session ended');
     });
     l.timer = timers.set(BIND_TIMEOUT_MS, () => {
-      if (l.phase === 'binding') refuse(l, 'bind-timeout', `${addr(s.remote)} did not bind within 5 s`);
+      if (l.phase !== 'binding') return;
+      if (l.ensemble?.bind) {
+        // It has our tag, so it could test its one guess: withholding its own tag must not
+        // make that guess free of the violation a wrong tag costs.
+        s.violation('ensemble secret not confirmed');
+        refuse(
+          l,
+          'ensemble-secret',
+          `${l.name} (${l.peerId}) did not finish proving the ensemble secret within 5 s`,
+        );
+      } else refuse(l, 'bind-timeout', `${addr(s.remote)} did not bind within 5 s`);
     });
+    // With a secret, our bind carries a CPace share; the peer's share in its bind, then the two
+    // tags (`ensemble-confirm`), prove the secret before the trust decision. The share alone
+    // reveals nothing about the secret.
     const secret = config.ensemble.secret;
+    const peerId = deviceIdFromCertDer(s.peerCertDer);
+    if (secret !== undefined && peerId !== identity.deviceId) {
+      l.ensemble = {
+        run: startEnsembleRun({ secret, role: s.role, session: s, ownId: identity.deviceId, peerId }),
+      };
+    }
     send(l, {
       type: 'bind',
       body: {
@@ -447,7 +572,7 @@ export function createLinkManager(init: LinkManagerInit) {
         name: init.name,
         ensemble: config.ensemble.name,
         sig: signBinding(identity.keyPem, s.role, exporter, identity.certDer, s.peerCertDer),
-        ...(secret !== undefined && { proof: ensembleProof(secret, s.role, exporter) }),
+        ...(l.ensemble && { share: l.ensemble.run.share }),
       },
     });
   }
@@ -494,9 +619,10 @@ export function createLinkManager(init: LinkManagerInit) {
         await new Promise((r) => setTimeout(r, 100));
       return pairing.join(code, candidates);
     },
-    /** The operator allowed a pending peer: promote its link at once. */
+    /** The operator allowed a peer: promote its pending link at once, and introduce it. */
     promote(id: string): void {
-      for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);
+      promoteLinks(id);
+      introductions.vouched(id);
     },
     /** The operator blocked or forgot a peer: its link goes now. */
     disconnect(id: string, reason: string): void {
@@ -552,6 +678,7 @@ export function createLinkManager(init: LinkManagerInit) {
       refused: refusals.total(),
       held: store.held().length,
       targets: dialer.size(),
+      introductions: introductions.counts(),
     }),
     /** Says goodbye to every peer, then waits a moment so the close messages leave before the socket does. */
     async close(): Promise<void> {

@@ -1,9 +1,14 @@
 import { z } from 'zod';
+import { DeviceId, PeerAddress, PeerName } from '../../trust-store/peers-schema.ts';
 
-// Link messages inside the authenticated DTLS session, version 1: one type byte, then the
-// body. Every message fits one datagram (MAX_MESSAGE_BYTES); anything else is a violation.
+// Link messages inside the authenticated DTLS session: one type byte, then the body. Every
+// message fits one datagram (MAX_MESSAGE_BYTES); anything else is a violation.
+//
+// Version 2: the ensemble secret is proven with CPace (a share in `bind`, then an
+// `ensemble-confirm` tag) instead of version 1's HMAC `proof`. A bind of another version is
+// refused by name (`link-version`), not taken for a malformed one.
 
-export const LINK_VERSION = 1;
+export const LINK_VERSION = 2;
 export const MAX_MESSAGE_BYTES = 1200;
 
 export const MSG = {
@@ -18,7 +23,31 @@ export const MSG = {
   'pair-confirm': 9,
   'pair-done': 10,
   'pair-fail': 11,
+  introduce: 12,
+  // The last link type before sync's 0x10, so types added after pairing can take 12–14 in order.
+  'ensemble-confirm': 15,
 } as const;
+
+/**
+ * "I trust `id` as `role`; so may you" (daemon/link/introductions.ts). Signed by the introducer
+ * `by` over the recipient's ID too, so it could be relayed and still checked. The device ID is
+ * the certificate's hash: the receiver pins the key, not the name. No certificate is carried,
+ * which keeps it far below MAX_MESSAGE_BYTES (measured worst case: 530 bytes).
+ */
+export const IntroduceBody = z
+  .object({
+    by: DeviceId,
+    id: DeviceId,
+    name: PeerName,
+    role: z.enum(['performer', 'observer']),
+    /** Where the introducer's link to `id` runs: a dial hint, nothing is decided by it. */
+    address: PeerAddress.optional(),
+    sig: z.string().min(16).max(200),
+  })
+  .strict();
+export type IntroduceBody = z.infer<typeof IntroduceBody>;
+
+const B64_32 = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, '32 bytes, base64');
 
 /** The first message each side sends: who it is, proven over this session's keys. */
 export const BindBody = z
@@ -28,11 +57,15 @@ export const BindBody = z
     ensemble: z.string().max(64),
     /** ECDSA signature (DER, base64) over the binding transcript with the certificate's key. */
     sig: z.string().min(16).max(200),
-    /** HMAC-SHA256 (base64) of the ensemble secret over the exporter, when one is set. */
-    proof: z.string().max(64).optional(),
+    /** Our CPace share for the ensemble secret (daemon/link/binding.ts), exactly when one is set. */
+    share: B64_32.optional(),
   })
   .strict();
 export type BindBody = z.infer<typeof BindBody>;
+
+/** Our CPace key-confirmation tag, sent once the peer's share arrived in its bind. */
+export const EnsembleConfirmBody = z.object({ tag: B64_32 }).strict();
+export type EnsembleConfirmBody = z.infer<typeof EnsembleConfirmBody>;
 
 export const CloseBody = z.object({ reason: z.string().max(200) }).strict();
 
@@ -41,8 +74,6 @@ export const RotateBody = z
   .object({ cert: z.string().min(100).max(1100), sig: z.string().min(16).max(200) })
   .strict();
 export type RotateBody = z.infer<typeof RotateBody>;
-
-const B64_32 = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, '32 bytes, base64');
 
 /** Pairing (daemon/link/pairing.ts): CPace shares and key-confirmation tags, 32 bytes each. */
 export const PairBodies = {
@@ -65,11 +96,14 @@ const PAIR_TYPES = Object.keys(PairBodies) as PairType[];
 export type LinkMessage =
   | PairMessage
   | { type: 'bind'; body: BindBody }
+  | { type: 'ensemble-confirm'; body: EnsembleConfirmBody }
   | { type: 'ping' | 'pong'; id: number; t: number }
   | { type: 'close'; reason: string }
-  | { type: 'rotate'; body: RotateBody };
+  | { type: 'rotate'; body: RotateBody }
+  | { type: 'introduce'; body: IntroduceBody };
 
-export type DecodeError = { ok: false; error: string };
+/** `version` is set for a bind of another link version: the peer runs an older or newer hana. */
+export type DecodeError = { ok: false; error: string; version?: number };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -104,7 +138,14 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     };
   }
   const pairType = PAIR_TYPES.find((t) => MSG[t] === type);
-  if (type !== MSG.bind && type !== MSG.close && type !== MSG.rotate && pairType === undefined) {
+  if (
+    type !== MSG.bind &&
+    type !== MSG.close &&
+    type !== MSG.rotate &&
+    type !== MSG['ensemble-confirm'] &&
+    type !== MSG.introduce &&
+    pairType === undefined
+  ) {
     return { ok: false, error: `unknown message type ${type}` };
   }
   let json: unknown;
@@ -114,10 +155,19 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     return { ok: false, error: 'body is not UTF-8 JSON' };
   }
   if (type === MSG.bind) {
+    const v = (json as { v?: unknown } | null)?.v;
+    if (typeof v === 'number' && Number.isInteger(v) && v !== LINK_VERSION)
+      return { ok: false, error: `bind of link version ${v}, not ${LINK_VERSION}`, version: v };
     const r = BindBody.safeParse(json);
     return r.success
       ? { ok: true, message: { type: 'bind', body: r.data } }
       : { ok: false, error: 'malformed bind' };
+  }
+  if (type === MSG['ensemble-confirm']) {
+    const r = EnsembleConfirmBody.safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: 'ensemble-confirm', body: r.data } }
+      : { ok: false, error: 'malformed ensemble-confirm' };
   }
   if (pairType !== undefined) {
     const r = PairBodies[pairType].safeParse(json);
@@ -130,6 +180,12 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     return r.success
       ? { ok: true, message: { type: 'rotate', body: r.data } }
       : { ok: false, error: 'malformed rotate' };
+  }
+  if (type === MSG.introduce) {
+    const r = IntroduceBody.safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: 'introduce', body: r.data } }
+      : { ok: false, error: 'malformed introduce' };
   }
   const r = CloseBody.safeParse(json);
   return r.success

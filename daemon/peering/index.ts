@@ -47,6 +47,8 @@ export type PeeringStatus = {
     refused: number;
     held: number;
     targets: number;
+    /** Introductions accepted, already known, and refused by reason (daemon/link/introductions.ts). */
+    introductions: { accepted: number; known: number; refused: Record<string, number> };
     /** Set when the policy trusts strangers (accept-new): shown by `hana status`. */
     warning?: string;
     pairing: {

@@ -5,7 +5,12 @@ import type { Identity } from '../../trust-store/identity.ts';
 // Two DTLS sessions joined in memory, for link-manager tests that need no sockets: each side
 // sees the other's certificate and both share one exporter, as a verified handshake gives.
 
-export function sessionPair(a: Identity, b: Identity): [DtlsSession, DtlsSession] {
+/** `ports`: where each side appears to the other, so three or more managers can be joined pairwise. */
+export function sessionPair(
+  a: Identity,
+  b: Identity,
+  ports: readonly [number, number] = [7401, 7402],
+): [DtlsSession, DtlsSession] {
   const exporter = randomBytes(32);
   const make = (role: 'client' | 'server', peer: Identity, port: number) => {
     const data: ((b: Uint8Array) => void)[] = [];
@@ -33,8 +38,8 @@ export function sessionPair(a: Identity, b: Identity): [DtlsSession, DtlsSession
     };
     return s;
   };
-  const sa = make('client', b, 7402);
-  const sb = make('server', a, 7401);
+  const sa = make('client', b, ports[1]);
+  const sb = make('server', a, ports[0]);
   sa.link(sb);
   sb.link(sa);
   return [sa as unknown as DtlsSession, sb as unknown as DtlsSession];

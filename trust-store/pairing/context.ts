@@ -10,7 +10,16 @@ import { lvCat } from './cpace.ts';
 /** Ask the DTLS session for this many bytes under PAIRING_EXPORTER_LABEL and pass them as `exporter`. */
 export const PAIRING_EXPORTER_LABEL = 'EXPORTER-hana-pairing';
 export const PAIRING_EXPORTER_BYTES = 32;
-const VERSION = new TextEncoder().encode('hana pairing v1');
+/**
+ * The ensemble secret's run on a link (daemon/link/binding.ts) gets its own exporter label, so
+ * its sid never equals a pairing run's sid on the same session.
+ */
+export const ENSEMBLE_EXPORTER_LABEL = 'EXPORTER-hana-ensemble';
+export const ENSEMBLE_EXPORTER_BYTES = 32;
+const PAIRING = new TextEncoder().encode('hana pairing v1');
+// A separate label in CI: a pairing transcript can never be taken for an ensemble one (or the
+// reverse), even if a code and a secret happened to be the same bytes.
+const ENSEMBLE = new TextEncoder().encode('hana ensemble v1');
 const INITIATOR = new TextEncoder().encode('initiator');
 const RESPONDER = new TextEncoder().encode('responder');
 
@@ -40,16 +49,29 @@ export type PairingContext = { ci: Uint8Array; sid: Uint8Array };
  * so a bad one here is a programmer error.
  */
 export function pairingContext(init: PairingContextInit): PairingContext {
+  return context('pairingContext', PAIRING, init);
+}
+
+/**
+ * The same construction for the ensemble secret, under the label "hana ensemble v1": CI names
+ * the DTLS client as initiator and the server as responder, sid is the exporter under
+ * ENSEMBLE_EXPORTER_LABEL.
+ */
+export function ensembleContext(init: PairingContextInit): PairingContext {
+  return context('ensembleContext', ENSEMBLE, init);
+}
+
+function context(fn: string, label: Uint8Array, init: PairingContextInit): PairingContext {
   if (!(init.exporter instanceof Uint8Array) || init.exporter.length < 16) {
-    throw new RangeError('pairingContext: the exporter must be at least 16 bytes of one DTLS session');
+    throw new RangeError(`${fn}: the exporter must be at least 16 bytes of one DTLS session`);
   }
   const initiatorId = requireDeviceId(init.initiatorId, 'initiator device ID');
   const responderId = requireDeviceId(init.responderId, 'responder device ID');
-  // A device pairing with itself is a loopback/reflection attempt, never an operator's intent.
-  if (initiatorId === responderId) throw new RangeError('pairingContext: a device cannot pair with itself');
+  // A device running CPace with itself is a loopback/reflection attempt, never an operator's intent.
+  if (initiatorId === responderId) throw new RangeError(`${fn}: a device cannot run CPace with itself`);
   const enc = new TextEncoder();
   return {
-    ci: lvCat(VERSION, INITIATOR, enc.encode(initiatorId), RESPONDER, enc.encode(responderId)),
+    ci: lvCat(label, INITIATOR, enc.encode(initiatorId), RESPONDER, enc.encode(responderId)),
     sid: Uint8Array.from(init.exporter),
   };
 }
