@@ -107,7 +107,18 @@ const peerFinished = new WeakMap<object, Buffer>();
 function watchHandshake<S extends WeriftSocket>(sock: S, onProgress?: () => void): S {
   const inner = sock as unknown as Internals;
   const handle = inner.onHandleHandshakes;
-  inner.onHandleHandshakes = (assembled) => {
+  let sawServerKeyExchange = false;
+  inner.onHandleHandshakes = (input) => {
+    // werift's client makes a new ephemeral key pair for every ServerKeyExchange it handles,
+    // so a retransmitted flight 4 (our flight 5 was slow) replaced the key it had already sent
+    // in ClientKeyExchange: the session still worked, but its keys no longer matched its own
+    // transcript. Only the first ServerKeyExchange is ever acted on.
+    const assembled = input.filter((h) => {
+      if (h.msg_type !== 12) return true;
+      if (sawServerKeyExchange) return false;
+      sawServerKeyExchange = true;
+      return true;
+    });
     if (!peerFinished.has(sock)) {
       const fin = assembled.find((h) => h.msg_type === 20);
       if (fin) peerFinished.set(sock, Buffer.from(fin.serialize()));

@@ -15,7 +15,7 @@ import {
 // The verifier against real werift handshakes run over an in-memory wire, then against the
 // same evidence with one thing changed at a time: each change must fail the named check.
 
-function pipe(): [WeriftTransport, WeriftTransport] {
+function pipe(opts: { repeatToClient?: boolean } = {}): [WeriftTransport, WeriftTransport] {
   const mk = (): WeriftTransport => ({
     type: 'udp',
     address: { address: '127.0.0.1', family: 'IPv4', port: 1 },
@@ -27,12 +27,19 @@ function pipe(): [WeriftTransport, WeriftTransport] {
   const a = mk();
   const b = mk();
   a.send = async (d) => void setImmediate(() => b.onData(Buffer.from(d)));
-  b.send = async (d) => void setImmediate(() => a.onData(Buffer.from(d)));
+  // repeatToClient: the server's flight 4 arrives twice, as when it retransmits because our
+  // flight 5 was slow.
+  b.send = async (d) =>
+    void setImmediate(() => {
+      a.onData(Buffer.from(d));
+      const flight4 = d[0] === 22 && d[3] === 0 && d[4] === 0 && [2, 11, 12, 13, 14].includes(d[13]!);
+      if (opts.repeatToClient && flight4) setTimeout(() => a.onData(Buffer.from(d)), 5);
+    });
   return [a, b];
 }
 
-async function handshake(client: Credentials, server: Credentials) {
-  const [ct, st] = pipe();
+async function handshake(client: Credentials, server: Credentials, opts: { repeatToClient?: boolean } = {}) {
+  const [ct, st] = pipe(opts);
   const s = weriftServer(st, server);
   const c = weriftClient(ct, client);
   const up = (x: { onConnect: { subscribe(fn: () => void): unknown } }) =>
@@ -82,6 +89,13 @@ describe('verifyHandshake', () => {
   it('accepts a genuine werift handshake on both sides', () => {
     assert.deepEqual(verifyHandshake(ev.client), { ok: true });
     assert.deepEqual(verifyHandshake(ev.server), { ok: true });
+  });
+
+  it('accepts a handshake whose server flights arrived twice (a retransmitted flight 4)', async () => {
+    const [a, b] = await Promise.all([createCertificate(), createCertificate()]);
+    const twice = await handshake(a, b, { repeatToClient: true });
+    assert.deepEqual(verifyHandshake(twice.client), { ok: true });
+    assert.deepEqual(verifyHandshake(twice.server), { ok: true });
   });
 
   it('refuses a ServerKeyExchange signature that does not verify (client side)', () => {
