@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseCode } from '../../trust-store/pairing/code.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 
@@ -23,6 +24,10 @@ export function parseExpiry(text: string): number {
   const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
   if (ms < 10_000 || ms > 3_600_000) throw new UsageError('--expires must be between 10s and 1h');
   return ms;
+}
+
+function duration(ms: number): string {
+  return ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
 function parsePeer(text: string): { address: string; port: number } {
@@ -55,19 +60,31 @@ export async function pairCommand(args: Parsed, out: Out): Promise<number> {
       { code: r.code, expires: r.expires, role: r.role },
       () =>
         `pairing code: ${r.code}\n\non the other laptop run:  hana pair ${r.code}\n` +
-        `it joins as ${r.role}; the code works once, for ${Math.round(expiresMs / 60_000)} min, and three wrong tries burn it.`,
+        `this laptop will treat it as ${r.role}; the code works once, for ${duration(expiresMs)}, and three wrong tries burn it.`,
     );
   }
   if (args.flags.role !== undefined || args.flags.expires !== undefined)
     throw new UsageError('--role and --expires go with `hana pair` on the laptop that shows the code');
   const peer = args.flags.peer === undefined ? undefined : parsePeer(args.flags.peer as string);
+  const parsed = parseCode(code);
+  if (!parsed.ok) {
+    out.stderr(`hana: ${parsed.error}\n`);
+    return 1;
+  }
+  // A typo or prefix was resolved: say what is being tried, so a wrong guess is visible.
+  if (parsed.corrected && !args.flags.json) out.stdout(`read as ${parsed.code}\n`);
   const r = (await callOrReport(
     args,
     out,
     'pair.join',
-    { code, waitMs: 10_000, ...(peer && { peer }) },
+    { code: parsed.code, waitMs: 10_000, ...(peer && { peer }) },
     { timeoutMs: 40_000 },
   )) as { peerId: string; name: string; role: string } | undefined;
   if (!r) return 1;
-  return print(args, out, r, () => `paired with ${r.name} (${r.peerId}) as ${r.role}: linked.`);
+  return print(
+    args,
+    out,
+    r,
+    () => `paired with ${r.name} (${r.peerId}): linked; it treats this laptop as ${r.role}.`,
+  );
 }

@@ -56,6 +56,8 @@ export type Link = {
   silent?: boolean;
   /** The peer said it holds an open pairing code. */
   offersPairing?: boolean;
+  /** It did at least once (the code may since be used or burned). */
+  offeredPairing?: boolean;
   /**
    * An ensemble secret is set: our CPace run on this session, then (once the peer's share is
    * answered) its bind, held until its tag proves the secret.
@@ -610,13 +612,18 @@ export function createLinkManager(init: LinkManagerInit) {
       if (o.peer) dialer.addTarget(o.peer);
       const at = o.peer && addr(o.peer);
       const candidates = () =>
-        [...links].filter(
-          (l) => l.phase === 'pending' && (at ? addr(l.session.remote) === at : l.offersPairing === true),
-        );
+        [...links]
+          .filter(
+            (l) =>
+              l.phase === 'pending' &&
+              (at ? addr(l.session.remote) === at : l.offersPairing === true || l.offeredPairing === true),
+          )
+          // Laptops with an open code first; one whose code was used or burned still answers why.
+          .sort((x, y) => Number(y.offersPairing === true) - Number(x.offersPairing === true));
       // An operator waits on this, so it is bounded by real time, not the injected clock.
       const deadline = Date.now() + o.waitMs;
       while (candidates().length === 0 && Date.now() < deadline && !closed)
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 20));
       return pairing.join(code, candidates);
     },
     /** The operator allowed a peer: promote its pending link at once, and introduce it. */

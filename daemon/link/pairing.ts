@@ -27,6 +27,8 @@ export type PairLink = {
   phase: string;
   /** The peer said it holds an open code. */
   offersPairing?: boolean;
+  /** The peer has offered a code on this link at least once (it may since be used or burned). */
+  offeredPairing?: boolean;
 };
 
 export type PairFailure =
@@ -216,10 +218,19 @@ export function createPairing<L extends PairLink>(init: PairingInit<L>) {
     if (!d) return { ok: false, reason: 'timeout', message: MESSAGES.timeout };
     if (d.type === 'pair-fail') return { ok: false, reason: d.body.reason, message: MESSAGES[d.body.reason] };
     if (d.type !== 'pair-done') return { ok: false, reason: 'invalid', message: MESSAGES.invalid };
-    await init.paired(l, d.body.role);
+    // The code holder chose our role on its laptop. We follow its show: it is a performer here
+    // (an observer laptop that also refused the show's writes would never follow anything).
+    await init.paired(l, 'performer');
     security.info(
-      { event: 'pair.paired', peer: peerId, name: l.name, role: d.body.role, side: 'joiner' },
-      `paired with ${l.name} (${peerId}) as ${d.body.role}`,
+      {
+        event: 'pair.paired',
+        peer: peerId,
+        name: l.name,
+        role: 'performer',
+        ourRole: d.body.role,
+        side: 'joiner',
+      },
+      `paired with ${l.name} (${peerId}); it treats this laptop as ${d.body.role}`,
     );
     return { ok: true, peerId, name: l.name ?? peerId, role: d.body.role };
   }
@@ -283,6 +294,7 @@ export function createPairing<L extends PairLink>(init: PairingInit<L>) {
       switch (m.type) {
         case 'pair-offer':
           l.offersPairing = m.body.open;
+          if (m.body.open) l.offeredPairing = true;
           return;
         case 'pair-start':
           if (l.phase === 'pending') onStart(l, unb64(m.body.share));

@@ -66,7 +66,7 @@ describe('pairing with embedded defaults', () => {
         `127.0.0.1:${a.peerPort}`,
       );
       assert.equal(join.code, 0, join.stderr);
-      assert.match(join.stdout, /paired with ay .* as performer/);
+      assert.match(join.stdout, /paired with ay .*: linked; it treats this laptop as performer/);
       assert.ok(
         await until(async () => (await peers(a)).some((p) => p.id === b.deviceId && p.state === 'linked')),
       );
