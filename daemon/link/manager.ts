@@ -4,24 +4,17 @@ import { deviceIdFromCertDer, shortId } from '../../trust-store/device-id.ts';
 import type { TrustStoreError } from '../../trust-store/errors.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 import type { Peer, PeerStore } from '../../trust-store/peers.ts';
-import { PeerName } from '../../trust-store/peers-schema.ts';
 import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { realTimers, type Timers } from '../timers.ts';
-import {
-  type EnsembleRun,
-  EXPORTER_LABEL,
-  type Role,
-  signBinding,
-  startEnsembleRun,
-  verifyBinding,
-} from './binding.ts';
+import { type EnsembleRun, EXPORTER_LABEL, type Role, signBinding, startEnsembleRun } from './binding.ts';
 import { createDialer } from './dialer.ts';
 import { createIntroductions } from './introductions.ts';
 import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
 import { judgeRotation, type RotationRefusal } from './rotation.ts';
+import { judgeBind } from './verify.ts';
 import {
   type BindBody,
   decodeLink,
@@ -251,65 +244,41 @@ export function createLinkManager(init: LinkManagerInit) {
 
   async function onBind(l: Link, body: Extract<LinkMessage, { type: 'bind' }>['body']): Promise<void> {
     const s = l.session;
-    const presented = deviceIdFromCertDer(s.peerCertDer);
-    l.peerId = presented;
+    const v = judgeBind({
+      body,
+      peerRole: opposite(s.role),
+      peerCertDer: s.peerCertDer,
+      exporter: l.exporter,
+      ownCertDer: identity.certDer,
+      ownId: identity.deviceId,
+      ensemble: { name: config.ensemble.name, hasSecret: config.ensemble.secret !== undefined },
+      where: addr(s.remote),
+    });
+    l.peerId = v.presented;
     l.name = body.name;
-    if (!verifyBinding(body.sig, opposite(s.role), l.exporter, s.peerCertDer, identity.certDer)) {
-      s.violation('channel binding failed');
-      return refuse(
-        l,
-        'binding-failed',
-        `${addr(s.remote)} presented the certificate of ${presented} but cannot sign with its key: an impostor`,
-      );
+    if (!v.ok) {
+      if (v.violation) s.violation(v.violation);
+      return refuse(l, v.reason, v.detail);
     }
     // A new session from the address of a live one starts beside it (the endpoint never lets a
     // ClientHello disturb a live session). Now that it has proven the same key, it replaces
     // the old one: the peer restarted, or lost its session while we kept ours.
     for (const other of [...links]) {
-      if (other !== l && other.peerId === presented && addr(other.session.remote) === addr(s.remote))
+      if (other !== l && other.peerId === v.presented && addr(other.session.remote) === addr(s.remote))
         drop(other, 'replaced by a new session from the same device');
     }
-    if (!PeerName.safeParse(body.name).success) {
-      s.violation('unusable display name');
-      return refuse(l, 'bad-name', `${addr(s.remote)} sent a display name that cannot be stored`);
-    }
-    if (body.ensemble !== config.ensemble.name) {
-      return refuse(
-        l,
-        'wrong-ensemble',
-        `${body.name} belongs to ensemble "${body.ensemble}", not "${config.ensemble.name}"`,
-      );
-    }
-    // Our own ID skips this: no run was started for it, and the decision refuses it as own-id.
-    if (presented !== identity.deviceId) {
-      const secret = config.ensemble.secret;
-      if (secret !== undefined && body.share === undefined) {
-        return refuse(
-          l,
-          'ensemble-secret',
-          `${body.name} (${presented}) has no ensemble secret and this daemon requires one: set the same peers.ensemble.secret on both`,
-        );
+    if (v.ensembleRun && l.ensemble && body.share !== undefined) {
+      const tag = l.ensemble.run.answer(body.share);
+      if (tag === null) {
+        s.violation('invalid ensemble share');
+        return refuse(l, 'ensemble-secret', `${body.name} (${v.presented}) sent an invalid ensemble share`);
       }
-      if (secret === undefined && body.share !== undefined) {
-        return refuse(
-          l,
-          'ensemble-secret',
-          `${body.name} (${presented}) has an ensemble secret and this daemon has none: set the same peers.ensemble.secret on both, or on neither`,
-        );
-      }
-      if (l.ensemble && body.share !== undefined) {
-        const tag = l.ensemble.run.answer(body.share);
-        if (tag === null) {
-          s.violation('invalid ensemble share');
-          return refuse(l, 'ensemble-secret', `${body.name} (${presented}) sent an invalid ensemble share`);
-        }
-        // The trust decision waits for the peer's tag (onEnsembleConfirm). Ours goes now: it can
-        // be checked only with the scalar of the share the peer sent, i.e. by a peer that made
-        // that share from one guess of the secret.
-        l.ensemble.bind = body;
-        send(l, { type: 'ensemble-confirm', body: { tag } });
-        return;
-      }
+      // The trust decision waits for the peer's tag (onEnsembleConfirm). Ours goes now: it can
+      // be checked only with the scalar of the share the peer sent, i.e. by a peer that made
+      // that share from one guess of the secret.
+      l.ensemble.bind = body;
+      send(l, { type: 'ensemble-confirm', body: { tag } });
+      return;
     }
     return admit(l, body);
   }
