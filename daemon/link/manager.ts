@@ -12,6 +12,7 @@ import { realTimers, type Timers } from '../timers.ts';
 import { type EnsembleRun, EXPORTER_LABEL, type Role, signBinding, startEnsembleRun } from './binding.ts';
 import { createDialer } from './dialer.ts';
 import { createIntroductions } from './introductions.ts';
+import { createLiveness } from './liveness.ts';
 import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
 import { judgeRotation, type RotationRefusal } from './rotation.ts';
 import { judgeBind } from './verify.ts';
@@ -187,37 +188,17 @@ export function createLinkManager(init: LinkManagerInit) {
     drop(l, reason);
   }
 
-  function heard(l: Link): void {
-    l.lastHeard = now();
-    if (!l.silent) return;
-    l.silent = false;
-    log.info({ event: 'link.resumed', peer: l.peerId, remote: addr(l.session.remote) }, `${l.name} is back`);
-  }
-
-  function startHeartbeat(l: Link): void {
-    if (l.beating) return;
-    l.beating = true;
-    timers.clear(l.timer); // the bind timeout, now answered
-    const beat = () => {
-      if (!links.has(l)) return;
-      const silence = now() - l.lastHeard;
-      if (silence > config.dropAfterMs) {
-        drop(l, 'peer silent');
-        return;
-      }
-      if (silence > config.livenessMs && !l.silent) {
-        // Kept, not dropped: if the path comes back, the link resumes on this session at once.
-        l.silent = true;
-        log.warn(
-          { event: 'link.silent', peer: l.peerId, remote: addr(l.session.remote), silentMs: silence },
-          `${l.name ?? addr(l.session.remote)} went silent; keeping the link ${Math.round(config.dropAfterMs / 1000)} s for it to come back`,
-        );
-      }
-      send(l, { type: 'ping', id: Math.floor(Math.random() * 2 ** 31), t: now() });
-      l.timer = timers.set(config.heartbeatMs, beat);
-    };
-    beat();
-  }
+  const liveness = createLiveness<Link>({
+    config,
+    now,
+    timers,
+    log,
+    alive: (l) => links.has(l),
+    ping: (l) => send(l, { type: 'ping', id: Math.floor(Math.random() * 2 ** 31), t: now() }),
+    drop: (l, reason) => drop(l, reason),
+  });
+  const heard = (l: Link) => liveness.heard(l);
+  const startHeartbeat = (l: Link) => liveness.start(l);
 
   function trusted(l: Link): void {
     l.phase = 'trusted';
