@@ -42,6 +42,22 @@ ${AUDIT_USAGE}
 every command takes --home DIR (or HANA_HOME) to pick its daemon.
 `;
 
+/** The usage lines of one command (all of them when none matches), for `hana <command> --help`. */
+export function helpFor(name: string): string {
+  const lines = USAGE.split('\n');
+  const own: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.trimStart().startsWith(`${name} `) && lines[i]!.trim() !== name) continue;
+    own.push(lines[i]!);
+    // Continuation lines are indented deeper than a command line.
+    while (i + 1 < lines.length && /^ {6,}\S/.test(lines[i + 1]!) && !/^ {2}[a-z]/.test(lines[i + 1]!))
+      own.push(lines[++i]!);
+  }
+  return own.length
+    ? `usage: hana <command> [options]\n\n${own.join('\n')}\n\nevery command takes --home DIR (or HANA_HOME) to pick its daemon.\n`
+    : USAGE;
+}
+
 type Command = { flags: FlagSpec; run: (args: Parsed, out: Out) => Promise<number> };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -84,6 +100,10 @@ export async function main(argv: readonly string[], out: Out): Promise<number> {
     return 0;
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (cmd && (rest.includes('--help') || rest.includes('-h'))) {
+    out.stdout(helpFor(name));
+    return 0;
+  }
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}"`);
     return await cmd.run(parseCommandArgs(rest, cmd.flags), out);
