@@ -3,9 +3,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after } from 'node:test';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 
 // Real daemons as child processes, each with its own temp home and free ports.
+
+// A test that times out never reaches its `finally`, and a daemon it started would keep the
+// test file's process (and so the whole suite) alive for good. Whatever is still running when
+// the file's tests are done is killed here, by PID.
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const p of running) p.kill('SIGKILL');
+});
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'daemon', 'cli', 'bin.js');
@@ -108,7 +120,13 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   proc.stderr!.on('data', (d) => {
     stderr += d;
   });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  running.add(proc);
+  const exited = new Promise<number | null>((r) =>
+    proc.on('exit', (code) => {
+      running.delete(proc);
+      r(code);
+    }),
+  );
 
   const ready = await new Promise<LogLine>((done, fail) => {
     const timer = setTimeout(
