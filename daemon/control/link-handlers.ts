@@ -60,6 +60,8 @@ export type LinkContext = {
   rotate: () => Promise<{ previous: string; deviceId: string }>;
   /** Replication and clock figures of a linked peer. */
   syncView?: (id: string) => PeerSyncView | undefined;
+  /** Why the last handshake with that address was refused by our verification, if it was. */
+  handshakeFailure?: (remote: { address: string; port: number }) => string | undefined;
 };
 
 export function linkHandlers(ctx: LinkContext): Handlers {
@@ -96,7 +98,17 @@ export function linkHandlers(ctx: LinkContext): Handlers {
     async 'pair.join'(params) {
       const p = PairJoinParam.parse(params);
       const r = await links.pairJoin(p.code, { waitMs: p.waitMs, ...(p.peer && { peer: p.peer }) });
-      if (!r.ok) throw controlError(`pair-${r.reason}`, r.message);
+      if (!r.ok) {
+        // The laptop at --peer never linked because its handshake was tampered with: say that,
+        // not "no laptop offers a code" (which would send the operator to look for --peer).
+        const tampered = p.peer && r.reason === 'no-laptop' ? ctx.handshakeFailure?.(p.peer) : undefined;
+        if (tampered)
+          throw controlError(
+            'pair-tampered',
+            `the handshake with ${p.peer!.address}:${p.peer!.port} failed verification (${tampered}): something between the laptops tampered with it, so nothing was paired`,
+          );
+        throw controlError(`pair-${r.reason}`, r.message);
+      }
       return r;
     },
     async 'trust.allow'(params) {

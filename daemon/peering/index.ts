@@ -79,6 +79,7 @@ export async function startPeering(init: PeeringInit) {
   };
   try {
     let links: LinkManager | undefined;
+    const handshakeFailures = new Map<string, string>();
     const openEndpoint = (port: number) =>
       openDtlsEndpoint({
         host: config.peers.bind,
@@ -90,6 +91,12 @@ export async function startPeering(init: PeeringInit) {
         onReject: (code, from, detail) => {
           rejections.reject(`peer-${code}`, from.address, detail);
           if (code === 'not-client-hello') links?.staleTraffic(from);
+          if (code === 'handshake-verify-failed') {
+            // Kept so `hana pair --peer` can say why that laptop never showed up (bounded).
+            if (handshakeFailures.size >= 256)
+              handshakeFailures.delete(handshakeFailures.keys().next().value!);
+            handshakeFailures.set(`${from.address}:${from.port}`, detail);
+          }
         },
       });
     if (config.peers.policy === 'accept-new')
@@ -191,6 +198,7 @@ export async function startPeering(init: PeeringInit) {
       links: linkManager,
       port: () => endpoint.port,
       syncView: (id) => sync.peerView(id),
+      handshakeFailure: (remote) => handshakeFailures.get(`${remote.address}:${remote.port}`),
       rotate,
     });
 
