@@ -74,7 +74,7 @@ async function until(cond: () => boolean, limitMs = 15_000, everyMs = 20): Promi
 // ── replicas ──
 
 type Replica = {
-  id: string;
+  readonly id: string;
   name: string;
   store: Store;
   sync: SyncService;
@@ -88,9 +88,12 @@ function createReplica(init: {
   peers: PeerStore;
   params?: ParamMap;
   hlcNow?: () => number;
+  /** The device ID now, when it can change (a rotation), and every ID it has had. */
+  self?: { current: () => string; all: () => readonly string[] };
 }): Replica {
   const registry = createRegistry(init.params ?? PARAMS);
-  const hlc = createHlc({ node: init.id, ...(init.hlcNow && { now: init.hlcNow }) });
+  const selfId = init.self?.current ?? (() => init.id);
+  const hlc = createHlc({ node: selfId, ...(init.hlcNow && { now: init.hlcNow }) });
   const store = createStore({ registry, hlc });
   const rejections = createRejections({
     log,
@@ -100,7 +103,8 @@ function createReplica(init: {
   });
   const config = SyncConfig.parse({ antiEntropyMs: 100 });
   const sync = createSyncService({
-    selfId: init.id,
+    selfId,
+    ...(init.self && { ownIds: init.self.all }),
     config,
     registry,
     store,
@@ -110,7 +114,9 @@ function createReplica(init: {
     log,
   });
   return {
-    id: init.id,
+    get id() {
+      return selfId();
+    },
     name: init.name,
     store,
     sync,
@@ -463,6 +469,56 @@ describe('sync merge rules across replicas', () => {
       assert.deepEqual(g.rs[0]!.store.get('/b')!.stamp, { t: T + 20, c: 0, node: winner.id });
     } finally {
       g.close();
+    }
+  });
+
+  it('after a replica rotates its identity, every side converges and names the right writer', async () => {
+    const a1 = idOf('rotation a1');
+    const a2 = idOf('rotation a2');
+    const b = { id: idOf('rotation b'), name: 'rot-b' };
+    const c = { id: idOf('rotation c'), name: 'rot-c' };
+    const ids = [a1];
+    const [sa, sb, sc] = await peerStores(dir, [{ id: a1, name: 'rot-a' }, b, c]);
+    const A = createReplica({
+      id: a1,
+      name: 'rot-a',
+      peers: sa!,
+      self: { current: () => ids.at(-1)!, all: () => ids },
+    });
+    const B = createReplica({ ...b, peers: sb! });
+    const C = createReplica({ ...c, peers: sc! });
+    const rs = [A, B, C];
+    const net = createNet({ seed: 7, loss: 0.1, dup: 0.05, maxDelayMs: 5 });
+    try {
+      meshOf(net, rs);
+      A.write('/a', 0.1);
+      A.write('/col', '#11223344');
+      B.write('/b', 5);
+      assert.ok(await until(() => converged(rs)), differences(rs));
+      // A rotates: its links end, the others move their pin in one write, links come back.
+      net.unlink(A, B);
+      net.unlink(A, C);
+      ids.push(a2);
+      await sb!.rotate(a1, a2);
+      await sc!.rotate(a1, a2);
+      net.link(A, B);
+      net.link(A, C);
+      A.write('/a', 0.2);
+      A.write('/on', true);
+      B.write('/b', 7);
+      C.write('/name', 'after');
+      assert.ok(await until(() => converged(rs)), differences(rs));
+      for (const r of [B, C]) {
+        assert.equal(r.store.get('/a')!.stamp.node, a2, `${r.name} names A's new ID`);
+        assert.equal(r.store.get('/a')!.source, `peer:${a2}`);
+        assert.equal(r.store.get('/col')!.stamp.node, a1, 'a write made before the rotation keeps its stamp');
+      }
+      assert.doesNotMatch(A.store.get('/a')!.source, /^peer:/, 'A’s own write stays its own');
+      assert.equal(A.store.get('/b')!.source, `peer:${b.id}`);
+      for (const r of rs) assert.equal(r.sync.status().refused, 0, `${r.name} refused nothing`);
+    } finally {
+      net.close();
+      for (const r of rs) r.sync.close();
     }
   });
 
