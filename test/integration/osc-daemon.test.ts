@@ -170,7 +170,7 @@ describe('daemon over UDP and TCP', () => {
       if (!r.ok) throw new Error(r.error.message);
       return r.result as T;
     };
-    const valueOf = async (path: string) =>
+    const valueAt = async (path: string) =>
       (await ask<{ params: { value: unknown }[] }>('get', { pattern: path })).params[0]?.value;
     const within = async (check: () => Promise<boolean>, ms = 15_000) => {
       const end = Date.now() + ms;
@@ -190,15 +190,15 @@ describe('daemon over UDP and TCP', () => {
         ],
       });
       assert.ok(await within(async () => (await ask<DaemonStatus>('status')).ingest.scheduled === 1));
-      assert.notEqual(await valueOf('/scene'), 42, 'held until its time');
-      assert.ok(await within(async () => (await valueOf('/scene')) === 42));
-      assert.equal(await valueOf('/layer/1/hue'), 10);
+      assert.notEqual(await valueAt('/scene'), 42, 'held until its time');
+      assert.ok(await within(async () => (await valueAt('/scene')) === 42));
+      assert.equal(await valueAt('/layer/1/hue'), 10);
       await s.send({
         kind: 'bundle',
         timetag: IMMEDIATE,
         elements: [oscMessage('/scene', [{ type: 'i', value: 43 }])],
       });
-      assert.ok(await within(async () => (await valueOf('/scene')) === 43));
+      assert.ok(await within(async () => (await valueAt('/scene')) === 43));
     } finally {
       s.close();
     }

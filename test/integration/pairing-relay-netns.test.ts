@@ -213,7 +213,10 @@ describe('pairing through a relay namespace between A and B', { skip }, () => {
         assert.ok(tampered(stats), `the relay did tamper: ${JSON.stringify(stats)}`);
         assert.equal(join.code, 1, join.stdout);
         assert.match(join.stderr, /^hana: [^\n]+\n$/, 'one sentence');
-        assert.match(join.stderr, /failed verification \(.+\): something between the laptops tampered with it/);
+        assert.match(
+          join.stderr,
+          /failed verification \(.+\): something between the laptops tampered with it/,
+        );
         assert.equal(join.stdout, '');
 
         assert.deepEqual(await pins(a), [], 'no pin on A');

@@ -23,10 +23,10 @@ const COMMANDS = [
 ];
 
 async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s) });
-  return { code, stdout, stderr };
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await main(argv, { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) });
+  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
 }
 
 describe('hana <command> --help', () => {
