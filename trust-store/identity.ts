@@ -28,7 +28,8 @@ export type Identity = Credentials & {
 
 export const identityPath = (home: string) => join(home, 'identity.json');
 
-function fromFile(f: z.infer<typeof IdentityFile>): Identity {
+/** Also reads the identity kept after a rotation (trust-store/previous-identity.ts). */
+export function identityFromPem(f: { certPem: string; keyPem: string; createdAt: string }): Identity {
   const der = new Uint8Array(new X509Certificate(f.certPem).raw);
   return {
     certPem: f.certPem,
@@ -41,7 +42,7 @@ function fromFile(f: z.infer<typeof IdentityFile>): Identity {
 
 export async function createIdentity(): Promise<Identity> {
   const cred = await createCertificate();
-  return fromFile({ version: 1, ...cred, createdAt: new Date().toISOString() });
+  return identityFromPem({ ...cred, createdAt: new Date().toISOString() });
 }
 
 export async function saveIdentity(home: string, id: Identity): Promise<void> {
@@ -75,7 +76,7 @@ export async function loadOrCreateIdentity(home: string): Promise<LoadIdentity> 
   }
   try {
     const parsed = IdentityFile.parse(JSON.parse(read.text));
-    return { ok: true, identity: fromFile(parsed), created: false };
+    return { ok: true, identity: identityFromPem(parsed), created: false };
   } catch (err) {
     return {
       ok: false,

@@ -61,7 +61,9 @@ export type PeerStore = {
    * Moves a peer's pin to its next identity in one write: same place, name, role, state and
    * first sighting; held key changes against the old ID now point at the new one. Rejects with
    * 'unknown-peer' if the old ID is not pinned, 'invalid-peer' if it is blocked (moving would
-   * free the blocked ID), and 'known-peer' if the new ID is pinned in any state or held.
+   * free the blocked ID), and 'known-peer' if the new ID is pinned in any state or held. A
+   * held change of the new ID presented under the old one's name is the exception: it is the
+   * change this rotation explains (the peer reached us with its new key first), and goes.
    */
   rotate(oldId: string, newId: string): Promise<Peer>;
   /**
@@ -306,7 +308,9 @@ function createPeerStore(path: string, initial: PeersFile, now: () => Date): Pee
         }
         // Checked here, inside the one write, not only by the caller: two rotations (or a
         // rotation and the operator) racing must not both pass a check made before either wrote.
-        if (find(f, to) !== undefined || f.held.some((h) => h.presentedId === to || h.pinnedId === to)) {
+        const explained = (h: HeldKeyChange) => h.presentedId === to && h.pinnedId === from;
+        const held = f.held.filter((h) => !explained(h));
+        if (find(f, to) !== undefined || held.some((h) => h.presentedId === to || h.pinnedId === to)) {
           throw trustStoreError(
             'known-peer',
             `${to} is already pinned or held: a pin moves only to a new ID`,
@@ -320,7 +324,7 @@ function createPeerStore(path: string, initial: PeersFile, now: () => Date): Pee
           peers: f.peers.map((p) =>
             p.id === from ? peer : p.introducedBy === from ? { ...p, introducedBy: to } : p,
           ),
-          held: f.held.map((h) => (h.pinnedId === from ? { ...h, pinnedId: to } : h)),
+          held: held.map((h) => (h.pinnedId === from ? { ...h, pinnedId: to } : h)),
         };
         return { next, result: { ...peer } };
       });

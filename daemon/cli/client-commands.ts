@@ -27,6 +27,11 @@ function statusText(s: DaemonStatus): string {
     `peers     ${s.peers.linked} linked, ${s.peers.pending} pending, ${s.peers.refused} refused; udp ${s.peers.port}, policy ${s.peers.policy}, ensemble "${s.peers.ensemble}"${s.peers.pairing.state === 'none' ? '' : `; pairing code ${s.peers.pairing.state}${s.peers.pairing.state === 'open' ? ` (${s.peers.pairing.triesLeft} tries left)` : ''}`}`,
     ...(s.peers.warning ? [`WARNING   ${s.peers.warning}`] : []),
     `identity  ${s.peers.deviceId}`,
+    ...(s.peers.rotation
+      ? [
+          `rotation  old key kept until ${s.peers.rotation.pending.length} peer(s) move their pin: ${s.peers.rotation.pending.map((p) => p.name ?? p.id).join(', ')}`,
+        ]
+      : []),
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
     `sync      ${s.sync.links} links, ${s.sync.applied} applied, ${s.sync.stale} stale, ${s.sync.refused} refused${s.sync.unknownPaths.count ? `, ${s.sync.unknownPaths.count} undeclared paths kept aside` : ''}`,
     `clock     beat ${s.sync.clock.beat.toFixed(2)} at ${s.sync.clock.tempo} bpm, following ${s.sync.clock.leader === s.nodeId ? 'this daemon' : `${s.sync.clock.leader.slice(0, 7)} (±${s.sync.clock.errorMs.toFixed(2)} ms)`}`,

@@ -124,7 +124,7 @@ export async function trustCommand(args: Parsed, out: Out): Promise<number> {
       out,
       r,
       () =>
-        `new identity ${r.deviceId}\n(was ${r.previous}; linked peers were told, signed by the old key, and move their pin)`,
+        `new identity ${r.deviceId}\n(was ${r.previous}; peers were told, signed by the old key, and move their pin; the old key is kept until each has: see \`hana status\`)`,
     );
   }
   if (!['allow', 'block', 'forget'].includes(action ?? '') || !id || extra.length) {

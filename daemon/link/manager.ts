@@ -14,7 +14,8 @@ import { createDialer } from './dialer.ts';
 import { createIntroductions } from './introductions.ts';
 import { createLiveness } from './liveness.ts';
 import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
-import { judgeRotation, type RotationRefusal } from './rotation.ts';
+import { judgeRotation, judgeRotationFrom, type RotationRefusal, type RotationVerdict } from './rotation.ts';
+import { createRotationAcks, type PendingRotation } from './rotation-acks.ts';
 import { judgeBind } from './verify.ts';
 import {
   type BindBody,
@@ -23,6 +24,7 @@ import {
   LINK_VERSION,
   type LinkMessage,
   type PairMessage,
+  type RotateFromBody,
 } from './wire.ts';
 
 // Links to other daemons: every DTLS session must bind (prove its key over this session) and
@@ -57,6 +59,8 @@ export type Link = {
    * answered) its bind, held until its tag proves the secret.
    */
   ensemble?: { run: EnsembleRun; bind?: BindBody };
+  /** A peer's rotation told before its bind (it missed it on the old link), judged after the bind. */
+  rotateFrom?: RotateFromBody;
 };
 
 export type PeerView = {
@@ -87,6 +91,10 @@ export type LinkManagerInit = {
   onSync?: (link: Link, bytes: Uint8Array) => void;
   now?: () => number;
   timers?: Timers;
+  /** Keeps (or, with undefined, deletes) our own pending rotation: the old key and who owes an ack. */
+  saveRotation?: (p: PendingRotation | undefined) => Promise<void>;
+  /** How often our rotation is told again to a linked peer that has not acked (default 2 s). */
+  rotationResendMs?: number;
 };
 
 /** Message types from here up belong to daemon/sync (its v1 starts at 0x10). */
@@ -147,6 +155,18 @@ export function createLinkManager(init: LinkManagerInit) {
   function promoteLinks(id: string): void {
     for (const l of links) if (l.peerId === id && l.phase === 'pending') trusted(l);
   }
+  // Our own rotation, told until each pinned peer acks (daemon/link/rotation-acks.ts).
+  const rotationAcks = createRotationAcks<Link>({
+    timers,
+    resendMs: init.rotationResendMs ?? 2000,
+    log,
+    security,
+    store,
+    ownId: () => identity.deviceId,
+    links: () => [...links],
+    send: (l, m) => send(l, m),
+    save: init.saveRotation ?? (async () => {}),
+  });
 
   const send = (l: Link, m: LinkMessage) => l.session.send(encodeLink(m));
   const addr = (r: Remote) => `${r.address}:${r.port}`;
@@ -290,6 +310,12 @@ export function createLinkManager(init: LinkManagerInit) {
   async function admit(l: Link, body: BindBody): Promise<void> {
     const s = l.session;
     const presented = l.peerId!;
+    // A rotation the peer told before its bind moves the pin first, so the decision below sees
+    // its new ID pinned rather than a key change under a pinned name (daemon/link/rotation.ts).
+    if (l.rotateFrom) {
+      await onRotateFrom(l, l.rotateFrom);
+      if (!links.has(l)) return;
+    }
     const d = decide({
       presentedId: presented,
       claimedName: body.name,
@@ -380,6 +406,7 @@ export function createLinkManager(init: LinkManagerInit) {
 
   /** A trusted peer announces its next identity, signed by the key we pinned: move the pin. */
   async function onRotate(l: Link, body: Extract<LinkMessage, { type: 'rotate' }>['body']): Promise<void> {
+    if ('from' in body) return onRotateFrom(l, body);
     const v = judgeRotation({
       linkTrusted: l.phase === 'trusted',
       oldCertDer: l.session.peerCertDer,
@@ -387,8 +414,46 @@ export function createLinkManager(init: LinkManagerInit) {
       ownId: identity.deviceId,
       store,
     });
-    const ids = { peer: v.oldId, ...(v.newId !== undefined && { next: v.newId }) };
-    if (!v.ok) return refuseRotation(l, v.reason, v.detail, ids);
+    if (!v.ok) return refuseRotation(l, v.reason, v.detail, rotationIds(v));
+    await moveAndAck(l, v);
+  }
+
+  /**
+   * The rotation of a peer that this session already shows under its next certificate: before
+   * the trust decision (from admit: the bind proved the new key), or on a link that is up. Only
+   * bad faith is a violation here: a peer whose pin we lost or never trusted gets a log line.
+   */
+  async function onRotateFrom(l: Link, body: RotateFromBody): Promise<void> {
+    const v = judgeRotationFrom({
+      sessionCertDer: l.session.peerCertDer,
+      body,
+      ownId: identity.deviceId,
+      store,
+    });
+    if (!v.ok) {
+      if (v.reason === 'bad-signature' || v.reason === 'not-a-certificate')
+        return refuseRotation(l, v.reason, v.detail, rotationIds(v));
+      rotationRefusals.reject(v.reason, l.session.remote.address, v.detail, {
+        remote: addr(l.session.remote),
+        ...rotationIds(v),
+      });
+      return;
+    }
+    if (await moveAndAck(l, v)) promoteLinks(v.newId);
+  }
+
+  const rotationIds = (v: RotationVerdict) => ({
+    peer: v.oldId,
+    ...(v.newId !== undefined && { next: v.newId }),
+  });
+
+  /** Applies an accepted rotation (unless it was applied before) and acks it; true once moved. */
+  async function moveAndAck(l: Link, v: Extract<RotationVerdict, { ok: true }>): Promise<boolean> {
+    const ids = rotationIds(v);
+    if (v.already) {
+      if (links.has(l)) send(l, { type: 'rotate-ack', body: { from: v.oldId, to: v.newId } });
+      return false;
+    }
     let moved: Peer;
     try {
       // One write: the pin is never gone, nor its name free, between forgetting and re-pinning.
@@ -396,17 +461,22 @@ export function createLinkManager(init: LinkManagerInit) {
     } catch (err) {
       const code = (err as TrustStoreError).code;
       if (code !== 'known-peer' && code !== 'unknown-peer' && code !== 'invalid-peer') throw err;
-      return refuseRotation(
+      refuseRotation(
         l,
         'conflict',
         `${v.oldId} could not move to ${v.newId}: ${(err as Error).message}`,
         ids,
       );
+      return false;
     }
     security.info(
       { event: 'peer.rotated', ...ids, name: moved.name, state: moved.state, role: moved.role },
       `${moved.name} moved to a new identity ${v.newId}, signed by its old key`,
     );
+    // Said once the pin is on disk: the peer deletes its old key when everyone has said it.
+    if (links.has(l)) send(l, { type: 'rotate-ack', body: { from: v.oldId, to: v.newId } });
+    rotationAcks.renamed(v.oldId, v.newId);
+    return true;
   }
 
   function onMessage(l: Link, bytes: Uint8Array): void {
@@ -452,6 +522,16 @@ export function createLinkManager(init: LinkManagerInit) {
         onEnsembleConfirm(l, l.ensemble!.run, waiting, m.body.tag);
         return;
       }
+      // A peer's rotation comes before its bind and is judged after it (admit); an ack needs
+      // only the ID its bind proved.
+      if (m.type === 'rotate' && 'from' in m.body && !l.rotateFrom) {
+        l.rotateFrom = m.body;
+        return;
+      }
+      if (m.type === 'rotate-ack' && l.bound) {
+        rotationAcks.acked(l, m.body);
+        return;
+      }
       if (m.type !== 'bind' || l.bound) {
         l.session.violation(m.type === 'bind' ? 'second bind' : `${m.type} before bind`);
         return;
@@ -476,6 +556,10 @@ export function createLinkManager(init: LinkManagerInit) {
       onRotate(l, m.body).catch((err) =>
         log.error({ err, event: 'link.rotate-error' }, 'could not apply a peer’s rotation'),
       );
+      return;
+    }
+    if (m.type === 'rotate-ack') {
+      rotationAcks.acked(l, m.body);
       return;
     }
     if (m.type === 'ping') send(l, { type: 'pong', id: m.id, t: m.t });
@@ -517,6 +601,9 @@ export function createLinkManager(init: LinkManagerInit) {
         run: startEnsembleRun({ secret, role: s.role, session: s, ownId: identity.deviceId, peerId }),
       };
     }
+    // A peer that missed our rotation hears it before our bind shows it a new ID.
+    const rotation = rotationAcks.greeting(peerId);
+    if (rotation) send(l, rotation);
     send(l, {
       type: 'bind',
       body: {
@@ -540,11 +627,14 @@ export function createLinkManager(init: LinkManagerInit) {
     removeTarget: dialer.removeTarget,
     staleTraffic: dialer.staleTraffic,
     links: () => [...links],
-    /** Tells every trusted peer about our next identity (signed by the current key). */
-    announceRotation(newCertDer: Uint8Array, sig: string): void {
-      const cert = Buffer.from(newCertDer).toString('base64');
-      for (const l of links) if (l.phase === 'trusted') send(l, { type: 'rotate', body: { cert, sig } });
-    },
+    /**
+     * Our rotation begins (or resumes after a restart): told to each pinned peer in `pending`,
+     * signed by the old key, until it acks. Resolves once the state is saved.
+     */
+    startRotation: (p: PendingRotation) => rotationAcks.start(p),
+    /** Resolves when none of `ids` owes an ack any more, or after `ms`. */
+    rotationSettled: (ids: readonly string[], ms: number) => rotationAcks.settled(ids, ms),
+    rotationStatus: () => rotationAcks.status(),
     /** Switches to the new identity; existing links end and are redialled with it. */
     useIdentity(next: Identity): void {
       identity = next;
@@ -584,6 +674,8 @@ export function createLinkManager(init: LinkManagerInit) {
     /** The operator blocked or forgot a peer: its link goes now. */
     disconnect(id: string, reason: string): void {
       for (const l of [...links]) if (l.peerId === id) drop(l, reason);
+      // Nor does it owe an ack for our rotation any more.
+      rotationAcks.prune();
     },
     peers(): PeerView[] {
       const byId = new Map<string, Link>();
@@ -641,9 +733,11 @@ export function createLinkManager(init: LinkManagerInit) {
     async close(): Promise<void> {
       closed = true;
       dialer.close();
+      const saved = rotationAcks.close();
       const open = links.size;
       for (const l of [...links]) drop(l, 'daemon shutting down');
       if (open > 0) await new Promise((r) => setTimeout(r, 100));
+      await saved;
     },
   };
 }

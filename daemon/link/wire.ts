@@ -24,6 +24,7 @@ export const MSG = {
   'pair-done': 10,
   'pair-fail': 11,
   introduce: 12,
+  'rotate-ack': 13,
   // The last link type before sync's 0x10, so types added after pairing can take 12–14 in order.
   'ensemble-confirm': 15,
 } as const;
@@ -75,6 +76,21 @@ export const RotateBody = z
   .strict();
 export type RotateBody = z.infer<typeof RotateBody>;
 
+/**
+ * The same rotation told over a session that already shows the new certificate, to a peer that
+ * missed it (daemon/link/rotation.ts): it carries the certificate the peer pinned instead, since
+ * both would not fit one datagram. Sent before the bind, so the peer can move its pin before it
+ * judges the new ID (which would otherwise be a key change under a pinned name).
+ */
+export const RotateFromBody = z
+  .object({ from: z.string().min(100).max(1100), sig: z.string().min(16).max(200) })
+  .strict();
+export type RotateFromBody = z.infer<typeof RotateFromBody>;
+
+/** "My pin for `from` now points at `to`": the rotating daemon may stop announcing to us. */
+export const RotateAckBody = z.object({ from: DeviceId, to: DeviceId }).strict();
+export type RotateAckBody = z.infer<typeof RotateAckBody>;
+
 /** Pairing (daemon/link/pairing.ts): CPace shares and key-confirmation tags, 32 bytes each. */
 export const PairBodies = {
   /** "I hold an open pairing code": lets the other side try its code here and nowhere else. */
@@ -99,7 +115,8 @@ export type LinkMessage =
   | { type: 'ensemble-confirm'; body: EnsembleConfirmBody }
   | { type: 'ping' | 'pong'; id: number; t: number }
   | { type: 'close'; reason: string }
-  | { type: 'rotate'; body: RotateBody }
+  | { type: 'rotate'; body: RotateBody | RotateFromBody }
+  | { type: 'rotate-ack'; body: RotateAckBody }
   | { type: 'introduce'; body: IntroduceBody };
 
 /** `version` is set for a bind of another link version: the peer runs an older or newer hana. */
@@ -142,6 +159,7 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
     type !== MSG.bind &&
     type !== MSG.close &&
     type !== MSG.rotate &&
+    type !== MSG['rotate-ack'] &&
     type !== MSG['ensemble-confirm'] &&
     type !== MSG.introduce &&
     pairType === undefined
@@ -176,10 +194,16 @@ export function decodeLink(b: Uint8Array): { ok: true; message: LinkMessage } | 
       : { ok: false, error: `malformed ${pairType}` };
   }
   if (type === MSG.rotate) {
-    const r = RotateBody.safeParse(json);
+    const r = RotateBody.or(RotateFromBody).safeParse(json);
     return r.success
       ? { ok: true, message: { type: 'rotate', body: r.data } }
       : { ok: false, error: 'malformed rotate' };
+  }
+  if (type === MSG['rotate-ack']) {
+    const r = RotateAckBody.safeParse(json);
+    return r.success
+      ? { ok: true, message: { type: 'rotate-ack', body: r.data } }
+      : { ok: false, error: 'malformed rotate-ack' };
   }
   if (type === MSG.introduce) {
     const r = IntroduceBody.safeParse(json);

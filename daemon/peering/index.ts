@@ -6,17 +6,19 @@ import { createIdentity, saveIdentity } from '../../trust-store/identity.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { Config } from '../config/schema.ts';
 import { linkHandlers } from '../control/link-handlers.ts';
+import { controlError } from '../control/protocol.ts';
 import type { Handlers } from '../control/server.ts';
 import type { Rejections } from '../ingest/rejections.ts';
-import { signRotation } from '../link/binding.ts';
 import { createMdnsRejections, startPeerDiscovery } from '../link/discovery.ts';
 import { createLinkManager, type LinkManager } from '../link/manager.ts';
+import type { RotationStatus } from '../link/rotation-acks.ts';
 import type { Logger } from '../log.ts';
 import type { Hlc } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store } from '../state/store.ts';
 import { createSyncService, type SyncLinkHandle, type SyncStatus } from '../sync/service.ts';
 import type { IdentityRef } from './identity-ref.ts';
+import { keptRotation, newRotation, rotationSaver } from './rotation.ts';
 
 // Everything between this daemon and the others: the DTLS endpoint, the link manager (binding,
 // trust decisions, heartbeats, dialling), mDNS discovery, replication over trusted links and
@@ -57,11 +59,16 @@ export type PeeringStatus = {
       expires: string | null;
     };
     endpoint: { sessions: number; halfOpen: number; banned: number; fragmentBytes: number };
+    /** This daemon's last rotation while pinned peers have yet to ack it (its old key is kept). */
+    rotation: RotationStatus | null;
   };
   /** LAN discovery: announcements ignored, by reason code (a forged one is a hint, never a crash). */
   mdns: { enabled: boolean; peers: number; rejected: Record<string, number>; rejectedTotal: number };
   sync: SyncStatus;
 };
+
+/** How long the links still up get to ack a rotation before they end with the switch. */
+const ROTATION_SWITCH_WAIT_MS = 5000;
 
 async function resolveStatic(hp: string): Promise<Remote> {
   const at = hp.lastIndexOf(':');
@@ -122,6 +129,7 @@ export async function startPeering(init: PeeringInit) {
     closers.push(() => sync.close());
 
     const syncLinks = new Map<object, SyncLinkHandle>();
+    const saveRotation = rotationSaver(init.home);
     const linkManager = createLinkManager({
       config: config.peers,
       identity: identity.current,
@@ -140,9 +148,13 @@ export async function startPeering(init: PeeringInit) {
         syncLinks.delete(l);
       },
       onSync: (l, bytes) => syncLinks.get(l)?.receive(bytes),
+      saveRotation,
     });
     links = linkManager;
     closers.push(() => linkManager.close());
+    // A rotation a previous run left unacked goes on before any peer is dialled.
+    const kept = await keptRotation({ home: init.home, current: identity.current, log, security });
+    if (kept) await linkManager.startRotation(kept);
     for (const hp of config.peers.static) linkManager.addTarget(await resolveStatic(hp), undefined, true);
 
     // Counted across restarts of discovery, so `hana status` keeps the totals since start.
@@ -164,12 +176,35 @@ export async function startPeering(init: PeeringInit) {
     closers.push(() => discovery?.close());
 
     async function rotate(): Promise<{ previous: string; deviceId: string }> {
+      // Only the last old key is kept: a second rotation now would leave the peers still on the
+      // first one with nothing that could tell them where this daemon went.
+      const unfinished = linkManager.rotationStatus();
+      if (unfinished) {
+        throw controlError(
+          'rotation-pending',
+          `the last rotation still waits for ${unfinished.pending.length} peer(s) to move their pin (see \`hana status\`): let them link once, or \`hana trust forget\` the ones that will not come back`,
+        );
+      }
       const current = identity.current;
       const next = await createIdentity();
-      linkManager.announceRotation(next.certDer, signRotation(current.keyPem, current.certDer, next.certDer));
-      // Give the announcement a moment to reach peers before the links end.
-      await new Promise((r) => setTimeout(r, 300));
+      const pinned = peerStore
+        .list()
+        .filter((p) => p.state === 'trusted')
+        .map((p) => p.id);
+      const rotation = newRotation(current, next, pinned);
+      // On disk first the old key (and who owes an ack), then the new identity, and only then
+      // does anyone hear of it: a crash at any point leaves a home that restarts as either
+      // identity, and, as the new one, goes on telling the peers that missed it.
+      if (pinned.length > 0) await saveRotation(rotation);
       await saveIdentity(init.home, next);
+      await linkManager.startRotation(rotation);
+      // The links still up carry it (repeated until acked) until they end with the switch;
+      // whoever has not acked by then hears it on its first session with the new identity.
+      const linked = linkManager
+        .links()
+        .filter((l) => l.phase === 'trusted' && l.peerId !== undefined && pinned.includes(l.peerId))
+        .map((l) => l.peerId!);
+      await linkManager.rotationSettled(linked, ROTATION_SWITCH_WAIT_MS);
       identity.replace(next);
       const port = endpoint.port;
       await endpoint.close();
@@ -217,6 +252,7 @@ export async function startPeering(init: PeeringInit) {
             warning: 'peers.policy is accept-new: every hana on this network is trusted on first contact',
           }),
           pairing: linkManager.pairStatus(),
+          rotation: linkManager.rotationStatus(),
           endpoint: endpoint.stats(),
         },
         mdns: {

@@ -262,6 +262,10 @@ describe('peer links on loopback', () => {
       );
       assert.deepEqual(trust.held, []);
       assert.ok(a.logs.some((l) => l.event === 'peer.rotated' && l.next === deviceId && l.security === true));
+      // a acked over the old link before the switch: b kept its old key only that long.
+      assert.ok(b.logs.some((l) => l.event === 'identity.rotation-acked' && l.peer === a.deviceId));
+      assert.ok(await eventually(() => b.logs.some((l) => l.event === 'identity.previous-removed'), 100, 50));
+      assert.equal((await b.status()).peers.rotation, null);
     } finally {
       await a.stop();
       await b.stop();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -157,6 +157,61 @@ describe('identity rotation', () => {
       await o.stop();
       await impostor?.stop();
       await w.stop();
+    }
+  });
+  it('a peer offline during the rotation moves its pin when it comes back; the old key stays 0600 until then', async () => {
+    const b = await startDaemon({ config: { name: 'bee' } });
+    const cConfig = { name: 'cee', peers: { static: [`127.0.0.1:${b.peerPort}`] } };
+    const c = await startDaemon({ config: cConfig });
+    let c2: TestDaemon | undefined;
+    const previous = join(b.home, 'identity.previous.json');
+    try {
+      assert.ok(await linkedTo(b, c.deviceId), 'b linked to c');
+      assert.ok(await linkedTo(c, b.deviceId), 'c linked to b');
+      await c.stop('SIGTERM', { keepHome: true });
+
+      const r = await b.cli('trust', 'rotate', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const { deviceId } = JSON.parse(r.stdout) as { deviceId: string };
+      assert.equal(((await stat(previous)).mode & 0o777).toString(8), '600');
+      const kept = JSON.parse(await readFile(previous, 'utf8')) as { next: string; pending: string[] };
+      assert.equal(kept.next, deviceId);
+      assert.deepEqual(kept.pending, [c.deviceId]);
+      const status = await b.status();
+      assert.deepEqual(
+        status.peers.rotation?.pending.map((p) => [p.id, p.name]),
+        [[c.deviceId, 'cee']],
+      );
+      assert.match(
+        (await b.cli('status')).stdout,
+        /rotation {2}old key kept until 1 peer\(s\) move their pin: cee/,
+      );
+      const again = await b.cli('trust', 'rotate');
+      assert.equal(again.code, 1, 'no second rotation while the first is owed');
+      assert.match(again.stderr, /still waits for 1 peer/);
+
+      c2 = await startDaemon({
+        home: c.home,
+        config: { ...cConfig, peers: { ...cConfig.peers, port: c.peerPort } },
+      });
+      assert.ok(await linkedTo(c2, deviceId), 'c links to b’s new identity with no operator step');
+      assert.ok(await linkedTo(b, c2.deviceId));
+      const trust = await trustList(c2);
+      assert.deepEqual(
+        trust.peers.map((p) => [p.id, p.name, p.state]),
+        [[deviceId, 'bee', 'trusted']],
+      );
+      assert.deepEqual(trust.held, []);
+      assert.ok(
+        c2.logs.some((l) => l.event === 'peer.rotated' && l.next === deviceId && l.security === true),
+      );
+      assert.ok(await logged(b, 'identity.previous-removed'), 'b deleted the old key after the last ack');
+      await assert.rejects(stat(previous), { code: 'ENOENT' });
+      assert.equal((await b.status()).peers.rotation, null);
+    } finally {
+      await c2?.stop();
+      await c.stop();
+      await b.stop();
     }
   });
 });

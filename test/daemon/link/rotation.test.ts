@@ -7,7 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { signBinding, signRotation } from '../../../daemon/link/binding.ts';
 import { createLinkManager } from '../../../daemon/link/manager.ts';
-import { judgeRotation, RotationRefusal, type RotationVerdict } from '../../../daemon/link/rotation.ts';
+import {
+  judgeRotation,
+  judgeRotationFrom,
+  RotationRefusal,
+  type RotationVerdict,
+} from '../../../daemon/link/rotation.ts';
 import { decodeLink, encodeLink, LINK_VERSION } from '../../../daemon/link/wire.ts';
 import { securityLogger } from '../../../daemon/log.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
@@ -123,6 +128,69 @@ describe('judgeRotation', () => {
     assert.equal(refusedFor(judge(store, announce(next.certDer))), 'not-trusted');
   });
 
+  it('answers the same rotation again once the pin moved: nothing to write, an ack', async () => {
+    const store = await ensemble();
+    await store.rotate(observer.deviceId, next.deviceId);
+    assert.deepEqual(judge(store, announce(next.certDer)), {
+      ok: true,
+      oldId: observer.deviceId,
+      newId: next.deviceId,
+      already: true,
+    });
+    assert.equal(
+      refusedFor(judge(store, announce(next.certDer, stranger))),
+      'not-trusted',
+      'signed by another key',
+    );
+    assert.equal(refusedFor(judge(store, announce(next.certDer), false)), 'not-trusted');
+  });
+
+  it('lets a rotation resolve the key change it explains, and only that one', async () => {
+    const store = await ensemble();
+    await store.hold({ name: 'obs', presentedId: next.deviceId, pinnedId: observer.deviceId });
+    assert.deepEqual(judge(store, announce(next.certDer)), {
+      ok: true,
+      oldId: observer.deviceId,
+      newId: next.deviceId,
+    });
+    await store.rotate(observer.deviceId, next.deviceId);
+    assert.deepEqual(store.held(), [], 'the held change went with the move');
+    const other = await ensemble();
+    await other.hold({ name: 'vee', presentedId: next.deviceId, pinnedId: victim.deviceId });
+    assert.equal(refusedFor(judge(other, announce(next.certDer))), 'held-id', 'held under another pin');
+  });
+
+  it('judges a rotation told over a session with the new certificate by the old one it carries', async () => {
+    const store = await ensemble();
+    const from = (old: Identity, signer: Identity = old) => ({
+      from: b64(old.certDer),
+      sig: signRotation(signer.keyPem, old.certDer, next.certDer),
+    });
+    const late = (body: { from: string; sig: string }, sessionCertDer = next.certDer) =>
+      judgeRotationFrom({ sessionCertDer, body, ownId: own.deviceId, store });
+    assert.deepEqual(late(from(observer)), { ok: true, oldId: observer.deviceId, newId: next.deviceId });
+    assert.equal(refusedFor(late(from(observer, stranger))), 'bad-signature', 'not signed by the pinned key');
+    assert.equal(
+      refusedFor(late(from(observer), stranger.certDer)),
+      'bad-signature',
+      'vouches for another certificate than the session shows',
+    );
+    assert.equal(refusedFor(late(from(stranger))), 'not-trusted', 'a certificate nobody pinned');
+    const v = late({ ...from(observer), from: b64(randomBytes(400)) });
+    assert.equal(refusedFor(v), 'not-trusted');
+    // Onto another pinned peer: the same rules as the announcement over the old link.
+    const onto = judgeRotationFrom({
+      sessionCertDer: victim.certDer,
+      body: {
+        from: b64(observer.certDer),
+        sig: signRotation(observer.keyPem, observer.certDer, victim.certDer),
+      },
+      ownId: own.deviceId,
+      store,
+    });
+    assert.equal(refusedFor(onto), 'pinned-id');
+  });
+
   it('names every refusal with a stable code', async () => {
     const store = await ensemble();
     const v = judge(store, announce(victim.certDer));
@@ -217,8 +285,12 @@ describe('the link manager applying a rotation', () => {
     }
   });
 
-  it('moves the pin for a fresh certificate, once: a replay of the same rotation is refused', async () => {
+  it('moves the pin for a fresh certificate once and acks it; a resend moves nothing and is acked again', async () => {
     const { store, lines, manager, s } = await linked();
+    const acks = () =>
+      s.sent
+        .map((b) => decodeLink(b))
+        .flatMap((m) => (m.ok && m.message.type === 'rotate-ack' ? [m.message.body] : []));
     try {
       s.deliver({ type: 'rotate', body: announce(next.certDer) });
       await until(() => lines.some((l) => l.event === 'peer.rotated'));
@@ -229,9 +301,20 @@ describe('the link manager applying a rotation', () => {
           [victim.deviceId, 'vee', 'trusted', 'performer'],
         ],
       );
+      await until(() => acks().length === 1);
+      assert.deepEqual(acks()[0], { from: observer.deviceId, to: next.deviceId });
+      const moved = store.list();
+      // Its first ack was lost, say: the same announcement again is answered, not held against it.
       s.deliver({ type: 'rotate', body: announce(next.certDer) });
-      await until(() => s.violations.length === 1);
-      assert.ok(lines.some((l) => l.event === 'peer.rotation-refused' && l.reason === 'not-trusted'));
+      await until(() => acks().length === 2);
+      assert.deepEqual(acks()[1], { from: observer.deviceId, to: next.deviceId });
+      assert.deepEqual(store.list(), moved);
+      assert.deepEqual(s.violations, []);
+      assert.equal(lines.filter((l) => l.event === 'peer.rotated').length, 1);
+      assert.equal(
+        lines.some((l) => l.event === 'peer.rotation-refused'),
+        false,
+      );
       assert.equal(
         s.sent.map((b) => decodeLink(b)).filter((m) => m.ok && m.message.type === 'close').length,
         0,
