@@ -6,7 +6,7 @@ import { createRejections, type Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { ensembleTag } from './binding.ts';
 import type { LinkManager } from './manager.ts';
-import { LINK_VERSION } from './wire.ts';
+import { LINK_VERSION } from './v1/wire.ts';
 
 // mDNS feeds the link manager: a discovered daemon becomes a target to dial (its device ID is
 // only a hint), a lost one stops being dialled. The handshake and binding decide the rest.

@@ -7,7 +7,7 @@ import type { Identity } from '../../trust-store/identity.ts';
 import type { PeerRole, PeerStore } from '../../trust-store/peers.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
-import type { IntroduceBody, LinkMessage } from './wire.ts';
+import type { IntroduceBody, LinkMessage } from './v1/wire.ts';
 
 // Introductions, as in Syncthing's introducer: a six-laptop stage needs five pairings, not
 // fifteen. When this daemon trusts a peer because its operator said so (a pairing code or

@@ -1,9 +1,8 @@
 import type { DtlsSession } from '../../protocols/dtls/endpoint.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
 import { deviceIdFromCertDer, shortId } from '../../trust-store/device-id.ts';
-import type { TrustStoreError } from '../../trust-store/errors.ts';
 import type { Identity } from '../../trust-store/identity.ts';
-import type { Peer, PeerStore } from '../../trust-store/peers.ts';
+import type { PeerStore } from '../../trust-store/peers.ts';
 import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
 import { createRejections } from '../ingest/rejections.ts';
@@ -14,9 +13,8 @@ import { createDialer } from './dialer.ts';
 import { createIntroductions } from './introductions.ts';
 import { createLiveness } from './liveness.ts';
 import { createPairing, type JoinResult, type PairRole } from './pairing.ts';
-import { judgeRotation, judgeRotationFrom, type RotationRefusal, type RotationVerdict } from './rotation.ts';
 import { createRotationAcks, type PendingRotation } from './rotation-acks.ts';
-import { judgeBind } from './verify.ts';
+import { createRotationReceiver } from './rotation-receive.ts';
 import {
   type BindBody,
   decodeLink,
@@ -25,7 +23,8 @@ import {
   type LinkMessage,
   type PairMessage,
   type RotateFromBody,
-} from './wire.ts';
+} from './v1/wire.ts';
+import { judgeBind } from './verify.ts';
 
 // Links to other daemons: every DTLS session must bind (prove its key over this session) and
 // pass the one trust decision before anything else flows; then heartbeats keep it honest.
@@ -386,98 +385,18 @@ export function createLinkManager(init: LinkManagerInit) {
     trusted(l);
   }
 
-  // Every refused rotation is a security event: counted by reason, one line per (reason,
-  // address) per 10 s, and a violation of the session, so a peer that keeps trying is banned.
-  const rotationRefusals = createRejections({
-    log: security,
+  const rotationReceiver = createRotationReceiver<Link>({
+    identity: () => identity,
+    store,
     security,
-    intervalMs: 10_000,
     now,
-    securityReasons: new Set(),
-    event: 'peer.rotation-refused',
+    send: (l, m) => send(l, m),
+    alive: (l) => links.has(l),
+    renamed: (oldId, newId) => rotationAcks.renamed(oldId, newId),
+    promote: (id) => promoteLinks(id),
   });
-  function refuseRotation(l: Link, reason: RotationRefusal, detail: string, fields: object): void {
-    l.session.violation(`rotation refused: ${reason}`);
-    rotationRefusals.reject(reason, l.session.remote.address, detail, {
-      remote: addr(l.session.remote),
-      ...fields,
-    });
-  }
-
-  /** A trusted peer announces its next identity, signed by the key we pinned: move the pin. */
-  async function onRotate(l: Link, body: Extract<LinkMessage, { type: 'rotate' }>['body']): Promise<void> {
-    if ('from' in body) return onRotateFrom(l, body);
-    const v = judgeRotation({
-      linkTrusted: l.phase === 'trusted',
-      oldCertDer: l.session.peerCertDer,
-      body,
-      ownId: identity.deviceId,
-      store,
-    });
-    if (!v.ok) return refuseRotation(l, v.reason, v.detail, rotationIds(v));
-    await moveAndAck(l, v);
-  }
-
-  /**
-   * The rotation of a peer that this session already shows under its next certificate: before
-   * the trust decision (from admit: the bind proved the new key), or on a link that is up. Only
-   * bad faith is a violation here: a peer whose pin we lost or never trusted gets a log line.
-   */
-  async function onRotateFrom(l: Link, body: RotateFromBody): Promise<void> {
-    const v = judgeRotationFrom({
-      sessionCertDer: l.session.peerCertDer,
-      body,
-      ownId: identity.deviceId,
-      store,
-    });
-    if (!v.ok) {
-      if (v.reason === 'bad-signature' || v.reason === 'not-a-certificate')
-        return refuseRotation(l, v.reason, v.detail, rotationIds(v));
-      rotationRefusals.reject(v.reason, l.session.remote.address, v.detail, {
-        remote: addr(l.session.remote),
-        ...rotationIds(v),
-      });
-      return;
-    }
-    if (await moveAndAck(l, v)) promoteLinks(v.newId);
-  }
-
-  const rotationIds = (v: RotationVerdict) => ({
-    peer: v.oldId,
-    ...(v.newId !== undefined && { next: v.newId }),
-  });
-
-  /** Applies an accepted rotation (unless it was applied before) and acks it; true once moved. */
-  async function moveAndAck(l: Link, v: Extract<RotationVerdict, { ok: true }>): Promise<boolean> {
-    const ids = rotationIds(v);
-    if (v.already) {
-      if (links.has(l)) send(l, { type: 'rotate-ack', body: { from: v.oldId, to: v.newId } });
-      return false;
-    }
-    let moved: Peer;
-    try {
-      // One write: the pin is never gone, nor its name free, between forgetting and re-pinning.
-      moved = await store.rotate(v.oldId, v.newId);
-    } catch (err) {
-      const code = (err as TrustStoreError).code;
-      if (code !== 'known-peer' && code !== 'unknown-peer' && code !== 'invalid-peer') throw err;
-      refuseRotation(
-        l,
-        'conflict',
-        `${v.oldId} could not move to ${v.newId}: ${(err as Error).message}`,
-        ids,
-      );
-      return false;
-    }
-    security.info(
-      { event: 'peer.rotated', ...ids, name: moved.name, state: moved.state, role: moved.role },
-      `${moved.name} moved to a new identity ${v.newId}, signed by its old key`,
-    );
-    // Said once the pin is on disk: the peer deletes its old key when everyone has said it.
-    if (links.has(l)) send(l, { type: 'rotate-ack', body: { from: v.oldId, to: v.newId } });
-    rotationAcks.renamed(v.oldId, v.newId);
-    return true;
-  }
+  const onRotate = rotationReceiver.onRotate;
+  const onRotateFrom = rotationReceiver.onRotateFrom;
 
   function onMessage(l: Link, bytes: Uint8Array): void {
     if (bytes.length > 0 && bytes[0]! >= FIRST_SYNC_TYPE) {

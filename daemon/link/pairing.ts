@@ -8,7 +8,7 @@ import {
 import { type CpaceResult, cpaceStart } from '../../trust-store/pairing/cpace.ts';
 import type { Logger } from '../log.ts';
 import type { Timers } from '../timers.ts';
-import type { LinkMessage, PairMessage } from './wire.ts';
+import type { LinkMessage, PairMessage } from './v1/wire.ts';
 
 // Pairing two laptops with a short code, over a link that is verified (DTLS, channel binding)
 // but not yet trusted. Laptop A opens a code (`hana pair`); laptop B runs `hana pair <code>`.

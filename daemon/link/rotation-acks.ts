@@ -3,7 +3,7 @@ import type { Identity } from '../../trust-store/identity.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { Logger } from '../log.ts';
 import type { Timers } from '../timers.ts';
-import type { LinkMessage, RotateAckBody } from './wire.ts';
+import type { LinkMessage, RotateAckBody } from './v1/wire.ts';
 
 // This daemon's own rotation, told until every peer that pinned it has moved its pin. One
 // announcement lost (a peer offline, a datagram dropped) must not leave that peer holding a key

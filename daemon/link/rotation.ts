@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import { verifyRotation } from './binding.ts';
-import type { RotateBody, RotateFromBody } from './wire.ts';
+import type { RotateBody, RotateFromBody } from './v1/wire.ts';
 
 // Whether a peer's announced rotation may move its pin. A rotation is a self-vouch: the old key
 // signs the next certificate, so it can only ever speak for the pin of the device that signed

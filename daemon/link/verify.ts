@@ -1,7 +1,7 @@
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
 import { PeerName } from '../../trust-store/peers-schema.ts';
 import { type Role, verifyBinding } from './binding.ts';
-import type { BindBody } from './wire.ts';
+import type { BindBody } from './v1/wire.ts';
 
 // What a peer's bind proves, judged without touching the network or the store: that it holds
 // the key of the certificate its session presented (channel binding over this session's

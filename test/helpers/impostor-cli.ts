@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORTER_LABEL, signBinding } from '../../daemon/link/binding.ts';
-import { decodeLink, encodeLink, LINK_VERSION } from '../../daemon/link/wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION } from '../../daemon/link/v1/wire.ts';
 import { openDtlsEndpoint } from '../../protocols/dtls/endpoint.ts';
 import { createCertificate } from '../../protocols/dtls/werift.ts';
 

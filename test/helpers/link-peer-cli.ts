@@ -12,7 +12,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { EXPORTER_LABEL, signBinding, signRotation } from '../../daemon/link/binding.ts';
-import { decodeLink, encodeLink, LINK_VERSION } from '../../daemon/link/wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION } from '../../daemon/link/v1/wire.ts';
 import { type DtlsEndpoint, type DtlsSession, openDtlsEndpoint } from '../../protocols/dtls/endpoint.ts';
 import { type Credentials, createCertificate } from '../../protocols/dtls/werift.ts';
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';

@@ -1,4 +1,4 @@
-import { MAX_MESSAGE_BYTES } from '../../link/wire.ts';
+import { MAX_MESSAGE_BYTES } from '../../link/v1/wire.ts';
 import type { DecodeCode } from './bytes.ts';
 import type { SyncEntry, SyncUpdate } from './entries.ts';
 

@@ -10,7 +10,7 @@ import {
   verifyBinding,
   verifyRotation,
 } from '../../../daemon/link/binding.ts';
-import { decodeLink, encodeLink, LINK_VERSION, MAX_MESSAGE_BYTES } from '../../../daemon/link/wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION, MAX_MESSAGE_BYTES } from '../../../daemon/link/v1/wire.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import {
   ENSEMBLE_EXPORTER_LABEL,

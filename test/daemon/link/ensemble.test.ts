@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { EXPORTER_LABEL, signBinding } from '../../../daemon/link/binding.ts';
 import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
-import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from '../../../daemon/link/wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from '../../../daemon/link/v1/wire.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import {

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { signIntroduction } from '../../../daemon/link/introductions.ts';
 import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
-import { encodeLink } from '../../../daemon/link/wire.ts';
+import { encodeLink } from '../../../daemon/link/v1/wire.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
 import type { PendingRotation } from '../../../daemon/link/rotation-acks.ts';
-import { MSG } from '../../../daemon/link/wire.ts';
+import { MSG } from '../../../daemon/link/v1/wire.ts';
 import { newRotation } from '../../../daemon/peering/rotation.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';

@@ -13,7 +13,7 @@ import {
   RotationRefusal,
   type RotationVerdict,
 } from '../../../daemon/link/rotation.ts';
-import { decodeLink, encodeLink, LINK_VERSION } from '../../../daemon/link/wire.ts';
+import { decodeLink, encodeLink, LINK_VERSION } from '../../../daemon/link/v1/wire.ts';
 import { securityLogger } from '../../../daemon/log.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { signBinding } from '../../../daemon/link/binding.ts';
+import { LINK_VERSION } from '../../../daemon/link/v1/wire.ts';
 import { type BindInput, judgeBind } from '../../../daemon/link/verify.ts';
-import { LINK_VERSION } from '../../../daemon/link/wire.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 
 // The bind verdict on its own: one pure function, one typed answer, for every way a bind fails.

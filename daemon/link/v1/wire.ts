@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeviceId, PeerAddress, PeerName } from '../../trust-store/peers-schema.ts';
+import { DeviceId, PeerAddress, PeerName } from '../../../trust-store/peers-schema.ts';
 
 // Link messages inside the authenticated DTLS session: one type byte, then the body. Every
 // message fits one datagram (MAX_MESSAGE_BYTES); anything else is a violation.
