@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { LinkConfig } from '../../../daemon/config/link-schema.ts';
+import { describe, it } from 'node:test';
 import { EXPORTER_LABEL, signBinding } from '../../../daemon/link/binding.ts';
-import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
+import type { LinkManager } from '../../../daemon/link/manager.ts';
 import { decodeLink, encodeLink, LINK_VERSION, type LinkMessage } from '../../../daemon/link/v1/wire.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
@@ -17,8 +12,8 @@ import {
   ensembleContext,
 } from '../../../trust-store/pairing/context.ts';
 import { cpaceStart } from '../../../trust-store/pairing/cpace.ts';
-import { openPeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
+import { managerSide } from '../../helpers/link-manager.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -26,10 +21,6 @@ import { waitFor } from '../../helpers/wait.ts';
 // with CPace, refused on both sides when it differs, and nothing either side sends lets anyone
 // test a guess without running the exchange.
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
 const flush = () => new Promise<void>((r) => setImmediate(r));
 const enc = new TextEncoder();
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -39,26 +30,11 @@ type Side = { m: LinkManager; id: Identity; lines: Record<string, unknown>[]; vi
 type Sent = { from: 'client' | 'server'; bytes: Uint8Array; message: LinkMessage };
 
 async function side(identity: Identity, name: string, clock: FakeClock, secret?: string): Promise<Side> {
-  const dir = await mkdtemp(join(tmpdir(), 'hana-ensemble-'));
-  dirs.push(dir);
-  const opened = await openPeerStore(join(dir, 'peers.json'));
-  assert.ok(opened.ok);
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const m = createLinkManager({
-    config: LinkConfig.parse({
-      policy: 'accept-new',
-      ensemble: { name: 'band', ...(secret !== undefined && { secret }) },
-    }),
-    identity,
-    name,
-    store: opened.store,
-    log,
-    security: log.child({ security: true }),
-    dial: () => Promise.reject(new Error('no dialling here')),
-    now: clock.now,
-    timers: clock.timers,
-  });
+  const config = {
+    policy: 'accept-new',
+    ensemble: { name: 'band', ...(secret !== undefined && { secret }) },
+  };
+  const { m, lines } = await managerSide({ identity, name, clock, config });
   return { m, id: identity, lines, violations: [] };
 }
 

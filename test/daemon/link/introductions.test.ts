@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { LinkConfig } from '../../../daemon/config/link-schema.ts';
+import { describe, it } from 'node:test';
 import { signIntroduction } from '../../../daemon/link/introductions.ts';
-import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
+import type { LinkManager } from '../../../daemon/link/manager.ts';
 import { encodeLink } from '../../../daemon/link/v1/wire.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
-import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';
+import type { PeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
+import { managerSide } from '../../helpers/link-manager.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
 
 // Introductions (Syncthing's introducer) between three link managers joined pairwise in memory
 // with the default policy `pair`: A and B pair, then C pairs with B, and B introduces each to
 // the other, so A and C link as trusted without a code of their own.
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
 const flush = () => new Promise<void>((r) => setImmediate(r));
 /** Polls by real time (the store writes to disk), not by a count of turns. */
 async function until(check: () => boolean, ms = 5000): Promise<boolean> {
@@ -39,25 +31,7 @@ type Side = {
 };
 
 async function side(name: string, port: number, clock: FakeClock, config: object = {}): Promise<Side> {
-  const identity = await createIdentity();
-  const dir = await mkdtemp(join(tmpdir(), 'hana-intro-'));
-  dirs.push(dir);
-  const opened = await openPeerStore(join(dir, 'peers.json'));
-  assert.ok(opened.ok);
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const m = createLinkManager({
-    config: LinkConfig.parse(config),
-    identity,
-    name,
-    store: opened.store,
-    log,
-    security: log.child({ security: true }),
-    dial: () => Promise.reject(new Error('no dialling here')),
-    now: clock.now,
-    timers: clock.timers,
-  });
-  return { m, store: opened.store, id: identity, port, lines };
+  return { ...(await managerSide({ identity: await createIdentity(), name, clock, config })), port };
 }
 
 /** Joins two managers with an in-memory verified session; returns x's session (what y hears from). */

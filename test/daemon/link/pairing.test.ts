@@ -1,49 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
+import { describe, it } from 'node:test';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
-import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
 import { parseCode } from '../../../trust-store/pairing/code.ts';
-import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
+import { type ManagerSide, managerSide } from '../../helpers/link-manager.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // Pairing between two link managers over an in-memory verified session, with the embedded
 // default policy: strangers stay pending and unpinned until a code pairs them.
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
-type Side = { m: LinkManager; store: PeerStore; id: Identity; lines: Record<string, unknown>[] };
+type Side = ManagerSide;
 
-async function side(identity: Identity, name: string, clock: FakeClock): Promise<Side> {
-  const dir = await mkdtemp(join(tmpdir(), 'hana-pairing-'));
-  dirs.push(dir);
-  const opened = await openPeerStore(join(dir, 'peers.json'));
-  assert.ok(opened.ok);
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const m = createLinkManager({
-    config: LinkConfig.parse({}),
-    identity,
-    name,
-    store: opened.store,
-    log,
-    security: log.child({ security: true }),
-    dial: () => Promise.reject(new Error('no dialling here')),
-    now: clock.now,
-    timers: clock.timers,
-  });
-  return { m, store: opened.store, id: identity, lines };
-}
+const side = (identity: Identity, name: string, clock: FakeClock): Promise<Side> =>
+  managerSide({ identity, name, clock });
 
 async function linked(clock = createFakeClock()) {
   const [ia, ib] = await Promise.all([createIdentity(), createIdentity()]);

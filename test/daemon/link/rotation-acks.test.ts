@@ -1,28 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { LinkConfig } from '../../../daemon/config/link-schema.ts';
-import { createLinkManager, type LinkManager } from '../../../daemon/link/manager.ts';
+import { describe, it } from 'node:test';
+import type { LinkManager } from '../../../daemon/link/manager.ts';
 import type { PendingRotation } from '../../../daemon/link/rotation-acks.ts';
 import { MSG } from '../../../daemon/link/v1/wire.ts';
 import { newRotation } from '../../../daemon/peering/rotation.ts';
 import type { DtlsSession } from '../../../protocols/dtls/endpoint.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
-import { openPeerStore, type PeerStore } from '../../../trust-store/peers.ts';
+import type { PeerStore } from '../../../trust-store/peers.ts';
 import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
+import { managerSide } from '../../helpers/link-manager.ts';
 import { sessionPair } from '../../helpers/link-sessions.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // A rotation told until each pinned peer acks it (daemon/link/rotation-acks.ts), between link
 // managers over in-memory sessions on a fake clock: B rotates, A pinned B's old identity.
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
 type Side = {
@@ -34,29 +26,20 @@ type Side = {
 };
 
 async function side(identity: Identity, name: string, clock: FakeClock): Promise<Side> {
-  const dir = await mkdtemp(join(tmpdir(), 'hana-rotation-acks-'));
-  dirs.push(dir);
-  const opened = await openPeerStore(join(dir, 'peers.json'));
-  assert.ok(opened.ok);
-  const lines: Record<string, unknown>[] = [];
   const saves: (PendingRotation | undefined)[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const m = createLinkManager({
-    config: LinkConfig.parse({ discovery: false }),
+  const { m, store, lines } = await managerSide({
     identity,
     name,
-    store: opened.store,
-    log,
-    security: log.child({ security: true }),
-    dial: () => Promise.reject(new Error('no dialling here')),
-    now: clock.now,
-    timers: clock.timers,
-    saveRotation: async (p) => {
-      saves.push(p);
+    clock,
+    config: { discovery: false },
+    init: {
+      saveRotation: async (p) => {
+        saves.push(p);
+      },
+      rotationResendMs: 2000,
     },
-    rotationResendMs: 2000,
   });
-  return { m, store: opened.store, lines, saves };
+  return { m, store, lines, saves };
 }
 
 /** `s` with the first message of link type `type` it sends lost on the way. */
