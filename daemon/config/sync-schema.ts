@@ -49,6 +49,12 @@ export const SyncConfig = z
       .describe(
         'Per-peer write scopes: device ID (or its first group, e.g. "ABCDEFG") → OSC address patterns the peer may write, e.g. `{"ABCDEFG": ["/layer/2/*"]}`. A peer not listed may write every path its role allows.',
       ),
+    onEquivocation: z
+      .enum(['drop', 'block'])
+      .default('drop')
+      .describe(
+        'What to do with a peer caught signing two different values under one stamp (equivocation): `drop` ends its link (it may link again and is caught again); `block` also blocks its pin, as `hana trust block` would.',
+      ),
     maxUnknownPaths: z
       .number()
       .int()

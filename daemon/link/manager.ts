@@ -20,6 +20,7 @@ import {
   decodeLink,
   encodeLink,
   LINK_VERSION,
+  SYNC_OF_LINK,
   type LinkMessage,
   type PairMessage,
   type RotateFromBody,
@@ -421,7 +422,7 @@ export function createLinkManager(init: LinkManagerInit) {
         refuse(
           l,
           'link-version',
-          `${addr(l.session.remote)} speaks link version ${r.version} and this daemon ${LINK_VERSION}: run the same hana release on both`,
+          `${addr(l.session.remote)} speaks link version ${r.version}${SYNC_OF_LINK[r.version] ? ` (${SYNC_OF_LINK[r.version]})` : ''} and this daemon ${LINK_VERSION} (${SYNC_OF_LINK[LINK_VERSION]}, writes signed by their origin): run the same hana release on both`,
           { version: r.version },
         );
         return;

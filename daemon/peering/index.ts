@@ -115,9 +115,18 @@ export async function startPeering(init: PeeringInit) {
     let endpoint = await openEndpoint(config.peers.port);
     closers.push(() => endpoint.close());
 
+    const linksByPeer = new Map<string, { session: { violation(reason: string): void } }>();
     const sync = createSyncService({
-      selfId: () => identity.deviceId,
+      identity: () => identity.current,
       ownIds: () => identity.history,
+      security,
+      onViolation(origin, reason) {
+        linksByPeer.get(origin)?.session.violation(reason);
+        if (config.sync.onEquivocation === 'block' && peerStore.get(origin)?.state !== 'blocked')
+          void peerStore.block(origin).catch((err: Error) =>
+            log.error({ err, event: 'sync.block-failed', origin }, `could not block ${origin}: ${err.message}`),
+          );
+      },
       config: config.sync,
       registry: init.registry,
       store: init.store,
@@ -138,14 +147,17 @@ export async function startPeering(init: PeeringInit) {
       log,
       security,
       dial: (remote) => endpoint.connect(remote),
-      onTrusted: (l) =>
+      onTrusted: (l) => {
+        linksByPeer.set(l.peerId!, l);
         syncLinks.set(
           l,
-          sync.attach(l.peerId!, (bytes) => l.session.send(bytes)),
-        ),
+          sync.attach(l.peerId!, (bytes) => l.session.send(bytes), l.session.peerCertDer),
+        );
+      },
       onLost: (l) => {
         syncLinks.get(l)?.close();
         syncLinks.delete(l);
+        if (l.peerId && linksByPeer.get(l.peerId) === l) linksByPeer.delete(l.peerId);
       },
       onSync: (l, bytes) => syncLinks.get(l)?.receive(bytes),
       saveRotation,

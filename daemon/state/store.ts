@@ -1,6 +1,7 @@
 import { initialValue, type Value } from './coerce.ts';
-import { compareStamps, type Hlc, type Stamp, ZERO_STAMP } from './hlc.ts';
+import { type Hlc, type Stamp, ZERO_STAMP } from './hlc.ts';
 import type { Registry } from './registry.ts';
+import { compareWrites } from './write-order.ts';
 
 // The parameter store: one last-writer-wins register per declared path, ordered by HLC stamp.
 // Local writes and (later) replicated ones meet here, so the merge rule lives in one place.
@@ -26,7 +27,7 @@ export type Store = {
   entries(): IterableIterator<[string, Entry]>;
   /** Applies local writes as one atomic batch: one stamp each, one notification for all. */
   apply(writes: readonly Write[], source: string): readonly Change[];
-  /** Merges a replicated entry; applied only if its stamp is newer (LWW). Returns the change or undefined. */
+  /** Merges a replicated entry; applied only if it ranks above the current one (write-order.ts). Returns the change or undefined. */
   merge(path: string, entry: Entry): Change | undefined;
   subscribe(fn: (changes: readonly Change[]) => void): () => void;
 };
@@ -87,7 +88,7 @@ export function createStore(init: StoreInit): Store {
     },
     merge(path, entry) {
       const previous = entries.get(path);
-      if (!previous || compareStamps(entry.stamp, previous.stamp) <= 0) return undefined;
+      if (!previous || compareWrites(entry, previous) <= 0) return undefined;
       // A stamp the clock refuses (too far ahead, not a number) would outrank every local write to come.
       if (!hlc.observe(entry.stamp)) return undefined;
       const change = put(path, entry, previous);

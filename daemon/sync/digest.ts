@@ -1,17 +1,21 @@
+import type { Value } from '../state/coerce.ts';
 import type { Stamp } from '../state/hlc.ts';
-import type { BucketDigest } from './v1/messages.ts';
-import { MAX_BUCKETS } from './v1/messages.ts';
+import { valueKey } from '../state/write-order.ts';
+import type { BucketDigest } from './v2/messages.ts';
+import { MAX_BUCKETS } from './v2/messages.ts';
 
-// Anti-entropy digest: the state's (path, stamp) pairs folded into 64 buckets by path. A
-// bucket's hash is the XOR of its entries' 64-bit hashes, so one write updates it in O(1)
-// (XOR out the old pair, XOR in the new) and two daemons holding the same winners hold the same
-// digest whatever order the writes came in. Stamps are unique per write (node, t, c), so the
-// value need not be hashed. Entries still at their declared default (never written) are left
-// out: two daemons that never touched a path agree on it whether or not both declare it.
+// Anti-entropy digest: the state's (path, stamp, value) triples folded into 64 buckets by path.
+// A bucket's hash is the XOR of its entries' 64-bit hashes, so one write updates it in O(1)
+// (XOR out the old triple, XOR in the new) and two daemons holding the same winners hold the
+// same digest whatever order the writes came in. The value is hashed too: an origin that signs
+// two values under one stamp (equivocation) would otherwise leave two daemons with equal
+// digests and different values for good. Entries still at their declared default (never
+// written) are left out: two daemons that never touched a path agree on it whether or not both
+// declare it.
 //
 // The hash is two 32-bit FNV-1a lanes with different offsets, not a cryptographic hash: a
 // peer that wants to hide a difference from us can simply not answer a request, so a forgery-
-// resistant digest would buy nothing, and this one costs ~0.2 µs per write.
+// resistant digest would buy nothing.
 
 export const BUCKETS = MAX_BUCKETS;
 
@@ -30,30 +34,30 @@ export function bucketOf(path: string): number {
   return fnv(path, 0x811c9dc5) % BUCKETS;
 }
 
-function entryLanes(path: string, stamp: Stamp): Lanes {
-  const text = `${path}\u0000${stamp.t}\u0000${stamp.c}\u0000${stamp.node}`;
+function entryLanes(path: string, stamp: Stamp, value: Value): Lanes {
+  const text = `${path}\u0000${stamp.t}\u0000${stamp.c}\u0000${stamp.node}\u0000${valueKey(value)}`;
   return { hi: fnv(text, 0x811c9dc5), lo: fnv(text, 0x3b9aca07) };
 }
 
 const isDefault = (s: Stamp) => s.t === 0 && s.c === 0 && s.node === '';
 
 export type StateDigest = {
-  /** Records path's current winning stamp (the digest remembers the one it replaces). */
-  update(path: string, next: Stamp): void;
+  /** Records path's current winning write (the digest remembers the one it replaces). */
+  update(path: string, next: Stamp, value: Value): void;
   snapshot(): { count: number; hash: bigint; buckets: BucketDigest[] };
   /** Buckets whose count or hash differ from the peer's. */
   differing(peer: readonly BucketDigest[]): number[];
 };
 
 export function createStateDigest(): StateDigest {
-  const stamps = new Map<string, Stamp>();
+  const held = new Map<string, { stamp: Stamp; value: Value }>();
   const counts = new Array<number>(BUCKETS).fill(0);
   const hi = new Array<number>(BUCKETS).fill(0);
   const lo = new Array<number>(BUCKETS).fill(0);
 
-  const fold = (path: string, stamp: Stamp, sign: 1 | -1) => {
+  const fold = (path: string, w: { stamp: Stamp; value: Value }, sign: 1 | -1) => {
     const b = bucketOf(path);
-    const l = entryLanes(path, stamp);
+    const l = entryLanes(path, w.stamp, w.value);
     hi[b] = (hi[b]! ^ l.hi) >>> 0;
     lo[b] = (lo[b]! ^ l.lo) >>> 0;
     counts[b]! += sign;
@@ -61,11 +65,12 @@ export function createStateDigest(): StateDigest {
   const bucketHash = (b: number) => (BigInt(hi[b]!) << 32n) | BigInt(lo[b]!);
 
   return {
-    update(path, next) {
-      const previous = stamps.get(path);
-      if (previous && !isDefault(previous)) fold(path, previous, -1);
-      stamps.set(path, next);
-      if (!isDefault(next)) fold(path, next, 1);
+    update(path, stamp, value) {
+      const previous = held.get(path);
+      if (previous && !isDefault(previous.stamp)) fold(path, previous, -1);
+      const next = { stamp, value };
+      held.set(path, next);
+      if (!isDefault(stamp)) fold(path, next, 1);
     },
     snapshot() {
       const buckets: BucketDigest[] = [];

@@ -1,4 +1,4 @@
-import { MAX_SACK_RANGES, type SackRange } from './v1/messages.ts';
+import { MAX_SACK_RANGES, type SackRange } from './v2/messages.ts';
 
 // Which update numbers arrived, for acknowledgements. The sender never resends a number (it
 // resends the path's current value under a new one), so a gap left by a lost datagram never

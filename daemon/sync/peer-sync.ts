@@ -3,31 +3,41 @@ import { realTimers, type Timers } from '../timers.ts';
 import { createOffsetEstimator, type OffsetEstimate } from './clock.ts';
 import { createInbox } from './inbox.ts';
 import { createOutbox, type OutboxStats } from './outbox.ts';
-import { decodeSync, encodeSync, packUpdates } from './v1/codec.ts';
-import type { SyncEntry } from './v1/entries.ts';
-import type { BucketDigest } from './v1/messages.ts';
-import { packSnapshot } from './v1/snapshot.ts';
+import type { Batch, OpenBatch } from './v2/batch.ts';
+import { decodeSync, encodeSync } from './v2/codec.ts';
+import type { SyncEntry } from './v2/entries.ts';
+import { type BucketDigest, MAX_CERT_REQUESTS, type SyncMessage } from './v2/messages.ts';
+import { packSnapshot, packUpdates, type SignList } from './v2/pack.ts';
 
 // The sync protocol on one trusted link: updates with acks and retransmission (outbox/inbox),
-// anti-entropy by digest, snapshots on request, and clock pings. It knows nothing of the store
-// or of permissions: entries it receives go to `onEntries`, where the service judges them.
+// anti-entropy by digest, snapshots on request, certificates on request, and clock pings. It
+// knows nothing of the store, of keys or of permissions: batches it receives go to `onBatch`,
+// where the service checks their signatures and judges them.
 
 export type PeerSyncInit = {
   /** Injected so a fake clock drives every retransmission and ping in tests. */
   timers?: Timers;
   peerId: string;
+  /** This daemon's device ID (its own batches leave it out on the wire). */
+  self(): string;
+  /** Signs this daemon's entry lists. */
+  sign: SignList;
   config: SyncConfig;
   send(datagram: Uint8Array): void;
   /** Monotonic-enough ms for timeouts. */
   now(): number;
   /** Wall clock ms with sub-ms resolution, for clock exchanges. */
   wall(): number;
+  /** This daemon's own current entry for a path; undefined when another's write holds it now. */
   entryOf(path: string): SyncEntry | undefined;
-  /** Every replicated entry (declared with a write, and foreign) in the given buckets, or all. */
-  entriesIn(buckets: 'all' | readonly number[]): SyncEntry[];
+  /** Signed batches covering every replicated entry in the given buckets, or all. */
+  batchesIn(buckets: 'all' | readonly number[]): Batch[];
   digest(): { count: number; hash: bigint; buckets: BucketDigest[] };
   differing(peer: readonly BucketDigest[]): number[];
-  onEntries(entries: readonly SyncEntry[], kind: 'updates' | 'snapshot'): void;
+  /** A batch arrived; `fresh` are its entries not seen before on this link (all, for a snapshot). */
+  onBatch(batch: OpenBatch, fresh: readonly SyncEntry[], kind: 'updates' | 'snapshot'): void;
+  certOf(id: string): Uint8Array | undefined;
+  onCert(der: Uint8Array): void;
   onClock(estimate: OffsetEstimate): void;
   onMalformed(code: string, detail: string): void;
   onUnsendable(path: string, error: string): void;
@@ -49,6 +59,9 @@ export type PeerSyncStats = {
 export type PeerSync = {
   mark(path: string): void;
   receive(bytes: Uint8Array): void;
+  /** Asks the peer for certificates of devices whose batches it passed on. */
+  requestCerts(ids: readonly string[]): void;
+  sendCert(der: Uint8Array): void;
   stats(): PeerSyncStats;
   close(): void;
 };
@@ -82,12 +95,12 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     clockTimers.clear(t);
     timers.delete(t);
   };
-  const sendMsg = (m: Parameters<typeof encodeSync>[0]) => init.send(encodeSync(m));
+  const sendMsg = (m: SyncMessage) => init.send(encodeSync(m, init.self()));
 
   // ── updates out ──
   const outbox = createOutbox({
     entryOf: init.entryOf,
-    pack: (u) => packUpdates(u),
+    pack: (u) => packUpdates(u, init.self(), init.sign),
     send: init.send,
     onUnsendable: (path, err) => init.onUnsendable(path, err.message),
     now: init.now,
@@ -161,9 +174,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     }
     requestTokens--;
     ae.requestsServed++;
-    const { parts, skipped } = packSnapshot(id, init.entriesIn(buckets));
-    for (const s of skipped) init.onUnsendable(s.path, s.error);
-    for (const p of parts) init.send(p);
+    for (const p of packSnapshot(id, init.batchesIn(buckets), init.self())) init.send(p);
   }
   function request(buckets: 'all' | number[]): void {
     // One outstanding question at a time: answers to the last one may still be on the way.
@@ -192,7 +203,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
 
   function receive(bytes: Uint8Array): void {
     if (closed) return;
-    const r = decodeSync(bytes);
+    const r = decodeSync(bytes, init.peerId);
     if (!r.ok) {
       init.onMalformed(r.code, r.detail);
       return;
@@ -202,12 +213,12 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
       case 'updates': {
         received.datagrams++;
         const fresh: SyncEntry[] = [];
-        for (const u of m.updates) {
-          if (inbox.receive(u.seq)) fresh.push({ path: u.path, value: u.value, stamp: u.stamp });
+        m.batch.entries.forEach((e, i) => {
+          if (inbox.receive(m.firstSeq + i)) fresh.push(e);
           else received.duplicates++;
-        }
+        });
         received.updates += fresh.length;
-        if (fresh.length) init.onEntries(fresh, 'updates');
+        if (fresh.length) init.onBatch(m.batch, fresh, 'updates');
         // Ack even duplicates: the first ack may be the one that was lost.
         if (++unacked >= config.window || config.ackDelayMs === 0) sendAck();
         else ackTimer ??= later(config.ackDelayMs, sendAck);
@@ -229,8 +240,19 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
         serve(m.id, m.buckets);
         return;
       case 'snapshot-part':
-        received.snapshotEntries += m.entries.length;
-        if (m.entries.length) init.onEntries(m.entries, 'snapshot');
+        for (const b of m.batches) {
+          received.snapshotEntries += b.entries.length;
+          init.onBatch(b, b.entries, 'snapshot');
+        }
+        return;
+      case 'cert':
+        init.onCert(m.der);
+        return;
+      case 'cert-request':
+        for (const id of m.ids) {
+          const der = init.certOf(id);
+          if (der) sendMsg({ kind: 'cert', der });
+        }
         return;
       case 'clock-ping': {
         const t2 = init.wall();
@@ -263,6 +285,11 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
       queueFlush();
     },
     receive,
+    requestCerts(ids) {
+      for (let i = 0; i < ids.length; i += MAX_CERT_REQUESTS)
+        sendMsg({ kind: 'cert-request', ids: ids.slice(i, i + MAX_CERT_REQUESTS) });
+    },
+    sendCert: (der) => sendMsg({ kind: 'cert', der }),
     stats: () => ({
       out: outbox.stats(),
       received: { ...received },

@@ -1,25 +1,27 @@
-import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
+import { shortId } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import { type AddressPattern, compilePattern } from '../state/pattern.ts';
 
-// Who may change what, judged per entry at the one place peers' entries come in.
-//
-// An entry stamped with the sender's own device ID is the sender's write: it needs the
-// performer role and, if the config gives the sender a scope, a path inside it. An entry
-// stamped by someone else is a relay (anti-entropy passes on what a peer learned from a third
-// daemon, which is how a group converges around a cut link). Stamps are not signed, so a relay
-// is only taken from a performer with no scope: a scoped performer could otherwise write
-// outside its scope by stamping the write with another daemon's ID. A relayed write by a daemon
-// we know as an observer or as blocked is refused as well.
+// Who may change what, judged per entry by the write's ORIGIN: the daemon that signed it,
+// whichever link it arrived on. One rule, wherever the write came from: the origin must be
+// pinned here as trusted (not pending, not blocked), hold the performer role, and, when the
+// config gives it a scope, write inside that scope. A relay only forwards signed batches, so
+// it can neither widen its own rights through another's name nor pass on a write its origin
+// could not make itself.
 
 export type Verdict =
   | { ok: true }
-  | { ok: false; code: 'observer-write' | 'out-of-scope' | 'relay-refused' | 'not-trusted'; message: string };
+  | {
+      ok: false;
+      /** `unknown-origin`: not pinned here (or pending): held aside until the operator decides. */
+      code: 'unknown-origin' | 'origin-blocked' | 'observer-write' | 'out-of-scope';
+      message: string;
+    };
 
 const OK: Verdict = { ok: true };
 
-export type Permissions = { judge(sender: string, writer: string, path: string): Verdict };
+export type Permissions = { judge(origin: string, path: string): Verdict };
 
 export function createPermissions(
   config: SyncConfig,
@@ -40,53 +42,25 @@ export function createPermissions(
   const scopeOf = (id: string) => scopes.get(id) ?? scopes.get(shortId(id));
 
   return {
-    judge(sender, writer, path) {
-      const peer = peers.get(sender);
-      if (peer?.state !== 'trusted') {
-        return { ok: false, code: 'not-trusted', message: `${shortId(sender)} is not a trusted peer` };
+    judge(origin, path) {
+      if (isSelf(origin)) return OK;
+      const peer = peers.get(origin);
+      if (!peer || peer.state === 'pending') {
+        return {
+          ok: false,
+          code: 'unknown-origin',
+          message: `${shortId(origin)} is not paired with this laptop: its write to ${path} is held until it is`,
+        };
+      }
+      if (peer.state === 'blocked') {
+        return { ok: false, code: 'origin-blocked', message: `${peer.name} is blocked here and may not change ${path}` };
       }
       if (peer.role !== 'performer') {
-        return {
-          ok: false,
-          code: 'observer-write',
-          message: `${peer.name} is an observer and may not change ${path}`,
-        };
+        return { ok: false, code: 'observer-write', message: `${peer.name} is an observer and may not change ${path}` };
       }
-      const scope = scopeOf(sender);
-      if (writer === sender) {
-        if (scope && !scope.some((p) => p.match(path))) {
-          return {
-            ok: false,
-            code: 'out-of-scope',
-            message: `${peer.name} may not write ${path} (sync.scopes)`,
-          };
-        }
-        return OK;
-      }
-      if (scope) {
-        return {
-          ok: false,
-          code: 'relay-refused',
-          message: `${peer.name} has a write scope and may not pass on others' writes (${path})`,
-        };
-      }
-      if (!isSelf(writer)) {
-        const parsed = parseDeviceId(writer);
-        if (!parsed.ok || parsed.id !== writer) {
-          return {
-            ok: false,
-            code: 'relay-refused',
-            message: `${peer.name} passed on a write to ${path} by ${JSON.stringify(writer.slice(0, 64))}, which is not a device ID`,
-          };
-        }
-        const w = peers.get(writer);
-        if (w && (w.state === 'blocked' || w.role !== 'performer')) {
-          return {
-            ok: false,
-            code: 'relay-refused',
-            message: `${peer.name} passed on a write to ${path} by ${w.name}, who may not write`,
-          };
-        }
+      const scope = scopeOf(origin);
+      if (scope && !scope.some((p) => p.match(path))) {
+        return { ok: false, code: 'out-of-scope', message: `${peer.name} may not write ${path} (sync.scopes)` };
       }
       return OK;
     },

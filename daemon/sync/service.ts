@@ -3,29 +3,37 @@ import type { PeerStore } from '../../trust-store/peers.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
-import { checkValue } from '../state/check-value.ts';
 import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
-import type { Timers } from '../timers.ts';
+import { realTimers, type Timers } from '../timers.ts';
 import type { OffsetEstimate } from './clock.ts';
 import { bucketOf, createStateDigest } from './digest.ts';
 import { createForeignTable } from './foreign.ts';
+import { createGate } from './gate.ts';
+import { createHeldTable } from './held.ts';
+import { createKeyDirectory } from './keys.ts';
 import { createPeerSync, type PeerSync, type PeerSyncStats } from './peer-sync.ts';
 import { createPermissions } from './permissions.ts';
 import { type ClockReading, createSessionClock } from './session-clock.ts';
-import type { SyncEntry } from './v1/entries.ts';
+import { createSigner } from './signer.ts';
+import type { Batch, OpenBatch } from './v2/batch.ts';
+import type { SyncEntry } from './v2/entries.ts';
+import { groupEntries, signBatch } from './v2/pack.ts';
 
-// Replication: local changes go out to every trusted link; peers' entries come in through one
-// gate (permission → declaration → value check → LWW merge) with the peer's identity as the
-// writer. Convergence rests on the store's merge rule (highest HLC stamp wins, ties by device
-// ID): whatever order entries arrive in, every daemon keeps the same winner.
+// Replication: this daemon's own changes go out to every trusted link, signed in batches with
+// its identity key; batches from peers come in through one gate (gate.ts) after their
+// signature is checked against the ORIGIN's key, whichever link carried them. Convergence rests
+// on the store's merge rule (write-order.ts: highest stamp wins, then the value breaks an
+// equivocator's tie): whatever order batches arrive in, every daemon keeps the same winner.
 
 export type SyncLinkHandle = { receive(bytes: Uint8Array): void; close(): void };
 
+export type SyncIdentity = { readonly deviceId: string; readonly keyPem: string; readonly certDer: Uint8Array };
+
 export type SyncServiceInit = {
-  /** This daemon's device ID; a function when it can change (an identity rotation). */
-  selfId: string | (() => string);
+  /** This daemon's identity now (it changes on a rotation). */
+  identity: () => SyncIdentity;
   /** Every device ID this daemon has had: its writes under an earlier one are still its own. */
   ownIds?: () => readonly string[];
   config: SyncConfig;
@@ -36,6 +44,9 @@ export type SyncServiceInit = {
   peers: PeerStore;
   rejections: Rejections;
   log: Logger;
+  security?: Logger;
+  /** An origin equivocated: drop its link (and, if sync.onEquivocation says so, block it). */
+  onViolation?: (origin: string, reason: string) => void;
   now?: () => number;
   wall?: () => number;
   timers?: Timers;
@@ -61,26 +72,56 @@ export type SyncStatus = {
   refused: number;
   /** Refused writes answered by re-asserting our value so the writer falls back in line. */
   corrections: number;
+  /** Writes refused because their signature did not match their origin's key. */
+  badSignatures: number;
+  /** Origins caught signing two values under one stamp. */
+  equivocations: number;
+  futureStamps: number;
   unknownPaths: { count: number; sample: Array<{ path: string; from: string }> };
+  /** Writes whose origin is not paired here (or whose key has not arrived): held, not applied. */
+  held: { count: number; origins: string[] };
+  /** Entries held without the signed batch that proves them (restored from disk): not passed on. */
+  unproven: number;
   unsendable: number;
   clock: ClockReading;
 };
 
 const TEMPO = '/tempo';
+/** Writes held for origins not paired here; far above a real ensemble's backlog. */
+const MAX_HELD = 4096;
+const RELEASE_EVERY_MS = 1000;
 
 export function createSyncService(init: SyncServiceInit) {
   const { config, registry, store, rejections, log } = init;
+  const security = init.security ?? log;
   const now = init.now ?? (() => performance.now());
   const wall = init.wall ?? (() => performance.timeOrigin + performance.now());
-  const selfId = typeof init.selfId === 'function' ? init.selfId : () => init.selfId as string;
+  const timers = init.timers ?? realTimers;
+  const selfId = () => init.identity().deviceId;
   const ownIds = init.ownIds ?? (() => [selfId()]);
-  const permissions = createPermissions(config, init.peers, (id) => id === selfId() || ownIds().includes(id));
+  const isSelf = (id: string) => id === selfId() || ownIds().includes(id);
+  const permissions = createPermissions(config, init.peers, isSelf);
+  const keys = createKeyDirectory(() => new Set(init.peers.list().map((p) => p.id)));
+  const signer = createSigner(init.identity);
   const digest = createStateDigest();
   const foreign = createForeignTable(config.maxUnknownPaths);
+  const held = createHeldTable(MAX_HELD);
+  /** For each path whose winner another daemon wrote: the signed batch that proves it. */
+  const proofs = new Map<string, Batch>();
   const links = new Map<string, PeerSync>();
-  const counts = { applied: 0, stale: 0, refused: 0, unsendable: 0, corrections: 0 };
+  const counts = { unsendable: 0, badSignatures: 0 };
+  let knownSelf = '';
 
-  for (const [path, e] of store.entries()) digest.update(path, e.stamp);
+  const learnSelf = () => {
+    const id = init.identity();
+    if (id.deviceId === knownSelf) return;
+    const r = keys.learn(id.certDer);
+    if (!r.ok) throw new Error(`this daemon's own certificate cannot sign sync batches: ${r.error}`);
+    knownSelf = id.deviceId;
+  };
+  learnSelf();
+
+  for (const [path, e] of store.entries()) digest.update(path, e.stamp, e.value);
 
   const clock = createSessionClock({
     selfId,
@@ -93,43 +134,16 @@ export function createSyncService(init: SyncServiceInit) {
 
   const unsubscribe = store.subscribe((changes) => {
     for (const c of changes) {
-      digest.update(c.path, c.stamp);
-      // Peers' writes are not echoed: every linked peer hears from the writer itself, and
-      // anti-entropy passes them on where a link is missing.
+      digest.update(c.path, c.stamp, c.value);
+      // Peers' writes are not echoed: every linked peer hears from the origin itself, and
+      // anti-entropy passes them on (the origin's batch, unchanged) where a link is missing.
       if (c.source.startsWith('peer:')) continue;
+      proofs.delete(c.path);
       for (const l of links.values()) l.mark(c.path);
     }
   });
 
-  // On the wire an empty writer ID means "the daemon at the other end of this link": most
-  // entries are the sender's own writes, and a 63-character device ID per datagram would more
-  // than double a fader move's size. The receiver fills in the authenticated peer's ID, so a
-  // peer cannot use the short form to speak for anyone else.
-  const SELF = '';
-  const wire = (path: string, value: SyncEntry['value'], stamp: Stamp): SyncEntry => ({
-    path,
-    value,
-    stamp: stamp.node === selfId() ? { t: stamp.t, c: stamp.c, node: SELF } : stamp,
-  });
-
-  function entryOf(path: string): SyncEntry | undefined {
-    const e = store.get(path) ?? foreign.get(path);
-    return e ? wire(path, e.value, e.stamp) : undefined;
-  }
-
-  function entriesIn(buckets: 'all' | readonly number[]): SyncEntry[] {
-    const want = buckets === 'all' ? undefined : new Set(buckets);
-    const out: SyncEntry[] = [];
-    for (const [path, e] of store.entries()) {
-      if (e.stamp.t === 0 && e.stamp.node === '') continue; // never written: nothing to tell
-      if (want && !want.has(bucketOf(path))) continue;
-      out.push(wire(path, e.value, e.stamp));
-    }
-    for (const f of foreign.entries()) {
-      if (!want || want.has(bucketOf(f.path))) out.push(wire(f.path, f.value, f.stamp));
-    }
-    return out;
-  }
+  const admits = (s: Stamp) => init.hlc.admits(s);
 
   // A refused write would leave the writer holding a value nobody else has. The refusing side
   // answers by re-asserting its own value with a fresh stamp, which then wins on the writer
@@ -143,105 +157,178 @@ export function createSyncService(init: SyncServiceInit) {
     if (!current || compareStamps(e.stamp, current.stamp) <= 0) return undefined;
     const t = now();
     if (t - (lastCorrection.get(e.path) ?? -Infinity) < 1000) return undefined;
-    // The writer's clock may run ahead of ours; a correction stamped before its write would lose.
+    // The writer's clock may run ahead of ours (within the drift bound the gate enforced); a
+    // correction stamped before its write would lose.
     if (!init.hlc.observe(e.stamp)) return undefined;
     if (lastCorrection.size > 4096) lastCorrection.clear();
     lastCorrection.set(e.path, t);
     return { path: e.path, value: current.value };
   }
 
-  function accept(sender: string, entries: readonly SyncEntry[]): void {
-    const who = shortId(sender);
-    const corrections: Write[] = [];
-    for (const wireEntry of entries) {
-      const e =
-        wireEntry.stamp.node === SELF
-          ? { ...wireEntry, stamp: { t: wireEntry.stamp.t, c: wireEntry.stamp.c, node: sender } }
-          : wireEntry;
-      const verdict = permissions.judge(sender, e.stamp.node, e.path);
-      if (!verdict.ok) {
-        counts.refused++;
-        rejections.reject(`sync-${verdict.code}`, who, verdict.message, { peer: sender, path: e.path });
-        if (verdict.code === 'observer-write' || verdict.code === 'out-of-scope') {
-          const c = correction(sender, e);
-          if (c) corrections.push(c);
-        }
-        continue;
+  const gate = createGate({
+    registry,
+    store,
+    permissions,
+    foreign,
+    held,
+    rejections,
+    admits,
+    correction,
+    onEquivocation(origin, path, detail) {
+      rejections.reject('sync-equivocation', shortId(origin), detail, { origin, path });
+      security.warn(
+        { event: 'sync.equivocation', security: true, origin, path, action: config.onEquivocation },
+        `${detail}: dropping its link${config.onEquivocation === 'block' ? ' and blocking it (sync.onEquivocation)' : ''}`,
+      );
+      if (!isSelf(origin)) init.onViolation?.(origin, 'equivocation');
+    },
+    onApplied: (path, batch) => proofs.set(path, batch),
+    onForeign: (e) => digest.update(e.path, e.stamp, e.value),
+  });
+
+  /** Missing keys asked for at most once a second per device, so a stream of held batches costs one request. */
+  const asked = new Map<string, number>();
+  function accept(sender: string, batch: OpenBatch, entries: readonly SyncEntry[]): void {
+    const v = keys.verify(batch);
+    if (v === 'bad-signature') {
+      counts.badSignatures++;
+      rejections.reject(
+        'sync-bad-signature',
+        shortId(sender),
+        `${shortId(sender)} sent ${entries.length} write(s) signed as ${shortId(batch.origin)} whose signature does not match that device's key: forged or corrupted, refused`,
+        { peer: sender, origin: batch.origin, path: entries[0]?.path },
+      );
+      return;
+    }
+    if (v === 'unknown-key') {
+      const verdict = permissions.judge(batch.origin, entries[0]?.path ?? '/');
+      if (!verdict.ok && verdict.code === 'origin-blocked') {
+        gate.accept(sender, batch, entries); // refused and counted there; no key needed for that
+        return;
       }
-      const spec = registry.get(e.path);
-      if (!spec) {
-        const kept = foreign.offer(e, sender, Date.now());
-        if (kept.changed) digest.update(e.path, e.stamp);
-        rejections.reject(
-          kept.full ? 'sync-unknown-path-dropped' : 'sync-unknown-path',
-          who,
-          kept.full
-            ? `${e.path} is not declared here and the table of unknown paths is full (sync.maxUnknownPaths)`
-            : `${e.path} is not declared here: kept aside, not applied`,
-          { peer: sender, path: e.path },
-        );
-        continue;
+      let kept = 0;
+      for (const e of entries) if (held.offer({ entry: e, batch, from: sender })) kept++;
+      rejections.reject(
+        kept === entries.length ? 'sync-unknown-origin' : 'sync-unknown-origin-dropped',
+        shortId(sender),
+        `${entries.length} write(s) by ${shortId(batch.origin)}, whose certificate this laptop has not seen yet: held${kept < entries.length ? ` (${entries.length - kept} dropped: the table of held writes is full)` : ''} until it arrives`,
+        { peer: sender, origin: batch.origin },
+      );
+      const t = now();
+      if (t - (asked.get(batch.origin) ?? -Infinity) >= 1000) {
+        if (asked.size > 1024) asked.clear();
+        asked.set(batch.origin, t);
+        links.get(sender)?.requestCerts([batch.origin]);
       }
-      const checked = checkValue(spec, e.value);
-      if (!checked.ok) {
-        counts.refused++;
-        rejections.reject('sync-invalid-value', who, `${e.path}: ${checked.message}`, {
-          peer: sender,
-          path: e.path,
-        });
-        continue;
-      }
-      const current = store.get(e.path);
-      if (current && compareStamps(e.stamp, current.stamp) <= 0) {
-        counts.stale++;
-        continue;
-      }
-      const change = store.merge(e.path, { value: e.value, stamp: e.stamp, source: `peer:${sender}` });
-      if (change) counts.applied++;
+      return;
+    }
+    gate.accept(sender, batch, entries);
+  }
+
+  /** Held writes whose origin is now paired (and whose key is known) are judged again, oldest first. */
+  function release(): void {
+    if (held.size === 0) return;
+    for (const origin of held.origins()) {
+      const p = init.peers.get(origin);
+      if (p?.state === 'blocked') held.drop(origin);
+    }
+    const ready = (origin: string) => {
+      if (!keys.has(origin)) return false;
+      const p = init.peers.get(origin);
+      return isSelf(origin) || (p !== undefined && p.state !== 'pending');
+    };
+    for (const w of held.release(ready)) {
+      if (keys.verify(w.batch) === 'ok') gate.accept(w.from, w.batch, [w.entry]);
+    }
+  }
+  let releaseTimer: unknown;
+  const releaseLoop = () => {
+    release();
+    releaseTimer = timers.set(RELEASE_EVERY_MS, releaseLoop);
+    (releaseTimer as { unref?: () => void }).unref?.();
+  };
+  releaseLoop();
+
+  /** This daemon's own current entry for a path, to send; undefined once another write holds it. */
+  function ownEntry(path: string): SyncEntry | undefined {
+    const e = store.get(path);
+    if (!e || e.stamp.node !== selfId()) return undefined;
+    return { path, value: e.value, stamp: e.stamp };
+  }
+
+  let unproven = 0;
+  function batchesIn(buckets: 'all' | readonly number[]): Batch[] {
+    const want = buckets === 'all' ? undefined : new Set(buckets);
+    const own: SyncEntry[] = [];
+    const others = new Set<Batch>();
+    unproven = 0;
+    for (const [path, e] of store.entries()) {
+      if (e.stamp.t === 0 && e.stamp.node === '') continue; // never written: nothing to tell
+      if (want && !want.has(bucketOf(path))) continue;
+      if (e.stamp.node === selfId()) own.push({ path, value: e.value, stamp: e.stamp });
       else {
-        counts.refused++;
-        rejections.reject(
-          'sync-future-stamp',
-          who,
-          `${e.path}: stamp ${new Date(e.stamp.t).toISOString()} is too far ahead of this clock`,
-          { peer: sender, path: e.path },
-        );
+        const proof = proofs.get(path);
+        if (proof) others.add(proof);
+        else unproven++;
       }
     }
-    if (corrections.length > 0) {
-      counts.corrections += corrections.length;
-      store.apply(corrections, 'sync:correction');
+    for (const f of foreign.entries()) if (!want || want.has(bucketOf(f.path))) others.add(f.batch);
+    const { groups, skipped } = groupEntries(own);
+    for (const s of skipped) {
+      counts.unsendable++;
+      log.warn({ event: 'sync.unsendable', path: s.entry.path, error: s.error }, `cannot replicate ${s.entry.path}: ${s.error}`);
     }
+    return [...groups.map((g) => signBatch(selfId(), g, signer.sign)), ...others];
   }
 
   return {
-    /** A link became trusted: start syncing over it. */
-    attach(peerId: string, send: (datagram: Uint8Array) => void): SyncLinkHandle {
+    /** A link became trusted: start syncing over it. `certDer` is the peer's certificate from the handshake. */
+    attach(peerId: string, send: (datagram: Uint8Array) => void, certDer?: Uint8Array): SyncLinkHandle {
       links.get(peerId)?.close();
+      learnSelf();
+      if (certDer) keys.learn(certDer);
       const who = shortId(peerId);
       const sync = createPeerSync({
         peerId,
+        self: selfId,
+        sign: signer.sign,
         config,
         send,
         now,
         wall,
-        ...(init.timers && { timers: init.timers }),
-        entryOf,
-        entriesIn,
+        timers,
+        entryOf: ownEntry,
+        batchesIn,
         digest: () => digest.snapshot(),
         differing: (b) => digest.differing(b),
-        onEntries: (entries) => accept(peerId, entries),
+        onBatch: (batch, fresh) => accept(peerId, batch, fresh),
+        certOf: (id) => keys.certOf(id),
+        onCert(der) {
+          const r = keys.learn(der);
+          if (!r.ok) {
+            rejections.reject('sync-malformed', who, `a certificate that cannot sign sync batches: ${r.error}`, {
+              peer: peerId,
+            });
+            return;
+          }
+          release();
+        },
         onClock: (e: OffsetEstimate) => clock.setPeer(peerId, e),
         onMalformed: (code, detail) =>
-          rejections.reject('sync-malformed', who, `malformed sync message (${code}): ${detail}`, {
-            peer: peerId,
-          }),
+          code === 'v1'
+            ? rejections.reject('sync-v1-refused', who, `${who} speaks sync/v1, which this hana refuses: ${detail}; upgrade hana on that laptop`, {
+                peer: peerId,
+              })
+            : rejections.reject('sync-malformed', who, `malformed sync message (${code}): ${detail}`, {
+                peer: peerId,
+              }),
         onUnsendable: (path, error) => {
           counts.unsendable++;
           log.warn({ event: 'sync.unsendable', path, error }, `cannot replicate ${path}: ${error}`);
         },
       });
       links.set(peerId, sync);
+      release();
       return {
         receive: (bytes) => sync.receive(bytes),
         close() {
@@ -253,6 +340,8 @@ export function createSyncService(init: SyncServiceInit) {
         },
       };
     },
+    /** Peers' trust changed (pair, allow, block, forget): held writes may now apply or go. */
+    peersChanged: release,
     clock: (): ClockReading => clock.read(),
     peerView(peerId: string): PeerSyncView | undefined {
       const s: PeerSyncStats | undefined = links.get(peerId)?.stats();
@@ -271,18 +360,29 @@ export function createSyncService(init: SyncServiceInit) {
     },
     linkStats: (peerId: string) => links.get(peerId)?.stats(),
     status(): SyncStatus {
+      const g = gate.counts;
       return {
         links: links.size,
-        ...counts,
+        applied: g.applied,
+        stale: g.stale,
+        refused: g.refused,
+        corrections: g.corrections,
+        badSignatures: counts.badSignatures,
+        equivocations: g.equivocations,
+        futureStamps: g.futureStamps,
         unknownPaths: {
           count: foreign.size,
           sample: [...foreign.entries()].slice(0, 20).map((f) => ({ path: f.path, from: f.from })),
         },
+        held: { count: held.size, origins: held.origins().slice(0, 20) },
+        unproven,
+        unsendable: counts.unsendable,
         clock: clock.read(),
       };
     },
     close() {
       unsubscribe();
+      timers.clear(releaseTimer);
       for (const l of links.values()) l.close();
       links.clear();
     },

@@ -7,8 +7,14 @@ import { DeviceId, PeerAddress, PeerName } from '../../../trust-store/peers-sche
 // Version 2: the ensemble secret is proven with CPace (a share in `bind`, then an
 // `ensemble-confirm` tag) instead of version 1's HMAC `proof`. A bind of another version is
 // refused by name (`link-version`), not taken for a malformed one.
+//
+// Version 3: the same link messages; what rides on the link is sync/v2 (every write signed by
+// the daemon that made it, daemon/sync/v2/). A version 2 daemon would send unsigned sync/v1
+// writes, so it is refused at the bind, by name, before any of its writes could arrive.
 
-export const LINK_VERSION = 2;
+export const LINK_VERSION = 3;
+/** What each link version carries, for the refusal an operator reads. */
+export const SYNC_OF_LINK: Readonly<Record<number, string>> = { 1: 'sync/v1', 2: 'sync/v1', 3: 'sync/v2' };
 export const MAX_MESSAGE_BYTES = 1200;
 
 export const MSG = {

@@ -1,4 +1,4 @@
-// Byte-level reading and writing for the sync wire format. The writer throws RangeError (the
+// Byte-level reading and writing for the sync wire format (version 2). The writer throws RangeError (the
 // caller built a message that cannot be sent: a programmer error); the reader throws a private
 // failure value that decodeSync turns into a typed result, so untrusted bytes never escape as
 // an exception.
@@ -108,6 +108,8 @@ export type Reader = {
   /** Zigzag varint whose magnitude stays within ±2^51 (checked by the caller's range). */
   svarint(what: string): number;
   utf8(length: number, what: string): string;
+  /** A copy of the next `length` bytes (kept after the datagram is gone). */
+  bytes(length: number, what: string): Uint8Array;
   remaining(): number;
   end(): void;
 };
@@ -157,6 +159,10 @@ export function createReader(b: Uint8Array): Reader {
       } catch {
         return fail('bad-utf8', `${what} is not valid UTF-8`);
       }
+    },
+    bytes(length, what) {
+      const at = take(length, what);
+      return b.slice(at, at + length);
     },
     remaining: () => b.length - pos,
     end() {
