@@ -1,4 +1,4 @@
-import { shortId } from '../../trust-store/device-id.ts';
+import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
@@ -188,7 +188,19 @@ export function createSyncService(init: SyncServiceInit) {
 
   /** Missing keys asked for at most once a second per device, so a stream of held batches costs one request. */
   const asked = new Map<string, number>();
-  function accept(sender: string, batch: OpenBatch, entries: readonly SyncEntry[]): void {
+  function accept(sender: string, batch: Batch, entries: readonly SyncEntry[]): void {
+    // The origin names whose key must have signed: anything but a canonical device ID is
+    // garbage (and must not reach the peer store, which refuses it by throwing).
+    const parsed = parseDeviceId(batch.origin);
+    if (!parsed.ok || parsed.id !== batch.origin) {
+      rejections.reject(
+        'sync-malformed',
+        shortId(sender),
+        `a batch whose origin ${JSON.stringify(batch.origin.slice(0, 64))} is not a device ID`,
+        { peer: sender },
+      );
+      return;
+    }
     const v = keys.verify(batch);
     if (v === 'bad-signature') {
       counts.badSignatures++;
@@ -237,9 +249,7 @@ export function createSyncService(init: SyncServiceInit) {
       const p = init.peers.get(origin);
       return isSelf(origin) || (p !== undefined && p.state !== 'pending');
     };
-    for (const w of held.release(ready)) {
-      if (keys.verify(w.batch) === 'ok') gate.accept(w.from, w.batch, [w.entry]);
-    }
+    for (const w of held.release(ready)) accept(w.from, w.batch, [w.entry]);
   }
   let releaseTimer: unknown;
   const releaseLoop = () => {
