@@ -104,6 +104,10 @@ export const ParamMap = z.record(ParamAddress, ParamSpec, { error: keyMessage })
   const paths = Object.keys(map);
   const set = new Set(paths);
   for (const p of paths) {
+    // /hana/… carries hana's own messages (/hana/subscribe) and values (/hana/timeline).
+    if (p === '/hana' || p.startsWith('/hana/')) {
+      ctx.addIssue({ code: 'custom', message: `${p}: /hana/… is reserved for hana itself`, path: [p] });
+    }
     for (let i = p.indexOf('/', 1); i > 0; i = p.indexOf('/', i + 1)) {
       if (set.has(p.slice(0, i))) {
         ctx.addIssue({

@@ -83,7 +83,8 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
     // Nobody listening: skip encoding (it costs more than the rest of the ingest path).
     if (init.targets.length === 0 && subs.size === 0) return;
     for (const ch of changes) {
-      if (!ch.changed) continue;
+      // The store also holds hana's own values (/hana/timeline), which are no OSC parameter.
+      if (!ch.changed || !init.registry.get(ch.path)) continue;
       const bytes = encode(ch.path, ch.value);
       for (const to of init.targets) {
         if (ch.source !== sourceLabel({ transport: 'udp', ...to })) deliver({ to }, bytes);
@@ -96,7 +97,8 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
 
   function snapshotTo(sub: Subscriber): void {
     for (const [path, entry] of init.store.entries()) {
-      if (init.registry.get(path)?.type !== 'trigger') deliver(sub, encode(path, entry.value));
+      const type = init.registry.get(path)?.type;
+      if (type !== undefined && type !== 'trigger') deliver(sub, encode(path, entry.value));
     }
   }
 

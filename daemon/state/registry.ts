@@ -14,9 +14,32 @@ export type Registry = {
   get(path: string): ParamSpec | undefined;
   /** Declared paths matched by an address or address pattern, in sorted order. */
   resolve(address: string): Resolved;
+  /**
+   * This registry plus hana's own values (such as /hana/timeline): what the store holds and
+   * peers replicate. Every local input (OSC, MIDI, `hana set`, scenes, plugins) is given the
+   * registry itself, so it can neither resolve nor write one of hana's own paths.
+   */
+  readonly stored: Registry;
 };
 
-export function createRegistry(params: ParamMap): Registry {
+/** Where hana's own values live; no config may declare a parameter under it. */
+export const INTERNAL_PREFIX = '/hana/';
+
+/** `internal`: hana's own values, all under /hana/; only the `stored` view declares them. */
+export function createRegistry(params: ParamMap, internal: ParamMap = {}): Registry {
+  for (const path of Object.keys(internal)) {
+    if (!path.startsWith(INTERNAL_PREFIX) || path in params)
+      throw new Error(`createRegistry: ${path} is not a free path under ${INTERNAL_PREFIX}`);
+  }
+  if (Object.keys(internal).length === 0) {
+    const only: Registry = view(params, () => only);
+    return only;
+  }
+  const all: Registry = view({ ...params, ...internal }, () => all);
+  return view(params, () => all);
+}
+
+function view(params: ParamMap, stored: () => Registry): Registry {
   const specs = new Map<string, ParamSpec>(Object.entries(params));
   const paths = [...specs.keys()].sort();
   const cache = new Map<string, Resolved>();
@@ -42,6 +65,9 @@ export function createRegistry(params: ParamMap): Registry {
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(address, result);
       return result;
+    },
+    get stored() {
+      return stored();
     },
   };
 }
