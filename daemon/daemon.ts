@@ -23,6 +23,7 @@ import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
+import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
@@ -89,6 +90,7 @@ export type DaemonStatus = {
   storage: StorageStatus;
   output: VisualsStatus['output'];
   plugins: VisualsStatus['plugins'];
+  clockMark: ClockMarkStatus;
 } & PeeringStatus;
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
@@ -158,7 +160,10 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   const peerStore = opened.store;
 
   const registry = createRegistry(config.params);
-  const hlc = createHlc({ node: () => identity.deviceId });
+  const { maxDriftMs } = config.sync;
+  // Kept whatever storage.persist says: a restart must never reissue a stamp peers have seen.
+  const mark = openClockMark({ home: init.home, maxDriftMs, log, firstStart: loaded.created });
+  const hlc = createHlc({ node: () => identity.deviceId, maxDriftMs, mark });
   const store = createStore({
     registry,
     hlc,
@@ -333,6 +338,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       params: registry.paths.length,
       midi: midi.status(),
       storage: storage.status(),
+      clockMark: mark.status(),
       ...peering.status(),
       ...visuals.status(),
     });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_DRIFT_MS } from '../state/hlc.ts';
 import { compilePattern } from '../state/pattern.ts';
 
 // Replication between linked daemons. Defaults suit a stage LAN; the bounds keep a typo from
@@ -43,6 +44,15 @@ export const SyncConfig = z
       .max(60_000)
       .default(1000)
       .describe('How often each link measures the clock offset to the peer (faster for the first samples).'),
+    maxDriftMs: z
+      .number()
+      .int()
+      .min(200)
+      .max(60_000)
+      .default(DEFAULT_MAX_DRIFT_MS)
+      .describe(
+        "A peer's write stamped further ahead of this laptop's clock than this is refused (`sync-future-stamp`) and never moves the local clock. `hana peers` warns when a peer's clock offset passes 75 % of it. The clock's restart lease (`clock.json` in the home) is a quarter of it, at most 1 s.",
+      ),
     scopes: z
       .record(z.string().min(1).max(128), z.array(Pattern).max(64))
       .default({})

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after } from 'node:test';
+import { callDaemon } from '../../daemon/control/client.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
+import { controlSocketPath } from '../../daemon/home.ts';
 
 // Real daemons as child processes, each with its own temp home and free ports.
 
@@ -79,6 +81,13 @@ export type StartOptions = {
   /** Restart in an existing home (its identity and trust store); the config is rewritten. */
   home?: string;
 };
+
+/** One call on the daemon's control socket (no CLI process); a failure throws with the daemon's message. */
+export async function control(d: { home: string }, method: string, params: unknown = {}): Promise<unknown> {
+  const r = await callDaemon(controlSocketPath(d.home), method, params, { timeoutMs: 10_000 });
+  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
+  return r.result;
+}
 
 export async function makeHome(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'hana-test-'));

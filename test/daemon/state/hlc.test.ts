@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareStamps, createHlc, type Stamp, ZERO_STAMP } from '../../../daemon/state/hlc.ts';
+import { SyncConfig } from '../../../daemon/config/sync-schema.ts';
+import {
+  compareStamps,
+  createHlc,
+  DEFAULT_MAX_DRIFT_MS,
+  type HlcMark,
+  type Stamp,
+  ZERO_STAMP,
+} from '../../../daemon/state/hlc.ts';
 
 // The hybrid logical clock with an injected wall clock: every case is deterministic.
 
@@ -174,13 +182,23 @@ describe('createHlc: observe', () => {
     assert.deepEqual(hlc.peek(), { t: 10_500, c: 1, node: 'n1' });
   });
 
-  it('allows 60 s of drift by default', () => {
+  it('allows 2 s of drift by default (sync.maxDriftMs takes its default from the same constant)', () => {
     const clock = fakeClock(1_000_000);
     const hlc = createHlc({ node: 'n1', now: clock.now });
-    assert.equal(hlc.observe(stamp(1_060_001, 0, 'n2')), false);
+    assert.equal(hlc.maxDriftMs, DEFAULT_MAX_DRIFT_MS);
+    assert.equal(SyncConfig.parse({}).maxDriftMs, DEFAULT_MAX_DRIFT_MS);
+    assert.equal(hlc.observe(stamp(1_002_001, 0, 'n2')), false);
     assert.deepEqual(hlc.peek(), { t: 0, c: 0, node: 'n1' });
-    assert.equal(hlc.observe(stamp(1_060_000, 0, 'n2')), true);
-    assert.deepEqual(hlc.peek(), { t: 1_060_000, c: 1, node: 'n1' });
+    assert.equal(hlc.observe(stamp(1_002_000, 0, 'n2')), true);
+    assert.deepEqual(hlc.peek(), { t: 1_002_000, c: 1, node: 'n1' });
+  });
+
+  it('the observer attack of issue 12: a stamp 59.5 s ahead is refused and the next local write is stamped now', () => {
+    const clock = fakeClock(1_000_000);
+    const hlc = createHlc({ node: 'n1', now: clock.now });
+    assert.equal(hlc.admits(stamp(1_059_500, 0, 'observer')), false);
+    assert.equal(hlc.observe(stamp(1_059_500, 0, 'observer')), false);
+    assert.deepEqual(hlc.tick(), { t: 1_000_000, c: 0, node: 'n1' });
   });
 
   it('refuses stamps that are not numbers a clock can hold, clock untouched', () => {
@@ -236,6 +254,120 @@ describe('createHlc: observe', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('createHlc: admits and driftOf', () => {
+  it('admits answers what observe would, without moving the clock', () => {
+    const clock = fakeClock(10_000);
+    const hlc = createHlc({ node: 'n1', now: clock.now, maxDriftMs: 500 });
+    hlc.tick();
+    const before = hlc.peek();
+    const cases: Array<[Stamp, boolean]> = [
+      [stamp(10_500, 0, 'n2'), true],
+      [stamp(10_501, 0, 'n2'), false],
+      [stamp(3, 0, 'n2'), true],
+      [stamp(Number.NaN, 0, 'n2'), false],
+      [stamp(10_000, -1, 'n2'), false],
+      [stamp(10_000, 1.5, 'n2'), false],
+      [stamp(Number.POSITIVE_INFINITY, 0, 'n2'), false],
+    ];
+    for (const [s, expected] of cases) {
+      assert.equal(hlc.admits(s), expected, JSON.stringify(s));
+      assert.deepEqual(hlc.peek(), before, 'admits never moves the clock');
+    }
+    // The same stamps through observe: the same answers (the clock moves for the accepted ones).
+    for (const [s, expected] of cases) assert.equal(hlc.observe(s), expected, JSON.stringify(s));
+  });
+
+  it('admits follows the wall clock: a stamp refused now is admitted once wall time catches up', () => {
+    const clock = fakeClock(10_000);
+    const hlc = createHlc({ node: 'n1', now: clock.now, maxDriftMs: 500 });
+    const s = stamp(11_000, 0, 'n2');
+    assert.equal(hlc.admits(s), false);
+    clock.set(10_500);
+    assert.equal(hlc.admits(s), true);
+  });
+
+  it('driftOf is the stamp minus our wall clock, negative when it is behind', () => {
+    const clock = fakeClock(10_000);
+    const hlc = createHlc({ node: 'n1', now: clock.now });
+    assert.equal(hlc.driftOf(stamp(11_600, 0, 'n2')), 1600);
+    assert.equal(hlc.driftOf(stamp(9_250, 3, 'n2')), -750);
+  });
+});
+
+describe('createHlc: the high-water mark', () => {
+  /** A mark held in memory: what it was asked and what it answered, in order. */
+  function memoryMark(floor: number, lease: number) {
+    const extended: Array<[number, number]> = [];
+    const mark: HlcMark = {
+      floor,
+      extend(t) {
+        extended.push([t, t + lease]);
+        return t + lease;
+      },
+    };
+    return { mark, extended };
+  }
+
+  it('starts above the floor even when the wall clock is behind it', () => {
+    const clock = fakeClock(5_000);
+    const { mark } = memoryMark(9_000, 100);
+    const hlc = createHlc({ node: 'n1', now: clock.now, mark });
+    assert.deepEqual(hlc.tick(), { t: 9_000, c: 1, node: 'n1' });
+    assert.deepEqual(hlc.tick(), { t: 9_000, c: 2, node: 'n1' });
+  });
+
+  it('extends the lease before a stamp reaches it, and not otherwise', () => {
+    const clock = fakeClock(1_000);
+    const { mark, extended } = memoryMark(1_000, 100);
+    const hlc = createHlc({ node: 'n1', now: clock.now, mark });
+    hlc.tick(); // t = 1000 reaches the floor: extend to 1100
+    assert.deepEqual(extended, [[1_000, 1_100]]);
+    clock.set(1_099);
+    hlc.tick();
+    assert.equal(extended.length, 1, 'still inside the lease');
+    clock.set(1_100);
+    hlc.tick();
+    assert.deepEqual(extended.at(-1), [1_100, 1_200]);
+  });
+
+  it('an observed stamp that moves t past the lease extends it too', () => {
+    const clock = fakeClock(1_000);
+    const { mark, extended } = memoryMark(1_000, 100);
+    const hlc = createHlc({ node: 'n1', now: clock.now, maxDriftMs: 500, mark });
+    hlc.tick();
+    assert.equal(hlc.observe(stamp(1_400, 2, 'n2')), true);
+    assert.deepEqual(extended.at(-1), [1_400, 1_500]);
+    assert.equal(hlc.observe(stamp(1_600, 0, 'n2')), false, 'refused: beyond the drift bound');
+    assert.equal(extended.length, 2, 'a refused stamp writes nothing');
+  });
+
+  it('property: every stamp issued or observed has t below the lease last returned', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('move' as const), dt: fc.integer({ min: -300, max: 300 }) }),
+      fc.record({ kind: fc.constant('tick' as const) }),
+      fc.record({ kind: fc.constant('observe' as const), ahead: fc.integer({ min: -100, max: 300 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2_000 }), fc.array(step, { maxLength: 80 }), (floor, steps) => {
+        const clock = fakeClock(1_000);
+        const { mark, extended } = memoryMark(floor, 50);
+        const hlc = createHlc({ node: 'n1', now: clock.now, maxDriftMs: 200, mark });
+        const lease = () => extended.at(-1)?.[1] ?? floor;
+        for (const s of steps) {
+          if (s.kind === 'move') clock.set(Math.max(0, clock.now() + s.dt));
+          else if (s.kind === 'tick') {
+            const t = hlc.tick();
+            assert.ok(t.t >= floor);
+            assert.ok(t.t < lease(), `${t.t} issued with the lease at ${lease()}`);
+          } else hlc.observe(stamp(clock.now() + s.ahead, 0, 'n2'));
+          assert.ok(hlc.peek().t < lease() || (hlc.peek().t === floor && extended.length === 0));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -1,0 +1,154 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../log.ts';
+import type { HlcMark } from './hlc.ts';
+
+// The clock's high-water mark, kept as a lease in <home>/clock.json. Before the HLC issues a
+// stamp at or past the persisted mark it makes a new mark (t + lease) durable, synchronously,
+// so a daemon that restarts (even with `storage.persist: false`, even after its wall clock
+// stepped back) starts above every stamp it ever issued: a reissued stamp with other values
+// would be equivocation to every peer. One small fsync'd write per lease, at most.
+//
+// The lease is a quarter of sync.maxDriftMs (at most 1 s): right after a restart this
+// daemon's stamps can be up to one lease ahead of its wall clock, and that must leave room
+// under the peers' drift bound for the laptops' real clock offsets (hana peers warns at 75 %).
+
+export const CLOCK_MARK_FILE = 'clock.json';
+
+const MarkFile = z
+  .object({ version: z.literal(1), mark: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+  .strict();
+
+export function leaseFor(maxDriftMs: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(maxDriftMs / 4)));
+}
+
+export type ClockMarkStatus = {
+  /** Where the clock started: the mark the previous run left, 0 if none was usable. */
+  floor: number;
+  /** The mark on disk now (or in memory only, when `failures` says the last write failed). */
+  mark: number;
+  /** `missing`/`unreadable`: stamps started from wall time. */
+  loaded: 'ok' | 'missing' | 'unreadable';
+  writes: number;
+  failures: number;
+};
+
+export type ClockMark = HlcMark & { status(): ClockMarkStatus };
+
+export type ClockMarkInit = {
+  home: string;
+  maxDriftMs: number;
+  log: Logger;
+  /** Wall clock, to warn when the mark is far ahead of it; injected in tests. */
+  now?: () => number;
+  /** The identity was created by this start: no stamp of ours exists, so no file is expected. */
+  firstStart?: boolean;
+};
+
+type Loaded = { ok: true; mark: number } | { ok: false; missing: boolean; reason: string };
+
+function load(path: string): Loaded {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { ok: false, missing: e.code === 'ENOENT', reason: e.message };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, missing: false, reason: `not JSON (${(err as Error).message})` };
+  }
+  const parsed = MarkFile.safeParse(json);
+  if (!parsed.success) {
+    // One line for the log sentence: "mark: Invalid input: expected int, received number".
+    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ');
+    return { ok: false, missing: false, reason };
+  }
+  return { ok: true, mark: parsed.data.mark };
+}
+
+/** Temp file, fsync, rename over, fsync the directory: a crash leaves the old mark or the new one. */
+function writeMark(path: string, mark: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify({ version: 1, mark })}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+export function openClockMark(init: ClockMarkInit): ClockMark {
+  const path = join(init.home, CLOCK_MARK_FILE);
+  const now = init.now ?? Date.now;
+  const lease = leaseFor(init.maxDriftMs);
+  const { log } = init;
+  const read = load(path);
+  let loaded: ClockMarkStatus['loaded'] = 'ok';
+  if (!read.ok) {
+    loaded = read.missing ? 'missing' : 'unreadable';
+    const event = `clock.mark-${loaded}`;
+    if (read.missing && init.firstStart)
+      log.info({ event, path }, `no clock mark yet in ${path}: a new identity`);
+    else
+      log.warn(
+        { event, path, ...(!read.missing && { reason: read.reason }) },
+        `${read.missing ? `no clock mark in ${path}` : `clock mark ${path} is unreadable (${read.reason})`}: stamps start from wall time, and if this laptop's clock stepped back since the last run peers may see stamps reused; the mark is rewritten with the next stamp`,
+      );
+  }
+  const floor = read.ok ? read.mark : 0;
+  const ahead = floor - now();
+  if (ahead > init.maxDriftMs)
+    log.warn(
+      { event: 'clock.behind-mark', aheadMs: ahead, path },
+      `this laptop's clock is ${(ahead / 1000).toFixed(1)} s behind the last stamp it issued (did the clock step back?): stamps continue from there, and peers may refuse them as too far ahead until the wall clock catches up; check NTP`,
+    );
+  let mark = floor;
+  let writes = 0;
+  let failures = 0;
+  let failing = false;
+  return {
+    floor,
+    extend(t) {
+      mark = t + lease;
+      try {
+        writeMark(path, mark);
+        writes++;
+        if (failing) log.info({ event: 'clock.mark-written', path }, `clock mark ${path} is written again`);
+        failing = false;
+      } catch (err) {
+        // Stopping the clock would stop the show; the mark stays ahead in memory, the next
+        // lease retries, and a restart before that may reuse stamps issued since the last write.
+        failures++;
+        if (!failing)
+          log.error(
+            { event: 'clock.mark-write-failed', path, err },
+            `cannot write the clock mark ${path} (${(err as Error).message}): after a restart this daemon could reuse stamps; free the disk or fix the home's permissions`,
+          );
+        failing = true;
+      }
+      return mark;
+    },
+    status: () => ({ floor, mark, loaded, writes, failures }),
+  };
+}

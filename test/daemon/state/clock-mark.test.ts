@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLOCK_MARK_FILE, leaseFor, openClockMark } from '../../../daemon/state/clock-mark.ts';
+import { compareStamps, createHlc, type Stamp } from '../../../daemon/state/hlc.ts';
+import { captureLogger } from '../../helpers/log-capture.ts';
+
+// The clock's persisted high-water mark with real files in temp homes and an injected wall
+// clock: a "restart" is a new mark and a new HLC on the same home, as the daemon builds them.
+
+const homes: string[] = [];
+after(async () => {
+  for (const h of homes) await rm(h, { recursive: true, force: true });
+});
+async function home(): Promise<string> {
+  const h = await mkdtemp(join(tmpdir(), 'hana-clock-mark-'));
+  homes.push(h);
+  return h;
+}
+
+const MAX_DRIFT = 2000;
+
+/** One daemon run's clock: wall time from `wall`, the mark in `home`. */
+function run(h: string, wall: { now: number }) {
+  const { log, lines } = captureLogger();
+  const now = () => wall.now;
+  const mark = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now });
+  const hlc = createHlc({ node: 'n1', now, maxDriftMs: MAX_DRIFT, mark });
+  return { mark, hlc, lines };
+}
+
+const maxOf = (stamps: Stamp[]) => stamps.reduce((a, b) => (compareStamps(a, b) >= 0 ? a : b));
+const events = (lines: Record<string, unknown>[]) => lines.map((l) => [l.level, l.event]);
+
+describe('the clock high-water mark', () => {
+  it('the lease is a quarter of the drift bound, at most 1 s', () => {
+    assert.equal(leaseFor(2000), 500);
+    assert.equal(leaseFor(60_000), 1000);
+    assert.equal(leaseFor(200), 50);
+  });
+
+  it('after a restart with the wall clock 10 s back, every stamp is above every stamp issued before', async () => {
+    const h = await home();
+    const wall = { now: 1_700_000_000_000 };
+    const first = run(h, wall);
+    const before: Stamp[] = [];
+    for (let i = 0; i < 3000; i++) {
+      wall.now += i % 3; // several stamps per millisecond, as a busy show gives
+      before.push(first.hlc.tick());
+    }
+    // A peer's stamp 1.5 s ahead moves the clock; the next local stamps follow it.
+    assert.equal(first.hlc.observe({ t: wall.now + 1500, c: 7, node: 'n2' }), true);
+    before.push(first.hlc.tick(), first.hlc.tick());
+    const last = maxOf(before);
+
+    wall.now -= 10_000;
+    const second = run(h, wall);
+    assert.equal(second.mark.status().loaded, 'ok');
+    assert.ok(second.mark.floor > last.t);
+    const after: Stamp[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (i % 1000 === 0) wall.now += 1;
+      after.push(second.hlc.tick());
+    }
+    for (const s of after)
+      assert.equal(compareStamps(s, last), 1, `${JSON.stringify(s)} after ${JSON.stringify(last)}`);
+    assert.deepEqual(events(second.lines), [[40, 'clock.behind-mark']]);
+    assert.match(
+      String(second.lines[0]!.msg),
+      /clock is 1\d\.\d s behind the last stamp it issued .*check NTP/,
+    );
+  });
+
+  it('writes clock.json atomically, mode 0600, and leaves no temp file', async () => {
+    const h = await home();
+    const wall = { now: 5_000_000 };
+    const { hlc, mark } = run(h, wall);
+    const s = hlc.tick();
+    const st = await stat(join(h, CLOCK_MARK_FILE));
+    assert.equal(st.mode & 0o777, 0o600);
+    const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8'));
+    assert.deepEqual(onDisk, { version: 1, mark: s.t + leaseFor(MAX_DRIFT) });
+    assert.equal(mark.status().mark, onDisk.mark);
+    assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
+  });
+
+  it('10,000 ticks over 10 s of wall time write the file about once per lease, not per tick', async () => {
+    const h = await home();
+    const wall = { now: 9_000_000 };
+    const { hlc, mark } = run(h, wall);
+    for (let i = 0; i < 10_000; i++) {
+      wall.now += 1;
+      hlc.tick();
+    }
+    const { writes, failures } = mark.status();
+    // 10 s / 0.5 s lease = 20 leases, plus the first write.
+    assert.ok(writes >= 20 && writes <= 21, `${writes} writes`);
+    assert.equal(failures, 0);
+  });
+
+  it('remote stamps at the drift bound, however many, write no more than once per lease', async () => {
+    const h = await home();
+    const wall = { now: 9_000_000 };
+    const { hlc, mark } = run(h, wall);
+    for (let i = 0; i < 10_000; i++) {
+      if (i % 10 === 0) wall.now += 1;
+      hlc.observe({ t: wall.now + MAX_DRIFT, c: i, node: 'attacker' });
+      hlc.tick();
+    }
+    // 1 s of wall time, the clock held 2 s ahead: about (2 s + 1 s) / 0.5 s leases.
+    assert.ok(mark.status().writes <= 8, `${mark.status().writes} writes`);
+  });
+
+  it('a first start in a new home logs at info; a missing mark later is a warning; both start from wall time', async () => {
+    const fresh = captureLogger();
+    const h1 = await home();
+    const a = openClockMark({ home: h1, maxDriftMs: MAX_DRIFT, log: fresh.log, firstStart: true });
+    assert.equal(a.floor, 0);
+    assert.equal(a.status().loaded, 'missing');
+    assert.deepEqual(events(fresh.lines), [[30, 'clock.mark-missing']]);
+
+    const later = captureLogger();
+    const b = openClockMark({ home: await home(), maxDriftMs: MAX_DRIFT, log: later.log, now: () => 42_000 });
+    const hlc = createHlc({ node: 'n1', now: () => 42_000, mark: b });
+    assert.deepEqual(hlc.tick(), { t: 42_000, c: 0, node: 'n1' });
+    assert.deepEqual(events(later.lines), [[40, 'clock.mark-missing']]);
+    assert.match(String(later.lines[0]!.msg), /no clock mark in .*clock\.json: stamps start from wall time/);
+  });
+
+  for (const [what, content] of [
+    ['not JSON', '{"version":1,"mark":'],
+    ['a negative mark', '{"version":1,"mark":-5}'],
+    ['a fractional mark', '{"version":1,"mark":1.5}'],
+    ['a mark as a string', '{"version":1,"mark":"9999999999999"}'],
+    ['an unknown version', '{"version":2,"mark":1000}'],
+    ['an extra field', '{"version":1,"mark":1000,"node":"x"}'],
+    ['an empty file', ''],
+  ] as const) {
+    it(`a clock.json with ${what} starts from wall time with a warning, never a crash, and is rewritten`, async () => {
+      const h = await home();
+      await writeFile(join(h, CLOCK_MARK_FILE), content, { mode: 0o600 });
+      const { log, lines } = captureLogger();
+      const mark = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now: () => 77_000 });
+      assert.equal(mark.floor, 0);
+      assert.equal(mark.status().loaded, 'unreadable');
+      assert.deepEqual(events(lines), [[40, 'clock.mark-unreadable']]);
+      assert.match(
+        String(lines[0]!.msg),
+        /clock mark .*clock\.json is unreadable \(.+\): stamps start from wall time/,
+      );
+      const hlc = createHlc({ node: 'n1', now: () => 77_000, mark });
+      assert.deepEqual(hlc.tick(), { t: 77_000, c: 0, node: 'n1' });
+      const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8'));
+      assert.deepEqual(onDisk, { version: 1, mark: 77_000 + leaseFor(MAX_DRIFT) });
+    });
+  }
+
+  it('a mark that cannot be written is logged once per failing streak and counted; stamps go on', async () => {
+    const h = await home();
+    // A directory where the file should be: reading fails and so does every rename over it.
+    await mkdir(join(h, CLOCK_MARK_FILE));
+    const wall = { now: 1_000 };
+    const { hlc, mark, lines } = run(h, wall);
+    assert.equal(mark.status().loaded, 'unreadable');
+    const stamps: Stamp[] = [];
+    for (let i = 0; i < 5; i++) {
+      wall.now += 600; // past the lease every time
+      stamps.push(hlc.tick());
+    }
+    for (let i = 1; i < stamps.length; i++) assert.equal(compareStamps(stamps[i]!, stamps[i - 1]!), 1);
+    assert.equal(mark.status().failures, 5);
+    assert.equal(mark.status().writes, 0);
+    const failed = lines.filter((l) => l.event === 'clock.mark-write-failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.level, 50);
+    assert.match(String(failed[0]!.msg), /cannot write the clock mark .*could reuse stamps/);
+    assert.deepEqual(
+      (await readdir(h)).filter((f) => f !== CLOCK_MARK_FILE),
+      [],
+      'no temp file left behind',
+    );
+
+    // Fixed: the next lease writes, and that is said once.
+    await rm(join(h, CLOCK_MARK_FILE), { recursive: true });
+    wall.now += 600;
+    hlc.tick();
+    assert.equal(mark.status().writes, 1);
+    assert.equal(lines.filter((l) => l.event === 'clock.mark-written').length, 1);
+  });
+});
