@@ -1,4 +1,5 @@
 import { shortId } from '../../trust-store/device-id.ts';
+import type { PeerClock } from '../control/peer-clock.ts';
 import type { PeerView } from '../link/manager.ts';
 import type { PeerSyncView } from '../sync/service.ts';
 import { type Parsed, UsageError } from './args.ts';
@@ -46,17 +47,26 @@ export async function idCommand(args: Parsed, out: Out): Promise<number> {
   return r ? print(args, out, r, () => `${r.deviceId}\nname ${r.name}, peer port ${r.peerPort}`) : 1;
 }
 
-/** "+0.42 ms ±0.08" — the peer's clock minus ours, and how far off that measurement may be. */
-function clockText(sync: PeerSyncView | null | undefined): string {
-  if (!sync || sync.offsetMs === null || sync.offsetErrorMs === null) return '';
-  const sign = sync.offsetMs >= 0 ? '+' : '−';
-  return `${sign}${Math.abs(sync.offsetMs).toFixed(2)} ms ±${sync.offsetErrorMs.toFixed(2)}`;
+/**
+ * "+0.42 ms ±0.08" — the peer's clock minus ours, and how far off that measurement may be; a
+ * "!" when it is near or beyond sync.maxDriftMs (the sentence follows the table).
+ */
+function clockText(clock: PeerClock | undefined): string {
+  if (!clock || clock.offsetMs === null || clock.offsetErrorMs === null) return '';
+  const sign = clock.offsetMs >= 0 ? '+' : '−';
+  const mark = clock.warning ? ' !' : '';
+  return `${sign}${Math.abs(clock.offsetMs).toFixed(2)} ms ±${clock.offsetErrorMs.toFixed(2)}${mark}`;
+}
+
+function clockWarnings(peers: ReadonlyArray<{ clock?: PeerClock }>): string {
+  const lines = peers.flatMap((p) => (p.clock?.warning ? [`! ${p.clock.warning}`] : []));
+  return lines.length ? `\n\n${lines.join('\n')}` : '';
 }
 
 export async function peersCommand(args: Parsed, out: Out): Promise<number> {
   if (args.positionals.length) throw new UsageError('peers takes no arguments');
   const r = (await callOrReport(args, out, 'peers', {})) as
-    | { peers: Array<PeerView & { sync?: PeerSyncView | null }>; held: Held[] }
+    | { peers: Array<PeerView & { sync?: PeerSyncView | null; clock?: PeerClock }>; held: Held[] }
     | undefined;
   if (!r) return 1;
   return print(args, out, r.peers, () => {
@@ -72,10 +82,12 @@ export async function peersCommand(args: Parsed, out: Out): Promise<number> {
           p.code ? `${p.state} (code ${p.code})` : p.state,
           p.role,
           p.rttMs === null ? '' : `${p.rttMs.toFixed(1)} ms`,
-          clockText(p.sync),
+          clockText(p.clock),
           p.lastHeard ?? '',
         ]),
-      ]) + heldText(r.held)
+      ]) +
+      clockWarnings(r.peers) +
+      heldText(r.held)
     );
   });
 }

@@ -4,6 +4,7 @@ import type { Identity } from '../../trust-store/identity.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { LinkManager } from '../link/manager.ts';
 import type { PeerSyncView } from '../sync/service.ts';
+import { assessPeerClock } from './peer-clock.ts';
 import { controlError } from './protocol.ts';
 import type { Handlers } from './server.ts';
 
@@ -60,6 +61,8 @@ export type LinkContext = {
   rotate: () => Promise<{ previous: string; deviceId: string }>;
   /** Replication and clock figures of a linked peer. */
   syncView?: (id: string) => PeerSyncView | undefined;
+  /** sync.maxDriftMs: each peer's clock offset is shown against it. */
+  maxDriftMs: number;
   /** Why the last handshake with that address was refused by our verification, if it was. */
   handshakeFailure?: (remote: { address: string; port: number }) => string | undefined;
 };
@@ -89,7 +92,16 @@ export function linkHandlers(ctx: LinkContext): Handlers {
       }
     },
     peers: () => ({
-      peers: links.peers().map((p) => ({ ...p, sync: ctx.syncView?.(p.id) ?? null })),
+      peers: links.peers().map((p) => {
+        const sync = ctx.syncView?.(p.id) ?? null;
+        const clock = assessPeerClock(
+          p.name,
+          sync?.offsetMs ?? null,
+          sync?.offsetErrorMs ?? null,
+          ctx.maxDriftMs,
+        );
+        return { ...p, sync, clock };
+      }),
       held: store.held(),
     }),
     'trust.list': () => ({ peers: store.list(), held: store.held() }),

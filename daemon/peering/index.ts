@@ -245,6 +245,7 @@ export async function startPeering(init: PeeringInit) {
       links: linkManager,
       port: () => endpoint.port,
       syncView: (id) => sync.peerView(id),
+      maxDriftMs: config.sync.maxDriftMs,
       handshakeFailure: (remote) => handshakeFailures.get(`${remote.address}:${remote.port}`),
       rotate,
     });
