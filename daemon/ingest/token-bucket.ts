@@ -1,29 +1,64 @@
-// Per-source token buckets. Refill is computed lazily from elapsed time, so an idle source
-// costs nothing; the table is bounded so a spoofed-source flood cannot grow memory.
+// Token buckets counted in work units. Refill is computed lazily from elapsed time, so an idle
+// source costs nothing; the per-source table is bounded so a spoofed-source flood cannot grow
+// memory.
 
-export type RateLimiterInit = {
+export type BucketInit = {
   ratePerSecond: number;
   burst: number;
-  maxSources?: number;
   now?: () => number;
 };
 
+export type Bucket = {
+  /** Takes `cost` tokens; false (taking nothing) when fewer are left. */
+  take(cost: number): boolean;
+  /** Milliseconds until `cost` tokens will be there (0 if they are now). */
+  msUntil(cost: number): number;
+};
+
+export function createBucket(init: BucketInit): Bucket {
+  const now = init.now ?? performance.now.bind(performance);
+  const perMs = init.ratePerSecond / 1000;
+  let tokens = init.burst;
+  let at = now();
+  const refill = () => {
+    const t = now();
+    tokens = Math.min(init.burst, tokens + (t - at) * perMs);
+    at = t;
+  };
+  return {
+    take(cost) {
+      refill();
+      if (tokens < cost) return false;
+      tokens -= cost;
+      return true;
+    },
+    msUntil(cost) {
+      refill();
+      return tokens >= cost ? 0 : Math.ceil((cost - tokens) / perMs);
+    },
+  };
+}
+
+export type RateLimiterInit = BucketInit & { maxSources?: number };
+
 export type RateLimiter = {
-  /** Takes one token for `key`; false when that source is over its rate. */
-  take(key: string): boolean;
+  /** Takes `cost` tokens (default 1) from `key`'s bucket; false, taking nothing, when it has fewer. */
+  take(key: string, cost?: number): boolean;
+  /** The bucket size: a cost above it can never be paid. */
+  readonly burst: number;
   readonly size: number;
 };
 
-type Bucket = { tokens: number; at: number };
+type Entry = { tokens: number; at: number };
 
 export function createRateLimiter(init: RateLimiterInit): RateLimiter {
   const now = init.now ?? performance.now.bind(performance);
   const maxSources = init.maxSources ?? 4096;
   const perMs = init.ratePerSecond / 1000;
-  const buckets = new Map<string, Bucket>();
+  const buckets = new Map<string, Entry>();
 
   return {
-    take(key) {
+    take(key, cost = 1) {
       const t = now();
       let b = buckets.get(key);
       if (!b) {
@@ -38,10 +73,11 @@ export function createRateLimiter(init: RateLimiterInit): RateLimiter {
         b.tokens = Math.min(init.burst, b.tokens + (t - b.at) * perMs);
         b.at = t;
       }
-      if (b.tokens < 1) return false;
-      b.tokens -= 1;
+      if (b.tokens < cost) return false;
+      b.tokens -= cost;
       return true;
     },
+    burst: init.burst,
     get size() {
       return buckets.size;
     },
