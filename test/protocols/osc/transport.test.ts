@@ -13,6 +13,8 @@ import {
   type TcpConnection,
 } from '../../../protocols/osc/tcp.ts';
 import { openOscUdp, type Remote } from '../../../protocols/osc/udp.ts';
+import { createFakeClock } from '../../helpers/fake-timers.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 // The OSC transports on real loopback sockets (127.0.0.1, ephemeral ports). Every wait is
 // bounded; nothing asserts on elapsed time.
@@ -75,7 +77,11 @@ async function tcpClient(t: TestContext, port: number): Promise<Socket> {
   return s;
 }
 
-const closed = (s: Socket) => (s.closed ? Promise.resolve() : bounded(once(s, 'close'), 'client close'));
+// Not once(s, 'close'): that rejects on the ECONNRESET a closed connection may report first.
+const closed = (s: Socket) =>
+  s.closed
+    ? Promise.resolve()
+    : bounded(new Promise<void>((r) => s.once('close', () => r())), 'client close');
 
 describe('OSC over UDP', () => {
   it('receives a datagram and reports the remote address and port', async (t) => {
@@ -323,5 +329,128 @@ describe('OSC over TCP (SLIP)', () => {
     assert.equal(server.connections, 0);
     // send on a closed connection reports the drop instead of throwing.
     assert.equal(frames[0]!.conn.send(Uint8Array.from([1])), false);
+  });
+});
+
+async function tcpClientFrom(t: TestContext, port: number, localAddress: string): Promise<Socket> {
+  const s = connect({ host: HOST, port, localAddress });
+  s.on('error', () => {});
+  t.after(() => {
+    s.destroy();
+  });
+  await bounded(once(s, 'connect'), 'tcp connect');
+  return s;
+}
+
+const frameOf = (address: string) => slipEncode(encodeOscPacket(oscMessage(address)));
+
+describe('OSC over TCP: idle reaping and connection slots per source', () => {
+  it('closes a half-sent frame after stallMs and a silent connection after idleMs, on the injected clock', async (t) => {
+    const clock = createFakeClock();
+    const { server, ev } = await tcpServer(t, {
+      idleMs: 1000,
+      stallMs: 500,
+      timers: clock.timers,
+      now: clock.now,
+    });
+    const active = await tcpClient(t, server.port);
+    const stalled = await tcpClient(t, server.port);
+    const silent = await tcpClient(t, server.port);
+    const [stalledPort, silentPort] = [stalled.localPort, silent.localPort];
+    active.write(frameOf('/a'));
+    // A whole frame, then the start of one that never ends (a slowloris).
+    stalled.write(Buffer.concat([frameOf('/s'), Buffer.from('/half')]));
+    await ev.frames.take(2, 'frames');
+    assert.equal(ev.admitted.length, 3, 'the silent one is connected too');
+
+    await clock.advance(600);
+    await closed(stalled);
+    assert.deepEqual(
+      ev.rejects.items.map((r) => [r.code, r.from.port]),
+      [['tcp-stalled', stalledPort]],
+    );
+    active.write(frameOf('/still-here'));
+    await ev.frames.take(3, 'frames');
+
+    await clock.advance(500);
+    await closed(silent);
+    assert.deepEqual(
+      ev.rejects.items.map((r) => [r.code, r.from.port]),
+      [
+        ['tcp-stalled', stalledPort],
+        ['tcp-idle', silentPort],
+      ],
+    );
+    assert.equal(server.connections, 1, 'the connection that spoke within idleMs stays');
+    assert.equal(active.destroyed, false);
+
+    await clock.advance(1500);
+    await closed(active);
+    assert.equal(ev.rejects.items.at(-1)!.code, 'tcp-idle');
+    assert.equal(server.connections, 0);
+    assert.equal(clock.pending(), 0, 'no sweep runs while no connection is open');
+  });
+
+  it('a frame trickled a byte at a time is still reaped: the clock starts at its first byte', async (t) => {
+    const clock = createFakeClock();
+    const { server, ev } = await tcpServer(t, { stallMs: 500, timers: clock.timers, now: clock.now });
+    const c = await tcpClient(t, server.port);
+    c.write(Buffer.concat([frameOf('/x'), Buffer.from('/')]));
+    await ev.frames.take(1, 'frames');
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(100);
+      c.write('a');
+    }
+    await clock.advance(200);
+    await closed(c);
+    assert.equal(ev.rejects.items[0]!.code, 'tcp-stalled');
+  });
+
+  it('32 idle connections from one address do not lock out a controller from another', async (t) => {
+    const { server, ev } = await tcpServer(t, { maxConnections: 32, maxConnectionsPerSource: 8 });
+    const hog: Socket[] = [];
+    for (let i = 0; i < 32; i++) hog.push(await tcpClientFrom(t, server.port, '127.0.0.2'));
+    await ev.rejects.take(24, 'evictions');
+    assert.ok(ev.rejects.items.every((r) => r.code === 'tcp-evicted' && r.from.address === '127.0.0.2'));
+    // The oldest went first: the 8 most recent remain.
+    await Promise.all(hog.slice(0, 24).map(closed));
+    assert.equal(server.connections, 8);
+    const controller = await tcpClient(t, server.port);
+    controller.write(frameOf('/fader'));
+    const [f] = await ev.frames.take(1, 'frames');
+    assert.equal(f!.conn.address, HOST);
+    assert.equal(server.connections, 9);
+  });
+
+  it('when every slot is taken, a newcomer takes one from the address holding the most, down to an even share', async (t) => {
+    const { server, ev } = await tcpServer(t, { maxConnections: 6, maxConnectionsPerSource: 3 });
+    const a: Socket[] = [];
+    const b: Socket[] = [];
+    for (let i = 0; i < 3; i++) a.push(await tcpClientFrom(t, server.port, '127.0.0.2'));
+    for (let i = 0; i < 3; i++) b.push(await tcpClientFrom(t, server.port, '127.0.0.3'));
+    // A client's connect can come before the server's accept: wait for the server's side.
+    assert.ok(await waitFor(() => ev.admitted.length === 6, WAIT_MS), 'the server accepted all six');
+    b[0]!.write(frameOf('/b0')); // b's first is the least recently connected, but it spoke last
+    await ev.frames.take(1, 'frames');
+    const c1 = await tcpClientFrom(t, server.port, '127.0.0.4');
+    await closed(a[0]!);
+    const c2 = await tcpClientFrom(t, server.port, '127.0.0.4');
+    await closed(b[1]!);
+    assert.equal(b[0]!.destroyed, false, 'the connection that spoke stays');
+    assert.deepEqual(
+      ev.rejects.items.map((r) => [r.code, r.from.address]),
+      [
+        ['tcp-evicted', '127.0.0.2'],
+        ['tcp-evicted', '127.0.0.3'],
+      ],
+    );
+    // 2 + 2 + 2: an even share. A third from 127.0.0.4 would make it the biggest: refused.
+    const c3 = await tcpClientFrom(t, server.port, '127.0.0.4');
+    await closed(c3);
+    assert.equal(ev.rejects.items.at(-1)!.code, 'too-many-connections');
+    c1.write(frameOf('/c1'));
+    c2.write(frameOf('/c2'));
+    await ev.frames.take(3, 'frames');
+    assert.equal(server.connections, 6);
   });
 });
