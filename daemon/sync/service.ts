@@ -12,11 +12,11 @@ import { bucketOf, createStateDigest } from './digest.ts';
 import { createForeignTable } from './foreign.ts';
 import { createGate } from './gate.ts';
 import { createHeldTable } from './held.ts';
-import { createKeyDirectory } from './keys.ts';
+import { createKeyDirectory, type KeyDirectory } from './keys.ts';
 import { createPeerSync, type PeerSync, type PeerSyncStats } from './peer-sync.ts';
 import { createPermissions } from './permissions.ts';
 import { type ClockReading, createSessionClock } from './session-clock.ts';
-import { createSigner } from './signer.ts';
+import { createSigner, type Signer } from './signer.ts';
 import type { Batch, OpenBatch } from './v2/batch.ts';
 import type { SyncEntry } from './v2/entries.ts';
 import { groupEntries, signBatch } from './v2/pack.ts';
@@ -50,6 +50,11 @@ export type SyncServiceInit = {
   now?: () => number;
   wall?: () => number;
   timers?: Timers;
+  /**
+   * The signing and checking parts, injected only by the sync benchmark to measure what
+   * signatures cost next to a run without them; the daemon always uses the real ones.
+   */
+  crypto?: { signer: Signer; keys: KeyDirectory };
 };
 
 export type PeerSyncView = {
@@ -101,8 +106,8 @@ export function createSyncService(init: SyncServiceInit) {
   const ownIds = init.ownIds ?? (() => [selfId()]);
   const isSelf = (id: string) => id === selfId() || ownIds().includes(id);
   const permissions = createPermissions(config, init.peers, isSelf);
-  const keys = createKeyDirectory(() => new Set(init.peers.list().map((p) => p.id)));
-  const signer = createSigner(init.identity);
+  const keys = init.crypto?.keys ?? createKeyDirectory(() => new Set(init.peers.list().map((p) => p.id)));
+  const signer = init.crypto?.signer ?? createSigner(init.identity);
   const digest = createStateDigest();
   const foreign = createForeignTable(config.maxUnknownPaths);
   const held = createHeldTable(MAX_HELD);

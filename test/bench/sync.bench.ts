@@ -1,4 +1,6 @@
-// Replication, three scenarios, each beside a baseline measured in the same run:
+// Replication, four scenarios, each beside a baseline measured in the same run:
+//  0. what signatures cost (sync-signing.ts): propagation, bytes and CPU per update, signed
+//     next to unsigned;
 //  1. propagation on loopback: an OSC message into daemon A → applied on daemon B, seen as B's
 //     OSC feedback arriving here, at 1k updates/s; baseline: the same two UDP hops through a bare
 //     relay socket (send → relay → receive), and a bare one-way hop;
@@ -16,6 +18,7 @@ import type { PeerSyncView } from '../../daemon/sync/service.ts';
 import { decodeOscPacket, encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
 import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { meshUnavailable, startMesh } from '../helpers/mesh.ts';
+import { signing } from './sync-signing.ts';
 
 type Report = (line: string) => void;
 
@@ -259,6 +262,8 @@ async function healing(report: Report): Promise<void> {
 }
 
 export async function run(report: Report): Promise<void> {
+  report('signed writes next to the same run without signatures (two sync services, loopback UDP, 1k updates/s):');
+  await signing(report);
   report('propagation at 1k updates/s on loopback:');
   await bareHops(report);
   await propagation(report);
