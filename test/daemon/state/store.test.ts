@@ -201,10 +201,21 @@ describe('store.merge', () => {
     const { store } = setup();
     store.apply([{ path: '/a', value: 0.1 }], 'cli'); // (1_000_000, 0, n1)
     assert.equal(store.merge('/a', remote(0.2, 1_000_000, 0, 'n0')), undefined);
-    assert.equal(store.merge('/a', remote(0.3, 1_000_000, 0, 'n1')), undefined, 'an equal stamp is no news');
+    assert.equal(store.merge('/a', remote(0.1, 1_000_000, 0, 'n1')), undefined, 'an equal write is no news');
     const won = store.merge('/a', remote(0.4, 1_000_000, 0, 'n2'));
     assert.equal(won?.value, 0.4);
     assert.equal(store.get('/a')?.value, 0.4);
+  });
+
+  it('ranks two values under one stamp (an equivocating origin) by the value, the same on every daemon', () => {
+    for (const order of [
+      [0.3, 0.7],
+      [0.7, 0.3],
+    ]) {
+      const { store } = setup();
+      for (const v of order) store.merge('/a', remote(v, 1_000_000, 4, 'n2'));
+      assert.equal(store.get('/a')?.value, 0.7, `arrival order ${order.join(', ')}`);
+    }
   });
 
   it('any real stamp beats the declared default', () => {
