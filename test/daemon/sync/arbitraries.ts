@@ -1,22 +1,31 @@
 import fc from 'fast-check';
 import type { Value } from '../../../daemon/state/coerce.ts';
-import type { Stamp } from '../../../daemon/state/hlc.ts';
 import {
+  encodeEntryList,
   MAX_BUCKETS,
+  MAX_CERT_BYTES,
+  MAX_CERT_REQUESTS,
+  MAX_ENTRY_LIST_BYTES,
   MAX_SACK_RANGES,
   MAX_SEQ,
+  type OpenBatch,
+  SIG_BYTES,
   type SyncEntry,
   type SyncMessage,
-  type SyncUpdate,
-} from '../../../daemon/sync/v1/codec.ts';
+} from '../../../daemon/sync/v2/codec.ts';
 
-// Generators for sync messages, shared by the round-trip and the fuzz tests. They lean on the
-// edges: unicode paths, −0, subnormals, int32 bounds, times past 2^48, counters near 2^32.
+// Generators for sync/v2 messages, shared by the round-trip, fuzz and packing tests. They lean
+// on the edges: unicode paths, −0, subnormals, int32 bounds, times past 2^48, counters near
+// 2^32, origins of 1 and 64 bytes. A generated batch is an OpenBatch (entries included), which
+// is exactly what decodeSync gives back; its signature is any 64 bytes (the codec never checks
+// it: keys.test.ts does).
 
 export const DEVICE_IDS = [
   'MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGG5DR-NRQW4ZK-PFSGE3T-MFWGYZI',
   'ZZZZZZZ-ZZZZZZZ-ZZZZZZZ-ZZZZZZZ-ZZZZZZZ-ZZZZZZZ-ZZZZZZZ-ZZZZZZZ',
 ];
+/** The daemon the generated messages come from (its own batches leave their origin out). */
+export const SENDER = DEVICE_IDS[0]!;
 
 /** Plain objects, as the decoder builds them (fast-check may otherwise give null-prototype records). */
 const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }) =>
@@ -24,7 +33,11 @@ const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }) =>
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 
-export const arbNode = fc.oneof(fc.constantFrom(...DEVICE_IDS), fc.string({ unit: 'binary', maxLength: 12 }));
+/** 1 to 64 UTF-8 bytes: 16 code points are at most 64 bytes. */
+export const arbOrigin = fc.oneof(
+  fc.constantFrom(...DEVICE_IDS, 'o'.repeat(64), 'N'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 16 }),
+);
 export const arbPath = fc.oneof(
   fc.constantFrom('/tempo', '/layer/1/opacity', '/ü/🎛️/ノブ'),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 24 }),
@@ -56,36 +69,56 @@ export const arbValue: fc.Arbitrary<Value> = fc.oneof(
   fc.constantFrom('#ffffff', '#0000000', ''),
 );
 
-export const arbStamp: fc.Arbitrary<Stamp> = record({
-  t: fc.oneof(
-    fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }),
-    fc.constantFrom(0, -0, 1, 2 ** 48 - 1, 2 ** 48, -1, 0.5, Number.MAX_VALUE),
-    finite,
-  ),
-  c: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
-  node: arbNode,
-});
+const arbTime = fc.oneof(
+  fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }),
+  fc.constantFrom(0, -0, 1, 2 ** 48 - 1, 2 ** 48, -1, 0.5, Number.MAX_VALUE),
+  finite,
+);
+const arbCounter = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }));
 
-export const arbEntry: fc.Arbitrary<SyncEntry> = record({ path: arbPath, value: arbValue, stamp: arbStamp });
+/** An entry written by `origin` (decoded entries take their stamp's node from the batch). */
+export const arbEntryOf = (origin: string): fc.Arbitrary<SyncEntry> =>
+  record({
+    path: arbPath,
+    value: arbValue,
+    stamp: record({ t: arbTime, c: arbCounter, node: fc.constant(origin) }),
+  });
 
-export const arbSeq = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: MAX_SEQ }));
+export const arbEntry: fc.Arbitrary<SyncEntry> = fc.constantFrom(...DEVICE_IDS).chain(arbEntryOf);
 
-export const arbUpdate: fc.Arbitrary<SyncUpdate> = record({
-  path: arbPath,
-  value: arbValue,
-  stamp: arbStamp,
-  seq: arbSeq,
-});
+export const arbSig = fc.uint8Array({ minLength: SIG_BYTES, maxLength: SIG_BYTES });
 
-/** A stream's updates: consecutive seqs from a random start, as a link would send them. */
-export const arbStream = (maxLength: number): fc.Arbitrary<SyncUpdate[]> =>
-  fc
-    .tuple(fc.integer({ min: 1, max: 1_000_000 }), fc.array(arbEntry, { maxLength, size: 'max' }))
-    .map(([start, entries]) => entries.map((e, i) => ({ ...e, seq: start + i })));
+/** Drops entries from the end until the list fits a batch; the generators only make sendable entries. */
+function fitting(entries: SyncEntry[]): { entries: SyncEntry[]; list: Uint8Array } {
+  for (let n = entries.length; ; n--) {
+    try {
+      return {
+        entries: entries.slice(0, n),
+        list: encodeEntryList(entries.slice(0, n), MAX_ENTRY_LIST_BYTES),
+      };
+    } catch (err) {
+      if (!(err instanceof RangeError && /would exceed/.test(err.message))) throw err;
+    }
+  }
+}
+
+/** A batch by one of `origins`, of up to `maxEntries` entries, cut to fit MAX_ENTRY_LIST_BYTES. */
+export const arbBatch = (
+  origins: fc.Arbitrary<string> = arbOrigin,
+  maxEntries = 12,
+): fc.Arbitrary<OpenBatch> =>
+  origins.chain((origin) =>
+    fc.tuple(fc.array(arbEntryOf(origin), { maxLength: maxEntries }), arbSig).map(([raw, sig]) => {
+      const { entries, list } = fitting(raw);
+      return { origin, list, sig, entries };
+    }),
+  );
+
+export const arbSeq = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: MAX_SEQ }));
 
 const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
-const time = fc.oneof(finite, fc.double({ min: 0, max: 1e13, noNaN: true }));
+const clockTime = fc.oneof(finite, fc.double({ min: 0, max: 1e13, noNaN: true }));
 
 const arbAck = fc
   .record({
@@ -104,8 +137,16 @@ const arbAck = fc
     return { kind: 'ack', upTo, sack } as const;
   });
 
-export const arbMessage: fc.Arbitrary<SyncMessage> = fc.oneof(
-  record({ kind: fc.constant('updates'), updates: fc.array(arbUpdate, { maxLength: 40, size: '+1' }) }),
+/** Every message kind as sent by SENDER; some are too big for a datagram (callers filter). */
+export const arbMessage: fc.Arbitrary<SyncMessage<OpenBatch>> = fc.oneof(
+  fc
+    .tuple(arbSeq, arbBatch(fc.constant(SENDER), 40))
+    // The last entry's number must stay within 2^48−1 (the decoder refuses a run past it).
+    .map(([seq, batch]) => ({
+      kind: 'updates' as const,
+      firstSeq: Math.min(seq, MAX_SEQ - Math.max(0, batch.entries.length - 1)),
+      batch,
+    })),
   arbAck,
   record({
     kind: fc.constant('digest'),
@@ -130,15 +171,21 @@ export const arbMessage: fc.Arbitrary<SyncMessage> = fc.oneof(
       id: u32,
       parts: fc.integer({ min: 1, max: 0xffff }),
       at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-      entries: fc.array(arbEntry, { maxLength: 40, size: '+1' }),
+      // The sender's own batches and relayed ones, mixed.
+      batches: fc.array(arbBatch(fc.oneof(fc.constant(SENDER), arbOrigin), 6), { maxLength: 5 }),
     })
-    .map(({ id, parts, at, entries }) => ({
+    .map(({ id, parts, at, batches }) => ({
       kind: 'snapshot-part' as const,
       id,
       part: Math.floor(at * parts),
       parts,
-      entries,
+      batches,
     })),
-  record({ kind: fc.constant('clock-ping'), id: u32, t1: time }),
-  record({ kind: fc.constant('clock-pong'), id: u32, t1: time, t2: time, t3: time }),
+  record({ kind: fc.constant('clock-ping'), id: u32, t1: clockTime }),
+  record({ kind: fc.constant('clock-pong'), id: u32, t1: clockTime, t2: clockTime, t3: clockTime }),
+  record({ kind: fc.constant('cert'), der: fc.uint8Array({ minLength: 1, maxLength: MAX_CERT_BYTES }) }),
+  record({
+    kind: fc.constant('cert-request'),
+    ids: fc.array(arbOrigin, { minLength: 1, maxLength: MAX_CERT_REQUESTS }),
+  }),
 );

@@ -7,30 +7,56 @@ import {
   MAX_SYNC_BYTES,
   SYNC_TYPE,
   type SyncMessage,
-} from '../../../daemon/sync/v1/codec.ts';
-import { arbMessage } from './arbitraries.ts';
+  V1_TYPES,
+} from '../../../daemon/sync/v2/codec.ts';
+import { packSnapshot } from '../../../daemon/sync/v2/pack.ts';
+import { arbMessage, DEVICE_IDS, SENDER } from './arbitraries.ts';
 
 // Untrusted bytes: decodeSync must answer every input with a message or one of its typed
 // errors, never an exception. Anything it accepts must be a message encodeSync can send again
-// (so a relayed message cannot crash the next hop) and mean the same thing.
+// (so a batch relayed in a snapshot cannot crash the next hop) and mean the same thing, and
+// every entry it yields is attributed to the origin of the batch that carries it.
 
-const CODES = new Set(['truncated', 'bad-type', 'bad-value', 'oversize', 'bad-utf8', 'trailing-bytes']);
+const RELAY = DEVICE_IDS[1]!;
+const CODES = new Set(['truncated', 'bad-type', 'bad-value', 'oversize', 'bad-utf8', 'trailing-bytes', 'v1']);
 
 function check(bytes: Uint8Array): void {
-  const r = decodeSync(bytes);
+  const r = decodeSync(bytes, SENDER);
   if (!r.ok) {
     assert.ok(CODES.has(r.code), `unexpected code ${r.code}`);
     assert.equal(typeof r.detail, 'string');
+    assert.equal(
+      r.code === 'v1',
+      bytes.length > 0 &&
+        bytes.length <= MAX_SYNC_BYTES &&
+        bytes[0]! >= V1_TYPES.first &&
+        bytes[0]! <= V1_TYPES.last,
+    );
     return;
   }
-  const again = encodeSync(r.msg);
+  const batches =
+    r.msg.kind === 'updates' ? [r.msg.batch] : r.msg.kind === 'snapshot-part' ? r.msg.batches : [];
+  for (const b of batches) {
+    assert.equal(b.sig.length, 64);
+    for (const e of b.entries) assert.equal(e.stamp.node, b.origin, 'an entry is its batch origin’s write');
+  }
+  if (r.msg.kind === 'updates')
+    assert.equal(r.msg.batch.origin, SENDER, 'updates carry only the sender’s writes');
+  // What this daemon accepted it may pass on to a third daemon, origins spelled out: it must fit.
+  const relayed = packSnapshot(1, batches, RELAY).flatMap((part) => {
+    const d = decodeSync(part, RELAY);
+    assert.ok(d.ok && d.msg.kind === 'snapshot-part', 'a relayed part decodes');
+    return d.msg.batches;
+  });
+  assert.deepStrictEqual(relayed, batches);
+  const again = encodeSync(r.msg, SENDER);
   assert.ok(again.length <= bytes.length, 're-encoding never grows a message');
-  assert.deepStrictEqual(decodeSync(again), { ok: true, msg: r.msg });
+  assert.deepStrictEqual(decodeSync(again, SENDER), { ok: true, msg: r.msg });
 }
 
 function encodeIfFits(msg: SyncMessage): Uint8Array | undefined {
   try {
-    return encodeSync(msg);
+    return encodeSync(msg, SENDER);
   } catch (err) {
     if (err instanceof RangeError && /would exceed/.test(err.message)) return undefined;
     throw err;
@@ -111,7 +137,7 @@ describe('decodeSync on hostile input', () => {
     fc.assert(
       fc.property(arbValid, (bytes) => {
         for (let n = 0; n < bytes.length; n++) {
-          const r = decodeSync(bytes.subarray(0, n));
+          const r = decodeSync(bytes.subarray(0, n), SENDER);
           assert.ok(!r.ok, `a cut to ${n} of ${bytes.length} bytes decoded`);
           assert.equal(r.code, 'truncated', r.detail);
         }

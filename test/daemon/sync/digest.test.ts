@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareStamps, type Stamp, ZERO_STAMP } from '../../../daemon/state/hlc.ts';
+import type { Value } from '../../../daemon/state/coerce.ts';
+import { type Stamp, ZERO_STAMP } from '../../../daemon/state/hlc.ts';
+import { compareWrites } from '../../../daemon/state/write-order.ts';
 import { BUCKETS, bucketOf, createStateDigest, type StateDigest } from '../../../daemon/sync/digest.ts';
-import { decodeSync, encodeSync } from '../../../daemon/sync/v1/codec.ts';
+import { decodeSync, encodeSync } from '../../../daemon/sync/v2/codec.ts';
 import { DEVICE_IDS } from './arbitraries.ts';
 
 // The anti-entropy digest: the same winners give the same digest whatever order the writes came
-// in (the XOR of the old pair really comes out), a changed path shows in exactly its bucket, and
-// never-written defaults count for nothing.
+// in (the XOR of the old triple really comes out), a changed path shows in exactly its bucket,
+// never-written defaults count for nothing, and two values under one stamp (an equivocating
+// origin) never hide behind equal digests.
 
-type Write = { path: string; stamp: Stamp };
+type Write = { path: string; stamp: Stamp; value: Value };
 
 const arbWrite: fc.Arbitrary<Write> = fc.record({
   path: fc.oneof(
@@ -22,24 +25,27 @@ const arbWrite: fc.Arbitrary<Write> = fc.record({
     c: fc.integer({ min: 0, max: 3 }),
     node: fc.constantFrom(...DEVICE_IDS),
   }),
+  // Few values, so equal stamps with different values (equivocation) come up often.
+  value: fc.constantFrom<Value>(0, -0, 1, true, '1', null, 0.5),
 });
 
-/** What a store does: a write replaces the path's winner only if its stamp is higher. */
-function applyLww(digest: StateDigest, winners: Map<string, Stamp>, w: Write): void {
-  const current = winners.get(w.path) ?? ZERO_STAMP;
-  if (compareStamps(w.stamp, current) <= 0) return;
-  winners.set(w.path, w.stamp);
-  digest.update(w.path, w.stamp);
+/** What a store does: a write replaces the path's winner only if it ranks higher (write-order.ts). */
+function applyLww(digest: StateDigest, winners: Map<string, Write>, w: Write): void {
+  const current = winners.get(w.path) ?? { path: w.path, stamp: ZERO_STAMP, value: null };
+  if (compareWrites(w, current) <= 0) return;
+  winners.set(w.path, w);
+  digest.update(w.path, w.stamp, w.value);
 }
 
-function digestOf(writes: readonly Write[]): { digest: StateDigest; winners: Map<string, Stamp> } {
+function digestOf(writes: readonly Write[]): { digest: StateDigest; winners: Map<string, Write> } {
   const digest = createStateDigest();
-  const winners = new Map<string, Stamp>();
+  const winners = new Map<string, Write>();
   for (const w of writes) applyLww(digest, winners, w);
   return { digest, winners };
 }
 
 const stamp = (t: number, c = 0, node = DEVICE_IDS[0]!): Stamp => ({ t, c, node });
+const w = (path: string, s: Stamp, value: Value = 1): Write => ({ path, stamp: s, value });
 
 describe('state digest', () => {
   it('any permutation of the same writes gives the same digest, equal to one of the winners alone', () => {
@@ -56,7 +62,7 @@ describe('state digest', () => {
           assert.deepStrictEqual(b.digest.snapshot(), a.digest.snapshot());
           // Folding only the final winners gives the same: every replaced pair was XORed out.
           const fresh = createStateDigest();
-          for (const [path, s] of a.winners) fresh.update(path, s);
+          for (const [path, x] of a.winners) fresh.update(path, x.stamp, x.value);
           assert.deepStrictEqual(fresh.snapshot(), a.digest.snapshot());
           assert.deepEqual(a.digest.differing(b.digest.snapshot().buckets), []);
           assert.equal(a.digest.snapshot().count, a.winners.size);
@@ -67,11 +73,7 @@ describe('state digest', () => {
   });
 
   it('a snapshot has one entry per bucket, whole count and hash the sum and XOR of them, and encodes', () => {
-    const { digest } = digestOf([
-      { path: '/a', stamp: stamp(1) },
-      { path: '/b', stamp: stamp(2) },
-      { path: '/c', stamp: stamp(3) },
-    ]);
+    const { digest } = digestOf([w('/a', stamp(1)), w('/b', stamp(2)), w('/c', stamp(3))]);
     const s = digest.snapshot();
     assert.equal(s.buckets.length, BUCKETS);
     assert.equal(
@@ -83,8 +85,8 @@ describe('state digest', () => {
       s.buckets.reduce((h, b) => h ^ b.hash, 0n),
     );
     assert.equal(s.count, 3);
-    const bytes = encodeSync({ kind: 'digest', count: s.count, hash: s.hash, buckets: s.buckets });
-    assert.deepStrictEqual(decodeSync(bytes), { ok: true, msg: { kind: 'digest', ...s } });
+    const bytes = encodeSync({ kind: 'digest', count: s.count, hash: s.hash, buckets: s.buckets }, 'N');
+    assert.deepStrictEqual(decodeSync(bytes, 'N'), { ok: true, msg: { kind: 'digest', ...s } });
   });
 
   it('differing names exactly the buckets of the paths that changed', () => {
@@ -97,9 +99,9 @@ describe('state digest', () => {
           const b = digestOf(writes).digest;
           const changed = new Set<string>();
           for (const p of picks) {
-            const w = writes[p % writes.length]!;
-            b.update(w.path, { ...w.stamp, c: w.stamp.c + 10 });
-            changed.add(w.path);
+            const x = writes[p % writes.length]!;
+            b.update(x.path, { ...x.stamp, c: x.stamp.c + 10 }, x.value);
+            changed.add(x.path);
           }
           const expected = [...new Set([...changed].map(bucketOf))].sort((x, y) => x - y);
           assert.deepEqual(a.differing(b.snapshot().buckets), expected);
@@ -113,9 +115,9 @@ describe('state digest', () => {
   it('a path only one side holds shows as its bucket differing', () => {
     const a = createStateDigest();
     const b = createStateDigest();
-    a.update('/x', stamp(5));
+    a.update('/x', stamp(5), 1);
     assert.deepEqual(b.differing(a.snapshot().buckets), [bucketOf('/x')]);
-    b.update('/x', stamp(5));
+    b.update('/x', stamp(5), 1);
     assert.deepEqual(b.differing(a.snapshot().buckets), []);
   });
 
@@ -137,30 +139,57 @@ describe('state digest', () => {
       buckets: Array.from({ length: BUCKETS }, () => ({ count: 0, hash: 0n })),
     });
     const d = createStateDigest();
-    for (const p of ['/a', '/b', '/c', '/tempo']) d.update(p, ZERO_STAMP);
+    for (const p of ['/a', '/b', '/c', '/tempo']) d.update(p, ZERO_STAMP, 0);
     assert.deepStrictEqual(d.snapshot(), empty, 'defaults count for nothing');
     // A daemon that declares more (unwritten) paths agrees with one that declares fewer.
     const other = createStateDigest();
-    other.update('/a', ZERO_STAMP);
+    other.update('/a', ZERO_STAMP, 0);
     assert.deepEqual(d.differing(other.snapshot().buckets), []);
     // Once written, the path counts; the default it replaced is not XORed out (it was never in).
-    d.update('/a', stamp(7));
-    other.update('/a', stamp(7));
+    d.update('/a', stamp(7), 1);
+    other.update('/a', stamp(7), 1);
     assert.equal(d.snapshot().count, 1);
     assert.deepStrictEqual(d.snapshot(), other.snapshot());
     const direct = createStateDigest();
-    direct.update('/a', stamp(7));
+    direct.update('/a', stamp(7), 1);
     assert.deepStrictEqual(d.snapshot(), direct.snapshot());
   });
 
   it('a stamp that differs only in writer, counter or time changes the hash', () => {
     const base = createStateDigest();
-    base.update('/p', stamp(10, 0, DEVICE_IDS[0]));
+    base.update('/p', stamp(10, 0, DEVICE_IDS[0]), 1);
     for (const s of [stamp(10, 0, DEVICE_IDS[1]), stamp(10, 1), stamp(11)]) {
       const d = createStateDigest();
-      d.update('/p', s);
+      d.update('/p', s, 1);
       assert.deepEqual(d.differing(base.snapshot().buckets), [bucketOf('/p')]);
       assert.notEqual(d.snapshot().hash, base.snapshot().hash);
     }
+  });
+
+  it('two values under one stamp (equivocation) differ in their bucket: 1, true, "1", 0 and −0 all apart', () => {
+    const s = stamp(10);
+    const values: Value[] = [1, true, '1', 0, -0, null, '', 'n'];
+    const hashes = values.map((v) => {
+      const d = createStateDigest();
+      d.update('/p', s, v);
+      return d.snapshot().hash;
+    });
+    assert.equal(new Set(hashes).size, values.length, 'every value hashes apart');
+    const a = createStateDigest();
+    const b = createStateDigest();
+    a.update('/p', s, 11);
+    b.update('/p', s, 222);
+    assert.deepEqual(a.differing(b.snapshot().buckets), [bucketOf('/p')]);
+  });
+
+  it('replacing a value under the same stamp XORs the old triple out', () => {
+    // A daemon that first held the losing value of an equivocation, then the winner, must agree
+    // with one that only ever held the winner.
+    const d = createStateDigest();
+    d.update('/p', stamp(10), 11);
+    d.update('/p', stamp(10), 222);
+    const direct = createStateDigest();
+    direct.update('/p', stamp(10), 222);
+    assert.deepStrictEqual(d.snapshot(), direct.snapshot());
   });
 });

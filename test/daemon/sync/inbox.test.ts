@@ -8,7 +8,7 @@ import {
   MAX_SACK_RANGES,
   MAX_SEQ,
   type SackRange,
-} from '../../../daemon/sync/v1/codec.ts';
+} from '../../../daemon/sync/v2/codec.ts';
 
 // The receiving side's record of update numbers: duplicates, the acknowledgement it builds (which
 // must always be a valid `ack` message), and the floor that slides over gaps that never fill.
@@ -24,8 +24,11 @@ function checkAck(a: { upTo: number; sack: SackRange[] }): void {
     assert.ok(r.to >= r.from);
     prev = r.to;
   }
-  const bytes = encodeSync({ kind: 'ack', upTo: a.upTo, sack: a.sack });
-  assert.deepStrictEqual(decodeSync(bytes), { ok: true, msg: { kind: 'ack', upTo: a.upTo, sack: a.sack } });
+  const bytes = encodeSync({ kind: 'ack', upTo: a.upTo, sack: a.sack }, 'N');
+  assert.deepStrictEqual(decodeSync(bytes, 'N'), {
+    ok: true,
+    msg: { kind: 'ack', upTo: a.upTo, sack: a.sack },
+  });
 }
 
 describe('inbox', () => {

@@ -4,13 +4,21 @@ import { Worker } from 'node:worker_threads';
 import { SyncConfig } from '../../../daemon/config/sync-schema.ts';
 import type { Value } from '../../../daemon/state/coerce.ts';
 import { createInbox } from '../../../daemon/sync/inbox.ts';
+import { createKeyDirectory } from '../../../daemon/sync/keys.ts';
 import { createOutbox, type Outbox, type OutboxInit } from '../../../daemon/sync/outbox.ts';
-import { decodeSync, MAX_SEQ, packUpdates, type SyncUpdate } from '../../../daemon/sync/v1/codec.ts';
+import { createSigner } from '../../../daemon/sync/signer.ts';
+import { decodeSync, MAX_SEQ } from '../../../daemon/sync/v2/codec.ts';
+import { packUpdates, type SyncUpdate } from '../../../daemon/sync/v2/pack.ts';
+import { createIdentity } from '../../../trust-store/identity.ts';
 
-// The per-link outbox with the real codec's packer, a value table the test edits and a clock
-// the test moves: every send, timeout and RTT sample is known in advance.
+// The per-link outbox with the real codec's packer and a real signing key, a value table the
+// test edits and a clock the test moves: every send, timeout and RTT sample is known in advance.
 
-const NODE = 'MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-QXGG5DR-NRQW4ZK-PFSGE3T-MFWGYZI';
+const identity = await createIdentity();
+const NODE = identity.deviceId;
+const signer = createSigner(() => identity);
+const keys = createKeyDirectory();
+assert.ok(keys.learn(identity.certDer).ok);
 
 function setup(opts: Partial<Pick<OutboxInit, 'window' | 'minRtoMs' | 'maxRtoMs'>> = {}) {
   let t = 1000;
@@ -23,11 +31,13 @@ function setup(opts: Partial<Pick<OutboxInit, 'window' | 'minRtoMs' | 'maxRtoMs'
       if (!values.has(path)) return undefined;
       return { path, value: values.get(path)!, stamp: { t: 1_700_000_000_000, c: tick++, node: NODE } };
     },
-    pack: (u) => packUpdates(u),
+    pack: (u) => packUpdates(u, NODE, signer.sign),
     send(datagram) {
-      const r = decodeSync(datagram);
+      const r = decodeSync(datagram, NODE);
       assert.ok(r.ok && r.msg.kind === 'updates', 'every datagram decodes to updates');
-      sent.push([...r.msg.updates]);
+      const { firstSeq, batch } = r.msg;
+      assert.equal(keys.verify(batch), 'ok', 'every datagram is signed by this daemon');
+      sent.push(batch.entries.map((e, i) => ({ ...e, seq: firstSeq + i })));
     },
     onUnsendable: (path, err) => unsendable.push({ path, err }),
     now: () => t,
@@ -171,16 +181,16 @@ describe('outbox: acknowledgements', () => {
     // Run in a worker so that a regression (a loop over 2^48 numbers) fails this test after a
     // bounded wait instead of hanging the whole run.
     const outboxUrl = new URL('../../../daemon/sync/outbox.ts', import.meta.url).href;
-    const codecUrl = new URL('../../../daemon/sync/v1/codec.ts', import.meta.url).href;
+    const packUrl = new URL('../../../daemon/sync/v2/pack.ts', import.meta.url).href;
     const code = `
       const { parentPort } = require('node:worker_threads');
       (async () => {
         const { createOutbox } = await import(${JSON.stringify(outboxUrl)});
-        const { packUpdates } = await import(${JSON.stringify(codecUrl)});
+        const { packUpdates } = await import(${JSON.stringify(packUrl)});
         let sent = 0;
         const o = createOutbox({
           entryOf: (path) => ({ path, value: 1, stamp: { t: 1, c: 0, node: 'n' } }),
-          pack: (u) => packUpdates(u), send: () => { sent++; }, onUnsendable: () => {},
+          pack: (u) => packUpdates(u, 'n', () => new Uint8Array(64)), send: () => { sent++; }, onUnsendable: () => {},
           now: () => 0, window: 4, minRtoMs: 10, maxRtoMs: 1000,
         });
         for (const p of ['/a', '/b', '/c']) { o.mark(p); o.flush(); }

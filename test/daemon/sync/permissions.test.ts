@@ -9,8 +9,9 @@ import { shortId } from '../../../trust-store/device-id.ts';
 import type { PeerStore } from '../../../trust-store/peers.ts';
 import { idOf, mustOpen } from '../../trust-store/helpers.ts';
 
-// Who may change what, judged against a real peer store on disk: roles, pin states, write
-// scopes by full device ID and by short ID, and the rules for relayed writes.
+// Who may change what, judged by a write's ORIGIN (the daemon that signed it) against a real
+// peer store on disk: pin states, roles, and write scopes by full device ID and by short ID.
+// The link a write came on plays no part here (gate.test.ts covers relays).
 
 const SELF = idOf('self');
 const PERFORMER = idOf('performer');
@@ -64,81 +65,80 @@ const refused = (v: Verdict, code: string) => {
 describe('sync permissions', () => {
   it('a trusted performer without a scope may write any path', () => {
     for (const path of ['/tempo', '/layer/1/opacity', '/anything/at/all']) {
-      assert.deepEqual(perms.judge(PERFORMER, PERFORMER, path), { ok: true });
+      assert.deepEqual(perms.judge(PERFORMER, path), { ok: true });
+      assert.deepEqual(perms.judge(OTHER, path), { ok: true });
     }
+  });
+
+  it('this daemon’s own writes (relayed back to it) are always its own to make', () => {
+    assert.deepEqual(perms.judge(SELF, '/tempo'), { ok: true });
   });
 
   it('an observer may not write', () => {
-    refused(perms.judge(OBSERVER, OBSERVER, '/tempo'), 'observer-write');
-    refused(perms.judge(OBSERVER, PERFORMER, '/tempo'), 'observer-write');
+    refused(perms.judge(OBSERVER, '/tempo'), 'observer-write');
   });
 
   it('a scope given by full device ID admits its paths and refuses the rest', () => {
-    assert.deepEqual(perms.judge(SCOPED, SCOPED, '/layer/2/hue'), { ok: true });
-    assert.deepEqual(perms.judge(SCOPED, SCOPED, '/layer/2/opacity'), { ok: true });
-    refused(perms.judge(SCOPED, SCOPED, '/layer/1/hue'), 'out-of-scope');
-    refused(perms.judge(SCOPED, SCOPED, '/layer/2'), 'out-of-scope');
-    refused(perms.judge(SCOPED, SCOPED, '/tempo'), 'out-of-scope');
+    assert.deepEqual(perms.judge(SCOPED, '/layer/2/hue'), { ok: true });
+    assert.deepEqual(perms.judge(SCOPED, '/layer/2/opacity'), { ok: true });
+    refused(perms.judge(SCOPED, '/layer/1/hue'), 'out-of-scope');
+    refused(perms.judge(SCOPED, '/layer/2'), 'out-of-scope');
+    refused(perms.judge(SCOPED, '/tempo'), 'out-of-scope');
   });
 
   it('a scope given by the short ID (first group) admits its paths and refuses the rest', () => {
-    assert.deepEqual(perms.judge(SHORT_SCOPED, SHORT_SCOPED, '/fx/a'), { ok: true });
-    assert.deepEqual(perms.judge(SHORT_SCOPED, SHORT_SCOPED, '/tempo'), { ok: true });
-    refused(perms.judge(SHORT_SCOPED, SHORT_SCOPED, '/fx/c'), 'out-of-scope');
-    refused(perms.judge(SHORT_SCOPED, SHORT_SCOPED, '/layer/2/hue'), 'out-of-scope');
+    assert.deepEqual(perms.judge(SHORT_SCOPED, '/fx/a'), { ok: true });
+    assert.deepEqual(perms.judge(SHORT_SCOPED, '/tempo'), { ok: true });
+    refused(perms.judge(SHORT_SCOPED, '/fx/c'), 'out-of-scope');
+    refused(perms.judge(SHORT_SCOPED, '/layer/2/hue'), 'out-of-scope');
   });
 
-  it('a scoped performer may not pass on anyone else’s write, even inside its scope', () => {
-    refused(perms.judge(SCOPED, PERFORMER, '/layer/2/hue'), 'relay-refused');
-    refused(perms.judge(SCOPED, SELF, '/layer/2/hue'), 'relay-refused');
-    refused(perms.judge(SHORT_SCOPED, OTHER, '/tempo'), 'relay-refused');
+  it('a blocked origin is refused, whatever role it had', () => {
+    refused(perms.judge(BLOCKED, '/tempo'), 'origin-blocked');
+    refused(perms.judge(BLOCKED_PERFORMER, '/tempo'), 'origin-blocked');
   });
 
-  it('an unscoped performer may relay writes of performers, of unknown daemons and our own', () => {
-    assert.deepEqual(perms.judge(PERFORMER, OTHER, '/tempo'), { ok: true });
-    assert.deepEqual(perms.judge(PERFORMER, SELF, '/tempo'), { ok: true });
-    assert.deepEqual(perms.judge(PERFORMER, STRANGER, '/tempo'), { ok: true });
-    // A scoped writer's own write, relayed: the relay rule looks at role and pin state only.
-    assert.deepEqual(perms.judge(PERFORMER, SCOPED, '/layer/2/hue'), { ok: true });
-  });
-
-  it('a relayed write by a blocked daemon or an observer is refused', () => {
-    refused(perms.judge(PERFORMER, BLOCKED, '/tempo'), 'relay-refused');
-    refused(perms.judge(PERFORMER, BLOCKED_PERFORMER, '/tempo'), 'relay-refused');
-    refused(perms.judge(PERFORMER, OBSERVER, '/tempo'), 'relay-refused');
-  });
-
-  it('a sender that is not a trusted peer is refused whatever it sends', () => {
-    for (const sender of [PENDING, BLOCKED, BLOCKED_PERFORMER, STRANGER]) {
-      refused(perms.judge(sender, sender, '/tempo'), 'not-trusted');
-      refused(perms.judge(sender, PERFORMER, '/tempo'), 'not-trusted');
-    }
+  it('a pending or unknown origin is not refused but held (unknown-origin)', () => {
+    refused(perms.judge(PENDING, '/tempo'), 'unknown-origin');
+    refused(perms.judge(STRANGER, '/tempo'), 'unknown-origin');
+    assert.match((perms.judge(STRANGER, '/tempo') as { message: string }).message, /held until it is/);
   });
 
   it('sees role and pin changes at once (reads the live store)', async () => {
     const id = idOf('promoted later');
+    refused(perms.judge(id, '/tempo'), 'unknown-origin');
     await peers.pin({ id, name: 'later', state: 'pending' });
-    refused(perms.judge(id, id, '/tempo'), 'not-trusted');
+    refused(perms.judge(id, '/tempo'), 'unknown-origin');
     await peers.allow(id, 'observer');
-    refused(perms.judge(id, id, '/tempo'), 'observer-write');
+    refused(perms.judge(id, '/tempo'), 'observer-write');
     await peers.allow(id, 'performer');
-    assert.deepEqual(perms.judge(id, id, '/tempo'), { ok: true });
+    assert.deepEqual(perms.judge(id, '/tempo'), { ok: true });
     await peers.block(id);
-    refused(perms.judge(id, id, '/tempo'), 'not-trusted');
+    refused(perms.judge(id, '/tempo'), 'origin-blocked');
+    await peers.forget(id);
+    refused(perms.judge(id, '/tempo'), 'unknown-origin');
   });
 
-  it('a relayed write whose writer is not a device ID is refused, not thrown', () => {
-    // Stamps come off the wire: the writer field is any string up to 255 bytes. The verdict
-    // must be a typed refusal; an exception here escapes the whole receive path.
-    for (const writer of ['', 'garbage', 'x'.repeat(255), `${OTHER}x`]) {
+  it('an origin that is not a device ID is refused, not thrown', () => {
+    // A relayed batch's origin comes off the wire: any string of 1 to 64 bytes, from any
+    // trusted peer (an observer too). The verdict must be a typed refusal; an exception here
+    // escapes the service's receive path into the link's datagram handler.
+    for (const origin of [
+      'garbage',
+      'x'.repeat(64),
+      `${OTHER}x`,
+      shortId(PERFORMER),
+      '__proto__',
+      'constructor',
+    ]) {
       let verdict: Verdict | undefined;
       assert.doesNotThrow(
         () => {
-          verdict = perms.judge(PERFORMER, writer, '/tempo');
+          verdict = perms.judge(origin, '/tempo');
         },
-        `writer ${JSON.stringify(writer.slice(0, 20))}`,
+        `origin ${JSON.stringify(origin.slice(0, 20))}`,
       );
-      refused(verdict!, 'relay-refused');
+      assert.equal(verdict?.ok, false, `origin ${JSON.stringify(origin.slice(0, 20))} is refused`);
     }
   });
 });
