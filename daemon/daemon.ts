@@ -25,6 +25,7 @@ import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
+import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
 import { type StorageStatus, startStorage } from './storage.ts';
@@ -159,13 +160,15 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   if (!opened.ok) throw new Error(opened.error);
   const peerStore = opened.store;
 
-  const registry = createRegistry(config.params);
+  // The shared timeline is a register of hana's own: stored and replicated (the `stored`
+  // view), never declared to OSC, MIDI, scenes or `hana set` (the public view).
+  const registry = createRegistry(config.params, { [TIMELINE_PATH]: timelineParam });
   const { maxDriftMs } = config.sync;
   // Kept whatever storage.persist says: a restart must never reissue a stamp peers have seen.
   const mark = openClockMark({ home: init.home, maxDriftMs, log, firstStart: loaded.created });
   const hlc = createHlc({ node: () => identity.deviceId, maxDriftMs, mark });
   const store = createStore({
-    registry,
+    registry: registry.stored,
     hlc,
     onSubscriberError: (err) =>
       log.error({ err, event: 'store.subscriber-failed' }, 'a change subscriber failed'),
@@ -295,7 +298,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       name,
       identity,
       peerStore,
-      registry,
+      registry: registry.stored,
       store,
       hlc,
       rejections,

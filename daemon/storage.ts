@@ -75,7 +75,8 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
     const opened = await openPersister({
       path: statePath,
       key: key.key,
-      registry,
+      // The persister keeps hana's own registers too (the shared timeline survives a restart).
+      registry: registry.stored,
       store,
       log,
       // Read at each save, so files written after a rotation name the new device.

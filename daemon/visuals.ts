@@ -1,5 +1,6 @@
 import { BUNDLED_EXAMPLES_DIR, bootstrapBundledPlugins } from '../plugins/bootstrap.ts';
 import { loadEnabledPlugins, quarantinePlugin } from '../plugins/installed.ts';
+import { type ClockSample, createLocalClock } from '../plugins/runtime/clock.ts';
 import { faultPolicy } from './config/plugins-schema.ts';
 import type { Config } from './config/schema.ts';
 import { outputHandlers } from './control/output-handlers.ts';
@@ -32,7 +33,19 @@ export type VisualsStatus = { output: OutputStats | null; plugins: PluginService
 export type Visuals = { status(): VisualsStatus; handlers: Handlers; close(): Promise<void> };
 
 export async function startVisuals(init: VisualsInit): Promise<Visuals> {
-  const { config, registry, store, rejections, log, security, clock } = init;
+  const { config, registry, store, rejections, log, security } = init;
+  // Plugins always need a beat. Until a timeline exists (nobody set a tempo yet) they count
+  // locally from /tempo: a frozen 0 would jump back at every sample the frame child follows.
+  const local = createLocalClock(() => {
+    const v = store.get('/tempo')?.value;
+    return typeof v === 'number' ? v : 120;
+  });
+  const clock = (): ClockSample => {
+    const r = init.clock();
+    return r.beat === null
+      ? { ...local(), timeMs: r.timeMs }
+      : { timeMs: r.timeMs, beat: r.beat, tempo: r.tempo };
+  };
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of closers.reverse()) await c();

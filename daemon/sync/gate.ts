@@ -38,6 +38,8 @@ export type GateInit = {
   rejections: Rejections;
   /** False for a stamp further ahead of this clock than sync.maxDriftMs: it must not be observed. */
   admits(stamp: Stamp): boolean;
+  /** A check beyond the declaration (the timeline's encoding): an error sentence, or undefined. */
+  validate?(path: string, value: SyncEntry['value']): string | undefined;
   /** Re-asserts our value over a refused write (at most once per path per second), or nothing. */
   correction(sender: string, e: SyncEntry): Write | undefined;
   /** The origin signed two values under one stamp. */
@@ -125,9 +127,10 @@ export function createGate(init: GateInit): Gate {
       return;
     }
     const checked = checkValue(spec, e.value);
-    if (!checked.ok) {
+    const invalid = checked.ok ? init.validate?.(e.path, e.value) : checked.message;
+    if (invalid !== undefined) {
       counts.refused++;
-      rejections.reject('sync-invalid-value', who, `${e.path}: ${checked.message}`, ctx);
+      rejections.reject('sync-invalid-value', who, `${e.path}: ${invalid}`, ctx);
       return;
     }
     const current = store.get(e.path);

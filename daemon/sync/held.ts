@@ -34,7 +34,10 @@ export function createHeldTable(max: number): HeldTable {
         return true;
       }
       if (size >= max) return false;
-      if (!paths) byOrigin.set(origin, (paths = new Map()));
+      if (!paths) {
+        paths = new Map();
+        byOrigin.set(origin, paths);
+      }
       paths.set(w.entry.path, w);
       size++;
       return true;

@@ -1,7 +1,7 @@
 import { SPAN } from './inbox.ts';
 import type { SyncEntry } from './v2/entries.ts';
-import type { SyncUpdate } from './v2/pack.ts';
 import type { SackRange } from './v2/messages.ts';
+import type { SyncUpdate } from './v2/pack.ts';
 
 // One link's outgoing updates, reliable over a lossy datagram path. What is reliable is "the
 // peer ends up with the current value of every path we changed", not "every value we ever had":

@@ -53,14 +53,26 @@ export function createPermissions(
         };
       }
       if (peer.state === 'blocked') {
-        return { ok: false, code: 'origin-blocked', message: `${peer.name} is blocked here and may not change ${path}` };
+        return {
+          ok: false,
+          code: 'origin-blocked',
+          message: `${peer.name} is blocked here and may not change ${path}`,
+        };
       }
       if (peer.role !== 'performer') {
-        return { ok: false, code: 'observer-write', message: `${peer.name} is an observer and may not change ${path}` };
+        return {
+          ok: false,
+          code: 'observer-write',
+          message: `${peer.name} is an observer and may not change ${path}`,
+        };
       }
       const scope = scopeOf(origin);
       if (scope && !scope.some((p) => p.match(path))) {
-        return { ok: false, code: 'out-of-scope', message: `${peer.name} may not write ${path} (sync.scopes)` };
+        return {
+          ok: false,
+          code: 'out-of-scope',
+          message: `${peer.name} may not write ${path} (sync.scopes)`,
+        };
       }
       return OK;
     },

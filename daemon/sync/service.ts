@@ -1,5 +1,13 @@
 import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
+import { type ClockReading, createSessionClock } from '../clock/session-clock.ts';
+import {
+  createTimelineReader,
+  decodeTimeline,
+  TEMPO_PATH,
+  TIMELINE_PATH,
+} from '../clock/timeline-register.ts';
+import { reassertedTimeline, startTimelineWriter } from '../clock/timeline-writer.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
@@ -15,9 +23,8 @@ import { createHeldTable } from './held.ts';
 import { createKeyDirectory, type KeyDirectory } from './keys.ts';
 import { createPeerSync, type PeerSync, type PeerSyncStats } from './peer-sync.ts';
 import { createPermissions } from './permissions.ts';
-import { type ClockReading, createSessionClock } from './session-clock.ts';
 import { createSigner, type Signer } from './signer.ts';
-import type { Batch, OpenBatch } from './v2/batch.ts';
+import type { Batch } from './v2/batch.ts';
 import type { SyncEntry } from './v2/entries.ts';
 import { groupEntries, signBatch } from './v2/pack.ts';
 
@@ -29,7 +36,11 @@ import { groupEntries, signBatch } from './v2/pack.ts';
 
 export type SyncLinkHandle = { receive(bytes: Uint8Array): void; close(): void };
 
-export type SyncIdentity = { readonly deviceId: string; readonly keyPem: string; readonly certDer: Uint8Array };
+export type SyncIdentity = {
+  readonly deviceId: string;
+  readonly keyPem: string;
+  readonly certDer: Uint8Array;
+};
 
 export type SyncServiceInit = {
   /** This daemon's identity now (it changes on a rotation). */
@@ -91,7 +102,6 @@ export type SyncStatus = {
   clock: ClockReading;
 };
 
-const TEMPO = '/tempo';
 /** Writes held for origins not paired here; far above a real ensemble's backlog. */
 const MAX_HELD = 4096;
 const RELEASE_EVERY_MS = 1000;
@@ -128,14 +138,22 @@ export function createSyncService(init: SyncServiceInit) {
 
   for (const [path, e] of store.entries()) digest.update(path, e.stamp, e.value);
 
+  // The shared beat: the replicated timeline (daemon/clock/), led by whoever wrote it last.
   const clock = createSessionClock({
     selfId,
+    ownIds,
     now: wall,
+    timeline: createTimelineReader(store),
     tempo: () => {
-      const e = store.get(TEMPO);
-      return { bpm: typeof e?.value === 'number' ? e.value : 120, sinceMs: e?.stamp.t ?? 0 };
+      const v = store.get(TEMPO_PATH)?.value;
+      return typeof v === 'number' ? v : 120;
     },
   });
+  // Started here, after storage restored the saved state: a restore replays /tempo with its
+  // original local source, and retiming then would restart the shared beat at every boot.
+  const timelineWriter = registry.get(TIMELINE_PATH)
+    ? startTimelineWriter({ store, clock: () => clock.read(), log })
+    : undefined;
 
   const unsubscribe = store.subscribe((changes) => {
     for (const c of changes) {
@@ -160,6 +178,10 @@ export function createSyncService(init: SyncServiceInit) {
     if (e.stamp.node !== sender || registry.get(e.path)?.type === 'trigger') return undefined;
     const current = store.get(e.path);
     if (!current || compareStamps(e.stamp, current.stamp) <= 0) return undefined;
+    // The timeline is re-asserted in this daemon's own clock (it leads once it writes it):
+    // the same text would shift every laptop's beat by the two clocks' difference.
+    const value = e.path === TIMELINE_PATH ? reassertedTimeline(clock.read()) : current.value;
+    if (value === undefined) return undefined;
     const t = now();
     if (t - (lastCorrection.get(e.path) ?? -Infinity) < 1000) return undefined;
     // The writer's clock may run ahead of ours (within the drift bound the gate enforced); a
@@ -167,7 +189,7 @@ export function createSyncService(init: SyncServiceInit) {
     if (!init.hlc.observe(e.stamp)) return undefined;
     if (lastCorrection.size > 4096) lastCorrection.clear();
     lastCorrection.set(e.path, t);
-    return { path: e.path, value: current.value };
+    return { path: e.path, value };
   }
 
   const gate = createGate({
@@ -179,6 +201,11 @@ export function createSyncService(init: SyncServiceInit) {
     rejections,
     admits,
     correction,
+    validate: (path, value) => {
+      if (path !== TIMELINE_PATH) return undefined;
+      const d = decodeTimeline(value);
+      return d.ok ? undefined : d.message;
+    },
     onEquivocation(origin, path, detail) {
       rejections.reject('sync-equivocation', shortId(origin), detail, { origin, path });
       security.warn(
@@ -291,7 +318,10 @@ export function createSyncService(init: SyncServiceInit) {
     const { groups, skipped } = groupEntries(own);
     for (const s of skipped) {
       counts.unsendable++;
-      log.warn({ event: 'sync.unsendable', path: s.entry.path, error: s.error }, `cannot replicate ${s.entry.path}: ${s.error}`);
+      log.warn(
+        { event: 'sync.unsendable', path: s.entry.path, error: s.error },
+        `cannot replicate ${s.entry.path}: ${s.error}`,
+      );
     }
     return [...groups.map((g) => signBatch(selfId(), g, signer.sign)), ...others];
   }
@@ -321,9 +351,14 @@ export function createSyncService(init: SyncServiceInit) {
         onCert(der) {
           const r = keys.learn(der);
           if (!r.ok) {
-            rejections.reject('sync-malformed', who, `a certificate that cannot sign sync batches: ${r.error}`, {
-              peer: peerId,
-            });
+            rejections.reject(
+              'sync-malformed',
+              who,
+              `a certificate that cannot sign sync batches: ${r.error}`,
+              {
+                peer: peerId,
+              },
+            );
             return;
           }
           release();
@@ -331,9 +366,14 @@ export function createSyncService(init: SyncServiceInit) {
         onClock: (e: OffsetEstimate) => clock.setPeer(peerId, e),
         onMalformed: (code, detail) =>
           code === 'v1'
-            ? rejections.reject('sync-v1-refused', who, `${who} speaks sync/v1, which this hana refuses: ${detail}; upgrade hana on that laptop`, {
-                peer: peerId,
-              })
+            ? rejections.reject(
+                'sync-v1-refused',
+                who,
+                `${who} speaks sync/v1, which this hana refuses: ${detail}; upgrade hana on that laptop`,
+                {
+                  peer: peerId,
+                },
+              )
             : rejections.reject('sync-malformed', who, `malformed sync message (${code}): ${detail}`, {
                 peer: peerId,
               }),
@@ -397,6 +437,7 @@ export function createSyncService(init: SyncServiceInit) {
     },
     close() {
       unsubscribe();
+      timelineWriter?.close();
       timers.clear(releaseTimer);
       for (const l of links.values()) l.close();
       links.clear();

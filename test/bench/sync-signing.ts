@@ -59,7 +59,12 @@ async function once(dir: string, ids: [SyncIdentity, SyncIdentity], signed: bool
       const other = ids[1 - i]!;
       const opened = await openPeerStore(join(dir, `${signed}-${i}-${Date.now()}.json`));
       if (!opened.ok) throw new Error(opened.error);
-      await opened.store.pin({ id: other.deviceId, name: `peer${1 - i}`, state: 'trusted', role: 'performer' });
+      await opened.store.pin({
+        id: other.deviceId,
+        name: `peer${1 - i}`,
+        state: 'trusted',
+        role: 'performer',
+      });
       const registry = createRegistry(PARAMS);
       const hlc = createHlc({ node: identity.deviceId });
       const store = createStore({ registry, hlc });
@@ -87,7 +92,9 @@ async function once(dir: string, ids: [SyncIdentity, SyncIdentity], signed: bool
       other.identity.certDer,
     );
   });
-  replicas.forEach((r, i) => r.socket.on('message', (m) => handles[i]!.receive(new Uint8Array(m))));
+  replicas.forEach((r, i) => {
+    r.socket.on('message', (m) => handles[i]!.receive(new Uint8Array(m)));
+  });
   await sleep(300); // the first snapshot exchange and clock pings settle
 
   const sentAt = new Map<number, number>();
@@ -148,14 +155,26 @@ export async function signing(report: Report): Promise<void> {
     }
     const merged = (fs: Figures[]) => {
       const lat = fs.flatMap((f) => f.lat).sort((x, y) => x - y);
-      const avg = (k: 'bytesPerUpdate' | 'cpuPer1k' | 'delivered') => fs.reduce((n, f) => n + f[k], 0) / fs.length;
-      return { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length, bytes: avg('bytesPerUpdate'), cpu: avg('cpuPer1k'), got: avg('delivered') };
+      const avg = (k: 'bytesPerUpdate' | 'cpuPer1k' | 'delivered') =>
+        fs.reduce((n, f) => n + f[k], 0) / fs.length;
+      return {
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        n: lat.length,
+        bytes: avg('bytesPerUpdate'),
+        cpu: avg('cpuPer1k'),
+        got: avg('delivered'),
+      };
     };
     const u = merged(runs.unsigned);
     const s = merged(runs.signed);
     const ms = (x: number) => `${x.toFixed(3)} ms`;
-    report(`  unsigned (baseline)  propagation p50 ${ms(u.p50)}, p99 ${ms(u.p99)} (n=${u.n}, ${(u.got * 100).toFixed(0)} % of values arrived, the rest coalesced); ${u.bytes.toFixed(1)} bytes/update; CPU ${u.cpu.toFixed(1)} ms per 1,000 updates`);
-    report(`  signed               propagation p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (n=${s.n}, ${(s.got * 100).toFixed(0)} % of values arrived, the rest coalesced); ${s.bytes.toFixed(1)} bytes/update; CPU ${s.cpu.toFixed(1)} ms per 1,000 updates`);
+    report(
+      `  unsigned (baseline)  propagation p50 ${ms(u.p50)}, p99 ${ms(u.p99)} (n=${u.n}, ${(u.got * 100).toFixed(0)} % of values arrived, the rest coalesced); ${u.bytes.toFixed(1)} bytes/update; CPU ${u.cpu.toFixed(1)} ms per 1,000 updates`,
+    );
+    report(
+      `  signed               propagation p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (n=${s.n}, ${(s.got * 100).toFixed(0)} % of values arrived, the rest coalesced); ${s.bytes.toFixed(1)} bytes/update; CPU ${s.cpu.toFixed(1)} ms per 1,000 updates`,
+    );
     report(
       `  signed / unsigned    p50 ${(s.p50 / u.p50).toFixed(2)}×, p99 ${(s.p99 / u.p99).toFixed(2)}×, bytes ${(s.bytes / u.bytes).toFixed(2)}×, CPU ${(s.cpu / u.cpu).toFixed(2)}×`,
     );

@@ -62,8 +62,8 @@ import {
 // and 'v1' (a version 1 message). Signatures are not checked here: the codec parses, the
 // service (which holds the keys) judges.
 
-export type { DecodeCode } from './bytes.ts';
 export * from './batch.ts';
+export type { DecodeCode } from './bytes.ts';
 export * from './entries.ts';
 export * from './messages.ts';
 

@@ -125,7 +125,8 @@ export function decodeEntryList(bytes: Uint8Array, origin: string): SyncEntry[] 
 
 function readEntry(r: Reader, i: number, origin: string): SyncEntry {
   const flags = r.u8();
-  if (flags & RESERVED_FLAGS) fail('bad-value', `entry ${i}: reserved flag bits set (0x${flags.toString(16)})`);
+  if (flags & RESERVED_FLAGS)
+    fail('bad-value', `entry ${i}: reserved flag bits set (0x${flags.toString(16)})`);
   const kind = flags & KIND_MASK;
   if (kind > KIND.colour) fail('bad-value', `entry ${i}: unknown value kind ${kind}`);
   const pathLength = r.varint(Number.MAX_SAFE_INTEGER, 'path length');

@@ -1,6 +1,6 @@
 import { MAX_MESSAGE_BYTES } from '../../link/v1/wire.ts';
-import type { DecodeCode } from './bytes.ts';
 import type { Batch, OpenBatch } from './batch.ts';
+import type { DecodeCode } from './bytes.ts';
 
 // The sync messages, version 2, as values: what encodeSync takes and decodeSync returns. The
 // byte layout is documented in codec.ts.

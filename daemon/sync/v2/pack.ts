@@ -65,12 +65,10 @@ export function packUpdates(updates: readonly SyncUpdate[], self: string, sign: 
   if (skipped.length > 0) throw new RangeError(skipped[0]!.error);
   return groups.map((g) => {
     g.forEach((u, i) => {
-      if (u.seq !== g[0]!.seq + i) throw new RangeError('updates in one datagram must be numbered consecutively');
+      if (u.seq !== g[0]!.seq + i)
+        throw new RangeError('updates in one datagram must be numbered consecutively');
     });
-    return encodeSync(
-      { kind: 'updates', firstSeq: g[0]!.seq, batch: signBatch(self, g, sign) },
-      self,
-    );
+    return encodeSync({ kind: 'updates', firstSeq: g[0]!.seq, batch: signBatch(self, g, sign) }, self);
   });
 }
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createOffsetEstimator, MIN_SAMPLES, type OffsetEstimate } from '../../../daemon/sync/clock.ts';
-import { createSessionClock } from '../../../daemon/sync/session-clock.ts';
+import { createOffsetEstimator } from '../../../daemon/sync/clock.ts';
 
 // The per-peer offset estimator fed with exchanges whose true offset and path delays the test
 // chooses, and the session clock's leader choice and beat arithmetic with an injected clock.
@@ -131,113 +130,5 @@ describe('offset estimator', () => {
     assert.equal(e.estimate()!.offsetMs, 100);
     for (let i = 0; i < 32; i++, t += 10) e.add(...exchange(t, 250, 1, 0, 1));
     assert.deepEqual(e.estimate(), { offsetMs: 250, errorMs: 1, samples: 32 });
-  });
-});
-
-describe('session clock', () => {
-  const A = 'AAAAAAA-AAAAAAA';
-  const B = 'BBBBBBB-BBBBBBB';
-  const M = 'MMMMMMM-MMMMMMM';
-  const Z = 'ZZZZZZZ-ZZZZZZZ';
-  const est = (offsetMs: number, samples: number, errorMs = 0.5): OffsetEstimate => ({
-    offsetMs,
-    errorMs,
-    samples,
-  });
-
-  function setup(selfId = M) {
-    let now = 1_700_000_000_000.25;
-    let tempo = { bpm: 120, sinceMs: 1_700_000_000_000 };
-    const clock = createSessionClock({ selfId: () => selfId, now: () => now, tempo: () => tempo });
-    return {
-      clock,
-      setNow: (t: number) => {
-        now = t;
-      },
-      setTempo: (bpm: number, sinceMs: number) => {
-        tempo = { bpm, sinceMs };
-      },
-    };
-  }
-
-  it('follows itself when alone or when every peer has a larger ID', () => {
-    const s = setup(M);
-    let r = s.clock.read();
-    assert.equal(r.leader, M);
-    assert.equal(r.timeMs, 1_700_000_000_000.25);
-    assert.equal(r.errorMs, 0);
-    s.clock.setPeer(Z, est(5000, 10));
-    r = s.clock.read();
-    assert.equal(r.leader, M);
-    assert.equal(r.timeMs, 1_700_000_000_000.25);
-  });
-
-  it('follows the smallest ID with at least MIN_SAMPLES samples', () => {
-    const s = setup(M);
-    s.clock.setPeer(Z, est(9000, 10));
-    s.clock.setPeer(A, est(-300, MIN_SAMPLES - 1));
-    s.clock.setPeer(B, est(700, MIN_SAMPLES, 2));
-    let r = s.clock.read();
-    assert.equal(r.leader, B, 'A has too few samples yet');
-    assert.equal(r.timeMs, 1_700_000_000_000.25 + 700);
-    assert.equal(r.errorMs, 2);
-    s.clock.setPeer(A, est(-300, MIN_SAMPLES));
-    r = s.clock.read();
-    assert.equal(r.leader, A);
-    assert.equal(r.timeMs, 1_700_000_000_000.25 - 300);
-    s.clock.removePeer(A);
-    assert.equal(s.clock.read().leader, B);
-    s.clock.setPeer(B, undefined);
-    assert.equal(s.clock.read().leader, M, 'an estimate withdrawn drops the peer');
-  });
-
-  it('counts beats from the tempo entry’s stamp time at its bpm', () => {
-    const s = setup(M);
-    s.setTempo(120, 1_000_000);
-    s.setNow(1_000_000 + 1250);
-    let r = s.clock.read();
-    assert.equal(r.tempo, 120);
-    assert.equal(r.beat, 2.5);
-    assert.equal(r.phase, 0.5);
-    s.setTempo(90, 1_000_000);
-    s.setNow(1_000_000 + 60_000);
-    r = s.clock.read();
-    assert.equal(r.beat, 90);
-    assert.equal(r.phase, 0);
-  });
-
-  it('reads the beat on the leader’s timeline, so linked daemons show the same phase', () => {
-    const leader = setup(A);
-    const follower = setup(M);
-    const wall = 2_000_000;
-    const offset = 333; // the leader's clock runs 333 ms ahead of the follower's
-    leader.setNow(wall + offset);
-    follower.setNow(wall);
-    follower.clock.setPeer(A, est(offset, MIN_SAMPLES));
-    for (const s of [leader, follower]) s.setTempo(128, 1_999_000);
-    const a = leader.clock.read();
-    const b = follower.clock.read();
-    assert.equal(b.leader, A);
-    assert.equal(a.leader, A);
-    assert.equal(b.timeMs, a.timeMs);
-    assert.equal(b.beat, a.beat);
-    assert.equal(b.phase, a.phase);
-    assert.ok(Math.abs(a.beat - (1333 * 128) / 60_000) < 1e-9);
-  });
-
-  it('falls back to 120 bpm for a bad tempo and never counts negative beats', () => {
-    const s = setup(M);
-    for (const bpm of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      s.setTempo(bpm, 1_000_000);
-      s.setNow(1_000_500);
-      const r = s.clock.read();
-      assert.equal(r.tempo, 120);
-      assert.equal(r.beat, 1);
-    }
-    s.setTempo(120, 5_000_000);
-    s.setNow(1_000_000);
-    const r = s.clock.read();
-    assert.equal(r.beat, 0, 'a tempo set in the future (by a clock ahead of ours) starts at 0');
-    assert.equal(r.phase, 0);
   });
 });

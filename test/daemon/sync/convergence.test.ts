@@ -85,7 +85,10 @@ async function until(cond: () => boolean, limitMs = 15_000, everyMs = 20): Promi
 const identities = new Map<string, Promise<SyncIdentity>>();
 function identityOf(label: string): Promise<SyncIdentity> {
   let id = identities.get(label);
-  if (!id) identities.set(label, (id = createIdentity()));
+  if (!id) {
+    id = createIdentity();
+    identities.set(label, id);
+  }
   return id;
 }
 
@@ -699,9 +702,20 @@ describe('sync refusals across replicas', () => {
       const t = Date.now();
       const signByForger = createSigner(() => forger.identity);
       // Claims to be a's write, but only the forger's key signed it.
-      const forged = signBatch(a.id, [{ path: '/a', value: 0.5, stamp: { t, c: 0, node: a.id } }], signByForger.sign);
-      const honest = signBatch(forger.id, [{ path: '/b', value: 3, stamp: { t, c: 1, node: forger.id } }], signByForger.sign);
-      const part = encodeSync({ kind: 'snapshot-part', id: 1, part: 0, parts: 1, batches: [forged, honest] }, forger.id);
+      const forged = signBatch(
+        a.id,
+        [{ path: '/a', value: 0.5, stamp: { t, c: 0, node: a.id } }],
+        signByForger.sign,
+      );
+      const honest = signBatch(
+        forger.id,
+        [{ path: '/b', value: 3, stamp: { t, c: 1, node: forger.id } }],
+        signByForger.sign,
+      );
+      const part = encodeSync(
+        { kind: 'snapshot-part', id: 1, part: 0, parts: 1, batches: [forged, honest] },
+        forger.id,
+      );
       assert.doesNotThrow(() => handle.receive(part));
       assert.equal(valueAt(b, '/b'), 3, 'the forger’s own, honestly signed write applies');
       assert.deepEqual(b.store.get('/a')!.stamp, ZERO_STAMP, 'nothing stamped with a’s ID appears');
@@ -727,7 +741,11 @@ describe('sync convergence with forged, equivocating and replaying origins among
     const sign = createSigner(() => identity).sign;
     const captured: Array<{ bytes: Uint8Array; from: string }> = [];
     const handles = honest.map((r) =>
-      r.sync.attach(identity.deviceId, (bytes) => captured.push({ bytes: bytes.slice(), from: r.id }), identity.certDer),
+      r.sync.attach(
+        identity.deviceId,
+        (bytes) => captured.push({ bytes: bytes.slice(), from: r.id }),
+        identity.certDer,
+      ),
     );
     let id = 1;
     const part = (batches: ReturnType<typeof signBatch>[]) =>
@@ -743,7 +761,11 @@ describe('sync convergence with forged, equivocating and replaying origins among
       /** Its own write, signed honestly, but with a different value for each replica under one stamp. */
       equivocate(path: string, values: readonly Value[], t: number) {
         values.forEach((value, i) => {
-          const b = signBatch(identity.deviceId, [{ path, value, stamp: { t, c: 7, node: identity.deviceId } }], sign);
+          const b = signBatch(
+            identity.deviceId,
+            [{ path, value, stamp: { t, c: 7, node: identity.deviceId } }],
+            sign,
+          );
           handles[i % handles.length]!.receive(part([b]));
         });
       },
@@ -804,15 +826,27 @@ describe('sync convergence with forged, equivocating and replaying origins among
         }
         for (const r of rs) {
           for (const [path, e] of r.store.entries()) {
-            assert.ok(!forgedValues.has(e.value) || path === '/col', `${r.name} never applied a forged ${path}`);
+            assert.ok(
+              !forgedValues.has(e.value) || path === '/col',
+              `${r.name} never applied a forged ${path}`,
+            );
             assert.notEqual(e.stamp.node === r.id && !winners.has(path) && path !== '/col', true);
           }
         }
         const col = rs[0]!.store.get('/col')!;
         assert.deepEqual(col.stamp, { t: tEq, c: 7, node: adv.id }, 'the equivocated stamp');
-        assert.equal(col.value, '#22222222', 'every replica keeps the same one of the two values (write-order.ts)');
-        const total = (k: 'badSignatures' | 'equivocations') => rs.reduce((n, r) => n + r.sync.status()[k], 0);
-        assert.equal(total('badSignatures'), 30, 'each forged batch refused once, by the replica it was sent to');
+        assert.equal(
+          col.value,
+          '#22222222',
+          'every replica keeps the same one of the two values (write-order.ts)',
+        );
+        const total = (k: 'badSignatures' | 'equivocations') =>
+          rs.reduce((n, r) => n + r.sync.status()[k], 0);
+        assert.equal(
+          total('badSignatures'),
+          30,
+          'each forged batch refused once, by the replica it was sent to',
+        );
         assert.ok(total('equivocations') >= 1, 'the equivocation is caught where both values meet');
         assert.deepEqual(net.errors, []);
       } finally {
