@@ -59,6 +59,15 @@ export const SyncConfig = z
       .describe(
         'Per-peer write scopes: device ID (or its first group, e.g. "ABCDEFG") → OSC address patterns the peer may write, e.g. `{"ABCDEFG": ["/layer/2/*"]}`. A peer not listed may write every path its role allows.',
       ),
+    maxBatchesPerSecond: z
+      .number()
+      .int()
+      .min(100)
+      .max(100_000)
+      .default(5000)
+      .describe(
+        'Signed batches each trusted peer may send per second (burst: twice that). Each costs a signature check (about 0.08 ms), so this bounds what one laptop, faulty or hostile, can cost this one; a batch over it is dropped and counted as `sync-rate-limited`, and anti-entropy repairs what it carried.',
+      ),
     onEquivocation: z
       .enum(['drop', 'block'])
       .default('drop')

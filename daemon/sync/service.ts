@@ -10,6 +10,7 @@ import {
 import { reassertedTimeline, startTimelineWriter } from '../clock/timeline-writer.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
+import { createBucket } from '../ingest/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
@@ -90,6 +91,8 @@ export type SyncStatus = {
   corrections: number;
   /** Writes refused because their signature did not match their origin's key. */
   badSignatures: number;
+  /** Batches dropped because a link sent more than sync.maxBatchesPerSecond. */
+  rateLimited: number;
   /** Origins caught signing two values under one stamp. */
   equivocations: number;
   futureStamps: number;
@@ -124,7 +127,7 @@ export function createSyncService(init: SyncServiceInit) {
   /** For each path whose winner another daemon wrote: the signed batch that proves it. */
   const proofs = new Map<string, Batch>();
   const links = new Map<string, PeerSync>();
-  const counts = { unsendable: 0, badSignatures: 0 };
+  const counts = { unsendable: 0, badSignatures: 0, rateLimited: 0 };
   let knownSelf = '';
 
   const learnSelf = () => {
@@ -333,6 +336,25 @@ export function createSyncService(init: SyncServiceInit) {
       learnSelf();
       if (certDer) keys.learn(certDer);
       const who = shortId(peerId);
+      // Every batch costs a signature check: one link, however misbehaving, gets a bounded share.
+      const budget = createBucket({
+        ratePerSecond: config.maxBatchesPerSecond,
+        burst: config.maxBatchesPerSecond * 2,
+        now,
+      });
+      let overBudget = 0;
+      const withinBudget = (what: string): boolean => {
+        if (budget.take(1)) return true;
+        overBudget++;
+        counts.rateLimited++;
+        rejections.reject(
+          'sync-rate-limited',
+          who,
+          `${who} sent more than sync.maxBatchesPerSecond (${config.maxBatchesPerSecond}) signed batches a second: ${what} dropped (${overBudget} so far on this link); anti-entropy repairs what it carried`,
+          { peer: peerId },
+        );
+        return false;
+      };
       const sync = createPeerSync({
         peerId,
         self: selfId,
@@ -346,9 +368,12 @@ export function createSyncService(init: SyncServiceInit) {
         batchesIn,
         digest: () => digest.snapshot(),
         differing: (b) => digest.differing(b),
-        onBatch: (batch, fresh) => accept(peerId, batch, fresh),
+        onBatch: (batch, fresh) => {
+          if (withinBudget('a batch')) accept(peerId, batch, fresh);
+        },
         certOf: (id) => keys.certOf(id),
         onCert(der) {
+          if (!withinBudget('a certificate')) return;
           const r = keys.learn(der);
           if (!r.ok) {
             rejections.reject(
@@ -423,6 +448,7 @@ export function createSyncService(init: SyncServiceInit) {
         refused: g.refused,
         corrections: g.corrections,
         badSignatures: counts.badSignatures,
+        rateLimited: counts.rateLimited,
         equivocations: g.equivocations,
         futureStamps: g.futureStamps,
         unknownPaths: {
