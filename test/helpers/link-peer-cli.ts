@@ -11,11 +11,12 @@
 //   {"rebind":true}             end the link and dial again under the identity last announced
 import { X509Certificate } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { EXPORTER_LABEL, signBinding, signRotation } from '../../daemon/link/binding.ts';
-import { decodeLink, encodeLink, LINK_VERSION } from '../../daemon/link/v1/wire.ts';
+import { signRotation } from '../../daemon/link/binding.ts';
+import { encodeLink } from '../../daemon/link/v1/wire.ts';
 import { type DtlsEndpoint, type DtlsSession, openDtlsEndpoint } from '../../protocols/dtls/endpoint.ts';
 import { type Credentials, createCertificate } from '../../protocols/dtls/werift.ts';
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
+import { answerLink, sendBind } from './scripted-link.ts';
 
 const [port, name] = process.argv.slice(2);
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
@@ -36,32 +37,14 @@ async function dial(): Promise<void> {
   });
   const s = await ep.connect({ address: '127.0.0.1', port: Number(port) });
   session = s;
-  const exporter = s.exporter(EXPORTER_LABEL, 32);
   let closed = false;
   const close = (reason: string) => {
     if (closed || session !== s) return;
     closed = true;
     emit({ closed: reason });
   };
-  s.onData((b) => {
-    const m = decodeLink(b);
-    if (!m.ok) return;
-    if (m.message.type === 'close') close(m.message.reason);
-    else if (m.message.type === 'ping')
-      s.send(encodeLink({ type: 'pong', id: m.message.id, t: m.message.t }));
-  });
-  s.onClose(() => close('session closed'));
-  s.send(
-    encodeLink({
-      type: 'bind',
-      body: {
-        v: LINK_VERSION,
-        name: name!,
-        ensemble: 'default',
-        sig: signBinding(own.keyPem, s.role, exporter, der(own.certPem), s.peerCertDer),
-      },
-    }),
-  );
+  answerLink(s, { close });
+  sendBind(s, own, name!);
   emit({ ready: { deviceId: deviceIdFromCertDer(der(own.certPem)) } });
 }
 
