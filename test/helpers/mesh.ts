@@ -15,6 +15,8 @@ export const PEER_PORT = 7400;
 export type Mesh = {
   readonly daemons: TestDaemon[];
   readonly namespaces: string[];
+  /** Namespaces on the same switch with no daemon (10.77.0.<count + 1>…), for a test's own peers. */
+  readonly spare: string[];
   /** Drops `percent` % of frames entering the bridge from every laptop. */
   loss(percent: number): Promise<void>;
   /** Cuts laptops i and j (0-based) off from each other; others still see both. */
@@ -31,10 +33,16 @@ export function meshUnavailable(): string | undefined {
   return netnsUnavailable() ?? missingTool('nft', 'nftables');
 }
 
-export type MeshOptions = { count: number; config?: (i: number) => Record<string, unknown> };
+export type MeshOptions = {
+  count: number;
+  config?: (i: number) => Record<string, unknown>;
+  /** Extra namespaces on the switch that run no daemon (default 0); no daemon dials them. */
+  spare?: number;
+};
 
 export async function startMesh(opts: MeshOptions): Promise<Mesh> {
-  const { hosts, all } = await makeBridgedHosts(opts.count);
+  const { hosts: everyHost, all } = await makeBridgedHosts(opts.count + (opts.spare ?? 0));
+  const hosts = everyHost.slice(0, opts.count);
   const bridge = all[0]!;
   const daemons: TestDaemon[] = [];
   const nft = (script: string) => exec('ip', ['netns', 'exec', bridge, 'nft', script]);
@@ -83,6 +91,7 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
   return {
     daemons,
     namespaces: all,
+    spare: everyHost.slice(opts.count),
     async loss(percent) {
       lossRules =
         percent > 0
