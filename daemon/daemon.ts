@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type BackendResult, loadMidiBackend } from '../protocols/midi/device.ts';
-import { type OscTcp, openOscTcp } from '../protocols/osc/tcp.ts';
+import { type OscTcp, type OscTcpRejectCode, openOscTcp } from '../protocols/osc/tcp.ts';
 import { type OscUdp, openOscUdp, type Remote } from '../protocols/osc/udp.ts';
 import { shortId } from '../trust-store/device-id.ts';
 import { acquireLock } from '../trust-store/file-lock.ts';
@@ -14,7 +14,7 @@ import { midiHandlers } from './control/midi-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
-import { createOscIngest } from './ingest/osc-ingest.ts';
+import { createOscIngest, type IngestStats } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
@@ -23,6 +23,7 @@ import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
+import { familyTotal } from './reasons.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
@@ -35,34 +36,6 @@ import { startVisuals, type VisualsStatus } from './visuals.ts';
 // (protocols → ingest → store → feedback), and tears it down in reverse.
 
 export const VERSION = '0.1.0';
-
-/** Rejection reasons that are security events rather than plain bad input. */
-const SECURITY_REASONS = new Set([
-  'not-allowed',
-  'flood',
-  'too-many-connections',
-  'http-request',
-  'peer-banned',
-  'peer-malformed',
-  'peer-oversize',
-  'peer-handshake-flood',
-  'peer-half-open-full',
-  'peer-no-certificate',
-  'peer-session-limit',
-  'peer-handshake-verify-failed',
-  'peer-fragment-flood',
-  'peer-plaintext-on-session',
-  'peer-alert-ignored',
-  'peer-replay',
-  'peer-bad-record',
-  'sync-observer-write',
-  'sync-out-of-scope',
-  'sync-relay-refused',
-  'sync-not-trusted',
-  'sync-future-stamp',
-  'sync-malformed',
-  'plugin-refused',
-]);
 
 export type DaemonInit = {
   home: string;
@@ -82,7 +55,8 @@ export type DaemonStatus = {
   config: string;
   uptimeSeconds: number;
   osc: { bind: string; udpPort: number; tcpPort: number | null; tcpConnections: number; allow: string[] };
-  ingest: { packets: number; messages: number; writes: number; scheduled: number };
+  /** `rejected`: OSC packets and connections refused, every reason of docs/reasons.md's OSC rows. */
+  ingest: IngestStats & { rejected: number };
   rejected: Record<string, number>;
   rejectedTotal: number;
   feedback: { targets: number; subscribers: number; sent: number; dropped: number };
@@ -177,7 +151,6 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     log,
     security,
     intervalMs: config.log.rejectIntervalMs,
-    securityReasons: SECURITY_REASONS,
   });
   const osc = config.osc;
   const filter = createSourceFilter(osc.allow);
@@ -258,7 +231,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         },
         onFrame: (frame: Uint8Array, conn: Remote & { id: number; send(p: Uint8Array): boolean }) =>
           ingest.handle(frame, { transport: 'tcp', address: conn.address, port: conn.port, conn }),
-        onReject: (code: string, from: Remote, message: string) =>
+        onReject: (code: OscTcpRejectCode, from: Remote, message: string) =>
           rejections.reject(code, from.address, message),
         onClose: (conn: { id: number }) => feedback.dropConnection(conn.id),
       };
@@ -334,7 +307,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         tcpConnections: tcp?.connections ?? 0,
         allow: ['127.0.0.0/8', '::1', ...osc.allow],
       },
-      ingest: ingest.stats(),
+      ingest: { ...ingest.stats(), rejected: familyTotal(rejections.counts(), 'osc') },
       rejected: rejections.counts(),
       rejectedTotal: rejections.total(),
       feedback: feedback.stats(),

@@ -1,6 +1,7 @@
 import { decodeOscPacket } from '../../protocols/osc/codec.ts';
 import { isImmediate, timetagToMs } from '../../protocols/osc/timetag.ts';
 import type { OscMessage, OscPacket } from '../../protocols/osc/types.ts';
+import type { ReasonCode } from '../reasons.ts';
 import { coerceArgs } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
@@ -31,7 +32,7 @@ export type IngestLimits = {
 export type ControlHandler = (
   msg: OscMessage,
   from: IngestSource,
-) => { reason: string; message: string } | null;
+) => { reason: ReasonCode; message: string } | null;
 
 export type Scheduler = (delayMs: number, fn: () => void) => () => void;
 
@@ -57,7 +58,7 @@ export type OscIngest = {
   close(): void;
 };
 
-type Rejected = { reason: string; message: string };
+type Rejected = { reason: ReasonCode; message: string };
 
 const defaultSchedule: Scheduler = (delay, fn) => {
   const t = setTimeout(fn, delay);
@@ -182,7 +183,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         // null from the handler means accepted; no handler means the feature is off.
         const r = init.onControl
           ? init.onControl(msg, from)
-          : { reason: 'unknown-address', message: `${msg.address} is not enabled` };
+          : { reason: 'unknown-address' as const, message: `${msg.address} is not enabled` };
         if (r) rejections.reject(r.reason, who, r.message);
       }
       stats.packets++;

@@ -1,33 +1,34 @@
 import type { Logger } from '../log.ts';
+import { CHANNELS, type Channel, isSecurityReason, type ReasonCode } from '../reasons.ts';
 
 // Every rejected input is counted under a stable reason code and logged at most once per
 // (reason, source) per interval, with how many were suppressed since, so a flood cannot
-// turn into a log flood.
+// turn into a log flood. The codes, their log event and which are security events come from
+// the one registry, daemon/reasons.ts.
 
-export type RejectionsInit = {
+export type RejectionsInit<C extends Channel = 'input'> = {
+  /** The registry channel: its codes, its log event; default "input" (input.rejected). */
+  channel?: C;
   log: Logger;
   security: Logger;
   intervalMs: number;
   now?: () => number;
-  /** Reasons that are security events (flood, not allowed…) rather than plain bad input. */
-  securityReasons: ReadonlySet<string>;
-  /** The `event` field of the log lines; default "input.rejected". */
-  event?: string;
 };
 
-export type Rejections = {
+export type Rejections<C extends Channel = 'input'> = {
   /** `fields` are added to the log line (never to the suppression key). */
-  reject(reason: string, source: string, message: string, fields?: Record<string, unknown>): void;
-  counts(): Record<string, number>;
+  reject(reason: ReasonCode<C>, source: string, message: string, fields?: Record<string, unknown>): void;
+  counts(): Partial<Record<ReasonCode<C>, number>>;
   total(): number;
 };
 
 const MAX_TRACKED = 2048;
 
-export function createRejections(init: RejectionsInit): Rejections {
+export function createRejections<C extends Channel = 'input'>(init: RejectionsInit<C>): Rejections<C> {
+  const channel: Channel = init.channel ?? 'input';
   const now = init.now ?? Date.now;
-  const event = init.event ?? 'input.rejected';
-  const counts = new Map<string, number>();
+  const event = CHANNELS[channel].event;
+  const counts = new Map<ReasonCode<C>, number>();
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
   let total = 0;
 
@@ -44,10 +45,13 @@ export function createRejections(init: RejectionsInit): Rejections {
       }
       if (lastLogged.size >= MAX_TRACKED) lastLogged.clear();
       lastLogged.set(key, { at: t, suppressed: 0 });
-      const logger = init.securityReasons.has(reason) ? init.security : init.log;
+      const logger = isSecurityReason(channel, reason) ? init.security : init.log;
       logger.warn({ event, reason, source, suppressed: seen?.suppressed ?? 0, ...fields }, message);
     },
-    counts: () => Object.fromEntries([...counts.entries()].sort()),
+    counts: () =>
+      Object.fromEntries([...counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) as Partial<
+        Record<ReasonCode<C>, number>
+      >,
     total: () => total,
   };
 }

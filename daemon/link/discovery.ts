@@ -19,7 +19,7 @@ export type PeerDiscoveryInit = {
   links: LinkManager;
   log: Logger;
   /** From createMdnsRejections: outlives a restart of discovery (identity rotation). */
-  rejections: Rejections;
+  rejections: Rejections<'mdns'>;
 };
 
 export type PeerDiscovery = { close(): Promise<void>; known(): number };
@@ -29,14 +29,13 @@ export type PeerDiscovery = { close(): Promise<void>; known(): number };
  * logger once per (reason, source) per minute: a forger repeating a packet, or an old daemon
  * re-announcing every few seconds, must not flood the log.
  */
-export function createMdnsRejections(security: Logger, now?: () => number): Rejections {
+export function createMdnsRejections(security: Logger, now?: () => number): Rejections<'mdns'> {
   return createRejections({
+    channel: 'mdns',
     log: security,
     security,
     intervalMs: 60_000,
     ...(now && { now }),
-    securityReasons: new Set(),
-    event: 'mdns.rejected',
   });
 }
 

@@ -109,12 +109,11 @@ export function createIntroductions<L extends IntroLink>(init: IntroductionsInit
   let accepted = 0;
   let known = 0;
   const refusals = createRejections({
+    channel: 'introduction',
     log: security,
     security,
     intervalMs: 10_000,
     now: init.now,
-    securityReasons: new Set(IntroductionRefusal),
-    event: 'peer.introduction-refused',
   });
 
   const ownId = () => init.identity().deviceId;

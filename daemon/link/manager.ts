@@ -7,6 +7,7 @@ import { confirmCode, decide } from '../../trust-store/policy.ts';
 import type { LinkConfig } from '../config/link-schema.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
+import type { ReasonCode } from '../reasons.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { type EnsembleRun, EXPORTER_LABEL, type Role, signBinding, startEnsembleRun } from './binding.ts';
 import { createDialer } from './dialer.ts';
@@ -192,14 +193,18 @@ export function createLinkManager(init: LinkManagerInit) {
   // Counted by reason, one security line per (reason, source address) per 10 s: a redialling
   // peer or a flood of impostors must not flood the log.
   const refusals = createRejections({
+    channel: 'link',
     log: security,
     security,
     intervalMs: 10_000,
     now,
-    securityReasons: new Set(),
-    event: 'peer.refused',
   });
-  function refuse(l: Link, reason: string, detail: string, fields: Record<string, unknown> = {}): void {
+  function refuse(
+    l: Link,
+    reason: ReasonCode<'link'>,
+    detail: string,
+    fields: Record<string, unknown> = {},
+  ): void {
     refusals.reject(reason, l.session.remote.address, detail, {
       remote: addr(l.session.remote),
       presented: l.peerId,
@@ -645,6 +650,9 @@ export function createLinkManager(init: LinkManagerInit) {
       linked: [...links].filter((l) => l.phase === 'trusted' && !l.silent).length,
       pending: [...links].filter((l) => l.phase === 'pending').length,
       refused: refusals.total(),
+      /** Links refused by reason (daemon/reasons.ts, channel "link"). */
+      refusals: refusals.counts(),
+      rotationRefusals: rotationReceiver.refused(),
       held: store.held().length,
       targets: dialer.size(),
       introductions: introductions.counts(),

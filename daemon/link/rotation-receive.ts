@@ -39,12 +39,11 @@ export function createRotationReceiver<L extends RotatingLink>(init: RotationRec
   // Every refused rotation is a security event: counted by reason, one line per (reason,
   // address) per 10 s, and a violation of the session, so a peer that keeps trying is banned.
   const rotationRefusals = createRejections({
+    channel: 'rotation',
     log: security,
     security,
     intervalMs: 10_000,
     now,
-    securityReasons: new Set(),
-    event: 'peer.rotation-refused',
   });
   function refuseRotation(l: L, reason: RotationRefusal, detail: string, fields: object): void {
     l.session.violation(`rotation refused: ${reason}`);
@@ -129,5 +128,5 @@ export function createRotationReceiver<L extends RotatingLink>(init: RotationRec
     return true;
   }
 
-  return { onRotate, onRotateFrom };
+  return { onRotate, onRotateFrom, refused: () => rotationRefusals.counts() };
 }

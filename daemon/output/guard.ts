@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { ReasonCode } from '../reasons.ts';
 
 // Who may load the output page. Socket-free, so the rules are plain functions of the request.
 //
@@ -63,7 +64,9 @@ export function pageUrl(bind: string, port: number, token: string): string {
   return `http://${hostPort(host, port)}/?token=${token}`;
 }
 
-export type Check = { ok: true } | { ok: false; status: number; reason: string; message: string };
+export type Check =
+  | { ok: true }
+  | { ok: false; status: number; reason: ReasonCode<'output'>; message: string };
 
 const OK: Check = { ok: true };
 

@@ -61,20 +61,6 @@ export type OutputServer = {
   close(): Promise<void>;
 };
 
-export const OUTPUT_REJECTION_REASONS = [
-  'output-bad-host',
-  'output-bad-token',
-  'output-bad-origin',
-  'output-bad-method',
-  'output-bad-request',
-  'output-too-many-clients',
-  'output-not-found',
-] as const;
-
-// Everything but a plain 404 is a security event: a wrong Host, token or Origin is someone else
-// trying the page.
-const SECURITY_REASONS = new Set<string>(OUTPUT_REJECTION_REASONS.filter((r) => r !== 'output-not-found'));
-
 /** Clients send nothing meaningful; anything larger closes the socket (1009). */
 const MAX_CLIENT_MESSAGE = 1024;
 const WS_PATH = '/ws';
@@ -109,8 +95,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     log,
     security: init.security,
     intervalMs: init.rejectIntervalMs ?? 10_000,
-    securityReasons: SECURITY_REASONS,
-    event: 'output.rejected',
+    channel: 'output',
   });
   const alive = new Map<WebSocket, boolean>();
   // Filled once the port is known.

@@ -47,6 +47,9 @@ export type PeeringStatus = {
     linked: number;
     pending: number;
     refused: number;
+    /** Links and rotations refused, by reason (docs/reasons.md). */
+    refusals: Record<string, number>;
+    rotationRefusals: Record<string, number>;
     held: number;
     targets: number;
     /** Introductions accepted, already known, and refused by reason (daemon/link/introductions.ts). */

@@ -11,10 +11,11 @@ import type { HostEvent } from '../../plugins/runtime/protocol.ts';
 import { compilePermissions, type Permissions } from '../../plugins/sandbox/permissions.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
+import { isSecurityReason } from '../reasons.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
 import { createEventLog } from './events.ts';
-import { createPluginWriter, SECURITY_WRITE_REASONS } from './writes.ts';
+import { createPluginWriter } from './writes.ts';
 
 // The daemon's plugin service: loads the verified plugin list, runs it in the plugin host child
 // process (plugins/runtime/host.ts), feeds it the parameters the plugins declared they read,
@@ -88,7 +89,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
     permissions: (id) => permissions.get(id),
     // Through the event log, so a plugin refused every frame costs one line per interval.
     onRefused(r) {
-      const breach = SECURITY_WRITE_REASONS.has(r.reason);
+      const breach = isSecurityReason('input', r.reason);
       events.record({
         kind: breach ? 'undeclared-write' : 'invalid-output',
         plugin: r.plugin.slice(0, 64),

@@ -2,6 +2,7 @@ import type { Permissions } from '../../plugins/sandbox/permissions.ts';
 import type { PluginWrite, WriteValue } from '../../plugins/sandbox/sandbox.ts';
 import type { OscArg } from '../../protocols/osc/types.ts';
 import type { Rejections } from '../ingest/rejections.ts';
+import { isSecurityReason, type ReasonCode } from '../reasons.ts';
 import { coerceArgs } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
@@ -14,8 +15,8 @@ import type { Store, Write } from '../state/store.ts';
 
 export type WriteRefusal = {
   plugin: string;
-  /** "plugin-undeclared-write" and "plugin-unknown-writer" are security events; the others bad input. */
-  reason: string;
+  /** Security events (daemon/reasons.ts: "plugin-undeclared-write", "plugin-unknown-writer") or bad input. */
+  reason: ReasonCode;
   message: string;
   paths: string[];
 };
@@ -36,12 +37,6 @@ export type PluginWriter = {
   stats(): { applied: number; refused: number };
 };
 
-export const SECURITY_WRITE_REASONS: ReadonlySet<string> = new Set([
-  'plugin-undeclared-write',
-  'plugin-unknown-writer',
-]);
-const SECURITY = SECURITY_WRITE_REASONS;
-
 function toArgs(value: WriteValue): OscArg[] {
   if (typeof value === 'boolean') return [value ? { type: 'T', value: true } : { type: 'F', value: false }];
   if (typeof value === 'number') return [{ type: 'd', value }];
@@ -53,11 +48,12 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
   let applied = 0;
   let refusedCount = 0;
 
-  function refuse(plugin: string, reason: string, message: string, paths: string[]): number {
+  function refuse(plugin: string, reason: ReasonCode, message: string, paths: string[]): number {
     refusedCount += paths.length || 1;
     // Bad values are ordinary rejected input (counted with the daemon's other rejections when
     // it passes them); permission breaches always go to the caller, which logs security events.
-    if (init.rejections && !SECURITY.has(reason)) init.rejections.reject(reason, `plugin:${plugin}`, message);
+    if (init.rejections && !isSecurityReason('input', reason))
+      init.rejections.reject(reason, `plugin:${plugin}`, message);
     else init.onRefused({ plugin, reason, message, paths });
     return 0;
   }

@@ -67,7 +67,7 @@ export async function run(report: (line: string) => void): Promise<void> {
     backend: { ok: true, backend: lb.backend },
     registry,
     store,
-    rejections: createRejections({ log, security: log, intervalMs: 10000, securityReasons: new Set() }),
+    rejections: createRejections({ log, security: log, intervalMs: 10000 }),
     log,
     learned: [],
     saveLearned: async () => {},

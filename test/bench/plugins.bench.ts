@@ -164,7 +164,6 @@ async function ingest(report: (line: string) => void, spec: PluginSpec): Promise
     log,
     security: securityLogger(log),
     intervalMs: 10_000,
-    securityReasons: new Set(),
   });
   const pipeline = createOscIngest({
     registry,

@@ -33,7 +33,6 @@ function setup(opts: { allow?: string[]; rate?: number; burst?: number; maxSched
     security: securityLogger(log),
     intervalMs: 10_000,
     now: () => clock,
-    securityReasons: new Set(['flood', 'not-allowed']),
   });
   const controls: string[] = [];
   const ingest = createOscIngest({

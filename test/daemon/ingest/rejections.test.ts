@@ -12,8 +12,7 @@ it('logs once per reason and source per interval, with extra fields and its own 
     security: securityLogger(log),
     intervalMs: 1000,
     now: () => clock,
-    securityReasons: new Set(['blocked']),
-    event: 'peer.refused',
+    channel: 'link',
   });
   r.reject('blocked', '10.0.0.1', 'refused', { presented: 'AAA' });
   r.reject('blocked', '10.0.0.1', 'refused', { presented: 'BBB' });

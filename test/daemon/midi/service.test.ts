@@ -57,7 +57,6 @@ function setup(
     security: securityLogger(log),
     intervalMs: 1000,
     now: () => clock,
-    securityReasons: new Set(),
   });
   const lb = midiLoopback();
   lb.plug(PAD);

@@ -31,7 +31,7 @@ function setup(withRejections = false) {
   const refused: WriteRefusal[] = [];
   const { log, lines } = captureLogger();
   const rejections = withRejections
-    ? createRejections({ log, security: securityLogger(log), intervalMs: 0, securityReasons: new Set() })
+    ? createRejections({ log, security: securityLogger(log), intervalMs: 0 })
     : undefined;
   const perms = compilePermissions({
     reads: [],
