@@ -4,7 +4,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { formatDeviceId, shortId } from '../../trust-store/device-id.ts';
 import {
+  type HomeBinding,
   loadKeyFile,
   type ReadSealed,
   readSealed,
@@ -18,7 +20,14 @@ import {
 // Encryption at rest: whatever happens to a sealed file, unsealing gives the plaintext that was
 // sealed or a typed refusal, never other bytes and never an exception.
 
-const CODES = new Set(['not-sealed', 'unsupported-version', 'wrong-key-or-tampered', 'truncated']);
+const CODES = new Set([
+  'not-sealed',
+  'unsupported-version',
+  'wrong-key-or-tampered',
+  'truncated',
+  'other-device',
+  'unknown-legacy',
+]);
 const HEADER = 42;
 const text = (s: string) => new TextEncoder().encode(s);
 const pass = (passphrase: string): SealKey => ({ kind: 'passphrase', passphrase });
@@ -126,9 +135,9 @@ describe('seal / unseal', () => {
     for (const data of [text('{"scene":1}'), new Uint8Array(randomBytes(100)), text('HANA-SEALEDX1')]) {
       assertRefused(unseal(data, key), 'plain data', 'not-sealed');
     }
-    const v2 = new Uint8Array(sealedByKey);
-    v2[12] = 2;
-    assertRefused(unseal(v2, key), 'version 2', 'unsupported-version');
+    const v3 = new Uint8Array(sealedByKey);
+    v3[12] = 3;
+    assertRefused(unseal(v3, key), 'version 3', 'unsupported-version');
     const kdf9 = new Uint8Array(sealedByKey);
     kdf9[13] = 9;
     assertRefused(unseal(kdf9, key), 'KDF 9', 'unsupported-version');
@@ -144,6 +153,77 @@ describe('seal / unseal', () => {
   it('throws RangeError for a malformed key (a programmer error, not bad data)', () => {
     assert.throws(() => seal(small, keyfile(randomBytes(31))), RangeError);
     assert.throws(() => seal(small, pass('')), RangeError);
+  });
+});
+
+describe('device-bound files (format 2)', () => {
+  const key = keyfile();
+  const small = text('{"state":1}');
+  const here = formatDeviceId(randomBytes(32));
+  const there = formatDeviceId(randomBytes(32));
+  const bound = seal(small, key, here);
+  const sha = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const binding = (o: { known?: string[]; legacy?: Uint8Array[] } = {}): HomeBinding => ({
+    device: here,
+    knows: (d) => (o.known ?? [here]).includes(d),
+    knowsLegacy: (data) => (o.legacy ?? []).some((l) => sha(l) === sha(data)),
+  });
+
+  it('names the writing device in the header and hands it back, authenticated', () => {
+    const id = text(here);
+    assert.deepEqual([...bound.subarray(12, 15)], [2, 2, id.length]);
+    assert.deepEqual(bound.subarray(15, 15 + id.length), id);
+    assert.equal(bound.length, HEADER + 1 + id.length + small.length + 16);
+    const r = unseal(bound, key, binding());
+    assert.ok(r.ok && r.device === here);
+    assert.deepStrictEqual(plaintextOf(r), small);
+    const unbound = unseal(seal(small, key), key);
+    assert.ok(unbound.ok && unbound.device === null, 'format 1 names no device (a publisher key travels)');
+  });
+
+  it('refuses every single-bit flip and every truncation, the device bytes included', () => {
+    for (let i = 0; i < bound.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const b = new Uint8Array(bound);
+        b[i]! ^= 1 << bit;
+        const r = unseal(b, key, binding({ known: [here, there] }));
+        assertRefused(r, `bit ${bit} of byte ${i}`);
+        // An edited device name is tampering, never "another laptop's file".
+        assert.ok(!r.ok && r.code !== 'other-device', `bit ${bit} of byte ${i}: ${!r.ok && r.code}`);
+      }
+    }
+    for (let n = 0; n < bound.length; n++) assertRefused(unseal(bound.subarray(0, n), key), `cut to ${n}`);
+  });
+
+  it("refuses another laptop's file sealed with the same key, naming both devices", async () => {
+    const path = join(dir, 'state-from-elsewhere.sealed');
+    await writeSealedAtomic(path, small, key, there);
+    const r = await readSealed(path, key, binding());
+    assert.ok(!r.ok && r.code === 'other-device');
+    assert.equal(
+      r.error,
+      `${path} was written by device ${shortId(there)}, not this one (${shortId(here)}): it was copied from another laptop`,
+    );
+    assert.ok(
+      (await readSealed(path, key, binding({ known: [here, there] }))).ok,
+      'a device this home had before a rotation',
+    );
+    assert.ok((await readSealed(path, key)).ok, 'without a binding only the key decides');
+  });
+
+  it('reads a format-1 file only if this home held it when it was upgraded', async () => {
+    const legacy = seal(small, key);
+    const copied = seal(text('{"state":2}'), key);
+    assert.deepStrictEqual(plaintextOf(unseal(legacy, key, binding({ legacy: [legacy] }))), small);
+    const r = unseal(copied, key, binding({ legacy: [legacy] }));
+    assert.ok(
+      !r.ok && r.code === 'unknown-legacy' && /was not in this home when it was upgraded/.test(r.error),
+    );
+  });
+
+  it('throws RangeError for an empty or over-long device ID', () => {
+    assert.throws(() => seal(small, key, ''), RangeError);
+    assert.throws(() => seal(small, key, 'x'.repeat(256)), RangeError);
   });
 });
 
