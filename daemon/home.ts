@@ -32,6 +32,18 @@ export async function ensureHome(home: string): Promise<{ ok: true } | { ok: fal
     }
     return { ok: true };
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // mkdir says EEXIST for a file at the home's own path and ENOTDIR for a file above it.
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      return {
+        ok: false,
+        error: `home ${home} is a file or lies under one, not a directory: choose another --home (or HANA_HOME), or move that file away`,
+      };
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      return {
+        ok: false,
+        error: `cannot create home ${home} (${code}): choose a --home in a directory you may write to`,
+      };
     return { ok: false, error: `cannot use home ${home}: ${(err as Error).message}` };
   }
 }

@@ -1,3 +1,4 @@
+import { clockStatusLine } from '../clock/status-line.ts';
 import type { ParamView } from '../control/handlers.ts';
 import type { DaemonStatus } from '../daemon.ts';
 import { type Parsed, UsageError } from './args.ts';
@@ -14,7 +15,19 @@ function mdnsText(m: DaemonStatus['mdns']): string {
   return `${m.peers} found, ${m.rejectedTotal} announcements ignored${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
 }
 
-function statusText(s: DaemonStatus): string {
+const byReason = (counts: Record<string, number>) => Object.entries(counts).map(([r, n]) => `${r} ${n}`);
+
+function refusalsText(p: DaemonStatus['peers']): string | undefined {
+  const parts = [
+    ...byReason(p.refusals ?? {}).map((r) => `link ${r}`),
+    ...byReason(p.rotationRefusals ?? {}).map((r) => `rotation ${r}`),
+    ...byReason(p.introductions?.refused ?? {}).map((r) => `introduction ${r}`),
+  ];
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+export function statusText(s: DaemonStatus): string {
+  const refusals = refusalsText(s.peers);
   const lines = [
     `hana ${s.version} "${s.name}" (pid ${s.pid}, up ${s.uptimeSeconds}s)`,
     `home      ${s.home}`,
@@ -22,9 +35,10 @@ function statusText(s: DaemonStatus): string {
     `osc       udp ${s.osc.bind}:${s.osc.udpPort}${s.osc.tcpPort !== null ? `, tcp ${s.osc.bind}:${s.osc.tcpPort} (${s.osc.tcpConnections} connected)` : ''}`,
     `allowed   ${s.osc.allow.join(', ')}`,
     `params    ${s.params} declared`,
-    `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled`,
+    `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled, ${s.ingest.rejected ?? 0} rejected`,
     `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped`,
     `peers     ${s.peers.linked} linked, ${s.peers.pending} pending, ${s.peers.refused} refused; udp ${s.peers.port}, policy ${s.peers.policy}, ensemble "${s.peers.ensemble}"${s.peers.pairing.state === 'none' ? '' : `; pairing code ${s.peers.pairing.state}${s.peers.pairing.state === 'open' ? ` (${s.peers.pairing.triesLeft} tries left)` : ''}`}`,
+    ...(refusals ? [`refusals  ${refusals}`] : []),
     ...(s.peers.warning ? [`WARNING   ${s.peers.warning}`] : []),
     `identity  ${s.peers.deviceId}`,
     ...(s.peers.rotation
@@ -34,7 +48,7 @@ function statusText(s: DaemonStatus): string {
       : []),
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
     `sync      ${s.sync.links} links, ${s.sync.applied} applied, ${s.sync.stale} stale, ${s.sync.refused} refused${s.sync.unknownPaths.count ? `, ${s.sync.unknownPaths.count} undeclared paths kept aside` : ''}`,
-    `clock     beat ${s.sync.clock.beat.toFixed(2)} at ${s.sync.clock.tempo} bpm, following ${s.sync.clock.leader === s.nodeId ? 'this daemon' : `${s.sync.clock.leader.slice(0, 7)} (±${s.sync.clock.errorMs.toFixed(2)} ms)`}`,
+    `clock     ${clockStatusLine(s.sync.clock)}`,
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,

@@ -42,52 +42,108 @@ ${AUDIT_USAGE}
 every command takes --home DIR (or HANA_HOME) to pick its daemon.
 `;
 
-/** The usage lines of one command (all of them when none matches), for `hana <command> --help`. */
-export function helpFor(name: string): string {
+/** The synopsis of a usage line: the part before its description (two or more spaces). */
+const synopsis = (line: string) => line.trim().split(/\s{2,}/)[0]!;
+
+/**
+ * The usage lines of one command, or of one of its subcommands when `sub` names one (all of
+ * them when nothing matches), for `hana <command> [sub] --help`.
+ */
+export function helpFor(name: string, sub?: string): string {
   const lines = USAGE.split('\n');
-  const own: string[] = [];
+  const own: string[][] = [];
   for (let i = 0; i < lines.length; i++) {
     if (!lines[i]!.trimStart().startsWith(`${name} `) && lines[i]!.trim() !== name) continue;
-    own.push(lines[i]!);
+    const entry = [lines[i]!];
     // Continuation lines are indented deeper than a command line.
     while (i + 1 < lines.length && /^ {6,}\S/.test(lines[i + 1]!) && !/^ {2}[a-z]/.test(lines[i + 1]!))
-      own.push(lines[++i]!);
+      entry.push(lines[++i]!);
+    own.push(entry);
   }
-  return own.length
-    ? `usage: hana <command> [options]\n\n${own.join('\n')}\n\nevery command takes --home DIR (or HANA_HOME) to pick its daemon.\n`
+  // "trust allow <id> | trust block <id>", "plugin remove|enable|disable <id>": a subcommand is
+  // a word of the synopsis bounded by spaces or bars.
+  const word = sub && new RegExp(`(^|[\\s|])${sub.replace(/\s+/g, '\\s+')}(?=[\\s|]|$)`);
+  const subs = word ? own.filter((e) => word.test(synopsis(e[0]!).slice(name.length))) : [];
+  const chosen = subs.length ? subs : own;
+  return chosen.length
+    ? `usage: hana <command> [options]\n\n${chosen.flat().join('\n')}\n\nevery command takes --home DIR (or HANA_HOME) to pick its daemon.\n`
     : USAGE;
 }
 
-type Command = { flags: FlagSpec; run: (args: Parsed, out: Out) => Promise<number> };
+export type Command = {
+  flags: FlagSpec;
+  /** The words that may follow the command ("map list" is two); none: it takes no subcommand. */
+  subcommands?: readonly string[];
+  run: (args: Parsed, out: Out) => Promise<number>;
+};
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-const COMMANDS: Record<string, Command> = {
+/** The parser's command table: what `hana` accepts, and what the docs test checks the docs against. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
   start: {
     flags: START_FLAGS,
-    run: (args) => {
+    run: (args, out) => {
       const level = args.flags['log-level'];
       if (level !== undefined && !LEVELS.includes(level as string)) {
         throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
       }
-      return startCommand(args);
+      return startCommand(args, out);
     },
   },
   status: { flags: CLIENT_FLAGS, run: statusCommand },
   params: { flags: CLIENT_FLAGS, run: paramsCommand },
   get: { flags: CLIENT_FLAGS, run: getCommand },
   set: { flags: CLIENT_FLAGS, run: setCommand },
-  midi: { flags: MIDI_FLAGS, run: midiCommand },
+  midi: {
+    flags: MIDI_FLAGS,
+    subcommands: ['ports', 'monitor', 'learn', 'map list', 'map remove'],
+    run: midiCommand,
+  },
   id: { flags: CLIENT_FLAGS, run: idCommand },
   peers: { flags: CLIENT_FLAGS, run: peersCommand },
-  trust: { flags: LINK_FLAGS, run: trustCommand },
+  trust: {
+    flags: LINK_FLAGS,
+    subcommands: ['list', 'allow', 'block', 'forget', 'rotate'],
+    run: trustCommand,
+  },
   pair: { flags: PAIR_FLAGS, run: pairCommand },
   output: { flags: OUTPUT_FLAGS, run: outputCommand },
-  plugin: { flags: PLUGIN_FLAGS, run: pluginCommand },
-  publisher: { flags: PUBLISHER_FLAGS, run: publisherCommand },
-  scene: { flags: SCENE_FLAGS, run: sceneCommand },
+  plugin: {
+    flags: PLUGIN_FLAGS,
+    subcommands: [
+      'keygen',
+      'sign',
+      'verify',
+      'pack',
+      'audit',
+      'install',
+      'list',
+      'remove',
+      'enable',
+      'disable',
+    ],
+    run: pluginCommand,
+  },
+  publisher: { flags: PUBLISHER_FLAGS, subcommands: ['trust', 'list', 'revoke'], run: publisherCommand },
+  scene: { flags: SCENE_FLAGS, subcommands: ['save', 'load', 'list', 'delete'], run: sceneCommand },
   audit: { flags: AUDIT_FLAGS, run: auditCommand },
 };
+
+/** The subcommand the positionals start with, if the command has that one. */
+export function subcommandOf(cmd: Command, positionals: readonly string[]): string | undefined {
+  return cmd.subcommands?.find((s) => s.split(' ').every((w, i) => positionals[i] === w));
+}
+
+/** The positionals of a `--help` command line, flag values left out where the flags parse. */
+function helpWords(rest: readonly string[], cmd: Command): string[] {
+  const bare = rest.filter((a) => a !== '--help' && a !== '-h');
+  try {
+    return parseCommandArgs(bare, cmd.flags).positionals;
+  } catch {
+    return bare.filter((a) => !a.startsWith('-'));
+  }
+}
 
 export async function main(argv: readonly string[], out: Out): Promise<number> {
   const [name, ...rest] = argv;
@@ -101,7 +157,7 @@ export async function main(argv: readonly string[], out: Out): Promise<number> {
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (cmd && (rest.includes('--help') || rest.includes('-h'))) {
-    out.stdout(helpFor(name));
+    out.stdout(helpFor(name, subcommandOf(cmd, helpWords(rest, cmd))));
     return 0;
   }
   try {

@@ -1,7 +1,7 @@
 import type { LoadResult, SaveResult, SceneInfo } from '../scenes/scenes.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
-import { formatValue, table } from './format.ts';
+import { formatValue, printable, table } from './format.ts';
 
 // `hana scene save <name> [--only PATTERN] [--force] | load <name> | list [--json] | delete <name>`.
 
@@ -23,15 +23,18 @@ function kb(bytes: number): string {
 
 function listText(scenes: SceneInfo[]): string {
   if (scenes.length === 0) return 'No scenes yet. Save one with `hana scene save <name>`.';
-  return table([
+  // The reason a scene cannot be read is a sentence of any length: below the table, not in it.
+  const rows = table([
     ['NAME', 'SAVED', 'PARAMS', 'SIZE'],
     ...scenes.map((s) => [
       s.name,
-      s.error ? `UNREADABLE (${s.error})` : (s.savedAt ?? ''),
+      s.error ? 'UNREADABLE' : (s.savedAt ?? ''),
       s.params === null ? '' : String(s.params),
       kb(s.bytes),
     ]),
   ]);
+  const why = scenes.filter((s) => s.error).map((s) => `${printable(s.name)}: ${printable(s.error!)}`);
+  return why.length ? `${rows}\n\nunreadable:\n${why.map((w) => `  ${w}`).join('\n')}` : rows;
 }
 
 function loadText(r: Ok<LoadResult>): string {

@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.ts';
+import type { ConfigInput } from '../config/schema.ts';
 import { startDaemon } from '../daemon.ts';
 import { ensureHome, resolveHome } from '../home.ts';
 import { createLogger } from '../log.ts';
 import { type Parsed, portFlag } from './args.ts';
+import type { Out } from './client-call.ts';
 
 export const START_FLAGS = {
   home: 'string',
@@ -19,7 +21,7 @@ export const START_FLAGS = {
 } as const;
 
 /** Runs the daemon in the foreground until SIGINT/SIGTERM. Resolves with the exit code. */
-export async function startCommand(args: Parsed): Promise<number> {
+export async function startCommand(args: Parsed, out: Out): Promise<number> {
   const home = resolveHome(args.flags.home as string | undefined);
   const oscPort = portFlag(args.flags['osc-port'], 'osc-port');
   const peerPort = portFlag(args.flags['peer-port'], 'peer-port');
@@ -28,25 +30,33 @@ export async function startCommand(args: Parsed): Promise<number> {
 
   const homeOk = await ensureHome(home);
   if (!homeOk.ok) {
-    process.stderr.write(`hana: ${homeOk.error}\n`);
+    out.stderr(`hana: ${homeOk.error}.\n`);
     return 1;
   }
   const homeConfig = join(home, 'config.json');
   const file = (args.flags.config as string | undefined) ?? (existsSync(homeConfig) ? homeConfig : undefined);
-  const loaded = await loadConfig(file, (input) => ({
+  const flags = (withBind: boolean) => (input: ConfigInput) => ({
     ...input,
     ...(name !== undefined && { name }),
     osc: {
       ...input.osc,
       ...(oscPort !== undefined && { port: oscPort }),
-      ...(bind !== undefined && { bind }),
+      ...(withBind && bind !== undefined && { bind }),
     },
     peers: { ...input.peers, ...(peerPort !== undefined && { port: peerPort }) },
-  }));
+  });
+  const loaded = await loadConfig(file, flags(true));
   if (!loaded.ok) {
-    process.stderr.write(
-      `hana: ${loaded.error}\nhana: fix the config and start again; nothing was started.\n`,
-    );
+    // An open --osc-bind needs osc.allow, which no flag sets: say so, rather than blame the
+    // embedded defaults the user never wrote.
+    const without = bind === undefined ? undefined : await loadConfig(file, flags(false));
+    if (without?.ok && without.config.osc.allow.length === 0) {
+      out.stderr(
+        `hana: --osc-bind ${bind} opens OSC to the network, and only a config file says who may send: put {"osc": {"allow": ["192.168.1.0/24"]}} (your network) in ${file ?? homeConfig} and start again; nothing was started.\n`,
+      );
+      return 1;
+    }
+    out.stderr(`hana: ${loaded.error}\nhana: fix the config and start again; nothing was started.\n`);
     return 1;
   }
   const config = loaded.config;
@@ -76,7 +86,7 @@ export async function startCommand(args: Parsed): Promise<number> {
           ? `${where} is not an address of this machine: check osc.bind / peers.bind`
           : e.message;
     log.fatal({ event: 'daemon.start-failed', err: e }, hint);
-    process.stderr.write(`hana: could not start: ${hint}\n`);
+    out.stderr(`hana: could not start: ${hint}\n`);
     return 1;
   }
 

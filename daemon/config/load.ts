@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { unknownFields } from './keys.ts';
 import { Config, type ConfigInput } from './schema.ts';
 
 export type ConfigResult = { ok: true; config: Config; source: string } | { ok: false; error: string };
 
 /** Validates already-parsed JSON; `source` names where it came from in error messages. */
 export function parseConfig(input: unknown, source: string): ConfigResult {
-  const parsed = Config.safeParse(input);
+  const parsed = Config.safeParse(input, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.path ?? [], iss.keys, iss.input) : undefined),
+  });
   if (!parsed.success) {
     return { ok: false, error: `invalid config in ${source}:\n${z.prettifyError(parsed.error)}` };
   }

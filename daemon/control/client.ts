@@ -53,8 +53,16 @@ export function callDaemon(
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      const missing = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-      done({ ok: false, error: { code: missing ? 'no-daemon' : 'io', message: err.message } });
+      // Stable codes, so the CLI can say what to do rather than repeat a syscall error.
+      const code =
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? 'no-daemon'
+          : err.code === 'EACCES' || err.code === 'EPERM'
+            ? 'denied'
+            : err.code === 'ENOTDIR'
+              ? 'not-a-home'
+              : 'io';
+      done({ ok: false, error: { code, message: err.message } });
     });
   });
 }

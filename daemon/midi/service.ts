@@ -39,6 +39,9 @@ export type MidiServiceInit = {
   timers?: Timers;
 };
 
+/** The reason `ports()` gives when the config turned MIDI off (rather than the machine). */
+export const MIDI_DISABLED = 'midi.enabled is false in the config';
+
 export type MidiPorts = {
   available: boolean;
   reason?: string;
@@ -256,11 +259,7 @@ export function createMidiService(init: MidiServiceInit) {
       }
       return {
         available: backend !== undefined && config.enabled,
-        ...(!config.enabled
-          ? { reason: 'midi.enabled is false in the config' }
-          : unavailable
-            ? { reason: unavailable }
-            : {}),
+        ...(!config.enabled ? { reason: MIDI_DISABLED } : unavailable ? { reason: unavailable } : {}),
         ...list,
         open: { inputs: [...inputs.keys()], outputs: [...outputs.keys()] },
       };

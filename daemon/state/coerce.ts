@@ -65,7 +65,25 @@ export function coerceArgs(spec: ParamSpec, args: readonly Arg[]): Coerced {
 }
 
 /** The CLI's words (`hana set /tempo 128`), judged by the declared type. */
+// What `hana set` takes for each type, in the words a person types (not OSC type tags).
+const TEXT_FORMS: Record<ParamSpec['type'], string> = {
+  float: 'a number, e.g. 0.5',
+  int: 'a whole number, e.g. 3',
+  bool: 'true or false (also on/off, yes/no, 1/0)',
+  string: 'any text',
+  color: 'a colour: "#rrggbb", "#rrggbbaa", or 3–4 numbers (0–255, or 0–1)',
+  trigger: 'no value, or 1 to fire',
+};
+
+/** Words typed at the CLI, with errors in CLI words (`hana set /master/blackout maybe`). */
 export function coerceText(spec: ParamSpec, words: readonly string[]): Coerced {
+  const c = textValue(spec, words);
+  if (c.ok || (c.code !== 'wrong-type' && c.code !== 'wrong-arity')) return c;
+  const given = words.length ? words.map((w) => JSON.stringify(w)).join(' ') : 'no value';
+  return fail(c.code, `${given} is not a ${spec.type} value: give ${TEXT_FORMS[spec.type]}`);
+}
+
+function textValue(spec: ParamSpec, words: readonly string[]): Coerced {
   if (spec.type === 'string') return stringValue(spec.maxLength, words.join(' '));
   if (spec.type === 'trigger') {
     if (words.length === 0) return ok(null);

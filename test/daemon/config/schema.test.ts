@@ -125,12 +125,14 @@ describe('Config: parameter errors name the field', () => {
 
   it('an unknown field in a param (strict)', () => {
     const e = errorOf({ params: { '/x': { type: 'float', maxx: 1 } } });
-    assert.match(e, /Unrecognized key: "maxx"/);
+    assert.match(e, /unknown field "params\["\/x"\]\.maxx": did you mean "params\["\/x"\]\.max"\?/);
     assert.match(e, /at params\["\/x"\]/);
   });
 
   it('a field of another type (min on a bool) is unknown', () => {
-    assert.match(errorOf({ params: { '/x': { type: 'bool', min: 0 } } }), /Unrecognized key: "min"/);
+    const e = errorOf({ params: { '/x': { type: 'bool', min: 0 } } });
+    assert.match(e, /unknown field "params\["\/x"\]\.min": "params\["\/x"\]" takes "default", "description"/);
+    assert.doesNotMatch(e, /did you mean/, 'min is no typo: a bool has none');
   });
 
   it('an unknown type lists the valid ones', () => {
@@ -155,9 +157,9 @@ describe('Config: parameter errors name the field', () => {
 
 describe('Config: other errors name the field', () => {
   it('an unknown top-level or nested field (strict)', () => {
-    assert.match(errorOf({ bogus: 1 }), /Unrecognized key: "bogus"/);
+    assert.match(errorOf({ bogus: 1 }), /unknown field "bogus": the top level takes "audit", /);
     const e = errorOf({ osc: { prot: 9000 } });
-    assert.match(e, /Unrecognized key: "prot"/);
+    assert.match(e, /unknown field "osc\.prot": did you mean "osc\.port"\?/);
     assert.match(e, /at osc/);
   });
 

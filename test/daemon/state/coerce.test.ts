@@ -325,6 +325,18 @@ describe('coerceText (CLI words)', () => {
     expectFail(coerceText(b, ['on', 'off']), 'wrong-arity');
   });
 
+  it('says what a type takes in CLI words, not OSC type tags', () => {
+    const b = coerceText(spec({ type: 'bool' }), ['maybe']);
+    assert.ok(!b.ok);
+    assert.equal(b.message, '"maybe" is not a bool value: give true or false (also on/off, yes/no, 1/0)');
+    const f = coerceText(spec({ type: 'float' }), ['1', '2']);
+    assert.ok(!f.ok);
+    assert.equal(f.message, '"1" "2" is not a float value: give a number, e.g. 0.5');
+    const c = coerceText(spec({ type: 'color' }), ['red']);
+    assert.ok(!c.ok);
+    assert.doesNotMatch(c.message, /type '|expects/);
+  });
+
   it('joins several words into one string and checks its length', () => {
     const str = spec({ type: 'string', maxLength: 11 });
     expectValue(coerceText(str, ['hello', 'world']), 'hello world');
