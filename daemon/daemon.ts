@@ -277,6 +277,8 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       rejections,
       log,
       security,
+      // storage.check must know the new device ID before identity.json does.
+      beforeRotate: (id) => storage.addDevice(id),
     });
     closers.push(() => peering.close());
 

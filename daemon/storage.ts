@@ -5,6 +5,7 @@ import { auditHandlers } from './control/audit-handlers.ts';
 import { sceneHandlers } from './control/scene-handlers.ts';
 import type { Handlers } from './control/server.ts';
 import type { Logger } from './log.ts';
+import { CHECK_FILE, openHomeCheck } from './persist/home-check.ts';
 import { listSealedFiles, resolveStorageKey } from './persist/key.ts';
 import { openPersister, type Persister, type PersistStatus } from './persist/persister.ts';
 import { openScenes } from './scenes/scenes.ts';
@@ -27,6 +28,8 @@ export type StorageStatus = {
 export type Storage = {
   status(): StorageStatus;
   handlers: Handlers;
+  /** Records a device ID this home is about to take (`hana trust rotate`), before identity.json changes. */
+  addDevice(id: string): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -37,7 +40,6 @@ export type StorageInit = {
   store: Store;
   log: Logger;
   security: Logger;
-  /** This daemon's device ID, recorded in saved files. */
   /** This daemon's device ID, named in file headers; a function when it can change (a rotation). */
   node: string | (() => string);
   /** Injected in tests: scene and audit times, audit rotation and pruning. */
@@ -56,10 +58,11 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
   const statePath = join(home, STATE_FILE);
   const scenesDir = join(home, SCENES_DIR);
 
+  const auditDir = join(home, AUDIT_DIR);
   const key = await resolveStorageKey({
     home,
     key: config.storage.key,
-    sealedFiles: () => listSealedFiles(statePath, scenesDir),
+    sealedFiles: () => listSealedFiles(join(home, CHECK_FILE), statePath, scenesDir),
     env: init.env,
   });
   if (!key.ok) throw new Error(key.error);
@@ -67,6 +70,36 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
     security.warn(
       { event: 'storage.key-created', path: key.origin },
       `created the storage key ${key.origin}: back it up, without it the saved state and scenes cannot be read`,
+    );
+  }
+  // Before any other file: a wrong key or another laptop's files stop the start here.
+  const checked = await openHomeCheck({
+    home,
+    key: key.key,
+    keyOrigin: key.origin,
+    device: nodeOf,
+    sealedFiles: () => listSealedFiles(join(home, CHECK_FILE), statePath, scenesDir),
+    auditDir,
+  });
+  if (!checked.ok) {
+    security.error(
+      { event: 'storage.refused', path: join(home, CHECK_FILE), code: checked.code },
+      `refusing to start: ${checked.error}`,
+    );
+    throw new Error(checked.error);
+  }
+  const check = checked.check;
+  if (check.opened !== 'existing') {
+    security.info(
+      {
+        event: 'storage.check-created',
+        path: check.path,
+        upgraded: check.opened === 'upgraded',
+        legacy: check.legacy,
+      },
+      check.opened === 'upgraded'
+        ? `sealed ${check.path} for this home: its ${check.legacy} sealed file(s) from before device-bound files are accepted as they are and re-sealed naming this device when next saved`
+        : `created ${check.path}: it proves the storage key at every start`,
     );
   }
 
@@ -79,10 +112,7 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
       registry: registry.stored,
       store,
       log,
-      // Read at each save, so files written after a rotation name the new device.
-      get node() {
-        return nodeOf();
-      },
+      binding: check.binding,
       saveDelayMs: config.storage.saveDelayMs,
       now: init.now,
     });
@@ -122,10 +152,7 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
       key: key.key,
       registry,
       store,
-      // Read at each save, so files written after a rotation name the new device.
-      get node() {
-        return nodeOf();
-      },
+      binding: check.binding,
       now: init.now,
     });
     closers.push(() => scenes.close());
@@ -133,7 +160,7 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
     let audit: AuditLog | undefined;
     if (config.audit.enabled) {
       audit = await openAuditLog({
-        dir: join(home, AUDIT_DIR),
+        dir: auditDir,
         config: config.audit,
         store,
         log,
@@ -157,7 +184,11 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
         audit: audit ? { dir: audit.dir, ...audit.status() } : null,
         scenes: scenes.count(),
       }),
-      handlers: { ...sceneHandlers({ scenes, audit, security }), ...auditHandlers({ audit, now: init.now }) },
+      handlers: {
+        ...sceneHandlers({ scenes, audit, security }),
+        ...auditHandlers({ audit, now: init.now }),
+      },
+      addDevice: (id) => check.addDevice(id),
       async close() {
         // Persisted state first (the final save), then the audit log's last records.
         for (const close of closers) await close();

@@ -36,6 +36,8 @@ export type PeeringInit = {
   rejections: Rejections;
   log: Logger;
   security: Logger;
+  /** Runs with the new device ID before a rotation writes identity.json. */
+  beforeRotate?: (nextDeviceId: string) => Promise<void>;
 };
 
 export type PeeringStatus = {
@@ -210,6 +212,7 @@ export async function startPeering(init: PeeringInit) {
       // On disk first the old key (and who owes an ack), then the new identity, and only then
       // does anyone hear of it: a crash at any point leaves a home that restarts as either
       // identity, and, as the new one, goes on telling the peers that missed it.
+      await init.beforeRotate?.(next.deviceId);
       if (pinned.length > 0) await saveRotation(rotation);
       await saveIdentity(init.home, next);
       await linkManager.startRotation(rotation);

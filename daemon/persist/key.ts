@@ -103,16 +103,22 @@ export async function resolveStorageKey(init: KeyInit): Promise<KeyResult> {
   };
 }
 
-/** Sealed files in a home, for the lost-key check. */
-export async function listSealedFiles(statePath: string, scenesDir: string): Promise<string[]> {
+/** Sealed files in a home (the check value, the state, the scenes), for the lost-key check. */
+export async function listSealedFiles(
+  checkPath: string,
+  statePath: string,
+  scenesDir: string,
+): Promise<string[]> {
   const found: string[] = [];
-  if (
-    await stat(statePath).then(
-      () => true,
-      () => false,
+  for (const p of [checkPath, statePath]) {
+    if (
+      await stat(p).then(
+        () => true,
+        () => false,
+      )
     )
-  )
-    found.push(statePath);
+      found.push(p);
+  }
   const names = await readdir(scenesDir).catch(() => [] as string[]);
   for (const n of names) if (n.endsWith('.scene')) found.push(join(scenesDir, n));
   return found;

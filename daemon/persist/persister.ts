@@ -2,6 +2,7 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { processAlive } from '../../trust-store/file-lock.ts';
 import {
+  type HomeBinding,
   readSealed,
   type SealKey,
   type UnsealCode,
@@ -47,7 +48,8 @@ export type PersisterInit = {
   registry: Registry;
   store: Store;
   log: Logger;
-  node: string;
+  /** Which state files are this home's, and the device a save names (read at each save). */
+  binding: HomeBinding;
   saveDelayMs: number;
   now?: () => number;
 };
@@ -99,8 +101,12 @@ export async function removeStaleTemps(path: string, now = Date.now()): Promise<
   return removed;
 }
 
-function refusal(path: string, error: string): string {
-  return `${error}; check that storage.key gives the key or passphrase ${path} was saved with, or restore the file from a backup (or move it away to start from defaults); hana left it untouched`;
+function refusal(path: string, code: RefusalCode, error: string): string {
+  const check =
+    code === 'other-device' || code === 'unknown-legacy'
+      ? `put back this laptop's own ${path} from a backup`
+      : `check that storage.key gives the key or passphrase ${path} was saved with, or restore the file from a backup`;
+  return `${error}; ${check} (or move it away to start from defaults); hana left it untouched`;
 }
 
 async function restore(
@@ -111,16 +117,17 @@ async function restore(
 > {
   const { path, registry, store } = init;
   const kept = new Map<string, PersistedEntry>();
-  const read = await readSealed(path, init.key);
+  const read = await readSealed(path, init.key, init.binding);
   if (!read.ok) {
     if (read.code === 'unreadable' && read.missing) {
       return { ok: true, report: { firstRun: true, restored: 0, kept: [] }, kept };
     }
     // readSealed's message already names the file.
-    return { ok: false, code: read.code, error: refusal(path, read.error) };
+    return { ok: false, code: read.code, error: refusal(path, read.code, read.error) };
   }
   const decoded = decodeState(read.plaintext);
-  if (!decoded.ok) return { ok: false, code: 'bad-state', error: refusal(path, `${path} ${decoded.error}`) };
+  if (!decoded.ok)
+    return { ok: false, code: 'bad-state', error: refusal(path, 'bad-state', `${path} ${decoded.error}`) };
   const report: RestoreReport = { firstRun: false, restored: 0, kept: [], savedAt: decoded.file.savedAt };
   for (const e of decoded.file.entries) {
     const check = checkStoredValue(registry, e.path, e.value);
@@ -187,10 +194,12 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
   async function save(): Promise<void> {
     dirty = false;
     const at = now();
-    const bytes = encodeState(init.node, at, snapshot());
+    const node = init.binding.device;
+    const bytes = encodeState(node, at, snapshot());
     const started = performance.now();
     try {
-      await writeSealedAtomic(path, bytes, init.key);
+      // Format 2 names the device: a state.sealed from before it is migrated by this save.
+      await writeSealedAtomic(path, bytes, init.key, node);
       lastSaveMs = performance.now() - started;
       saves++;
       consecutiveFailures = 0;

@@ -1,6 +1,11 @@
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSealed, type SealKey, writeSealedAtomic } from '../../trust-store/sealed-file.ts';
+import {
+  type HomeBinding,
+  readSealed,
+  type SealKey,
+  writeSealedAtomic,
+} from '../../trust-store/sealed-file.ts';
 import { checkStoredValue, type StoredCode } from '../persist/stored-value.ts';
 import type { Value } from '../state/coerce.ts';
 import { compilePattern } from '../state/pattern.ts';
@@ -25,6 +30,8 @@ export type SceneCode =
   | 'unsupported-version'
   | 'wrong-key-or-tampered'
   | 'truncated'
+  | 'other-device'
+  | 'unknown-legacy'
   | 'bad-scene'
   | 'io';
 
@@ -71,7 +78,8 @@ export type ScenesInit = {
   key: SealKey;
   registry: Registry;
   store: Store;
-  node: string;
+  /** Which scene files are this home's, and the device a save names (read at each save). */
+  binding: HomeBinding;
   now?: () => number;
   maxScenes?: number;
 };
@@ -135,7 +143,7 @@ export async function openScenes(init: ScenesInit): Promise<Scenes> {
         `scene "${name}" at ${path} is ${st.size} bytes, over ${MAX_SCENE_BYTES}: not a hana scene`,
       );
     }
-    const r = await readSealed(path, init.key);
+    const r = await readSealed(path, init.key, init.binding);
     if (!r.ok) {
       if (r.code === 'unreadable') {
         return r.missing
@@ -145,7 +153,9 @@ export async function openScenes(init: ScenesInit): Promise<Scenes> {
       const hint =
         r.code === 'wrong-key-or-tampered'
           ? `check storage.key is the one the scene was saved with; if it is, the file was modified or damaged: restore it from a backup or remove it with \`hana scene delete ${name}\``
-          : `restore it from a backup or remove it with \`hana scene delete ${name}\``;
+          : r.code === 'other-device' || r.code === 'unknown-legacy'
+            ? `save the scene on this laptop instead, or remove the copy with \`hana scene delete ${name}\``
+            : `restore it from a backup or remove it with \`hana scene delete ${name}\``;
       return fail(r.code, `scene "${name}" cannot be read: ${r.error}; ${hint}`);
     }
     const d = decodeScene(r.plaintext);
@@ -249,12 +259,12 @@ export async function openScenes(init: ScenesInit): Promise<Scenes> {
           version: 1,
           name,
           savedAt,
-          node: init.node,
+          node: init.binding.device,
           ...(opts.only !== undefined && { only: opts.only }),
           values,
         });
         try {
-          await writeSealedAtomic(path, bytes, init.key);
+          await writeSealedAtomic(path, bytes, init.key, init.binding.device);
         } catch (err) {
           return fail('io', `cannot write scene "${name}" to ${path}: ${(err as Error).message}`);
         }

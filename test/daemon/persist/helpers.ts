@@ -1,10 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { z } from 'zod';
 import { ParamMap } from '../../../daemon/config/params-schema.ts';
 import { createHlc, type Hlc } from '../../../daemon/state/hlc.ts';
 import { createRegistry, type Registry } from '../../../daemon/state/registry.ts';
 import { type Change, createStore, type Store } from '../../../daemon/state/store.ts';
-import type { SealKey } from '../../../trust-store/sealed-file.ts';
+import type { HomeBinding, SealKey } from '../../../trust-store/sealed-file.ts';
 
 export type ParamMapInput = z.input<typeof ParamMap>;
 
@@ -38,3 +42,32 @@ export function world(params: ParamMapInput = PARAMS, node = 'node-A', start = 1
 }
 
 export const keyfile = (): SealKey => ({ kind: 'keyfile', key: new Uint8Array(randomBytes(32)) });
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A home that has been `device` (and `others`) and held the format-1 files `legacy` when upgraded. */
+export function bindingFor(
+  device: string,
+  o: { others?: string[]; legacy?: Uint8Array[] } = {},
+): HomeBinding {
+  const known = new Set([device, ...(o.others ?? [])]);
+  const legacy = new Set((o.legacy ?? []).map(sha));
+  return { device, knows: (d) => known.has(d), knowsLegacy: (data) => legacy.has(sha(data)) };
+}
+
+/** Homes (each with a scenes/ folder) in one temp folder that is removed after the file's tests. */
+export function tempHomes(prefix: string): () => Promise<string> {
+  let root: string;
+  let n = 0;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), prefix));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+  return async () => {
+    const h = join(root, `home-${++n}`);
+    await mkdir(join(h, 'scenes'), { recursive: true });
+    return h;
+  };
+}

@@ -1,34 +1,21 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { StorageKey } from '../../../daemon/config/storage-schema.ts';
 import { type KeyResult, listSealedFiles, resolveStorageKey } from '../../../daemon/persist/key.ts';
+import { tempHomes } from './helpers.ts';
 
 // Where the sealing key comes from: a key file made on first start, or a passphrase from the
 // environment or a private file. Never a fresh key while sealed files need the old one.
 
-let root: string;
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hana-key-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-let n = 0;
-async function home(): Promise<string> {
-  const h = join(root, `home-${++n}`);
-  await mkdir(join(h, 'scenes'), { recursive: true });
-  return h;
-}
+const home = tempHomes('hana-key-');
 
 function resolve(h: string, key: unknown, env: NodeJS.ProcessEnv = {}): Promise<KeyResult> {
   return resolveStorageKey({
     home: h,
     key: StorageKey.parse(key),
-    sealedFiles: () => listSealedFiles(join(h, 'state.sealed'), join(h, 'scenes')),
+    sealedFiles: () => listSealedFiles(join(h, 'storage.check'), join(h, 'state.sealed'), join(h, 'scenes')),
     env,
   });
 }
@@ -72,6 +59,10 @@ describe('storage key: key file', () => {
     await writeFile(join(h, 'state.sealed'), 'sealed bytes');
     refused(await resolve(h, {}), 'key-missing', /state\.sealed and 1 more/);
     await assert.rejects(stat(join(h, 'storage.key')), 'no key was written');
+    // The check value alone is enough: it holds the audit log's key.
+    const c = await home();
+    await writeFile(join(c, 'storage.check'), 'sealed bytes');
+    refused(await resolve(c, {}), 'key-missing', /storage\.key is missing but .*storage\.check need it/);
   });
 
   it('refuses a configured key file that is missing, readable by others, or the wrong size', async () => {

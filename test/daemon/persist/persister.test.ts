@@ -8,7 +8,7 @@ import { decodeState, encodeState } from '../../../daemon/persist/state-file.ts'
 import { compareStamps } from '../../../daemon/state/hlc.ts';
 import { readSealed, type SealKey, writeSealedAtomic } from '../../../trust-store/sealed-file.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
-import { keyfile, PARAMS, type World, world } from './helpers.ts';
+import { bindingFor, keyfile, PARAMS, type World, world } from './helpers.ts';
 
 // Persisted state against real sealed files in a temp folder: restore with stamps, keep what
 // the config no longer takes, refuse wrong keys and damaged files without touching them, and
@@ -33,7 +33,7 @@ async function open(w: World, path: string, key: SealKey, extra: Partial<Persist
     registry: w.registry,
     store: w.store,
     log,
-    node: w.hlc.node,
+    binding: bindingFor(w.hlc.node),
     saveDelayMs: 20,
     now: () => w.clock.now,
     ...extra,
@@ -146,6 +146,7 @@ describe('persisted state: save and restore', () => {
         },
       ]),
       key,
+      'node-A',
     );
     const w = world(
       { ...PARAMS, '/a': { type: 'float', min: 0, max: 5 }, '/future': { type: 'int' } },
@@ -280,9 +281,50 @@ describe('persisted state: refusals', () => {
   it('refuses a file that decrypts but is not a state file', async () => {
     const path = fresh();
     const key = keyfile();
-    await writeSealedAtomic(path, new TextEncoder().encode('{"format":"hana-scene"}'), key);
+    await writeSealedAtomic(path, new TextEncoder().encode('{"format":"hana-scene"}'), key, 'node-A');
     const bytes = await readFile(path);
     await assertRefused(path, key, bytes, /not a hana state file/);
+  });
+
+  it("refuses another laptop's state.sealed sealed with the same key, naming both devices, and leaves it untouched", async () => {
+    const path = fresh();
+    const key = keyfile();
+    // Names without a dash: messages show a device ID's first group.
+    const theirs = world(PARAMS, 'laptopB');
+    const { p } = await opened(theirs, path, key);
+    theirs.store.apply([{ path: '/a', value: 4 }], 'cli');
+    await p.close();
+    const bytes = await readFile(path);
+    const w = world(PARAMS, 'laptopA');
+    const { r, lines } = await open(w, path, key);
+    assert.ok(!r.ok && r.code === 'other-device');
+    assert.equal(
+      r.error,
+      `${path} was written by device laptopB, not this one (laptopA): it was copied from another laptop; put back this laptop's own ${path} from a backup (or move it away to start from defaults); hana left it untouched`,
+    );
+    assert.equal(lines.length, 0, 'the caller logs the refusal, once');
+    assert.deepEqual(await readFile(path), bytes);
+    assert.equal(w.store.get('/a')!.source, 'default', 'nothing restored');
+  });
+
+  it('restores a format-1 state file this home held when upgraded, and re-seals it naming the device at the next save', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const old = encodeState('node-A', 1_699_999_999_000, [
+      { path: '/a', value: 3, stamp: { t: 1_699_999_999_000, c: 0, node: 'node-A' }, source: 'cli' },
+    ]);
+    await writeSealedAtomic(path, old, key); // no device: as hana wrote it before
+    const legacy = await readFile(path);
+    const refusedW = world();
+    const { r } = await open(refusedW, path, key);
+    assert.ok(!r.ok && r.code === 'unknown-legacy', 'not known to this home: refused');
+    const w = world();
+    const { p } = await opened(w, path, key, { binding: bindingFor('node-A', { legacy: [legacy] }) });
+    assert.equal(w.store.get('/a')!.value, 3);
+    w.store.apply([{ path: '/b', value: true }], 'cli');
+    await p.close();
+    const now = await readSealed(path, key, bindingFor('node-A'));
+    assert.ok(now.ok && now.device === 'node-A', 'migrated on the next write');
   });
 
   it('refuses an unreadable path (a directory) rather than treating it as a first run', async () => {

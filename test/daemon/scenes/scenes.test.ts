@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { sceneName } from '../../../daemon/scenes/scene-file.ts';
 import { openScenes, type Scenes } from '../../../daemon/scenes/scenes.ts';
 import { readSealed, type SealKey } from '../../../trust-store/sealed-file.ts';
-import { keyfile, PARAMS, type ParamMapInput, type World, world } from '../persist/helpers.ts';
+import { bindingFor, keyfile, PARAMS, type ParamMapInput, type World, world } from '../persist/helpers.ts';
 
 // Scenes on real sealed files: capture, validate against the current declarations on load,
 // apply as one batch under "scene:<name>", and refuse anything damaged or sealed with another key.
@@ -30,7 +30,7 @@ async function setup(params: ParamMapInput = PARAMS, key: SealKey = keyfile(), d
     key,
     registry: w.registry,
     store: w.store,
-    node: 'node-A',
+    binding: bindingFor('node-A'),
     now: () => w.clock.now,
     maxScenes: 5,
   });
