@@ -164,6 +164,9 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
         config: config.audit,
         store,
         log,
+        security,
+        secret: check.auditKey,
+        device: nodeOf,
         now: init.now,
       });
       closers.push(() => audit!.close());
@@ -186,7 +189,7 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
       }),
       handlers: {
         ...sceneHandlers({ scenes, audit, security }),
-        ...auditHandlers({ audit, now: init.now }),
+        ...auditHandlers({ audit, security, now: init.now }),
       },
       addDevice: (id) => check.addDevice(id),
       async close() {

@@ -3,13 +3,19 @@ import { join } from 'node:path';
 import type { AuditConfig } from '../config/storage-schema.ts';
 import type { Logger } from '../log.ts';
 import type { Change, Store } from '../state/store.ts';
+import { type FileKeys, newHeader, sealedLineBytes, sealRecord } from './crypto.ts';
 import { auditFileName, listAuditFiles, pruneAuditFiles } from './files.ts';
+import { openHeadWriter } from './head.ts';
+import { migrateLegacy } from './migrate.ts';
 import type { ActionRecord, ChangeRecord } from './record.ts';
+import { resumeChain, type Tip } from './resume.ts';
+import { lastSealedTime } from './sealed-file-read.ts';
 
 // The audit log: who changed what, when, from what to what. It sits on the write path, so it
 // must never slow or break it: a change becomes one string pushed onto a bounded queue, and a
 // single writer drains the queue with buffered appends. When the queue is full (disk stalled)
-// records are dropped, counted and logged, and the show goes on.
+// records are dropped, counted and logged, and the show goes on. The writer seals each record
+// and chains it to the one before (daemon/audit/crypto.ts) as it drains, off the write path.
 
 export type AuditStatus = {
   file: string | null;
@@ -20,6 +26,8 @@ export type AuditStatus = {
 
 export type AuditLog = {
   readonly dir: string;
+  /** The home's audit key, for reading and verifying the files. */
+  readonly secret: Uint8Array;
   /** An operator action that is not itself a value change. */
   action(action: string, writer: string, detail?: Record<string, unknown>): void;
   /** Resolves when everything recorded so far is in a file. */
@@ -35,10 +43,34 @@ export type AuditLogInit = {
   config: AuditConfig;
   store: Store;
   log: Logger;
+  /** Where a log found cut short at start is reported; `log` when not given. */
+  security?: Logger;
+  /** The home's audit key (storage.check): 32 bytes. */
+  secret: Uint8Array;
+  /** Named in each file's header; read when a file starts, since a rotation changes it. */
+  device: () => string;
   now?: () => number;
 };
 
+type Queued = { t: number; json: string };
+type Current = {
+  path: string;
+  name: string;
+  start: number;
+  size: number;
+  /** Bytes of the header line: a file holding only these has no record yet. */
+  headerBytes: number;
+  keys: FileKeys;
+  fh: Awaited<ReturnType<typeof open>>;
+};
+
 const DROP_LOG_INTERVAL_MS = 10_000;
+/**
+ * Records sealed per append. Sealing costs ≈ 5–10 µs a record here (one AES-GCM context each,
+ * test/bench/audit.bench.ts), so a scene load of thousands of changes is written in slices of
+ * at most a few milliseconds, with the event loop free between them.
+ */
+const MAX_BATCH = 256;
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 /** "peer" selects "peer:…"; "osc:udp" selects "osc:udp:…"; "*" selects every writer. */
@@ -53,14 +85,26 @@ export function sourceSelector(prefixes: readonly string[]): (source: string) =>
 }
 
 export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
-  const { dir, config, log } = init;
+  const { dir, config, log, secret } = init;
+  const security = init.security ?? log;
   const now = init.now ?? Date.now;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const selected = sourceSelector(config.sources);
   const maxAgeMs = config.maxAgeHours * 3_600_000;
   const fileMs = config.fileHours * 3_600_000;
 
-  const queue: string[] = [];
+  const resumed = await resumeChain(dir, secret);
+  if (resumed.warning) {
+    security.error(
+      { event: 'audit.tampered', code: resumed.warning.code, dir },
+      `${resumed.warning.message}; \`hana audit --verify\` names every gap`,
+    );
+  }
+  const head = await openHeadWriter(dir, secret);
+  const migrated = await migrateLegacy({ dir, secret, device: init.device(), tip: resumed.tip, head, log });
+  let tip: Tip = migrated.tip;
+
+  const queue: Queued[] = [];
   let records = 0;
   let dropped = 0;
   let failures = 0;
@@ -68,9 +112,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
   let lastDropLog = -Infinity;
   let lastFailureLog = -Infinity;
   let closed = false;
-  let current:
-    | { path: string; start: number; size: number; fh: Awaited<ReturnType<typeof open>> }
-    | undefined;
+  let current: Current | undefined;
   let lastStart = (await listAuditFiles(dir)).at(-1)?.start ?? -Infinity;
   let draining: Promise<void> | undefined;
   let kicked = false;
@@ -89,13 +131,13 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
     }
   }
 
-  function push(line: string): void {
+  function push(t: number, json: string): void {
     if (closed) return;
     if (queue.length >= config.queueLimit) {
       drop(1, `more than ${config.queueLimit} records waiting for the disk`);
       return;
     }
-    queue.push(line);
+    queue.push({ t, json });
     if (!kicked && !draining) {
       kicked = true;
       // One append for everything recorded in this tick (a scene load is one batch of changes).
@@ -126,9 +168,25 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
     // Strictly increasing starts keep names unique and in order even if the clock stalls.
     const start = Math.max(now(), lastStart + 1);
     lastStart = start;
-    const path = join(dir, auditFileName(start));
-    const fh = await open(path, 'a', 0o600);
-    current = { path, start, size: (await fh.stat()).size, fh };
+    const name = auditFileName(start);
+    const path = join(dir, name);
+    // 'wx': a file is only ever started, never appended to by a later run, so its header is its first line.
+    const fh = await open(path, 'wx', 0o600);
+    const header = newHeader(secret, {
+      device: init.device(),
+      start,
+      anchor: tip.link,
+      anchorFile: tip.file,
+      anchorTime: tip.time,
+    });
+    try {
+      await fh.write(header.line);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    const headerBytes = Buffer.byteLength(header.line);
+    current = { path, name, start, size: headerBytes, headerBytes, keys: header.keys, fh };
     await prune();
     return current;
   }
@@ -145,11 +203,19 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
       const room = config.maxFileBytes - file.size;
       const lines: string[] = [];
       let bytes = 0;
-      while (queue.length > 0) {
-        const b = Buffer.byteLength(queue[0]!);
+      const before = tip;
+      let link = tip.link;
+      let time = tip.time;
+      while (queue.length > 0 && lines.length < MAX_BATCH) {
+        const q = queue[0]!;
+        const b = sealedLineBytes(link.seq + 1, Buffer.byteLength(q.json));
         // A record larger than a whole file still goes somewhere: alone, in a fresh file.
-        if (bytes + b > room && (lines.length > 0 || file.size > 0)) break;
-        lines.push(queue.shift()!);
+        if (bytes + b > room && (lines.length > 0 || file.size > file.headerBytes)) break;
+        queue.shift();
+        const sealed = sealRecord(file.keys, link, q.json);
+        lines.push(sealed.line);
+        link = sealed.link;
+        time = new Date(q.t).toISOString();
         bytes += b;
       }
       if (lines.length === 0) {
@@ -160,9 +226,18 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
         await file.fh.write(lines.join(''));
         file.size += bytes;
         records += lines.length;
+        tip = { link, file: file.name, time };
       } catch (err) {
+        // The next file is anchored where the chain stood before this batch.
+        tip = before;
         failed(err, lines.length);
         await rotate();
+        continue;
+      }
+      try {
+        await head.write({ link, file: file.name, time: time! });
+      } catch (err) {
+        failed(err, 0);
       }
       if (file.size >= config.maxFileBytes) await rotate();
     }
@@ -178,7 +253,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
         `cannot write the audit log in ${dir}: ${(err as Error).message}`,
       );
     }
-    drop(lost, 'the audit file could not be written');
+    if (lost > 0) drop(lost, 'the audit file could not be written');
   }
 
   async function prune(): Promise<string[]> {
@@ -188,6 +263,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
       maxAgeMs,
       maxFiles: config.maxFiles,
       current: current?.path,
+      lastSealedTime: (path) => lastSealedTime(path, secret),
     }).catch((err: Error) => {
       log.warn({ err, event: 'audit.prune-failed', dir }, `could not prune old audit files: ${err.message}`);
       return [] as string[];
@@ -200,9 +276,10 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
   const unsubscribe = init.store.subscribe((changes: readonly Change[]) => {
     for (const ch of changes) {
       if (!ch.changed || !selected(ch.source)) continue;
+      const t = now();
       const rec: ChangeRecord = {
         kind: 'change',
-        time: new Date(now()).toISOString(),
+        time: new Date(t).toISOString(),
         path: ch.path,
         old: ch.previous,
         new: ch.value,
@@ -210,7 +287,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
         node: ch.stamp.node,
         stamp: ch.stamp,
       };
-      push(`${JSON.stringify(rec)}\n`);
+      push(t, JSON.stringify(rec));
     }
   });
 
@@ -227,15 +304,17 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
 
   return {
     dir,
+    secret,
     action(action, writer, detail) {
+      const t = now();
       const rec: ActionRecord = {
         kind: 'action',
-        time: new Date(now()).toISOString(),
+        time: new Date(t).toISOString(),
         action,
         writer,
         ...(detail && { detail }),
       };
-      push(`${JSON.stringify(rec)}\n`);
+      push(t, JSON.stringify(rec));
     },
     flush,
     prune,
@@ -247,6 +326,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
       await flush();
       closed = true;
       await rotate();
+      await head.close().catch(() => {});
     },
   };
 }

@@ -3,25 +3,26 @@ import { join } from 'node:path';
 
 // Audit files are named by the time they were started, so the folder sorts chronologically
 // and pruning by age needs no clock but the injected one: a file's newest record is no later
-// than the start of the file after it.
+// than the start of the file after it. `.sealed` files hold sealed, chained records
+// (daemon/audit/crypto.ts); `.jsonl` files are plaintext JSON lines from before sealing, kept
+// readable until they are migrated (daemon/audit/migrate.ts).
 
-export type AuditFile = { name: string; path: string; start: number };
+export type AuditFile = { name: string; path: string; start: number; sealed: boolean };
 
 const PREFIX = 'audit-';
-const SUFFIX = '.jsonl';
-// audit-2026-11-23T17-55-00.123Z.jsonl: ISO time with ':' replaced (not allowed on every file system).
-const NAME = /^audit-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z)\.jsonl$/;
+// audit-2026-11-23T17-55-00.123Z.sealed: ISO time with ':' replaced (not allowed on every file system).
+const NAME = /^audit-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z)\.(sealed|jsonl)$/;
 
-export function auditFileName(start: number): string {
-  return `${PREFIX}${new Date(start).toISOString().replace(/:/g, '-')}${SUFFIX}`;
+export function auditFileName(start: number, kind: 'sealed' | 'jsonl' = 'sealed'): string {
+  return `${PREFIX}${new Date(start).toISOString().replace(/:/g, '-')}.${kind}`;
 }
 
-export function parseAuditFileName(name: string): number | undefined {
+export function parseAuditFileName(name: string): { start: number; sealed: boolean } | undefined {
   const m = NAME.exec(name);
   if (!m) return undefined;
   const iso = m[1]!.replace(/T(\d{2})-(\d{2})-(\d{2})/, 'T$1:$2:$3');
   const t = Date.parse(iso);
-  return Number.isFinite(t) ? t : undefined;
+  return Number.isFinite(t) ? { start: t, sealed: m[2] === 'sealed' } : undefined;
 }
 
 /** Oldest first. */
@@ -29,14 +30,14 @@ export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const files: AuditFile[] = [];
   for (const name of names) {
-    const start = parseAuditFileName(name);
-    if (start !== undefined) files.push({ name, path: join(dir, name), start });
+    const parsed = parseAuditFileName(name);
+    if (parsed !== undefined) files.push({ name, path: join(dir, name), ...parsed });
   }
-  return files.sort((a, b) => a.start - b.start);
+  return files.sort((a, b) => a.start - b.start || Number(a.sealed) - Number(b.sealed));
 }
 
-/** The time of the last complete record in a file, read from its tail; undefined if none. */
-export async function lastRecordTime(path: string): Promise<number | undefined> {
+/** The time of the last complete record in a plaintext file, read from its tail; undefined if none. */
+export async function lastPlainRecordTime(path: string): Promise<number | undefined> {
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     fh = await open(path, 'r');
@@ -66,6 +67,8 @@ export type PruneInit = {
   maxFiles: number;
   /** The file being written: never pruned. */
   current?: string;
+  /** The time of a sealed file's last record (its key is not this module's business). */
+  lastSealedTime: (path: string) => Promise<number | undefined>;
 };
 
 /** Deletes files whose newest record is older than maxAge, then the oldest beyond maxFiles. */
@@ -80,7 +83,8 @@ export async function pruneAuditFiles(init: PruneInit): Promise<string[]> {
       continue;
     }
     const next = files[i + 1];
-    const end = next ? next.start : ((await lastRecordTime(f.path)) ?? f.start);
+    const last = f.sealed ? init.lastSealedTime : lastPlainRecordTime;
+    const end = next ? next.start : ((await last(f.path)) ?? f.start);
     if (end < init.now - init.maxAgeMs) deleted.push(f.path);
     else keep.push(f);
   }

@@ -1,11 +1,13 @@
-import { open } from 'node:fs/promises';
 import type { AddressPattern } from '../state/pattern.ts';
+import { openRecord, parseRecordLine } from './crypto.ts';
 import { listAuditFiles } from './files.ts';
 import { AuditRecord } from './record.ts';
+import { readHeader, readTail, splitLines } from './sealed-file-read.ts';
 
 // Reading the audit log back: newest files and lines first until `limit` matches are found,
-// returned oldest first. A line cut short by a crash (or anything that is not a record) is
-// skipped and counted, never fatal; lines older than what was asked for are never parsed.
+// returned oldest first. A line cut short by a crash, a record that does not authenticate, or
+// anything that is not a record is skipped and counted, never fatal (`hana audit --verify` is
+// what names them); lines older than what was asked for are never decrypted.
 
 export type AuditQuery = {
   /** Epoch ms; records before it are left out. */
@@ -21,24 +23,23 @@ export type AuditResult = { records: AuditRecord[]; skippedLines: number; filesR
 /** Files bigger than this are read from their tail only. */
 const MAX_READ_BYTES = 64 * 1024 * 1024;
 
-async function readTail(path: string): Promise<{ text: string; cut: boolean } | undefined> {
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(path, 'r');
-    const { size } = await fh.stat();
-    const len = Math.min(size, MAX_READ_BYTES);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    return { text: buf.toString('utf8'), cut: len < size };
-  } catch {
-    // Pruned between listing and reading.
-    return undefined;
-  } finally {
-    await fh?.close();
-  }
+/** A function from one line to its record's JSON, or undefined if the line is not one. */
+type Opener = (line: string) => string | undefined;
+
+async function openerFor(
+  file: { path: string; sealed: boolean },
+  secret: Uint8Array,
+): Promise<Opener | undefined> {
+  if (!file.sealed) return (line) => line; // plaintext from before sealing
+  const h = await readHeader(file.path, secret);
+  if (!h?.ok) return undefined;
+  return (line) => {
+    const r = parseRecordLine(line);
+    return r && openRecord(h.keys, r);
+  };
 }
 
-export async function queryAudit(dir: string, q: AuditQuery): Promise<AuditResult> {
+export async function queryAudit(dir: string, secret: Uint8Array, q: AuditQuery): Promise<AuditResult> {
   const files = await listAuditFiles(dir);
   const found: AuditRecord[][] = [];
   let total = 0;
@@ -49,22 +50,28 @@ export async function queryAudit(dir: string, q: AuditQuery): Promise<AuditResul
     const next = files[i + 1];
     // Every record in this file is older than the next file's start.
     if (q.since !== undefined && next && next.start < q.since) break;
-    const read = await readTail(files[i]!.path);
-    if (!read) continue;
+    const file = files[i]!;
+    const read = await readTail(file.path, MAX_READ_BYTES);
+    const open = read && (await openerFor(file, secret));
+    if (!read) continue; // pruned between listing and reading
+    if (!open) {
+      // Not this home's file (or its header was damaged): none of its lines can be read.
+      skippedLines += splitLines(read.text, read.cut).lines.length;
+      continue;
+    }
     filesRead++;
-    const lines = read.text.split('\n');
-    const last = lines.pop()!;
-    if (last !== '') skippedLines++; // a torn final record
-    if (read.cut) lines.shift(); // starts mid-record
+    const { lines, torn } = splitLines(read.text, read.cut);
+    if (torn) skippedLines++; // a torn final record
     // Newest first, so the usual question (the last hundred) parses a hundred lines, not a file.
     const matched: AuditRecord[] = [];
     for (let j = lines.length - 1; j >= 0 && total + matched.length < q.limit; j--) {
       const line = lines[j]!;
-      if (line === '') continue;
+      if (line === '' || (file.sealed && j === 0 && !read.cut)) continue; // the header
       let rec: AuditRecord;
       try {
-        const parsed = AuditRecord.safeParse(JSON.parse(line));
-        if (!parsed.success) {
+        const json = open(line);
+        const parsed = json === undefined ? undefined : AuditRecord.safeParse(JSON.parse(json));
+        if (!parsed?.success) {
           skippedLines++;
           continue;
         }

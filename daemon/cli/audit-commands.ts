@@ -1,12 +1,14 @@
 import type { AuditRecord } from '../audit/record.ts';
 import { parseSince } from '../audit/record.ts';
+import type { VerifyReport } from '../audit/verify.ts';
 import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../control/audit-handlers.ts';
 import { compilePattern } from '../state/pattern.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 import { formatValue, table } from './format.ts';
 
-// `hana audit [--json] [--since 10m|ISO] [--path PATTERN] [--writer PREFIX] [--limit N]`.
+// `hana audit [--json] [--since 10m|ISO] [--path PATTERN] [--writer PREFIX] [--limit N]`, and
+// `hana audit --verify [--json]`: exit 0 when the chain is whole, 1 naming the first break.
 
 export const AUDIT_FLAGS = {
   home: 'string',
@@ -15,10 +17,12 @@ export const AUDIT_FLAGS = {
   path: 'string',
   writer: 'string',
   limit: 'string',
+  verify: 'boolean',
 } as const;
 
 export const AUDIT_USAGE = `  audit [--json] [--since 10m|2h|ISO] [--path PATTERN] [--writer PREFIX] [--limit N]
-                                             who changed what (peers, operator, scenes)`;
+                                             who changed what (peers, operator, scenes)
+  audit --verify [--json]                    check that no record was deleted, edited, reordered or cut off`;
 
 type AuditAnswer = { records: AuditRecord[]; skippedLines: number; filesRead: number; dir: string };
 
@@ -41,8 +45,39 @@ function recordsText(r: AuditAnswer): string {
   ]);
 }
 
+type VerifyAnswer = VerifyReport & { dir: string };
+
+function verifyText(r: VerifyAnswer): string {
+  const parts = [
+    `audit log intact: ${r.records} record(s) in ${r.files} file(s)${r.records ? ` (${r.first === r.last ? `#${r.last}` : `#${r.first} to #${r.last}`})` : ''}`,
+  ];
+  if (r.pruned)
+    parts.push(`records before ${r.pruned.before ?? 'the oldest file'} were pruned (${r.pruned.records})`);
+  for (const t of r.torn)
+    parts.push(`the last record in ${t.file} was cut short by a crash (nothing missing)`);
+  if (r.legacy.length) parts.push(`${r.legacy.length} plaintext file(s) from before sealing carry no chain`);
+  return parts.join('; ');
+}
+
+async function verifyCommand(args: Parsed, out: Out): Promise<number> {
+  for (const f of ['since', 'path', 'writer', 'limit'])
+    if (args.flags[f] !== undefined) throw new UsageError(`--verify checks the whole log: drop --${f}`);
+  const r = (await callOrReport(args, out, 'audit.verify', {}, { timeoutMs: 120_000 })) as
+    | VerifyAnswer
+    | undefined;
+  if (!r) return 1;
+  if (args.flags.json) out.stdout(`${JSON.stringify(r, null, 2)}\n`);
+  if (r.problem) {
+    out.stderr(`hana: the audit log in ${r.dir} was tampered with: ${r.problem.message}.\n`);
+    return 1;
+  }
+  if (!args.flags.json) out.stdout(`${verifyText(r)}\n`);
+  return 0;
+}
+
 export async function auditCommand(args: Parsed, out: Out): Promise<number> {
   if (args.positionals.length) throw new UsageError('audit takes no arguments, only options');
+  if (args.flags.verify) return verifyCommand(args, out);
   const since = args.flags.since as string | undefined;
   const path = args.flags.path as string | undefined;
   const writer = args.flags.writer as string | undefined;

@@ -2,12 +2,15 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { queryAudit } from '../audit/reader.ts';
 import { parseSince } from '../audit/record.ts';
+import { verifyAudit } from '../audit/verify.ts';
+import type { Logger } from '../log.ts';
 import { type AddressPattern, compilePattern } from '../state/pattern.ts';
 import { controlError } from './protocol.ts';
 import type { Handlers } from './server.ts';
 
-// `hana audit`: the daemon reads its own files, after writing out what is still queued, so a
-// change made a moment ago is in the answer.
+// `hana audit`: the daemon reads its own files (only it holds their key), after writing out what
+// is still queued, so a change made a moment ago is in the answer. `hana audit --verify` walks
+// the whole chain; a broken one is a security event.
 
 export const DEFAULT_AUDIT_LIMIT = 100;
 export const MAX_AUDIT_LIMIT = 10_000;
@@ -21,16 +24,35 @@ const Query = z
   })
   .strict();
 
-export type AuditHandlerContext = { audit?: AuditLog; now?: () => number };
+export type AuditHandlerContext = { audit?: AuditLog; security: Logger; now?: () => number };
+
+const auditOff = () =>
+  controlError('audit-off', 'the audit log is off: set audit.enabled to true in the config');
 
 export function auditHandlers(ctx: AuditHandlerContext): Handlers {
   const now = ctx.now ?? Date.now;
   return {
+    async 'audit.verify'(params) {
+      z.object({})
+        .strict()
+        .parse(params ?? {});
+      const audit = ctx.audit;
+      if (!audit) throw auditOff();
+      await audit.flush();
+      const report = await verifyAudit(audit.dir, audit.secret);
+      if (report.problem) {
+        const p = report.problem;
+        ctx.security.error(
+          { event: 'audit.tampered', code: p.code, file: p.file, index: p.index, dir: audit.dir },
+          `the audit log was tampered with: ${p.message}`,
+        );
+      }
+      return { ...report, dir: audit.dir };
+    },
     async 'audit.query'(params) {
       const q = Query.parse(params);
       const audit = ctx.audit;
-      if (!audit)
-        throw controlError('audit-off', 'the audit log is off: set audit.enabled to true in the config');
+      if (!audit) throw auditOff();
       let since: number | undefined;
       if (q.since !== undefined) {
         const s = parseSince(q.since, now());
@@ -45,7 +67,7 @@ export function auditHandlers(ctx: AuditHandlerContext): Handlers {
         path = c.pattern;
       }
       await audit.flush();
-      const r = await queryAudit(audit.dir, {
+      const r = await queryAudit(audit.dir, audit.secret, {
         since,
         path,
         writer: q.writer,

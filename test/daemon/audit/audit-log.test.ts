@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openAuditLog, sourceSelector } from '../../../daemon/audit/audit-log.ts';
 import { auditFileName, listAuditFiles, parseAuditFileName } from '../../../daemon/audit/files.ts';
+import { queryAudit } from '../../../daemon/audit/reader.ts';
 import type { AuditRecord } from '../../../daemon/audit/record.ts';
 import { AuditConfig } from '../../../daemon/config/storage-schema.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
@@ -23,6 +25,7 @@ after(async () => {
 });
 
 let n = 0;
+const SECRET = new Uint8Array(randomBytes(32));
 async function setup(config: Record<string, unknown> = {}, w: World = world()) {
   const dir = join(root, `audit-${++n}`);
   const { log, lines } = captureLogger();
@@ -31,17 +34,17 @@ async function setup(config: Record<string, unknown> = {}, w: World = world()) {
     config: AuditConfig.parse(config),
     store: w.store,
     log,
+    secret: SECRET,
+    device: () => 'node-A',
     now: () => w.clock.now,
   });
   return { dir, audit, w, lines };
 }
 
 async function recordsIn(dir: string): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  for (const f of await listAuditFiles(dir)) {
-    for (const line of (await readFile(f.path, 'utf8')).split('\n')) if (line) out.push(JSON.parse(line));
-  }
-  return out;
+  const r = await queryAudit(dir, SECRET, { limit: 1_000_000 });
+  assert.equal(r.skippedLines, 0, 'every line authenticates');
+  return r.records;
 }
 
 const counter = (w: World) => {
@@ -93,8 +96,12 @@ describe('audit: what is recorded', () => {
       assert.equal(peer.time, new Date(w.clock.now - 1000).toISOString(), 'time from the injected clock');
     }
     const files = await readdir(dir);
-    assert.equal(files.length, 1);
-    assert.equal((await stat(join(dir, files[0]!))).mode & 0o777, 0o600);
+    assert.equal((await listAuditFiles(dir)).length, 1);
+    assert.deepEqual(files.sort(), [(await listAuditFiles(dir))[0]!.name, 'head']);
+    for (const f of files) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600);
+    const raw = await readFile(join(dir, files[0]!), 'utf8');
+    for (const secret of ['node-B', 'intro', 'scene.load', '"x"'])
+      assert.equal(raw.includes(secret), false, `${secret} is not readable at rest`);
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
     assert.equal(audit.status().records, 5);
     await audit.close();
@@ -201,9 +208,10 @@ describe('audit: rotation and pruning', () => {
     const old = w.clock.now - 100 * HOUR;
     const line = (t: number) =>
       `${JSON.stringify({ kind: 'action', time: new Date(t).toISOString(), action: 'x', writer: 'cli' })}\n`;
-    await writeFile(join(dir, auditFileName(old)), line(old));
+    // Plaintext files from before sealing: sealed at open, then pruned like any other.
+    await writeFile(join(dir, auditFileName(old, 'jsonl')), line(old));
     await writeFile(
-      join(dir, auditFileName(old + HOUR)),
+      join(dir, auditFileName(old + HOUR, 'jsonl')),
       line(old + HOUR) + line(w.clock.now - HOUR) + '{"torn',
     );
     await writeFile(join(dir, 'audit-notes.txt'), 'not an audit file');
@@ -213,6 +221,8 @@ describe('audit: rotation and pruning', () => {
       config: AuditConfig.parse({}),
       store: w.store,
       log,
+      secret: SECRET,
+      device: () => 'node-A',
       now: () => w.clock.now,
     });
     w.store.apply([{ path: '/c', value: 1 }], 'cli');
@@ -220,7 +230,13 @@ describe('audit: rotation and pruning', () => {
     const names = (await readdir(dir)).sort();
     assert.deepEqual(
       names,
-      [auditFileName(old + HOUR), auditFileName(w.clock.now), 'audit-notes.txt'].sort(),
+      [auditFileName(old + HOUR), auditFileName(w.clock.now), 'audit-notes.txt', 'head'].sort(),
+    );
+    const recs = await recordsIn(dir);
+    assert.deepEqual(
+      recs.map((r) => Date.parse(r.time)),
+      [old + HOUR, w.clock.now - HOUR, w.clock.now],
+      'the migrated records, without the torn line, then the new one',
     );
     await audit.close();
   });
@@ -274,11 +290,16 @@ describe('audit: never in the way', () => {
 describe('audit file names', () => {
   it('round-trip a start time and sort chronologically', () => {
     const t = Date.UTC(2026, 10, 23, 17, 55, 0, 123);
-    assert.equal(auditFileName(t), 'audit-2026-11-23T17-55-00.123Z.jsonl');
-    assert.equal(parseAuditFileName(auditFileName(t)), t);
-    assert.equal(parseAuditFileName('audit-2026-11-23T17-55-00.123Z.jsonl.tmp'), undefined);
-    assert.equal(parseAuditFileName('audit-nonsense.jsonl'), undefined);
-    const names = [t + 86_400_000, t, t + 1].map(auditFileName).sort();
-    assert.deepEqual(names.map(parseAuditFileName), [t, t + 1, t + 86_400_000]);
+    assert.equal(auditFileName(t), 'audit-2026-11-23T17-55-00.123Z.sealed');
+    assert.equal(auditFileName(t, 'jsonl'), 'audit-2026-11-23T17-55-00.123Z.jsonl');
+    assert.deepEqual(parseAuditFileName(auditFileName(t)), { start: t, sealed: true });
+    assert.deepEqual(parseAuditFileName(auditFileName(t, 'jsonl')), { start: t, sealed: false });
+    assert.equal(parseAuditFileName('audit-2026-11-23T17-55-00.123Z.sealed.tmp'), undefined);
+    assert.equal(parseAuditFileName('audit-nonsense.sealed'), undefined);
+    const names = [t + 86_400_000, t, t + 1].map((x) => auditFileName(x)).sort();
+    assert.deepEqual(
+      names.map((x) => parseAuditFileName(x)?.start),
+      [t, t + 1, t + 86_400_000],
+    );
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +24,8 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+const SECRET = new Uint8Array(randomBytes(32));
+
 /** 60 changes one minute apart, alternating writers and paths, spread over several small files. */
 async function history() {
   const w = world({ '/a': { type: 'int' }, '/c': { type: 'int' } });
@@ -33,6 +36,8 @@ async function history() {
     config: AuditConfig.parse({ maxFileBytes: 2048, maxFiles: 1000 }),
     store: w.store,
     log,
+    secret: SECRET,
+    device: () => 'node-A',
     now: () => w.clock.now,
   });
   const start = w.clock.now;
@@ -57,53 +62,71 @@ describe('queryAudit', () => {
   it('returns the newest `limit` records oldest first, across rotated files', async () => {
     const { dir } = await history();
     assert.ok((await listAuditFiles(dir)).length >= 4);
-    const all = await queryAudit(dir, { limit: 1000 });
+    const all = await queryAudit(dir, SECRET, { limit: 1000 });
     assert.deepEqual(
       values(all.records),
       Array.from({ length: 60 }, (_, i) => i + 1),
     );
     assert.equal(all.skippedLines, 0);
-    const last5 = await queryAudit(dir, { limit: 5 });
+    const last5 = await queryAudit(dir, SECRET, { limit: 5 });
     assert.deepEqual(values(last5.records), [56, 57, 58, 59, 60]);
     assert.equal(last5.filesRead, 1, 'stops reading once it has enough');
   });
 
   it('filters by time, path pattern and writer prefix, reading only the files it needs for --since', async () => {
     const { dir, start, now } = await history();
-    const since = await queryAudit(dir, { since: start + 50 * MIN, limit: 100 });
+    const since = await queryAudit(dir, SECRET, { since: start + 50 * MIN, limit: 100 });
     assert.deepEqual(values(since.records), [51, 52, 53, 54, 55, 56, 57, 58, 59, 60]);
     assert.ok(since.filesRead < (await listAuditFiles(dir)).length);
     const rel = parseSince('10m', now);
     assert.ok(rel.ok);
     assert.deepEqual(
-      values((await queryAudit(dir, { since: rel.ok ? rel.ms : 0, limit: 100 })).records),
+      values((await queryAudit(dir, SECRET, { since: rel.ok ? rel.ms : 0, limit: 100 })).records),
       [51, 52, 53, 54, 55, 56, 57, 58, 59, 60],
     );
-    const a = await queryAudit(dir, { path: pattern('/a'), since: start + 50 * MIN, limit: 100 });
+    const a = await queryAudit(dir, SECRET, { path: pattern('/a'), since: start + 50 * MIN, limit: 100 });
     assert.deepEqual(values(a.records), [51, 53, 55, 57, 59]);
-    const peers = await queryAudit(dir, { writer: 'peer:', limit: 4 });
+    const peers = await queryAudit(dir, SECRET, { writer: 'peer:', limit: 4 });
     assert.deepEqual(
       values(peers.records),
       [48, 51, 54, 57].map((v) => v + 3),
     );
-    const none = await queryAudit(dir, { writer: 'scene:', limit: 10 });
+    const none = await queryAudit(dir, SECRET, { writer: 'scene:', limit: 10 });
     assert.deepEqual(none.records, []);
-    const glob = await queryAudit(dir, { path: pattern('/{a,c}'), writer: 'cli', limit: 3 });
+    const glob = await queryAudit(dir, SECRET, { path: pattern('/{a,c}'), writer: 'cli', limit: 3 });
     assert.deepEqual(values(glob.records), [56, 58, 59]);
   });
 
-  it('skips and counts a torn last line and a damaged line, and reads on', async () => {
+  it('skips and counts a torn last line, a damaged line and a record that does not authenticate, and reads on', async () => {
     const { dir } = await history();
     const files = await listAuditFiles(dir);
-    await appendFile(files[1]!.path, 'not json at all\n{"kind":"change","time":"x"}\n');
-    await appendFile(files.at(-1)!.path, '{"kind":"change","time":"2026-');
-    const r = await queryAudit(dir, { limit: 1000 });
+    await appendFile(files[1]!.path, 'not a record at all\n{"kind":"change","time":"x"}\n');
+    // A record of the previous file copied in: its file key is another, so it does not open.
+    const lines = (await readFile(files[0]!.path, 'utf8')).split('\n');
+    await appendFile(files[1]!.path, `${lines[1]}\n`);
+    await appendFile(files.at(-1)!.path, '61.AAAAAAAAAAAAAAAAAAAAAA.AAAA');
+    const r = await queryAudit(dir, SECRET, { limit: 1000 });
     assert.equal(r.records.length, 60);
-    assert.equal(r.skippedLines, 3);
+    assert.equal(r.skippedLines, 4);
+  });
+
+  it("reads nothing with another home's key, and plaintext files from before sealing as they are", async () => {
+    const { dir } = await history();
+    const other = await queryAudit(dir, new Uint8Array(randomBytes(32)), { limit: 1000 });
+    assert.equal(other.records.length, 0);
+    assert.ok(other.skippedLines >= 60);
+    const legacy = join(dir, 'audit-2000-01-01T00-00-00.000Z.jsonl');
+    await writeFile(
+      legacy,
+      `${JSON.stringify({ kind: 'action', time: '2000-01-01T00:00:00.000Z', action: 'x', writer: 'cli' })}\n`,
+    );
+    const r = await queryAudit(dir, SECRET, { limit: 1000 });
+    assert.equal(r.records.length, 61);
+    assert.equal(r.records[0]!.time, '2000-01-01T00:00:00.000Z');
   });
 
   it('answers an empty or missing folder with no records', async () => {
-    assert.deepEqual(await queryAudit(join(root, 'nothing-here'), { limit: 10 }), {
+    assert.deepEqual(await queryAudit(join(root, 'nothing-here'), SECRET, { limit: 10 }), {
       records: [],
       skippedLines: 0,
       filesRead: 0,
