@@ -26,6 +26,19 @@ function refusalsText(p: DaemonStatus['peers']): string | undefined {
   return parts.length ? parts.join(', ') : undefined;
 }
 
+/** The sync line: the usual counts, then each kind of trouble only when there is some. */
+function syncText(y: DaemonStatus['sync']): string {
+  const parts = [`${y.links} links, ${y.applied} applied, ${y.stale} stale, ${y.refused} refused`];
+  if (y.unknownPaths.count) parts.push(`${y.unknownPaths.count} undeclared paths kept aside`);
+  if (y.held.count)
+    parts.push(`${y.held.count} writes held from ${y.held.origins.length} unpaired laptop(s)`);
+  if (y.badSignatures) parts.push(`${y.badSignatures} bad signatures`);
+  if (y.equivocations) parts.push(`${y.equivocations} equivocations`);
+  if (y.futureStamps) parts.push(`${y.futureStamps} stamps too far ahead`);
+  if (y.rateLimited) parts.push(`${y.rateLimited} batches over budget`);
+  return parts.join(', ');
+}
+
 export function statusText(s: DaemonStatus): string {
   const refusals = refusalsText(s.peers);
   const lines = [
@@ -47,7 +60,7 @@ export function statusText(s: DaemonStatus): string {
         ]
       : []),
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
-    `sync      ${s.sync.links} links, ${s.sync.applied} applied, ${s.sync.stale} stale, ${s.sync.refused} refused${s.sync.unknownPaths.count ? `, ${s.sync.unknownPaths.count} undeclared paths kept aside` : ''}`,
+    `sync      ${syncText(s.sync)}`,
     `clock     ${clockStatusLine(s.sync.clock)}`,
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,

@@ -126,11 +126,18 @@ export async function startPeering(init: PeeringInit) {
       ownIds: () => identity.history,
       security,
       onViolation(origin, reason) {
+        // Counted against its address, and the link ends: it may link again, and is caught again.
         linksByPeer.get(origin)?.session.violation(reason);
+        linkManager.disconnect(origin, `sync violation: ${reason}`);
         if (config.sync.onEquivocation === 'block' && peerStore.get(origin)?.state !== 'blocked')
-          void peerStore.block(origin).catch((err: Error) =>
-            log.error({ err, event: 'sync.block-failed', origin }, `could not block ${origin}: ${err.message}`),
-          );
+          void peerStore
+            .block(origin)
+            .catch((err: Error) =>
+              log.error(
+                { err, event: 'sync.block-failed', origin },
+                `could not block ${origin}: ${err.message}`,
+              ),
+            );
       },
       config: config.sync,
       registry: init.registry,

@@ -104,6 +104,10 @@ export function createGate(init: GateInit): Gate {
         return;
       }
       counts.refused++;
+      if (verdict.code === 'not-a-device') {
+        rejections.reject('sync-malformed', who, verdict.message, ctx);
+        return;
+      }
       rejections.reject(`sync-${verdict.code}`, who, verdict.message, ctx);
       if (verdict.code !== 'origin-blocked' && origin === sender) {
         const c = init.correction(sender, e);

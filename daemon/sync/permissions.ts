@@ -1,4 +1,4 @@
-import { shortId } from '../../trust-store/device-id.ts';
+import { parseDeviceId, shortId } from '../../trust-store/device-id.ts';
 import type { PeerStore } from '../../trust-store/peers.ts';
 import type { SyncConfig } from '../config/sync-schema.ts';
 import { type AddressPattern, compilePattern } from '../state/pattern.ts';
@@ -15,7 +15,7 @@ export type Verdict =
   | {
       ok: false;
       /** `unknown-origin`: not pinned here (or pending): held aside until the operator decides. */
-      code: 'unknown-origin' | 'origin-blocked' | 'observer-write' | 'out-of-scope';
+      code: 'not-a-device' | 'unknown-origin' | 'origin-blocked' | 'observer-write' | 'out-of-scope';
       message: string;
     };
 
@@ -44,6 +44,15 @@ export function createPermissions(
   return {
     judge(origin, path) {
       if (isSelf(origin)) return OK;
+      // Off the wire: anything else must not reach the peer store, which throws on it.
+      const parsed = parseDeviceId(origin);
+      if (!parsed.ok || parsed.id !== origin) {
+        return {
+          ok: false,
+          code: 'not-a-device',
+          message: `${JSON.stringify(origin.slice(0, 64))} is not a device ID`,
+        };
+      }
       const peer = peers.get(origin);
       if (!peer || peer.state === 'pending') {
         return {

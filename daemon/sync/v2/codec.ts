@@ -77,6 +77,8 @@ export function encodeSync(msg: SyncMessage, sender: string): Uint8Array {
     case 'updates':
       if (msg.batch.origin !== sender) throw new RangeError('updates carry only the sender’s own writes');
       w.varint(checkUint(msg.firstSeq, U48_MAX, 'firstSeq'));
+      if (msg.firstSeq + batchEntryCount(msg.batch) - 1 > U48_MAX)
+        throw new RangeError('seq runs past 2^48−1');
       writeBatch(w, msg.batch, sender);
       break;
     case 'snapshot-part':
@@ -126,6 +128,7 @@ export function encodeSync(msg: SyncMessage, sender: string): Uint8Array {
       for (const t of [msg.t1, msg.t2, msg.t3]) w.f64(checkFinite(t, 'clock time'));
       break;
     case 'cert':
+      if (msg.der.length === 0) throw new RangeError('a certificate cannot be empty');
       w.u16(checkUint(msg.der.length, MAX_CERT_BYTES, 'certificate length'));
       w.bytes(msg.der);
       break;
@@ -135,6 +138,7 @@ export function encodeSync(msg: SyncMessage, sender: string): Uint8Array {
       w.u8(msg.ids.length);
       for (const id of msg.ids) {
         const b = utf8Bytes(id, MAX_ORIGIN_BYTES, 'device ID');
+        if (b.length === 0) throw new RangeError('a device ID cannot be empty');
         w.u8(b.length);
         w.bytes(b);
       }
@@ -268,6 +272,11 @@ function readBody(r: Reader, type: number, sender: string): SyncMessage<ReturnTy
     default:
       return fail('bad-type', `unknown sync message type 0x${type.toString(16).padStart(2, '0')}`);
   }
+}
+
+/** Entries in a batch's list: its leading varint, read without decoding the entries. */
+function batchEntryCount(b: Batch): number {
+  return createReader(b.list).varint(Number.MAX_SAFE_INTEGER, 'entry count');
 }
 
 function finiteTime(r: Reader): number {
