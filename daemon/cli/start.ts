@@ -52,7 +52,7 @@ export async function startCommand(args: Parsed, out: Out): Promise<number> {
     const without = bind === undefined ? undefined : await loadConfig(file, flags(false));
     if (without?.ok && without.config.osc.allow.length === 0) {
       out.stderr(
-        `hana: --osc-bind ${bind} opens OSC to the network, and only a config file says who may send: put {"osc": {"allow": ["192.168.1.0/24"]}} (your network) in ${file ?? homeConfig} and start again; nothing was started.\n`,
+        `hana: --osc-bind ${bind} opens OSC to the network, and only osc.allow in a config file says who may send: put {"osc": {"allow": ["192.168.1.0/24"]}} (your network) in ${file ?? homeConfig} and start again; nothing was started.\n`,
       );
       return 1;
     }

@@ -72,7 +72,7 @@ describe('hana start refuses in one sentence', () => {
     assert.equal(r.code, 1);
     assertOneSentence(r.stderr);
     assert.doesNotMatch(r.stderr, /embedded defaults/);
-    assert.ok(r.stderr.includes('--osc-bind 0.0.0.0 opens OSC to the network'), r.stderr);
+    assert.ok(r.stderr.includes('--osc-bind 0.0.0.0 opens OSC to the network, and only osc.allow'), r.stderr);
     assert.ok(r.stderr.includes(`"allow"`) && r.stderr.includes(join(home, 'config.json')), r.stderr);
   });
 
