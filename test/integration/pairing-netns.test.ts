@@ -227,8 +227,8 @@ describe('pairing, burned codes, introductions and a block on four laptops in na
     assert.ok(await until(async () => (await value(c, '/layer/4/opacity')) === 0.77), 'and C (introduced)');
     // B and C pass D's write on to A by anti-entropy; A refuses a write by a device it blocked.
     assert.ok(
-      await until(async () => ((await status(a)).rejected['sync-relay-refused'] ?? 0) > 0),
-      `A refuses D’s write passed on by B or C: ${JSON.stringify((await status(a)).rejected)}`,
+      await until(async () => ((await status(a)).rejected['sync-origin-blocked'] ?? 0) > 0),
+      `A refuses D’s write passed on by B or C, judged by its origin: ${JSON.stringify((await status(a)).rejected)}`,
     );
     assert.equal(
       await ever(async () => (await value(a, '/layer/4/opacity')) === 0.77),
