@@ -191,10 +191,8 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       store,
       rejections,
       filter,
-      limiter: createRateLimiter({
-        ratePerSecond: osc.rateLimit.packetsPerSecond,
-        burst: osc.rateLimit.burst,
-      }),
+      limiter: createRateLimiter({ ratePerSecond: osc.rateLimit.unitsPerSecond, burst: osc.rateLimit.burst }),
+      fairness: osc.fairness,
       limits: {
         maxBytes: osc.maxPacketBytes,
         maxDepth: osc.maxBundleDepth,
@@ -219,7 +217,10 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       const tcpInit = {
         host: osc.bind,
         maxConnections: osc.maxTcpConnections,
+        maxConnectionsPerSource: osc.maxTcpConnectionsPerSource,
         maxFrameBytes: osc.maxPacketBytes,
+        idleMs: osc.tcpIdleSeconds * 1000,
+        stallMs: osc.tcpStallSeconds * 1000,
         admit: (from: Remote) => {
           if (filter.allows(from.address)) return true;
           rejections.reject(

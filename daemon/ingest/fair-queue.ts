@@ -1,5 +1,5 @@
 import { realTimers, type Timers } from '../timers.ts';
-import { createBucket } from './token-bucket.ts';
+import { createCpuBudget } from './cpu-budget.ts';
 
 // Deficit round robin (Shreedhar & Varghese) over per-source queues, under one aggregate budget.
 //
@@ -7,9 +7,14 @@ import { createBucket } from './token-bucket.ts';
 // (a fader) costs no extra turn of the event loop. Otherwise it waits in its source's queue, and
 // each round gives every waiting source `quantum` units: a source's head packet runs when its
 // deficit covers the cost, so however large one source's packets are, another source waits for
-// at most `quantum + largest cost - 1` of its units per round. After `unitsPerTurn` units the
-// queue yields the event loop (the control socket and the sockets still get read), and above
-// `unitsPerSecond` it waits for the aggregate bucket to refill.
+// at most `quantum + largest cost - 1` of its units per round. After `unitsPerTurn` units or
+// `turnMs` of work, whichever comes first, the queue yields the event loop, and once work has
+// taken more than `cpuShare` of the time (cpu-budget.ts) it waits until it is back under.
+//
+// Both are capped in time because a unit's cost differs tenfold between builds and machines
+// (measured here: 6.5 µs a parameter write in the daemon) and the socket is read only between
+// turns, at most 32 datagrams a turn (libuv): with 27 ms turns and no share, the kernel dropped
+// 85 % of every source's datagrams under a fan-out flood, the performer's included.
 //
 // The bound (docs/osc.md, "Limits"): a packet costing at most `quantum`, once at the head of its
 // source's queue, waits behind at most Σ over the other waiting sources of (quantum + their
@@ -19,11 +24,13 @@ import { createBucket } from './token-bucket.ts';
 export type FairQueueInit<T> = {
   quantum: number;
   unitsPerTurn: number;
+  /** Wall time of work per turn of the event loop (at least one item runs per turn). */
+  turnMs: number;
   maxQueuedUnits: number;
-  /** Aggregate rate across all sources. */
-  unitsPerSecond: number;
-  /** Aggregate bucket size; at least the largest cost any packet may have. */
-  burst: number;
+  /** The aggregate budget: the fraction of wall time work may take, across all sources. */
+  cpuShare: number;
+  /** Milliseconds of work that may run back to back after an idle spell. */
+  burstMs: number;
   /** Most sources with queued work; a new one beyond it drops the longest queue whole. */
   maxSources?: number;
   /** Runs one item; `waited`: units of other sources' work run since it reached its queue's head. */
@@ -70,7 +77,8 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
   const defer = init.defer ?? ((fn) => setImmediate(fn));
   const timers = init.timers ?? realTimers;
   const maxSources = init.maxSources ?? 1024;
-  const aggregate = createBucket({ ratePerSecond: init.unitsPerSecond, burst: init.burst, now: init.now });
+  const now = init.now ?? performance.now.bind(performance);
+  const budget = createCpuBudget({ share: init.cpuShare, burstMs: init.burstMs, now });
   // Insertion order is the round: the first key is the source being served, a served source
   // moves to the end (delete + set), a source whose queue empties leaves.
   const flows = new Map<string, Flow<T>>();
@@ -79,6 +87,7 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
   let maxWaitUnits = 0;
   let dropped = 0;
   let spent = 0; // units run in this turn of the event loop
+  let turnStart = 0; // when its first item ran
   let turnPending = false;
   let refill: unknown;
   let closed = false;
@@ -88,9 +97,13 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     // waits a round per quantum it needs, by design.
     if (cost <= init.quantum && waited > maxWaitUnits) maxWaitUnits = waited;
     ranUnits += cost;
+    if (spent === 0) turnStart = now();
     spent += cost;
-    init.run(item, key, waited);
+    budget.spend(() => init.run(item, key, waited));
   };
+
+  /** Whether `cost` more fits in this turn, which has begun. */
+  const fits = (cost: number) => spent + cost <= init.unitsPerTurn && now() - turnStart < init.turnMs;
 
   const nextTurn = () => {
     if (turnPending || closed) return;
@@ -102,8 +115,8 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     });
   };
 
-  const waitForRefill = (cost: number) => {
-    refill = timers.set(aggregate.msUntil(cost), () => {
+  const waitForBudget = () => {
+    refill = timers.set(budget.msUntilReady(), () => {
       refill = undefined;
       nextTurn();
     });
@@ -126,12 +139,12 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
         flows.set(key, flow);
         continue;
       }
-      if (spent > 0 && spent + it.cost > init.unitsPerTurn) {
+      if (spent > 0 && !fits(it.cost)) {
         nextTurn();
         return;
       }
-      if (!aggregate.take(it.cost)) {
-        waitForRefill(it.cost);
+      if (!budget.ready()) {
+        waitForBudget();
         return;
       }
       flow.items[flow.head] = undefined as never;
@@ -167,12 +180,10 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     submit(key, units, item) {
       if (closed) return 'dropped';
       const cost = Math.max(1, units);
-      if (queuedUnits === 0 && refill === undefined && (spent === 0 || spent + cost <= init.unitsPerTurn)) {
-        if (aggregate.take(cost)) {
-          run(key, item, cost, 0);
-          nextTurn();
-          return 'ran';
-        }
+      if (queuedUnits === 0 && refill === undefined && (spent === 0 || fits(cost)) && budget.ready()) {
+        run(key, item, cost, 0);
+        nextTurn();
+        return 'ran';
       }
       let flow = flows.get(key);
       // Make room: the source with the most waiting pays, which is this one if it would be the

@@ -1,17 +1,27 @@
 import { decodeOscPacket } from '../../protocols/osc/codec.ts';
 import { isImmediate, timetagToMs } from '../../protocols/osc/timetag.ts';
 import type { OscMessage, OscPacket } from '../../protocols/osc/types.ts';
+import { OscFairness } from '../config/osc-schema.ts';
 import type { ReasonCode } from '../reasons.ts';
 import { coerceArgs } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
+import type { Timers } from '../timers.ts';
+import { createFairQueue } from './fair-queue.ts';
 import type { Rejections } from './rejections.ts';
 import type { SourceFilter } from './source-filter.ts';
+import { sourceKey } from './source-key.ts';
 import type { RateLimiter } from './token-bucket.ts';
 
-// OSC packet → validated writes → store. Order of checks is cheapest first, so a flood or a
-// stranger costs a map lookup, not a decode. A packet is all-or-nothing: if any message in it
-// (or any parameter a pattern matches) is rejected, nothing in it is applied.
+// OSC packet → validated writes → fair queue → store. Order of checks is cheapest first, so a
+// flood or a stranger costs a map lookup, not a decode. A packet is all-or-nothing: if any
+// message in it (or any parameter a pattern matches) is rejected, nothing in it is applied.
+//
+// A source is charged for the work its packet causes, in units: one per parameter a message
+// sets (at least one per message), before anything is coerced. One unit is taken before
+// decoding, so a source over its budget costs no decode; the rest once the (cached) pattern
+// resolution says how many parameters the packet touches. Accepted work then goes through the
+// fair queue (fair-queue.ts), so no source can hold up another's beyond the stated bound.
 
 export type IngestSource = {
   readonly transport: 'udp' | 'tcp';
@@ -36,21 +46,50 @@ export type ControlHandler = (
 
 export type Scheduler = (delayMs: number, fn: () => void) => () => void;
 
+/** The aggregate budget across sources (config `osc.fairness`). */
+export type IngestFairness = {
+  cpuShare: number;
+  burstMs: number;
+  quantum: number;
+  unitsPerTurn: number;
+  turnMs: number;
+  maxQueuedUnits: number;
+};
+
 export type OscIngestInit = {
   registry: Registry;
   store: Store;
   rejections: Rejections;
   filter: SourceFilter;
+  /** Per-source buckets in work units (config `osc.rateLimit`). */
   limiter: RateLimiter;
+  /** Default: the config defaults of `osc.fairness`. */
+  fairness?: IngestFairness;
   limits: IngestLimits;
   onControl?: ControlHandler;
   /** Unix ms, for time tags; injected so tests control time. */
   now?: () => number;
   schedule?: Scheduler;
+  /** For the fair queue: next event-loop turn, a monotonic ms clock and timers. */
+  defer?: (fn: () => void) => void;
+  clock?: () => number;
+  timers?: Timers;
 };
 
-/** packets/messages/writes: accepted totals; scheduled: bundles now waiting for their time tag. */
-export type IngestStats = { packets: number; messages: number; writes: number; scheduled: number };
+/**
+ * packets/messages/writes: accepted totals; scheduled: bundles now waiting for their time tag;
+ * queuedUnits/queuedSources: work waiting in the fair queue; maxWaitUnits: the longest wait of
+ * a packet of at most one quantum, in units of other sources' work (docs/osc.md, "Limits").
+ */
+export type IngestStats = {
+  packets: number;
+  messages: number;
+  writes: number;
+  scheduled: number;
+  queuedUnits: number;
+  queuedSources: number;
+  maxWaitUnits: number;
+};
 
 export type OscIngest = {
   handle(bytes: Uint8Array, from: IngestSource): void;
@@ -59,6 +98,15 @@ export type OscIngest = {
 };
 
 type Rejected = { reason: ReasonCode; message: string };
+
+/**
+ * Work in the fair queue: a packet accepted and charged, validated only when its turn comes (so
+ * the receive path stays cheap and the socket keeps being read), or a time-tagged group of writes
+ * whose time has come.
+ */
+type Job =
+  | { readonly kind: 'packet'; readonly packet: OscPacket; readonly from: IngestSource; readonly key: string }
+  | { readonly kind: 'due'; readonly writes: readonly Write[]; readonly from: IngestSource };
 
 const defaultSchedule: Scheduler = (delay, fn) => {
   const t = setTimeout(fn, delay);
@@ -69,12 +117,39 @@ export function sourceLabel(from: IngestSource): string {
   return `osc:${from.transport}:${from.address}:${from.port}`;
 }
 
+/** Units a packet costs: one per parameter each message's address matches, at least one each. */
+export function packetCost(packet: OscPacket, registry: Registry): number {
+  if (packet.kind === 'bundle') {
+    let units = 0;
+    for (const el of packet.elements) units += packetCost(el, registry);
+    return units;
+  }
+  if (packet.address.startsWith('/hana/')) return 1;
+  const r = registry.resolve(packet.address);
+  return r.ok ? Math.max(1, r.paths.length) : 1;
+}
+
 export function createOscIngest(init: OscIngestInit): OscIngest {
   const { registry, store, rejections, limits } = init;
   const now = init.now ?? Date.now;
   const schedule = init.schedule ?? defaultSchedule;
   const pending = new Set<() => void>();
-  const stats: IngestStats = { packets: 0, messages: 0, writes: 0, scheduled: 0 };
+  const stats = { packets: 0, messages: 0, writes: 0 };
+  const fairness = init.fairness ?? OscFairness.parse({});
+  const queue = createFairQueue<Job>({
+    ...fairness,
+    run: (job) => (job.kind === 'due' ? apply(job.writes, job.from) : process(job.packet, job.from, job.key)),
+    onDrop: (job, key, cost) =>
+      rejections.reject(
+        'overload',
+        job.from.address,
+        `${key}: dropped ${cost} units of OSC work, osc.fairness.maxQueuedUnits are waiting and this source has the most`,
+        { port: job.from.port },
+      ),
+    now: init.clock,
+    defer: init.defer,
+    timers: init.timers,
+  });
 
   // Messages of the packet being collected; added to the stats only if the packet is accepted.
   const counted = { messages: 0 };
@@ -124,9 +199,88 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     return null;
   }
 
-  function apply(writes: readonly Write[], source: string): void {
+  function apply(writes: readonly Write[], from: IngestSource): void {
     stats.writes += writes.length;
-    store.apply(writes, source);
+    store.apply(writes, sourceLabel(from));
+  }
+
+  /** Charges the rest of a packet's cost (its first unit was taken before decoding). */
+  function charge(key: string, from: IngestSource, units: number): boolean {
+    if (units <= 1) return true;
+    if (units > init.limiter.burst) {
+      rejections.reject(
+        'too-costly',
+        from.address,
+        `${key}: a packet setting ${units} parameters is more than osc.rateLimit.burst (${init.limiter.burst}) allows at once`,
+        { port: from.port },
+      );
+      return false;
+    }
+    if (init.limiter.take(key, units - 1)) return true;
+    rejections.reject('flood', from.address, `${key} exceeds osc.rateLimit; dropping its packets`, {
+      port: from.port,
+    });
+    return false;
+  }
+
+  /** Validates a packet whole, then applies it (or schedules its time-tagged groups). */
+  function process(packet: OscPacket, from: IngestSource, key: string): void {
+    const who = from.address;
+    if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
+      // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
+      const writes: Write[] = [];
+      const bad = messageWrites(packet, writes);
+      if (bad) {
+        rejections.reject(bad.reason, who, bad.message);
+        return;
+      }
+      stats.packets++;
+      stats.messages++;
+      if (writes.length) apply(writes, from);
+      return;
+    }
+    const groups = new Map<number, Write[]>();
+    const controls: OscMessage[] = [];
+    counted.messages = 0;
+    const bad = collect(packet, 0, 0, groups, controls);
+    if (bad) {
+      rejections.reject(bad.reason, who, bad.message);
+      return;
+    }
+    const t = now();
+    const later = [...groups].filter(([due, writes]) => due > t && writes.length > 0).map(([due]) => due);
+    for (const due of later) {
+      if (due - t > limits.maxScheduleAheadMs) {
+        rejections.reject('too-far-ahead', who, `bundle time tag is ${Math.round(due - t)} ms ahead`);
+        return;
+      }
+    }
+    if (pending.size + later.length > limits.maxScheduled) {
+      rejections.reject('schedule-full', who, `${pending.size} bundles already wait for their time tag`);
+      return;
+    }
+    for (const msg of controls) {
+      // null from the handler means accepted; no handler means the feature is off.
+      const r = init.onControl
+        ? init.onControl(msg, from)
+        : { reason: 'unknown-address' as const, message: `${msg.address} is not enabled` };
+      if (r) rejections.reject(r.reason, who, r.message);
+    }
+    stats.packets++;
+    stats.messages += counted.messages;
+    for (const [due, writes] of groups) {
+      if (writes.length === 0) continue;
+      if (due <= t) {
+        apply(writes, from);
+        continue;
+      }
+      // Already charged: when due it joins its source's queue like any other work.
+      const cancel = schedule(due - t, () => {
+        pending.delete(cancel);
+        queue.submit(key, writes.length, { kind: 'due', writes, from });
+      });
+      pending.add(cancel);
+    }
   }
 
   return {
@@ -136,8 +290,11 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         rejections.reject('not-allowed', who, `OSC from ${who}, which is not in osc.allow`);
         return;
       }
-      if (!init.limiter.take(who)) {
-        rejections.reject('flood', who, `${who} exceeds osc.rateLimit; dropping its packets`);
+      const key = sourceKey(from);
+      if (!init.limiter.take(key)) {
+        rejections.reject('flood', who, `${key} exceeds osc.rateLimit; dropping its packets`, {
+          port: from.port,
+        });
         return;
       }
       const decoded = decodeOscPacket(bytes, limits);
@@ -145,67 +302,24 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         rejections.reject(decoded.error.code, who, `malformed OSC packet: ${decoded.error.message}`);
         return;
       }
-      const packet = decoded.packet;
-      if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
-        // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
-        const writes: Write[] = [];
-        const bad = messageWrites(packet, writes);
-        if (bad) {
-          rejections.reject(bad.reason, who, bad.message);
-          return;
-        }
-        stats.packets++;
-        stats.messages++;
-        if (writes.length) apply(writes, sourceLabel(from));
-        return;
-      }
-      const groups = new Map<number, Write[]>();
-      const controls: OscMessage[] = [];
-      counted.messages = 0;
-      const bad = collect(decoded.packet, 0, 0, groups, controls);
-      if (bad) {
-        rejections.reject(bad.reason, who, bad.message);
-        return;
-      }
-      const t = now();
-      const later = [...groups].filter(([due, writes]) => due > t && writes.length > 0).map(([due]) => due);
-      for (const due of later) {
-        if (due - t > limits.maxScheduleAheadMs) {
-          rejections.reject('too-far-ahead', who, `bundle time tag is ${Math.round(due - t)} ms ahead`);
-          return;
-        }
-      }
-      if (pending.size + later.length > limits.maxScheduled) {
-        rejections.reject('schedule-full', who, `${pending.size} bundles already wait for their time tag`);
-        return;
-      }
-      for (const msg of controls) {
-        // null from the handler means accepted; no handler means the feature is off.
-        const r = init.onControl
-          ? init.onControl(msg, from)
-          : { reason: 'unknown-address' as const, message: `${msg.address} is not enabled` };
-        if (r) rejections.reject(r.reason, who, r.message);
-      }
-      stats.packets++;
-      stats.messages += counted.messages;
-      const source = sourceLabel(from);
-      for (const [due, writes] of groups) {
-        if (writes.length === 0) continue;
-        if (due <= t) {
-          apply(writes, source);
-          continue;
-        }
-        const cancel = schedule(due - t, () => {
-          pending.delete(cancel);
-          apply(writes, source);
-        });
-        pending.add(cancel);
-      }
+      const cost = packetCost(decoded.packet, registry);
+      if (!charge(key, from, cost)) return;
+      queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, from, key });
     },
-    stats: () => ({ ...stats, scheduled: pending.size }),
+    stats: () => {
+      const q = queue.stats();
+      return {
+        ...stats,
+        scheduled: pending.size,
+        queuedUnits: q.queuedUnits,
+        queuedSources: q.queuedSources,
+        maxWaitUnits: q.maxWaitUnits,
+      };
+    },
     close() {
       for (const cancel of pending) cancel();
       pending.clear();
+      queue.close();
     },
   };
 }

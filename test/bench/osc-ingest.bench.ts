@@ -53,7 +53,7 @@ function percentile(sorted: number[], p: number): number {
 export async function run(report: (line: string) => void): Promise<void> {
   const d = await startDaemon({
     config: {
-      osc: { rateLimit: { packetsPerSecond: 1e9, burst: 1e9 } },
+      osc: { rateLimit: { unitsPerSecond: 1e9, burst: 65_536 }, fairness: { cpuShare: 1 } },
       params: { '/bench/seq': { type: 'int', min: 0, max: 2147483647 } },
     },
   });

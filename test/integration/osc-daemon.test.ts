@@ -277,7 +277,7 @@ describe('daemon over UDP and TCP', () => {
 
 describe('daemon under a flood', () => {
   it('keeps accepting a polite source while another floods', async () => {
-    const d = await startDaemon({ config: { osc: { rateLimit: { packetsPerSecond: 500, burst: 50 } } } });
+    const d = await startDaemon({ config: { osc: { rateLimit: { unitsPerSecond: 500, burst: 50 } } } });
     const flooder = await oscSender(d.udpPort, '127.0.0.2');
     const polite = await oscSender(d.udpPort, '127.0.0.3');
     try {

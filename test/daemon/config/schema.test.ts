@@ -30,7 +30,7 @@ describe('Config: embedded defaults', () => {
     assert.equal(c.osc.tcp, true);
     assert.deepEqual(c.osc.allow, []);
     assert.equal(c.osc.maxPacketBytes, 8192);
-    assert.deepEqual(c.osc.rateLimit, { packetsPerSecond: 5000, burst: 2000 });
+    assert.deepEqual(c.osc.rateLimit, { unitsPerSecond: 25_000, burst: 10_000 });
     assert.deepEqual(c.osc.feedback.targets, []);
     assert.equal(c.midi.enabled, true);
     assert.deepEqual(c.params, DEFAULT_PARAMS);

@@ -6,22 +6,30 @@ import { createFakeClock } from '../../helpers/fake-timers.ts';
 // The fair queue with a manual event loop (`turn()` runs what was deferred) and a fake clock:
 // every wait is counted in work units, never in time.
 
-type Job = { src: string; n: number };
+type Job = { src: string; n: number; cost?: number };
 
-function setup(opts: Partial<FairQueueInit<Job>> = {}) {
+/** `usPerUnit`: how long a unit of work takes on the fake clock (default 10 µs when `turnMs` is set, else 0). */
+function setup({ usPerUnit: perUnit, ...opts }: Partial<FairQueueInit<Job>> & { usPerUnit?: number } = {}) {
   const clock = createFakeClock();
   const deferred: (() => void)[] = [];
   const ran: (Job & { waited: number })[] = [];
   const dropped: (Job & { cost: number })[] = [];
+  // Time the work itself takes: each unit run moves this on by `usPerUnit`.
+  let worked = 0;
+  const usPerUnit = perUnit ?? (opts.turnMs === undefined ? 0 : 10);
   const q = createFairQueue<Job>({
     quantum: 64,
     unitsPerTurn: 1000,
+    turnMs: Number.POSITIVE_INFINITY,
     maxQueuedUnits: 100_000,
-    unitsPerSecond: 1e12,
-    burst: 1e12,
-    run: (job, _key, waited) => ran.push({ ...job, waited }),
+    cpuShare: 1,
+    burstMs: 1e9,
+    run: (job, _key, waited) => {
+      ran.push({ ...job, waited });
+      worked += ((job.cost ?? 0) * usPerUnit) / 1000;
+    },
     onDrop: (job, _key, cost) => dropped.push({ ...job, cost }),
-    now: clock.now,
+    now: () => clock.now() + worked,
     timers: clock.timers,
     defer: (fn) => deferred.push(fn),
     ...opts,
@@ -73,6 +81,17 @@ describe('fair queue (deficit round robin)', () => {
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
       'one source: first in, first out',
     );
+  });
+
+  it('also yields after turnMs of work, however few units that was (a unit can cost 10 µs)', () => {
+    const s = setup({ turnMs: 1 });
+    // 10 µs a unit: 1 ms is 100 units, well before unitsPerTurn (1000).
+    for (let i = 0; i < 10; i++) s.q.submit('a', 30, { src: 'a', n: i, cost: 30 });
+    assert.equal(s.ran.length, 4, '300 µs each: the 4th starts at 0.9 ms and ends past 1 ms');
+    s.turn();
+    assert.equal(s.ran.length, 8);
+    s.settle();
+    assert.equal(s.ran.length, 10);
   });
 
   it('a fader among a fan-out flooder waits at most quantum + the largest cost - 1 units of it', () => {
@@ -152,19 +171,23 @@ describe('fair queue (deficit round robin)', () => {
     );
   });
 
-  it('above unitsPerSecond work waits for the aggregate bucket, then runs', async () => {
-    const s = setup({ unitsPerSecond: 1000, burst: 100 });
-    for (let i = 0; i < 5; i++) s.q.submit('a', 50, { src: 'a', n: i });
-    assert.equal(s.ran.length, 2, 'the burst pays for two');
+  it('past cpuShare of the time, work waits (a timer, no busy loop) until it is back under', async () => {
+    // 100 µs a unit: each 50-unit packet takes 5 ms; half the time, 2 ms of burst.
+    const s = setup({ cpuShare: 0.5, burstMs: 2, usPerUnit: 100 });
+    const t0 = s.clock.now();
+    for (let i = 0; i < 5; i++) s.q.submit('a', 50, { src: 'a', n: i, cost: 50 });
+    assert.equal(s.ran.length, 1, 'the first runs (the budget may go into debt by one packet)');
     s.settle();
-    assert.equal(s.ran.length, 2, 'no busy loop while the bucket refills');
-    assert.equal(s.clock.pending(), 1, 'one timer until there is enough');
-    await s.clock.advance(50);
-    s.settle();
-    assert.equal(s.ran.length, 3);
-    await s.clock.advance(100);
-    s.settle();
+    assert.equal(s.ran.length, 1, 'nothing more runs while in debt');
+    assert.equal(s.clock.pending(), 1, 'one timer until the debt is repaid');
+    for (let i = 0; i < 100 && s.ran.length < 5; i++) {
+      await s.clock.advance(1);
+      s.settle();
+    }
     assert.equal(s.ran.length, 5);
+    // 25 ms of work at half the time, less the 2 ms burst: at least 46 ms went by in all.
+    const elapsed = s.clock.now() - t0 + 25;
+    assert.ok(elapsed >= (25 - 2) / 0.5, `${elapsed} ms for 25 ms of work`);
     assert.equal(s.clock.pending(), 0);
   });
 

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PARAMS } from '../../../daemon/config/params-schema.ts';
-import { createOscIngest, type IngestSource } from '../../../daemon/ingest/osc-ingest.ts';
+import { OscFairness } from '../../../daemon/config/osc-schema.ts';
+import { DEFAULT_PARAMS, type ParamMap } from '../../../daemon/config/params-schema.ts';
+import {
+  createOscIngest,
+  type IngestFairness,
+  type IngestSource,
+  packetCost,
+} from '../../../daemon/ingest/osc-ingest.ts';
 import { createRejections } from '../../../daemon/ingest/rejections.ts';
 import { createSourceFilter } from '../../../daemon/ingest/source-filter.ts';
 import { createRateLimiter } from '../../../daemon/ingest/token-bucket.ts';
@@ -20,11 +26,25 @@ import { captureLogger } from '../../helpers/log-capture.ts';
 const f = (value: number): OscArg => ({ type: 'f', value });
 const LOCAL: IngestSource = { transport: 'udp', address: '127.0.0.1', port: 5000 };
 
-function setup(opts: { allow?: string[]; rate?: number; burst?: number; maxScheduled?: number } = {}) {
+type SetupOptions = {
+  allow?: string[];
+  rate?: number;
+  burst?: number;
+  maxScheduled?: number;
+  params?: ParamMap;
+  fairness?: Partial<IngestFairness>;
+};
+
+function setup(opts: SetupOptions = {}) {
   let clock = 1_700_000_000_000;
   const timers: { due: number; fn: () => void; cancelled: boolean }[] = [];
   const { log, lines } = captureLogger();
-  const registry = createRegistry(DEFAULT_PARAMS);
+  const registry = createRegistry(opts.params ?? DEFAULT_PARAMS);
+  // The event loop, by hand: what the fair queue defers runs when the test says a turn passed.
+  const deferred: (() => void)[] = [];
+  const settle = () => {
+    for (let i = 0; i < 100_000 && deferred.length > 0; i++) for (const fn of deferred.splice(0)) fn();
+  };
   const store = createStore({ registry, hlc: createHlc({ node: 'n1', now: () => clock }) });
   const batches: (readonly Change[])[] = [];
   store.subscribe((c) => batches.push(c));
@@ -50,6 +70,9 @@ function setup(opts: { allow?: string[]; rate?: number; burst?: number; maxSched
       controls.push(msg.address);
       return null;
     },
+    fairness: { ...OscFairness.parse({}), ...opts.fairness },
+    defer: (fn) => deferred.push(fn),
+    clock: () => clock,
     now: () => clock,
     schedule: (delay, fn) => {
       const t = { due: clock + delay, fn, cancelled: false };
@@ -59,8 +82,11 @@ function setup(opts: { allow?: string[]; rate?: number; burst?: number; maxSched
       };
     },
   });
-  const send = (p: OscPacket | Uint8Array, from = LOCAL) =>
+  /** Hands a packet to ingest as a datagram would, then lets the event loop turn. */
+  const send = (p: OscPacket | Uint8Array, from = LOCAL) => {
     ingest.handle(p instanceof Uint8Array ? p : encodeOscPacket(p), from);
+    settle();
+  };
   const advance = (ms: number) => {
     clock += ms;
     for (const t of timers.splice(0)) {
@@ -68,9 +94,23 @@ function setup(opts: { allow?: string[]; rate?: number; burst?: number; maxSched
       if (t.due <= clock) t.fn();
       else timers.push(t);
     }
+    settle();
   };
   const value = (path: string) => store.get(path)?.value;
-  return { ingest, store, rejections, lines, batches, controls, send, advance, value, now: () => clock };
+  return {
+    ingest,
+    store,
+    rejections,
+    lines,
+    batches,
+    controls,
+    send,
+    advance,
+    value,
+    now: () => clock,
+    deferred,
+    settle,
+  };
 }
 
 describe('osc ingest', () => {
@@ -79,7 +119,15 @@ describe('osc ingest', () => {
     s.send(oscMessage('/layer/1/opacity', [f(0.5)]));
     assert.equal(s.value('/layer/1/opacity'), 0.5);
     assert.equal(s.store.get('/layer/1/opacity')?.source, 'osc:udp:127.0.0.1:5000');
-    assert.deepEqual(s.ingest.stats(), { packets: 1, messages: 1, writes: 1, scheduled: 0 });
+    assert.deepEqual(s.ingest.stats(), {
+      packets: 1,
+      messages: 1,
+      writes: 1,
+      scheduled: 0,
+      queuedUnits: 0,
+      queuedSources: 0,
+      maxWaitUnits: 0,
+    });
   });
 
   it('applies a pattern to every matching parameter in one batch', () => {
@@ -272,5 +320,151 @@ describe('osc ingest', () => {
     const s = setup();
     s.send(oscMessage('/hana/subscribe', [{ type: 'i', value: 9000 }]));
     assert.deepEqual(s.controls, ['/hana/subscribe']);
+  });
+});
+
+/** 2,000 float parameters /p/0 … /p/1999 plus one fader: a fan-out pattern's target. */
+function wideParams(): ParamMap {
+  const params: ParamMap = {
+    '/fader': { type: 'float', min: 0, max: 1000, default: 0, outOfRange: 'clamp' },
+  };
+  for (let i = 0; i < 2000; i++) {
+    params[`/p/${i}`] = { type: 'float', min: 0, max: 1, default: 0, outOfRange: 'clamp' };
+  }
+  return params;
+}
+
+const fanOut = (v: number) => encodeOscPacket(oscMessage('/p/*', [f(v)]));
+const port = (n: number): IngestSource => ({ transport: 'udp', address: '127.0.0.1', port: n });
+
+describe('osc ingest: cost-aware, fair limits', () => {
+  it('charges a fan-out packet for every parameter it sets: 24 bytes setting 2,000 cost 2,000 units', () => {
+    assert.ok(fanOut(1).length <= 24, `the attack packet is ${fanOut(1).length} bytes`);
+    // A bucket that does not refill while the test runs (time stands still): 5,000 units.
+    const s = setup({ params: wideParams(), rate: 1, burst: 5000 });
+    s.send(fanOut(0.25));
+    s.send(fanOut(0.5));
+    assert.equal(s.value('/p/1999'), 0.5);
+    assert.equal(s.ingest.stats().writes, 4000);
+    s.send(fanOut(0.75)); // 1,000 units left: refused
+    assert.equal(s.value('/p/0'), 0.5);
+    assert.deepEqual(s.rejections.counts(), { flood: 1 });
+    s.send(oscMessage('/fader', [f(3)])); // one unit still fits
+    assert.equal(s.value('/fader'), 3);
+    s.send(fanOut(0.75), port(6000)); // another app on this machine: its own bucket
+    assert.equal(s.value('/p/0'), 0.75);
+    const line = s.lines.find((l) => l.reason === 'flood')!;
+    assert.equal(line.security, true);
+    assert.equal(line.port, 5000, 'the log line names the port of the source');
+  });
+
+  it('counts a packet as the sum of its elements, a pattern as the parameters it matches', () => {
+    const registry = createRegistry(DEFAULT_PARAMS);
+    const bundle: OscPacket = {
+      kind: 'bundle',
+      timetag: IMMEDIATE,
+      elements: [
+        oscMessage('/layer/*/hue', [f(1)]),
+        oscMessage('/master/opacity', [f(1)]),
+        {
+          kind: 'bundle',
+          timetag: IMMEDIATE,
+          elements: [oscMessage('/strobe'), oscMessage('/hana/subscribe')],
+        },
+        oscMessage('/nothing/here', [f(1)]),
+      ],
+    };
+    assert.equal(packetCost(bundle, registry), 4 + 1 + 1 + 1 + 1);
+    const s = setup({ burst: 10, rate: 1 });
+    s.send(oscMessage('/layer/*/hue', [f(10)])); // 4
+    s.send(oscMessage('/layer/*/hue', [f(20)])); // 8
+    s.send(oscMessage('/layer/*/hue', [f(30)])); // would be 12
+    assert.equal(s.value('/layer/1/hue'), 20);
+    assert.deepEqual(s.rejections.counts(), { flood: 1 });
+  });
+
+  it('refuses a packet costing more than the burst as too-costly, applying nothing', () => {
+    const s = setup({ params: wideParams(), rate: 1, burst: 1000 });
+    s.send(fanOut(0.5));
+    assert.equal(s.value('/p/7'), 0);
+    assert.deepEqual(s.rejections.counts(), { 'too-costly': 1 });
+    assert.match(
+      String(s.lines.at(-1)?.msg),
+      /setting 2000 parameters is more than osc\.rateLimit\.burst \(1000\)/,
+    );
+    s.send(oscMessage('/p/7', [f(0.5)]));
+    assert.equal(s.value('/p/7'), 0.5, 'only the first unit was taken');
+  });
+
+  it('gives each loopback port its own bucket, and each network address one whatever its ports', () => {
+    const s = setup({ allow: ['10.0.0.0/8'], rate: 1, burst: 10 });
+    const runaway = port(7000);
+    const performer = port(7001);
+    for (let i = 0; i < 50; i++) s.send(oscMessage('/layer/1/hue', [f(i)]), runaway);
+    for (let i = 1; i <= 10; i++) s.send(oscMessage('/layer/2/hue', [f(i)]), performer);
+    assert.equal(s.value('/layer/2/hue'), 10, 'every fader move of the performer applied');
+    assert.equal(s.rejections.counts().flood, 40);
+    const lan = (p: number): IngestSource => ({ transport: 'udp', address: '10.1.2.3', port: p });
+    for (let p = 1; p <= 10; p++) s.send(oscMessage('/layer/3/hue', [f(p)]), lan(p));
+    s.send(oscMessage('/layer/3/hue', [f(99)]), lan(11));
+    assert.equal(s.value('/layer/3/hue'), 10, 'a new port from the network buys no new budget');
+    assert.equal(s.rejections.counts().flood, 41);
+  });
+
+  it('a flooder at full rate and a performer: all 40 moves apply, in order, within the stated bound', () => {
+    // The flooder has bucket enough (many ports, or a raised limit): only fairness protects the
+    // performer. A small turn makes the flood queue up between the performer's moves.
+    const s = setup({
+      params: wideParams(),
+      rate: 1e9,
+      burst: 1e6,
+      fairness: { unitsPerTurn: 4000, quantum: 256, maxQueuedUnits: 1_000_000 },
+    });
+    const applied: number[] = [];
+    s.store.subscribe((changes) => {
+      for (const c of changes) if (c.path === '/fader') applied.push(c.value as number);
+    });
+    const flooder = port(9000);
+    const performer = port(9001);
+    const handle = (p: Uint8Array, from: IngestSource) => s.ingest.handle(p, from);
+    const turn = () => {
+      for (const fn of s.deferred.splice(0)) fn();
+    };
+    for (let m = 1; m <= 40; m++) {
+      // Ten fan-out packets (20,000 parameters) arrive with each move: far more than a turn runs.
+      for (let i = 0; i < 10; i++) handle(fanOut((m % 2) * 0.5 + i / 100), flooder);
+      handle(encodeOscPacket(oscMessage('/fader', [f(m)])), performer);
+      turn();
+    }
+    assert.ok(s.ingest.stats().queuedUnits > 0, 'the flood is queued, not applied ahead of everyone');
+    s.settle();
+    assert.deepEqual(
+      applied,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    const bound = 256 + 2000 - 1;
+    assert.ok(s.ingest.stats().maxWaitUnits <= bound, `${s.ingest.stats().maxWaitUnits} > ${bound}`);
+    assert.ok(s.ingest.stats().maxWaitUnits > 0, 'the performer did wait behind the flood');
+    assert.equal(s.ingest.stats().writes, 40 + 400 * 2000, 'nothing dropped with room to queue');
+  });
+
+  it('drops the biggest waiter as overload when the queue is full, and says so once', () => {
+    const s = setup({
+      params: wideParams(),
+      rate: 1e9,
+      burst: 1e6,
+      fairness: { unitsPerTurn: 2000, maxQueuedUnits: 10_000 },
+    });
+    for (let i = 0; i < 20; i++) s.ingest.handle(fanOut(i / 100), port(9000));
+    s.ingest.handle(encodeOscPacket(oscMessage('/fader', [f(7)])), port(9001));
+    assert.equal(s.ingest.stats().queuedUnits, 10_000 - 2000 + 1, 'the fader got in, the flood gave way');
+    s.settle();
+    assert.equal(s.value('/fader'), 7);
+    assert.ok((s.rejections.counts().overload ?? 0) > 0);
+    assert.equal(
+      s.lines.filter((l) => l.reason === 'overload').length,
+      1,
+      'one line per source and interval',
+    );
   });
 });
