@@ -39,6 +39,12 @@ export type OutputServerInit = {
   rejectIntervalMs?: number;
   /** A page that does not answer a ping within this long is dropped (default 10 s). */
   heartbeatMs?: number;
+  /**
+   * A connection that has not sent a whole request within this long is closed (default 5 s):
+   * half-sent or silent connections otherwise each hold a file descriptor (measured: 3,000 of
+   * them for 35 s and more, Node checking only every 30 s by default).
+   */
+  requestTimeoutMs?: number;
 };
 
 export type OutputStats = FanoutStats & {
@@ -135,7 +141,36 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     }
   };
 
-  const server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 10_000 });
+  const requestTimeout = init.requestTimeoutMs ?? 5000;
+  const server = createServer({
+    maxHeaderSize: 8192,
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    // How often Node looks for requests over their time: the reaping granularity.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)),
+    keepAliveTimeout: 5000,
+  });
+
+  // Replaces Node's default handler so reaped and malformed requests are counted and logged.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const from = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut || err.code?.startsWith('HPE_')) {
+      rejections.reject(
+        timedOut ? 'output-request-timeout' : 'output-bad-request',
+        from,
+        timedOut
+          ? `output page connection sent no whole request within ${requestTimeout} ms: closed`
+          : `output page request that does not parse as HTTP (${err.code}): closed`,
+      );
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        );
+      }
+    }
+    socket.destroy();
+  });
 
   server.on('request', (req, res) => {
     const host = checkHost(hosts, req.headers.host);

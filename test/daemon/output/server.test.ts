@@ -14,6 +14,7 @@ import {
 } from '../../../daemon/output/server.ts';
 import type { ComposedFrame } from '../../../plugins/display-list.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 // The output server for real: HTTP and WebSocket on loopback, real `ws` clients.
 
@@ -479,4 +480,61 @@ test('a non-loopback bind is refused unless explicitly allowed', async () => {
   assert.ok(allowedHosts('fd00::5', 7410).has('[fd00::5]:7410'));
   assert.equal(pageUrl('::1', 7410, 't'), 'http://[::1]:7410/?token=t');
   assert.equal(pageUrl('0.0.0.0', 7410, 't'), 'http://127.0.0.1:7410/?token=t');
+});
+
+// Slow-loris clients: half-sent and silent connections are closed, counted and logged, and the
+// page is still served. Waits are bounded; nothing asserts how long the reaping took.
+const rawSockets: Socket[] = [];
+after(() => {
+  for (const s of rawSockets) s.destroy();
+});
+
+/** A raw client for slow-loris tests: connects, sends `send` (if any), never finishes. */
+function openRaw(port: number, send?: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      if (send) s.write(send);
+      resolve(s);
+    });
+    s.on('error', () => {});
+    s.once('error', reject);
+    s.resume(); // read (and drop) a 408, so 'close' comes
+    rawSockets.push(s);
+  });
+}
+
+test('half-sent and silent connections to the output page are closed and counted, and the page still loads', async () => {
+  const { server, lines } = await start({ requestTimeoutMs: 300 });
+  const half: Socket[] = [];
+  const silent: Socket[] = [];
+  for (let i = 0; i < 100; i++) {
+    half.push(
+      await openRaw(
+        server.port,
+        `GET /?token=${server.token} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`,
+      ),
+    );
+    silent.push(await openRaw(server.port));
+  }
+  const all = [...half, ...silent];
+  assert.ok(
+    await waitFor(() => all.every((s) => s.closed), 20_000),
+    `${all.filter((s) => !s.closed).length} of ${all.length} connections still open`,
+  );
+  assert.equal(server.stats().rejected['output-request-timeout'], 200);
+  const logged = lines.filter((l) => l.reason === 'output-request-timeout');
+  assert.equal(logged.length, 1, 'one log line per reason and source per interval');
+  assert.equal(logged[0]!.security, true);
+
+  const res = await fetch(server.url);
+  assert.equal(res.status, 200, 'a real page load still works');
+  await res.text();
+});
+
+test('a request that does not parse as HTTP is refused and counted as output-bad-request', async () => {
+  const { server } = await start({ requestTimeoutMs: 300 });
+  const s = await openRaw(server.port, 'NOT HTTP AT ALL\r\n\r\n');
+  assert.ok(await waitFor(() => s.closed, 10_000));
+  assert.equal(server.stats().rejected['output-bad-request'], 1);
+  assert.equal(server.stats().rejected['output-request-timeout'], undefined);
 });
