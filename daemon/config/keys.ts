@@ -104,7 +104,11 @@ const dotted = (path: readonly PropertyKey[]) =>
     .join('');
 
 /** The message for fields the schema does not know, in one sentence; a near miss gets "did you mean". */
-export function unknownFields(path: readonly PropertyKey[], keys: readonly string[], input?: unknown): string {
+export function unknownFields(
+  path: readonly PropertyKey[],
+  keys: readonly string[],
+  input?: unknown,
+): string {
   const known = knownKeys(path, input);
   return keys
     .map((key) => {

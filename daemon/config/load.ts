@@ -8,7 +8,8 @@ export type ConfigResult = { ok: true; config: Config; source: string } | { ok: 
 /** Validates already-parsed JSON; `source` names where it came from in error messages. */
 export function parseConfig(input: unknown, source: string): ConfigResult {
   const parsed = Config.safeParse(input, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? unknownFields(iss.path ?? [], iss.keys, iss.input) : undefined),
+    error: (iss) =>
+      iss.code === 'unrecognized_keys' ? unknownFields(iss.path ?? [], iss.keys, iss.input) : undefined,
   });
   if (!parsed.success) {
     return { ok: false, error: `invalid config in ${source}:\n${z.prettifyError(parsed.error)}` };

@@ -162,7 +162,8 @@ describe('docs that cannot drift', () => {
     for (const page of await pages()) {
       for (const span of codeOf(page).spans) {
         // `hana status --json` fields and log events share the dotted look; they are not config.
-        if (/--json/.test(`${span.before}`) || /\b(event|logs?|logged( as)?)\s*$/.test(`${span.before}`)) continue;
+        if (/--json/.test(`${span.before}`) || /\b(event|logs?|logged( as)?)\s*$/.test(`${span.before}`))
+          continue;
         const key = span.text.replace(/\s*[=:].*$/, '');
         if (!CONFIG_KEY.test(key) || FILE.test(key) || events.has(key)) continue;
         const path = key.replace(/\[\d*\]/g, '[]');
