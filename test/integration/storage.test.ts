@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { auditFileName } from '../../daemon/audit/files.ts';
 import type { AuditRecord } from '../../daemon/audit/record.ts';
 import { IMMEDIATE, oscMessage } from '../../protocols/osc/codec.ts';
-import { eventually, makeHome, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { shortId } from '../../trust-store/device-id.ts';
+import { seal } from '../../trust-store/sealed-file.ts';
+import { control, eventually, makeHome, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { oscSender } from '../helpers/osc-client.ts';
 
 // Scenes, the audit log and persisted state in real daemons (child processes with temp homes),
@@ -27,6 +29,12 @@ async function auditJson(d: TestDaemon, ...args: string[]): Promise<AuditAnswer>
 }
 const changes = (a: AuditAnswer) =>
   a.records.flatMap((r) => (r.kind === 'change' ? [`${r.writer} ${r.path} ${r.old}→${r.new}`] : []));
+
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** `hana start` in a home whose config.json is already written; only for starts that must fail. */
 function startMustFail(home: string) {
@@ -135,7 +143,9 @@ describe('hana scene and hana audit', () => {
         /^hana: scene "verse" cannot be read: .*verse\.scene: cannot decrypt: .*modified or damaged.*hana scene delete verse/,
       );
       assert.equal((await d.values('/tempo'))['/tempo'], 90);
-      assert.match((await d.cli('scene', 'list')).stdout, /verse\s+UNREADABLE \(wrong-key-or-tampered/);
+      const list = (await d.cli('scene', 'list')).stdout;
+      assert.match(list, /verse\s+UNREADABLE/);
+      assert.match(list, /wrong-key-or-tampered/);
       assert.ok(d.logs.some((l) => l.event === 'scene.refused' && l.security === true && l.name === 'verse'));
       const failed = (await auditJson(d)).records.at(-1)!;
       assert.ok(failed.kind === 'action' && failed.action === 'scene.load-failed');
@@ -252,16 +262,12 @@ describe('persisted state', () => {
       assert.equal(wrong.code, 1);
       assert.match(
         wrong.stderr,
-        /^hana: could not start: .*state\.sealed: cannot decrypt: the passphrase or key is wrong.*; check that storage\.key gives the key or passphrase .* was saved with/,
+        /^hana: could not start: the passphrase from .*pass is not the one this home was set up with \(it does not open .*storage\.check\): start again with the right passphrase/,
       );
       assert.equal(wrong.stderr.trim().split('\n').length, 1, 'one line');
-      const refusedLog = wrong.stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-        .find((l) => l.event === 'persist.refused');
+      const refusedLog = jsonLines(wrong.stdout).find((l) => l.event === 'storage.refused');
       assert.equal(refusedLog?.security, true);
-      assert.equal(refusedLog?.code, 'wrong-key-or-tampered');
+      assert.equal(refusedLog?.code, 'wrong-key');
       assert.equal(await sha(state), before, 'the state file is untouched');
 
       await writeConfig({ storage: { key: { kind: 'passphrase', env: 'HANA_TEST_UNSET_PASSPHRASE' } } });
@@ -297,14 +303,16 @@ describe('persisted state', () => {
 describe('audit files on disk', () => {
   it('rotate by size, keep at most maxFiles, and drop what an earlier run left past maxAgeHours', async () => {
     const old = Date.now() - 100 * 3_600_000;
-    const config = { audit: { sources: ['osc', 'cli'], maxFileBytes: 1024, maxFiles: 3 } };
+    // A sealed record is ≈ 400 bytes and a file's header ≈ 360: 2 KiB files hold four records.
+    const config = { audit: { sources: ['osc', 'cli'], maxFileBytes: 2048, maxFiles: 3 } };
     const d = await startDaemon({
       config,
+      // Plaintext files an older hana left: sealed at start, then pruned by age.
       seed: async (home) => {
         await mkdir(join(home, 'audit'), { mode: 0o700 });
         for (const t of [old, old + 60_000]) {
           const line = { kind: 'action', time: new Date(t).toISOString(), action: 'x', writer: 'cli' };
-          await writeFile(join(home, 'audit', auditFileName(t)), `${JSON.stringify(line)}\n`, {
+          await writeFile(join(home, 'audit', auditFileName(t, 'jsonl')), `${JSON.stringify(line)}\n`, {
             mode: 0o600,
           });
         }
@@ -315,12 +323,13 @@ describe('audit files on disk', () => {
       for (let i = 1; i <= 40; i++) await s.send(oscMessage('/scene', [{ type: 'i', value: i }]));
       assert.ok(await eventually(async () => (await d.status()).storage.audit!.records === 40, 100, 50));
       const dir = join(d.home, 'audit');
-      const files = (await readdir(dir)).sort();
+      const files = (await readdir(dir)).filter((f) => f.startsWith('audit-')).sort();
       assert.equal(files.length, 3, files.join(', '));
-      assert.ok(!files.includes(auditFileName(old)) && !files.includes(auditFileName(old + 60_000)));
+      for (const t of [old, old + 60_000])
+        for (const kind of ['sealed', 'jsonl'] as const) assert.ok(!files.includes(auditFileName(t, kind)));
       for (const f of files) {
         const st = await stat(join(dir, f));
-        assert.ok(st.size <= 1024, `${f}: ${st.size} bytes`);
+        assert.ok(st.size <= 2048, `${f}: ${st.size} bytes`);
         assert.equal(st.mode & 0o777, 0o600);
       }
       const a = await auditJson(d, '--limit', '1000');
@@ -334,6 +343,196 @@ describe('audit files on disk', () => {
     } finally {
       s.close();
       await d.stop();
+    }
+  });
+});
+
+describe('what a home accepts at start', () => {
+  const passConfig = { storage: { key: { kind: 'passphrase', file: 'pass' } } };
+  const withPass = (text: string) => async (home: string) => {
+    await writeFile(join(home, 'pass'), `${text}\n`, { mode: 0o600 });
+  };
+  const seedConfig = (home: string, c: object) =>
+    writeFile(join(home, 'config.json'), JSON.stringify({ ...c, peers: LOOPBACK_PEERS }));
+
+  it('a home with scenes but no state.sealed refuses a wrong passphrase at start, made now or sealed by an older hana', async () => {
+    // Made now, saving no state: the scene is the only sealed file besides storage.check.
+    const config = { ...passConfig, storage: { ...passConfig.storage, persist: false } };
+    const d = await startDaemon({ config, seed: withPass('stage left') });
+    assert.equal((await d.cli('scene', 'save', 'intro')).code, 0);
+    assert.equal(await d.stop('SIGTERM', { keepHome: true }), 0);
+    await assert.rejects(stat(join(d.home, 'state.sealed')));
+    try {
+      await withPass('stage right')(d.home);
+      const wrong = await startMustFail(d.home);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.stderr,
+        /^hana: could not start: the passphrase from .*pass is not the one this home was set up with/,
+      );
+      assert.equal(wrong.stderr.trim().split('\n').length, 1);
+    } finally {
+      await rm(d.home, { recursive: true, force: true });
+    }
+
+    // Sealed by an older hana: a format-1 scene and no storage.check.
+    const scene = new TextEncoder().encode(
+      JSON.stringify({
+        format: 'hana-scene',
+        version: 1,
+        name: 'intro',
+        savedAt: '2026-11-01T20:00:00.000Z',
+        node: 'an older laptop',
+        values: [{ path: '/tempo', type: 'float', value: 133 }],
+      }),
+    );
+    const home = await makeHome();
+    try {
+      await mkdir(join(home, 'scenes'));
+      await writeFile(
+        join(home, 'scenes', 'intro.scene'),
+        seal(scene, { kind: 'passphrase', passphrase: 'stage left' }),
+      );
+      await seedConfig(home, passConfig);
+      await withPass('stage right')(home);
+      const wrong = await startMustFail(home);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.stderr,
+        /it does not open any of this home's 1 sealed file\(s\), such as .*intro\.scene\)/,
+      );
+      await assert.rejects(stat(join(home, 'storage.check')), 'nothing written under a wrong passphrase');
+      const up = await startDaemon({ home, config: passConfig, seed: withPass('stage left') });
+      try {
+        assert.equal((await up.cli('scene', 'load', 'intro')).code, 0, 'the scene it held still loads');
+        assert.equal((await up.values('/tempo'))['/tempo'], 133);
+        assert.ok(up.logs.some((l) => l.event === 'storage.check-created' && l.upgraded === true));
+      } finally {
+        await up.stop('SIGTERM', { keepHome: true });
+      }
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses another laptop's state.sealed and scenes sealed with the same passphrase, naming both devices", async () => {
+    const a = await startDaemon({ config: passConfig, seed: withPass('one crew passphrase') });
+    assert.equal((await a.cli('set', '/tempo', '128')).code, 0);
+    assert.equal((await a.cli('scene', 'save', 'verse')).code, 0);
+    assert.equal(await a.stop('SIGTERM', { keepHome: true }), 0);
+    const b = await startDaemon({ config: passConfig, seed: withPass('one crew passphrase') });
+    // A SIGTERM in the instant after "ready" can land before the CLI installs its handler.
+    assert.equal((await b.status()).storage.key.kind, 'passphrase');
+    assert.equal(await b.stop('SIGTERM', { keepHome: true }), 0);
+    try {
+      await writeFile(join(b.home, 'state.sealed'), await readFile(join(a.home, 'state.sealed')));
+      const copied = await startMustFail(b.home);
+      assert.equal(copied.code, 1);
+      assert.equal(
+        copied.stderr,
+        `hana: could not start: ${join(b.home, 'state.sealed')} was written by device ${shortId(a.deviceId)}, not this one (${shortId(b.deviceId)}): it was copied from another laptop; put back this laptop's own ${join(b.home, 'state.sealed')} from a backup (or move it away to start from defaults); hana left it untouched\n`,
+      );
+      const refused = jsonLines(copied.stdout).find((l) => l.event === 'persist.refused');
+      assert.ok(refused?.security === true && refused.code === 'other-device');
+
+      await rm(join(b.home, 'state.sealed'));
+      await writeFile(
+        join(b.home, 'scenes', 'verse.scene'),
+        await readFile(join(a.home, 'scenes', 'verse.scene')),
+      );
+      const again = await startDaemon({ home: b.home, config: passConfig });
+      try {
+        const load = await again.cli('scene', 'load', 'verse');
+        assert.equal(load.code, 1);
+        assert.match(
+          load.stderr,
+          new RegExp(
+            `scene "verse" cannot be read: .*verse\\.scene was written by device ${shortId(a.deviceId)}, not this one`,
+          ),
+        );
+        assert.notEqual((await again.values('/tempo'))['/tempo'], 128);
+      } finally {
+        await again.stop('SIGTERM', { keepHome: true });
+      }
+    } finally {
+      await rm(a.home, { recursive: true, force: true });
+      await rm(b.home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a key rotation', () => {
+  it('keeps state, scenes and the audit chain readable after `hana trust rotate` and a restart', async () => {
+    const d = await startDaemon();
+    const before = d.deviceId;
+    await control(d, 'set', { path: '/tempo', words: ['141'] });
+    assert.equal((await d.cli('scene', 'save', 'chorus')).code, 0);
+    const rotated = await d.cli('trust', 'rotate');
+    assert.equal(rotated.code, 0, rotated.stderr);
+    await control(d, 'set', { path: '/tempo', words: ['142'] });
+    assert.equal(await d.stop('SIGTERM', { keepHome: true }), 0);
+    const again = await startDaemon({ home: d.home });
+    try {
+      assert.notEqual(again.deviceId, before);
+      assert.equal((await again.values('/tempo'))['/tempo'], 142);
+      const load = await again.cli('scene', 'load', 'chorus');
+      assert.equal(load.code, 0, 'a scene sealed by the device this home was before still loads');
+      assert.equal((await again.values('/tempo'))['/tempo'], 141);
+      const verify = await again.cli('audit', '--verify');
+      assert.equal(verify.code, 0, verify.stderr);
+    } finally {
+      await again.stop();
+    }
+  });
+});
+
+describe('hana audit --verify', () => {
+  it('says intact with counts, names a deleted record by file and index after a restart, and reading still works', async () => {
+    const config = { audit: { maxFileBytes: 2048 } };
+    const d = await startDaemon({ config });
+    for (let i = 1; i <= 12; i++) await control(d, 'set', { path: '/scene', words: [String(i)] });
+    const clean = await d.cli('audit', '--verify');
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, /^audit log intact: 12 record\(s\) in \d+ file\(s\) \(#1 to #12\)\n$/);
+    const raw = (await readdir(join(d.home, 'audit'))).filter((f) => f.startsWith('audit-'));
+    for (const f of raw)
+      assert.equal(
+        (await readFile(join(d.home, 'audit', f), 'utf8')).includes('/scene'),
+        false,
+        'sealed at rest',
+      );
+    assert.equal(await d.stop('SIGTERM', { keepHome: true }), 0);
+
+    const first = join(d.home, 'audit', raw.sort()[0]!);
+    const lines = (await readFile(first, 'utf8')).split('\n');
+    lines.splice(2, 1); // the second record
+    await writeFile(first, lines.join('\n'));
+    const again = await startDaemon({ home: d.home, config });
+    try {
+      const r = await again.cli('audit', '--verify');
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `hana: the audit log in ${join(d.home, 'audit')} was tampered with: record #2 was deleted: it belongs between records 1 and 2 of ${raw.sort()[0]}.\n`,
+      );
+      const json = JSON.parse((await again.cli('audit', '--verify', '--json')).stdout);
+      assert.deepEqual(
+        [json.problem.code, json.problem.file, json.problem.index],
+        ['audit-deleted', raw.sort()[0], 2],
+      );
+      assert.ok(
+        again.logs.some(
+          (l) => l.event === 'audit.tampered' && l.security === true && l.code === 'audit-deleted',
+        ),
+      );
+      const read = await auditJson(again, '--limit', '1000');
+      assert.deepEqual(
+        changes(read).map((c) => c.split('→')[1]),
+        ['1', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12'],
+      );
+      assert.equal((await again.cli('audit', '--verify', '--since', '1h')).code, 2);
+    } finally {
+      await again.stop();
     }
   });
 });
