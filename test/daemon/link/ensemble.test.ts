@@ -311,7 +311,11 @@ describe('the ensemble secret, proven with CPace', () => {
     assert.equal(b.m.links().length, 0);
     const [r] = refusals(b);
     assert.equal(r?.reason, 'link-version');
-    assert.match(String(r?.msg), new RegExp(`link version 1 and this daemon ${LINK_VERSION}`));
+    // Version 1 and 2 daemons carried unsigned sync/v1 writes: the refusal names both formats.
+    assert.match(
+      String(r?.msg),
+      new RegExp(`link version 1 \\(sync/v1\\) and this daemon ${LINK_VERSION} \\(sync/v2`),
+    );
     assert.deepEqual(b.violations, [], 'an older release is not an attacker');
     assert.ok(heard.some((m) => m.type === 'close' && m.reason === 'link-version'));
     await b.m.close();
