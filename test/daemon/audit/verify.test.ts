@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { openAuditLog } from '../../../daemon/audit/audit-log.ts';
 import { listAuditFiles } from '../../../daemon/audit/files.ts';
 import { queryAudit } from '../../../daemon/audit/reader.ts';
 import { type VerifyReport, verifyAudit } from '../../../daemon/audit/verify.ts';
 import { AuditConfig } from '../../../daemon/config/storage-schema.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
-import { type World, world } from '../persist/helpers.ts';
+import { tempRoot, type World, world } from '../persist/helpers.ts';
 
 // The attacker with the home's files but not its key: every way of editing the audit log on
 // disk (a record's value, a deleted, swapped or copied-in record, a cut tail, a deleted or
@@ -18,13 +17,7 @@ import { type World, world } from '../persist/helpers.ts';
 // itself (rotation, retention, restarts, a crash mid-write) is not.
 
 const MIN = 60_000;
-let root: string;
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hana-audit-verify-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = tempRoot('hana-audit-verify-');
 
 let n = 0;
 async function openLog(dir: string, w: World, secret: Uint8Array, config: Record<string, unknown> = {}) {
@@ -44,7 +37,7 @@ async function openLog(dir: string, w: World, secret: Uint8Array, config: Record
 /** `count` changes a minute apart over several files, written by one run of the log. */
 async function history(count = 40, secret = new Uint8Array(randomBytes(32))) {
   const w = world({ '/a': { type: 'int' } });
-  const dir = join(root, `h-${++n}`);
+  const dir = join(root(), `h-${++n}`);
   const { audit } = await openLog(dir, w, secret);
   for (let i = 1; i <= count; i++) {
     w.store.apply([{ path: '/a', value: i }], 'cli');

@@ -55,18 +55,24 @@ export function bindingFor(
   return { device, knows: (d) => known.has(d), knowsLegacy: (data) => legacy.has(sha(data)) };
 }
 
-/** Homes (each with a scenes/ folder) in one temp folder that is removed after the file's tests. */
-export function tempHomes(prefix: string): () => Promise<string> {
+/** A temp folder for the file's tests, removed after them; the getter is valid inside tests. */
+export function tempRoot(prefix: string): () => string {
   let root: string;
-  let n = 0;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), prefix));
   });
   after(async () => {
     await rm(root, { recursive: true, force: true });
   });
+  return () => root;
+}
+
+/** Homes (each with a scenes/ folder) in one temp folder that is removed after the file's tests. */
+export function tempHomes(prefix: string): () => Promise<string> {
+  const root = tempRoot(prefix);
+  let n = 0;
   return async () => {
-    const h = join(root, `home-${++n}`);
+    const h = join(root(), `home-${++n}`);
     await mkdir(join(h, 'scenes'), { recursive: true });
     return h;
   };
