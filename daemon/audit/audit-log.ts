@@ -66,9 +66,9 @@ type Current = {
 
 const DROP_LOG_INTERVAL_MS = 10_000;
 /**
- * Records sealed per append. Sealing costs ≈ 5–10 µs a record here (one AES-GCM context each,
- * test/bench/audit.bench.ts), so a scene load of thousands of changes is written in slices of
- * at most a few milliseconds, with the event loop free between them.
+ * Records sealed per append. Sealing costs ≈ 10–25 µs a record on this (loaded, 2-core) machine,
+ * one AES-GCM context each (test/bench/audit.bench.ts), so a scene load of thousands of changes
+ * is written in slices of a few milliseconds, with the event loop free between them.
  */
 const MAX_BATCH = 256;
 const PRUNE_INTERVAL_MS = 3_600_000;
