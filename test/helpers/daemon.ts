@@ -172,17 +172,17 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     proc,
     logs,
     cli,
+    // Over the control socket, not a CLI process per call: tests poll these, and on a loaded
+    // 2-core machine spawning the CLI takes 6-8 s, longer than what the poll waits for.
+    // What is asked and answered is what `hana get --json` and `hana status --json` print.
     async values(pattern) {
-      const r = await cli('get', pattern, '--json');
-      if (r.code !== 0) throw new Error(`hana get ${pattern} failed: ${r.stderr}`);
-      return Object.fromEntries(
-        (JSON.parse(r.stdout) as { path: string; value: unknown }[]).map((p) => [p.path, p.value]),
-      );
+      const r = (await control({ home }, 'get', { pattern })) as {
+        params: { path: string; value: unknown }[];
+      };
+      return Object.fromEntries(r.params.map((p) => [p.path, p.value]));
     },
     async status() {
-      const r = await cli('status', '--json');
-      if (r.code !== 0) throw new Error(`hana status failed: ${r.stderr}`);
-      return JSON.parse(r.stdout);
+      return (await control({ home }, 'status')) as DaemonStatus;
     },
     async stop(signal = 'SIGTERM', stopOpts = {}) {
       if (!stopped) {
@@ -199,15 +199,24 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   };
 }
 
-/** Polls `check` until it returns true, at most `tries` times `intervalMs` apart. */
+/** The least real time `eventually` waits, however few tries a caller names. */
+export const EVENTUALLY_FLOOR_MS = 15_000;
+
+/**
+ * Polls `check` `intervalMs` apart until it returns true, for at least `tries` × `intervalMs` of
+ * real time and never less than EVENTUALLY_FLOOR_MS. Bounded by time, not by a count of tries:
+ * on a loaded machine a check that talks to a daemon can take seconds, so counted tries ran out
+ * early or late depending on the load. Waiting longer costs only a failing test's time.
+ */
 export async function eventually(
   check: () => Promise<boolean> | boolean,
   tries = 100,
   intervalMs = 20,
 ): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
+  const end = Date.now() + Math.max(tries * intervalMs, EVENTUALLY_FLOOR_MS);
+  for (;;) {
     if (await check()) return true;
+    if (Date.now() >= end) return false;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  return false;
 }
