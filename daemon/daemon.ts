@@ -24,6 +24,7 @@ import { createMidiService, type MidiService } from './midi/service.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { familyTotal } from './reasons.ts';
+import { type RuntimeStatus, startRuntimeStats } from './runtime-stats.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
@@ -66,6 +67,8 @@ export type DaemonStatus = {
   output: VisualsStatus['output'];
   plugins: VisualsStatus['plugins'];
   clockMark: ClockMarkStatus;
+  /** Handles, timers, heap and event-loop delay: what the soak (test/soak/) watches for leaks. */
+  runtime: RuntimeStatus;
 } & PeeringStatus;
 
 export type Daemon = { status(): DaemonStatus; stop(): Promise<void> };
@@ -295,6 +298,9 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     });
     closers.push(() => visuals.close());
 
+    const runtime = startRuntimeStats();
+    closers.push(() => runtime.close());
+
     const status = (): DaemonStatus => ({
       name,
       version: VERSION,
@@ -318,6 +324,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       midi: midi.status(),
       storage: storage.status(),
       clockMark: mark.status(),
+      runtime: runtime.status(),
       ...peering.status(),
       ...visuals.status(),
     });
