@@ -18,7 +18,7 @@ let keyId: string;
 let publicKey: string;
 const PASS = 'a long enough passphrase';
 
-const hana = (...args: string[]) => runCli([...args, '--home', home], 30_000);
+const hana = (...args: string[]) => runCli([...args, '--home', home]);
 const passFile = () => join(root, 'pass.txt');
 
 function ok(r: CliResult, what: string): CliResult {
@@ -401,7 +401,7 @@ describe('with a running daemon', () => {
     const d = await startDaemon();
     try {
       const keyDir = join(d.home, 'k');
-      const cli = (...a: string[]) => runCli([...a, '--home', d.home], 30_000);
+      const cli = (...a: string[]) => runCli([...a, '--home', d.home]);
       const k = JSON.parse(
         ok(
           await cli('plugin', 'keygen', '--out', keyDir, '--passphrase-file', passFile(), '--json'),
