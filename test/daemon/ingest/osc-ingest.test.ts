@@ -252,9 +252,19 @@ describe('osc ingest', () => {
       port: 1,
     });
     assert.equal(s.value('/scene'), 6);
-    assert.deepEqual(s.rejections.counts(), { 'not-allowed': 2 });
+    for (const address of ['127.9.9.9', '::1', '::ffff:127.0.0.1']) {
+      s.send(oscMessage('/scene', [{ type: 'i', value: 7 }]), { transport: 'udp', address, port: 1 });
+    }
+    assert.equal(s.value('/scene'), 7, 'loopback in every spelling is allowed');
+    s.send(oscMessage('/scene', [{ type: 'i', value: 8 }]), {
+      transport: 'udp',
+      address: '::ffff:192.168.1.9',
+      port: 1,
+    });
+    assert.equal(s.value('/scene'), 7);
+    assert.deepEqual(s.rejections.counts(), { 'not-allowed': 3 });
     const sec = s.lines.filter((l) => l.security === true);
-    assert.equal(sec.length, 1, 'one log line for two drops from one source');
+    assert.equal(sec.length, 2, 'one log line for two drops from one source, one for the other');
     assert.equal(sec[0]!.reason, 'not-allowed');
   });
 
