@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { main } from '../../daemon/cli/main.ts';
 import { Config } from '../../daemon/config/schema.ts';
 import { startDaemon as startInProcess } from '../../daemon/daemon.ts';
-import { eventually, makeHome, ROOT, runCli, startDaemon } from '../helpers/daemon.ts';
+import { eventually, makeHome, runCli, runCliInProcess, startDaemon } from '../helpers/daemon.ts';
 import { captureLogger } from '../helpers/log-capture.ts';
 import { midiLoopback } from '../helpers/midi-loopback.ts';
 
@@ -86,26 +86,19 @@ describe('hana midi learn end to end', () => {
       });
     let d = await start();
     try {
-      const learn = spawn(process.execPath, [
-        '--no-node-snapshot',
-        join(ROOT, 'daemon/cli/bin.js'),
-        'midi',
-        'learn',
-        '/layer/2/hue',
-        '--home',
-        home,
-        '--timeout',
-        '20',
-      ]);
+      // In this process, through the CLI's own main(): learn is a call on the control socket that
+      // waits for a move, so it needs no process of its own, and a Node start under load took
+      // longer than the wait for its prompt.
       let stdout = '';
       let stderr = '';
-      learn.stdout.on('data', (c) => {
-        stdout += c;
+      const exited = main(['midi', 'learn', '/layer/2/hue', '--home', home, '--timeout', '20'], {
+        stdout: (c) => {
+          stdout += c;
+        },
+        stderr: (c) => {
+          stderr += c;
+        },
       });
-      learn.stderr.on('data', (c) => {
-        stderr += c;
-      });
-      const exited = new Promise<number | null>((r) => learn.on('exit', r));
       assert.ok(await eventually(() => stderr.includes('move the control'), 200, 25), stderr);
       lb.play('Launch Control XL', [0xb8, 13, 90]);
       assert.equal(await exited, 0, stderr);
@@ -116,12 +109,14 @@ describe('hana midi learn end to end', () => {
       d = await start();
       lb.play('Launch Control XL', [0xb8, 13, 127]);
       assert.ok(
-        await eventually(async () => {
-          const r = await runCli(['get', '/layer/2/hue', '--home', home]);
-          return r.stdout.trim() === '360';
-        }),
+        await eventually(
+          async () =>
+            (await runCliInProcess(['get', '/layer/2/hue', '--home', home])).stdout.trim() === '360',
+        ),
       );
-      const list = JSON.parse((await runCli(['midi', 'map', 'list', '--json', '--home', home])).stdout);
+      const list = JSON.parse(
+        (await runCliInProcess(['midi', 'map', 'list', '--json', '--home', home])).stdout,
+      );
       assert.deepEqual(
         list.map((m: { id: string }) => m.id),
         ['learned:1'],

@@ -14,7 +14,14 @@ import { decodeOscPacket, encodeOscPacket, IMMEDIATE, oscMessage } from '../../p
 import { createSlipDecoder, slipEncode } from '../../protocols/osc/slip.ts';
 import { msToTimetag } from '../../protocols/osc/timetag.ts';
 import type { OscMessage } from '../../protocols/osc/types.ts';
-import { eventually, makeHome, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import {
+  eventually,
+  makeHome,
+  runCli,
+  runCliInProcess,
+  startDaemon,
+  type TestDaemon,
+} from '../helpers/daemon.ts';
 import { oscSender } from '../helpers/osc-client.ts';
 import { missingTool } from '../helpers/tools.ts';
 
@@ -266,7 +273,7 @@ describe('daemon over UDP and TCP', () => {
     assert.match(unknown.stderr, /not a declared parameter/);
     const usage = await d.cli('get');
     assert.equal(usage.code, 2);
-    const badOpt = await runCli(['status', '--bogus']);
+    const badOpt = await runCliInProcess(['status', '--bogus']);
     assert.equal(badOpt.code, 2);
     assert.match(badOpt.stderr, /unknown option --bogus/);
     const negative = await d.cli('set', '/layer/1/hue', '-5');
@@ -359,7 +366,7 @@ describe('daemon start-up and shutdown', () => {
   it('tells the operator when no daemon is running', async () => {
     const home = await makeHome();
     try {
-      const r = await runCli(['status', '--home', home]);
+      const r = await runCliInProcess(['status', '--home', home]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /no daemon is running/);
     } finally {
