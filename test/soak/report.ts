@@ -1,0 +1,82 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { renderPlot } from './chart.ts';
+import type { Sample } from './sample.ts';
+import {
+  fittedSpanHours,
+  floorPerWindow,
+  GROWING_PER_HOUR,
+  MIN_RISE,
+  type Point,
+  slopePerHour,
+  verdict,
+  WARM_UP_SEC,
+} from './trend.ts';
+
+// The end of a soak: the table of slopes and verdicts, the raw samples kept as JSON, the plot.
+// Also run alone on a kept JSON (`npm run soak -- --from <file>`) to redraw without a long run.
+
+export type SoakRecord = {
+  opts: { durationSec: number; pullSec: number; killSec: number; everySec: number; out: string };
+  events: string[];
+  samples: Sample[];
+  orphans: number;
+  minutes: number;
+  laptops: number;
+  oscRate: number;
+};
+
+/** Loop delay is fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
+const RAW = new Set(['loopP99Ms']);
+
+export function table(r: SoakRecord): { lines: string[]; growing: number } {
+  const metrics = Object.keys(GROWING_PER_HOUR) as (keyof Sample)[];
+  const lines = [
+    '| laptop | metric | first | last | slope per hour | grows above (and by at least) | verdict |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const fmt = (x: number | undefined) => (x === undefined ? '-' : Number(x.toFixed(2)).toString());
+  let growing = 0;
+  for (let i = 0; i < r.laptops; i++) {
+    const mine = r.samples.filter((s) => s.laptop === i);
+    for (const m of metrics) {
+      const points: Point[] = mine.map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
+      const slope = slopePerHour(RAW.has(m) ? points : floorPerWindow(points));
+      const v = verdict(m, slope, fittedSpanHours(points));
+      if (v === 'growing') growing++;
+      lines.push(
+        `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} | ${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]}) | ${v} |`,
+      );
+    }
+  }
+  return { lines, growing };
+}
+
+/** Prints the report, keeps the samples, draws the plot; returns the exit code (0 flat, 1 not). */
+export async function report(r: SoakRecord, keep: boolean): Promise<number> {
+  const { lines, growing } = table(r);
+  const every = (sec: number) => (sec >= 60 ? `${Number((sec / 60).toFixed(2))} min` : `${sec} s`);
+  process.stdout.write(
+    `\nSoak of ${r.minutes.toFixed(1)} min, ${r.samples.length} samples, ${r.orphans} orphaned children\n${r.events.map((e) => `- ${e}`).join('\n')}\n\n${lines.join('\n')}\n`,
+  );
+  if (keep) {
+    const raw = join(tmpdir(), `hana-soak-${Date.now()}.json`);
+    await writeFile(raw, JSON.stringify(r));
+    process.stdout.write(`samples: ${raw}\n`);
+  }
+  const out = resolve(r.opts.out);
+  await renderPlot(
+    r.samples,
+    r.laptops,
+    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life`,
+    out,
+  );
+  process.stdout.write(`plot: ${out}\n`);
+  if (growing > 0 || r.orphans > 0) {
+    process.stdout.write(`${growing} metric(s) growing, ${r.orphans} orphaned process(es): not flat.\n`);
+    return 1;
+  }
+  process.stdout.write('every metric flat.\n');
+  return 0;
+}

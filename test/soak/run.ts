@@ -1,0 +1,222 @@
+// The long-show soak (issue 17 item 3): three laptops in network namespaces, OSC at 200 msgs/s
+// into each over loopback inside its namespace, the bundled example plugins running, a pulled
+// cable every 5 minutes (a laptop's veth taken down for a few seconds) and a SIGKILL and restart
+// of one daemon every 10 minutes. Every 10 s each daemon is sampled (sample.ts); at the end the
+// slope per hour of each metric is printed with a verdict (trend.ts) and plotted (chart.ts).
+//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png]
+//   npm run soak -- --from /tmp/hana-soak-<n>.json [--out file.png]   (redraws a kept run)
+// Exit code 0 when every metric of every laptop is flat, 1 when one grows, 2 on a usage error.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
+import { ROOT } from '../helpers/daemon.ts';
+import { type Mesh, startMesh } from '../helpers/mesh.ts';
+import { netnsUnavailable } from '../helpers/netns.ts';
+import { missingTool } from '../helpers/tools.ts';
+import { CHROMIUM } from './chart.ts';
+import { report, type SoakRecord } from './report.ts';
+import { childPids, type Sample, sampleDaemon } from './sample.ts';
+import { parseDuration } from './trend.ts';
+
+const exec = promisify(execFile);
+const LAPTOPS = 3;
+const OSC_RATE = 200;
+const CABLE_OUT_MS = 5_000;
+const BLAST = join(ROOT, 'test', 'helpers', 'osc-blast-cli.ts');
+
+function usage(why: string): never {
+  process.stderr.write(
+    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]) {
+  const opts = { durationSec: 0, pullSec: 300, killSec: 600, everySec: 10, out: '' };
+  const durations: Record<string, 'pullSec' | 'killSec' | 'everySec'> = {
+    '--pull': 'pullSec',
+    '--kill': 'killSec',
+    '--every': 'everySec',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a in durations || a === '--out') {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      if (a === '--out') opts.out = v;
+      else opts[durations[a]!] = parseDuration(v) ?? usage(`${a} takes a duration like 5m, not ${v}`);
+    } else if (opts.durationSec === 0) {
+      opts.durationSec =
+        parseDuration(a) ?? usage(`the duration is a number with s, m or h (30m, 2h, 90s), not ${a}`);
+    } else usage(`unexpected argument ${a}`);
+  }
+  if (opts.durationSec === 0) usage('give the soak a duration');
+  opts.out ||= join(ROOT, 'docs', 'images', `soak-${argv[0]}.png`);
+  return opts;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An OSC sender at OSC_RATE into laptop i's daemon, from inside its namespace. */
+async function startBlaster(ns: string, port: number, laptop: number): Promise<ChildProcess> {
+  const packets = Array.from({ length: 20 }, (_, k) =>
+    Buffer.from(
+      encodeOscPacket(oscMessage(`/layer/${laptop + 1}/opacity`, [{ type: 'f', value: k / 20 }])),
+    ).toString('hex'),
+  );
+  // `ip netns exec` execs node, so the PID is the sender's own and it is killed by it.
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, BLAST, String(port), '0', String(OSC_RATE), '1', ...packets],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+  if (first.value !== 'ready') throw new Error(`OSC sender for laptop-${laptop + 1} did not start`);
+  return child;
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--from') {
+    if (!argv[1]) usage('--from needs the samples file a soak printed');
+    const kept = JSON.parse(await readFile(argv[1], 'utf8')) as SoakRecord;
+    if (argv[2] === '--out' && argv[3]) kept.opts.out = argv[3];
+    return report(kept, false);
+  }
+  const opts = parseArgs(argv);
+  const why = netnsUnavailable() ?? missingTool('nft', 'nftables') ?? missingTool(CHROMIUM, 'chromium');
+  if (why) {
+    process.stderr.write(`The soak cannot run here: ${why}.\n`);
+    return 2;
+  }
+  let stopping = false;
+  let wake: () => void = () => {};
+  process.on('SIGINT', () => {
+    process.stderr.write('\nCtrl-C: stopping the soak, cleaning up namespaces and processes…\n');
+    stopping = true;
+    wake();
+  });
+
+  const log = (msg: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  const mesh: Mesh = await startMesh({
+    count: LAPTOPS,
+    config: () => ({ plugins: { enabled: true, bundledExamples: true } }),
+  });
+  const hosts = mesh.namespaces.slice(1);
+  const bridge = mesh.namespaces[0]!;
+  const blasters: (ChildProcess | undefined)[] = [];
+  const lives = Array.from({ length: LAPTOPS }, () => 0);
+  const samples: Sample[] = [];
+  const events: string[] = [];
+  const pending = new Set<Promise<void>>();
+  let orphans = 0;
+  const t0 = Date.now();
+  const now = () => (Date.now() - t0) / 1000;
+  const note = (msg: string) => {
+    events.push(`${(now() / 60).toFixed(1)} min: ${msg}`);
+    log(msg);
+  };
+  const detach = (p: Promise<void>) => {
+    const q = p
+      .catch((err) => note(`event failed: ${(err as Error).message}`))
+      .finally(() => pending.delete(q));
+    pending.add(q);
+  };
+
+  const pullCable = async (i: number) => {
+    note(`cable of laptop-${i + 1} pulled for ${CABLE_OUT_MS / 1000} s`);
+    await exec('ip', ['-n', bridge, 'link', 'set', `p-${i + 1}`, 'down']);
+    await sleep(CABLE_OUT_MS);
+    await exec('ip', ['-n', bridge, 'link', 'set', `p-${i + 1}`, 'up']);
+    note(`cable of laptop-${i + 1} back`);
+  };
+  const killAndRestart = async (i: number) => {
+    const old = mesh.daemons[i]!;
+    const kids = await childPids(old.proc.pid!);
+    blasters[i]?.kill('SIGTERM');
+    note(`SIGKILL laptop-${i + 1} (pid ${old.proc.pid})`);
+    await old.stop('SIGKILL', { keepHome: true });
+    // Its plugin host must not outlive it: a child left behind is a leak no daemon metric shows.
+    await sleep(5_000);
+    const left = kids.filter((k) => {
+      try {
+        process.kill(k, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (left.length) {
+      orphans += left.length;
+      note(`laptop-${i + 1}'s children outlived it: ${left.join(', ')} (killed now)`);
+      for (const k of left) process.kill(k, 'SIGKILL');
+    }
+    const d = await mesh.restart(i);
+    lives[i]!++;
+    blasters[i] = await startBlaster(hosts[i]!, d.udpPort, i);
+    note(`laptop-${i + 1} restarted (pid ${d.proc.pid})`);
+  };
+
+  try {
+    for (let i = 0; i < LAPTOPS; i++)
+      blasters[i] = await startBlaster(hosts[i]!, mesh.daemons[i]!.udpPort, i);
+    log(
+      `soak for ${opts.durationSec} s: ${LAPTOPS} laptops, OSC ${OSC_RATE}/s each, cable pull every ${opts.pullSec} s, SIGKILL every ${opts.killSec} s`,
+    );
+    let nextSample = 0;
+    let nextPull = opts.pullSec;
+    let nextKill = opts.killSec;
+    let pulls = 0;
+    let kills = 0;
+    while (!stopping && now() < opts.durationSec) {
+      const t = now();
+      if (t >= nextPull) {
+        detach(pullCable(pulls++ % LAPTOPS));
+        nextPull += opts.pullSec;
+      }
+      if (t >= nextKill) {
+        // A different laptop from the one whose cable is pulled at the same moment.
+        detach(killAndRestart((kills++ + 1) % LAPTOPS));
+        nextKill += opts.killSec;
+      }
+      if (t >= nextSample) {
+        nextSample += opts.everySec;
+        const round: Sample[] = [];
+        for (let i = 0; i < LAPTOPS; i++) {
+          // A daemon being killed or restarting has no status to give: skipped, not zero.
+          const s = await sampleDaemon(mesh.daemons[i]!, i, lives[i]!, t).catch(() => undefined);
+          if (s) round.push(s);
+        }
+        samples.push(...round);
+        log(
+          round
+            .map(
+              (s) =>
+                `L${s.laptop + 1} rss ${s.rssMiB.toFixed(0)}M fds ${s.fds} h ${s.handles} t ${s.timers} p99 ${s.loopP99Ms}ms linked ${s.linked}`,
+            )
+            .join(' | '),
+        );
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 500);
+      });
+    }
+    await Promise.all(pending);
+  } finally {
+    for (const b of blasters) b?.kill('SIGTERM');
+    await mesh.close();
+  }
+
+  return report(
+    { opts, events, samples, orphans, minutes: now() / 60, laptops: LAPTOPS, oscRate: OSC_RATE },
+    true,
+  );
+}
+
+process.exitCode = await main();

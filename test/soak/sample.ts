@@ -1,0 +1,67 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type { DaemonStatus } from '../../daemon/daemon.ts';
+import { control, type TestDaemon } from '../helpers/daemon.ts';
+
+// One soak sample of one daemon: what the kernel says of its process (/proc: RSS, open fds,
+// and the plugin host child's RSS) and what the daemon says of itself over the control socket
+// (status.runtime: handles, timers, heap, event-loop delay; peers linked).
+
+export type Sample = {
+  tSec: number;
+  laptop: number;
+  /** Which process life of this laptop (0, then 1 after its first SIGKILL and restart…). */
+  life: number;
+  pid: number;
+  rssMiB: number;
+  childRssMiB: number;
+  fds: number;
+  handles: number;
+  timers: number;
+  heapMiB: number;
+  loopP99Ms: number;
+  linked: number;
+};
+
+const MiB = 1024 * 1024;
+
+async function rssKiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+}
+
+/** Direct children of pid (the plugin host): their RSS is the daemon's too when a show runs. */
+export async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(/\s+/).filter(Boolean).map(Number);
+}
+
+export async function sampleDaemon(
+  d: TestDaemon,
+  laptop: number,
+  life: number,
+  tSec: number,
+): Promise<Sample> {
+  const pid = d.proc.pid!;
+  const [rss, fdList, kids, status] = await Promise.all([
+    rssKiB(pid),
+    readdir(`/proc/${pid}/fd`),
+    childPids(pid),
+    control(d, 'status') as Promise<DaemonStatus>,
+  ]);
+  let childKiB = 0;
+  for (const k of kids) childKiB += await rssKiB(k);
+  return {
+    tSec,
+    laptop,
+    life,
+    pid,
+    rssMiB: rss / 1024,
+    childRssMiB: childKiB / 1024,
+    fds: fdList.length,
+    handles: status.runtime.activeResourcesTotal,
+    timers: status.runtime.timers,
+    heapMiB: status.runtime.heapUsedBytes / MiB,
+    loopP99Ms: status.runtime.eventLoopDelayMs.p99,
+    linked: status.peers.linked,
+  };
+}

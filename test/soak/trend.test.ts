@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  fittedSpanHours,
+  floorPerWindow,
+  GROWING_PER_HOUR,
+  parseDuration,
+  slopePerHour,
+  verdict,
+  WARM_UP_SEC,
+} from './trend.ts';
+
+// The soak's arithmetic: a restart is not a drop, warm-up is not a leak, and the duration
+// argument means what the operator typed.
+
+const line = (life: number, fromSec: number, toSec: number, perHour: number, base: number) =>
+  Array.from({ length: (toSec - fromSec) / 10 + 1 }, (_, k) => {
+    const tSec = fromSec + k * 10;
+    return { tSec, life, value: base + (perHour * tSec) / 3600 };
+  });
+
+describe('soak trend', () => {
+  it('fits the slope per hour of a straight line after the warm-up', () => {
+    assert.ok(Math.abs(slopePerHour(line(0, 0, 1800, 40, 100)) - 40) < 1e-6);
+    assert.equal(slopePerHour(line(0, 0, 1800, 0, 100)), 0);
+  });
+
+  it('fits within each process life: a restart at a lower value reads flat, a leak in each life grows', () => {
+    const flatLives = [...line(0, 0, 600, 0, 180), ...line(1, 610, 1200, 0, 150)];
+    assert.equal(slopePerHour(flatLives), 0);
+    const leakingLives = [...line(0, 0, 600, 30, 180), ...line(1, 610, 1200, 30, 40)];
+    assert.ok(Math.abs(slopePerHour(leakingLives) - 30) < 1e-6);
+  });
+
+  it('leaves the warm-up of each life out of the fit', () => {
+    const warm = line(0, 0, WARM_UP_SEC - 10, 3600, 0); // a steep one-off climb
+    const settled = line(0, WARM_UP_SEC, 1200, 0, 120);
+    assert.equal(slopePerHour([...warm, ...settled]), 0);
+    assert.equal(slopePerHour(warm), 0, 'nothing left after warm-up: no slope, not NaN');
+  });
+
+  it('fits the floor: a sawtooth that comes back down is flat, a rising floor is not', () => {
+    const saw = (rise: number) =>
+      Array.from({ length: 121 }, (_, k) => ({
+        tSec: k * 10,
+        life: 0,
+        value: 40 + (k % 6) * 8 + (rise * k * 10) / 3600,
+      }));
+    assert.equal(slopePerHour(floorPerWindow(saw(0))), 0);
+    assert.ok(slopePerHour(saw(0)) !== 0, 'the raw sawtooth alone has a spurious slope at this length');
+    assert.ok(Math.abs(slopePerHour(floorPerWindow(saw(30))) - 30) < 1);
+    const lives = floorPerWindow([...line(0, 0, 50, 0, 9), ...line(1, 50, 110, 0, 3)]);
+    assert.deepEqual(
+      lives.map((p) => [p.life, p.value]),
+      [
+        [0, 9],
+        [1, 3],
+        [1, 3],
+      ],
+      'windows never mix two process lives',
+    );
+  });
+
+  it('calls a metric growing only above its threshold, and refuses an unknown metric', () => {
+    assert.equal(verdict('rssMiB', GROWING_PER_HOUR.rssMiB!), 'flat');
+    assert.equal(verdict('rssMiB', GROWING_PER_HOUR.rssMiB! + 0.1), 'growing');
+    assert.equal(verdict('fds', -50), 'flat');
+    assert.throws(() => verdict('nope', 1), /no growth threshold for metric nope/);
+  });
+
+  it('needs a rise beyond the resolution: one handle more in ten minutes is not yet a leak', () => {
+    const tenMinutes = 10 / 60;
+    assert.equal(verdict('handles', 6.5, tenMinutes), 'flat', 'about one handle over the run');
+    assert.equal(verdict('handles', 24, tenMinutes), 'growing', 'four handles over the run');
+    assert.equal(verdict('rssMiB', 30, tenMinutes), 'flat', '5 MiB over ten minutes is GC noise');
+    assert.equal(verdict('rssMiB', 30, 1), 'growing', '30 MiB over an hour is not');
+    const points = [...line(0, 0, 600, 0, 1), ...line(1, 610, 1210, 0, 1)];
+    assert.ok(Math.abs(fittedSpanHours(points) - (2 * (600 - WARM_UP_SEC)) / 3600) < 1e-9);
+  });
+
+  it('reads 30m, 2h, 90s and refuses anything else', () => {
+    assert.equal(parseDuration('30m'), 1800);
+    assert.equal(parseDuration('2h'), 7200);
+    assert.equal(parseDuration('90s'), 90);
+    assert.equal(parseDuration('1.5h'), 5400);
+    for (const bad of ['30', 'm', '0m', '-5m', '10 minutes', '1e3s', ''])
+      assert.equal(parseDuration(bad), undefined, bad);
+  });
+});

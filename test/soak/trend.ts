@@ -1,0 +1,113 @@
+// The soak's verdict: least-squares slope per hour of each metric, fitted within each process
+// life (one intercept per life, one shared slope), so a SIGKILLed daemon's fresh process reads as
+// a restart and not as memory given back, and a leak in any one life still shows.
+
+export type Point = { tSec: number; value: number; life: number };
+
+/**
+ * Seconds at the start of each process life left out of the fit: JIT, caches, the plugin host's
+ * isolates and the first sync exchange fill up in the first minute or two, and that one-off climb
+ * would read as a leak in a ten-minute run.
+ */
+export const WARM_UP_SEC = 120;
+
+/** Slope in units per hour after each life's warm-up; 0 when no life has two samples left. */
+export function slopePerHour(points: readonly Point[], warmUpSec = WARM_UP_SEC): number {
+  const starts = new Map<number, number>();
+  for (const p of points) starts.set(p.life, Math.min(starts.get(p.life) ?? p.tSec, p.tSec));
+  const lives = new Map<number, Point[]>();
+  for (const p of points) {
+    if (p.tSec - starts.get(p.life)! < warmUpSec) continue;
+    lives.set(p.life, [...(lives.get(p.life) ?? []), p]);
+  }
+  let num = 0;
+  let den = 0;
+  for (const life of lives.values()) {
+    const mt = life.reduce((a, p) => a + p.tSec, 0) / life.length;
+    const mv = life.reduce((a, p) => a + p.value, 0) / life.length;
+    for (const p of life) {
+      num += (p.tSec - mt) * (p.value - mv);
+      den += (p.tSec - mt) ** 2;
+    }
+  }
+  return den === 0 ? 0 : (num / den) * 3600;
+}
+
+/**
+ * The floor of a metric: the least value in each window of `windowSec` within a life, placed at
+ * the window's first sample. Heap and RSS climb in a sawtooth until a major GC, and handle counts
+ * jump with requests in flight; a leak raises the floor, while the sawtooth and the spikes do not.
+ */
+export function floorPerWindow(points: readonly Point[], windowSec = 60): Point[] {
+  const windows = new Map<string, Point>();
+  for (const p of points) {
+    const key = `${p.life}:${Math.floor(p.tSec / windowSec)}`;
+    const w = windows.get(key);
+    if (!w) windows.set(key, { ...p });
+    else w.value = Math.min(w.value, p.value);
+  }
+  return [...windows.values()];
+}
+
+/**
+ * Growth per hour above which a metric is called growing. A show runs for hours: 16 MiB an hour
+ * of RSS or heap is 64 MiB over a four-hour show, past the noise of GC and JIT warm-up measured
+ * in ten-minute runs (a few MiB either way); one fd or handle every ten minutes (6/h) is a leak of
+ * a socket or timer per cable pull or restart.
+ */
+export const GROWING_PER_HOUR: Record<string, number> = {
+  rssMiB: 16,
+  childRssMiB: 16,
+  heapMiB: 16,
+  fds: 6,
+  handles: 6,
+  timers: 6,
+  // Event-loop delay is a symptom, not a structure: 5 ms/h more p99 stall is a loop slowing down.
+  loopP99Ms: 5,
+};
+
+/**
+ * The least rise over the fitted span that counts as evidence: in a ten-minute run one handle
+ * more on the floor is already 6/h, and a count moves in whole steps. Below this the slope is
+ * within the metric's own resolution and the verdict is flat whatever the rate.
+ */
+export const MIN_RISE: Record<string, number> = {
+  rssMiB: 8,
+  childRssMiB: 8,
+  heapMiB: 8,
+  fds: 3,
+  handles: 3,
+  timers: 3,
+  loopP99Ms: 20,
+};
+
+export type Verdict = 'flat' | 'growing';
+
+/** `spanHours`: the time the fit covered (after warm-up); the rise is the slope times it. */
+export function verdict(metric: string, perHour: number, spanHours = 1): Verdict {
+  const limit = GROWING_PER_HOUR[metric];
+  const rise = MIN_RISE[metric];
+  if (limit === undefined || rise === undefined) throw new Error(`no growth threshold for metric ${metric}`);
+  return perHour > limit && perHour * spanHours >= rise ? 'growing' : 'flat';
+}
+
+/** Hours between the first and last point kept after warm-up, summed over lives. */
+export function fittedSpanHours(points: readonly Point[], warmUpSec = WARM_UP_SEC): number {
+  const lives = new Map<number, number[]>();
+  for (const p of points) lives.set(p.life, [...(lives.get(p.life) ?? []), p.tSec]);
+  let sec = 0;
+  for (const ts of lives.values()) {
+    const start = Math.min(...ts);
+    const kept = ts.filter((t) => t - start >= warmUpSec);
+    if (kept.length > 1) sec += Math.max(...kept) - Math.min(...kept);
+  }
+  return sec / 3600;
+}
+
+/** "30m", "2h", "90s" → seconds; undefined for anything else. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+  return n > 0 ? n : undefined;
+}
