@@ -161,121 +161,132 @@ const heapMiB = () => {
 };
 
 describe('two simulated hours of show on a fake clock', () => {
-  it('keeps timers, link tables, outboxes, held writes and the heap flat through writes, cuts and relinks', async () => {
-    const clock = createFakeClock();
-    const laptops = [
-      await laptop('laptop-1', clock),
-      await laptop('laptop-2', clock),
-      await laptop('laptop-3', clock),
-    ];
-    const pairs: [number, number][] = [
-      [0, 1],
-      [0, 2],
-      [1, 2],
-    ];
-    const cables = pairs.map(([i, j]) => cable(laptops[i]!, laptops[j]!, [7401 + i, 7401 + j]));
-    const allLinked = () =>
-      laptops.every((l) => l.side.m.stats().linked === 2 && l.sync.status().links === 2);
-    try {
-      assert.ok(await waitFor(allLinked), 'the three laptops link');
+  // About 22 s of CPU (the signatures of 21,600 writes); on a machine kept busy by test:loaded
+  // that can pass the suite's 120 s default, which is a budget for one test, not for this one.
+  const budget = { timeout: 300_000 };
+  it(
+    'keeps timers, link tables, outboxes, held writes and the heap flat through writes, cuts and relinks',
+    budget,
+    async () => {
+      const clock = createFakeClock();
+      const laptops = [
+        await laptop('laptop-1', clock),
+        await laptop('laptop-2', clock),
+        await laptop('laptop-3', clock),
+      ];
+      const pairs: [number, number][] = [
+        [0, 1],
+        [0, 2],
+        [1, 2],
+      ];
+      const cables = pairs.map(([i, j]) => cable(laptops[i]!, laptops[j]!, [7401 + i, 7401 + j]));
+      const allLinked = () =>
+        laptops.every((l) => l.side.m.stats().linked === 2 && l.sync.status().links === 2);
+      try {
+        assert.ok(await waitFor(allLinked), 'the three laptops link');
 
-      // Steady writes on the fake clock: every laptop moves its own layer once a second.
-      let stopWrites = false;
-      let written = 0;
-      laptops.forEach((l, i) => {
-        const write = () => {
-          if (stopWrites) return;
-          l.store.apply([{ path: `/layer/${i + 1}/opacity`, value: (written++ % 100) / 100 }], 'osc');
-          clock.timers.set(1000, write);
-        };
-        clock.timers.set(1000 + i * 137, write);
-      });
+        // Steady writes on the fake clock: every laptop moves its own layer once a second.
+        let stopWrites = false;
+        let written = 0;
+        laptops.forEach((l, i) => {
+          const write = () => {
+            if (stopWrites) return;
+            l.store.apply([{ path: `/layer/${i + 1}/opacity`, value: (written++ % 100) / 100 }], 'osc');
+            clock.timers.set(1000, write);
+          };
+          clock.timers.set(1000 + i * 137, write);
+        });
 
-      const samples: Counts[] = [count(0, clock, laptops)];
-      let heapAtWarm = 0;
-      let relinks = 0;
-      for (let minute = 0; minute < SHOW_MINUTES; minute += 5) {
-        const which = (minute / 5) % 3;
-        const long = (minute / 5) % 2 === 1; // every 10 minutes, a cut past dropAfterMs
+        const samples: Counts[] = [count(0, clock, laptops)];
+        let heapAtWarm = 0;
+        let relinks = 0;
+        for (let minute = 0; minute < SHOW_MINUTES; minute += 5) {
+          const which = (minute / 5) % 3;
+          const long = (minute / 5) % 2 === 1; // every 10 minutes, a cut past dropAfterMs
+          await clock.advance(MINUTE, flush);
+          const [i, j] = pairs[which]!;
+          cables[which]!.pull();
+          await clock.advance(long ? 70_000 : 20_000, flush);
+          if (!long) {
+            const seen = laptops[i]!.side.m.links().find((l) => l.peerId === laptops[j]!.side.id.deviceId);
+            assert.equal(
+              seen?.silent,
+              true,
+              `a 20 s cut shows ${laptops[j]!.name} silent on ${laptops[i]!.name}, link kept`,
+            );
+          }
+          cables[which]!.plug();
+          if (long) {
+            // Past dropAfterMs both ends dropped the link: the dialler's new session replaces it.
+            assert.ok(
+              laptops[i]!.side.m.links().every((l) => l.peerId !== laptops[j]!.side.id.deviceId),
+              `a 70 s cut drops the ${laptops[i]!.name}–${laptops[j]!.name} link`,
+            );
+            cables[which]!.rejoin();
+            relinks++;
+            assert.ok(await waitFor(allLinked), `relink ${relinks} at minute ${minute + 1}`);
+          }
+          await clock.advance(5 * MINUTE - MINUTE - (long ? 70_000 : 20_000), flush);
+          const at = minute + 5;
+          if (at % SAMPLE_MINUTES === 0) samples.push(count(at, clock, laptops));
+          if (at === 30) heapAtWarm = heapMiB();
+        }
+        const heapAtEnd = heapMiB();
+        stopWrites = true;
         await clock.advance(MINUTE, flush);
-        const [i, j] = pairs[which]!;
-        cables[which]!.pull();
-        await clock.advance(long ? 70_000 : 20_000, flush);
-        if (!long) {
-          const seen = laptops[i]!.side.m.links().find((l) => l.peerId === laptops[j]!.side.id.deviceId);
-          assert.equal(
-            seen?.silent,
-            true,
-            `a 20 s cut shows ${laptops[j]!.name} silent on ${laptops[i]!.name}, link kept`,
-          );
-        }
-        cables[which]!.plug();
-        if (long) {
-          // Past dropAfterMs both ends dropped the link: the dialler's new session replaces it.
-          assert.ok(
-            laptops[i]!.side.m.links().every((l) => l.peerId !== laptops[j]!.side.id.deviceId),
-            `a 70 s cut drops the ${laptops[i]!.name}–${laptops[j]!.name} link`,
-          );
-          cables[which]!.rejoin();
-          relinks++;
-          assert.ok(await waitFor(allLinked), `relink ${relinks} at minute ${minute + 1}`);
-        }
-        await clock.advance(5 * MINUTE - MINUTE - (long ? 70_000 : 20_000), flush);
-        const at = minute + 5;
-        if (at % SAMPLE_MINUTES === 0) samples.push(count(at, clock, laptops));
-        if (at === 30) heapAtWarm = heapMiB();
-      }
-      const heapAtEnd = heapMiB();
-      stopWrites = true;
-      await clock.advance(MINUTE, flush);
 
-      const table = samples.map((s) => JSON.stringify(s)).join('\n');
-      assert.ok(allLinked(), 'every link is up at the end');
-      assert.equal(relinks, SHOW_MINUTES / 10, 'a relink every 10 minutes');
-      assert.ok(written >= 3 * 60 * (SHOW_MINUTES - 1), `writes kept flowing (${written})`);
-      // Converged: every laptop holds every other's last value.
-      const view = (l: Laptop) => JSON.stringify([...l.store.entries()].map(([p, e]) => [p, e.value]).sort());
-      assert.ok(
-        await waitFor(() => laptops.every((l) => view(l) === view(laptops[0]!))),
-        'replicas converge',
-      );
+        const table = samples.map((s) => JSON.stringify(s)).join('\n');
+        assert.ok(allLinked(), 'every link is up at the end');
+        assert.equal(relinks, SHOW_MINUTES / 10, 'a relink every 10 minutes');
+        assert.ok(written >= 3 * 60 * (SHOW_MINUTES - 1), `writes kept flowing (${written})`);
+        // Converged: every laptop holds every other's last value.
+        const view = (l: Laptop) =>
+          JSON.stringify([...l.store.entries()].map(([p, e]) => [p, e.value]).sort());
+        assert.ok(
+          await waitFor(() => laptops.every((l) => view(l) === view(laptops[0]!))),
+          'replicas converge',
+        );
 
-      // Bounded: what the second hour holds at its worst, the first hour already held.
-      const firstHour = samples.filter((s) => s.minute > 0 && s.minute <= 60);
-      const secondHour = samples.filter((s) => s.minute > 60);
-      for (const key of [
-        'timers',
-        'links',
-        'syncLinks',
-        'inFlight',
-        'dirty',
-        'held',
-        'unknownPaths',
-        'entries',
-      ] as const) {
-        const max1 = Math.max(...firstHour.map((s) => s[key]));
-        const max2 = Math.max(...secondHour.map((s) => s[key]));
-        assert.ok(max2 <= max1, `${key} grew: first hour at most ${max1}, second hour ${max2}\n${table}`);
+        // Bounded: what the second hour holds at its worst, the first hour already held.
+        const firstHour = samples.filter((s) => s.minute > 0 && s.minute <= 60);
+        const secondHour = samples.filter((s) => s.minute > 60);
+        for (const key of [
+          'timers',
+          'links',
+          'syncLinks',
+          'inFlight',
+          'dirty',
+          'held',
+          'unknownPaths',
+          'entries',
+        ] as const) {
+          const max1 = Math.max(...firstHour.map((s) => s[key]));
+          const max2 = Math.max(...secondHour.map((s) => s[key]));
+          assert.ok(max2 <= max1, `${key} grew: first hour at most ${max1}, second hour ${max2}\n${table}`);
+        }
+        // Absolute bounds: one timer per link and a few per sync link and laptop, links only to peers.
+        assert.ok(
+          Math.max(...samples.map((s) => s.links)) <= 6,
+          `link table holds only the 6 link ends\n${table}`,
+        );
+        assert.ok(
+          Math.max(...samples.map((s) => s.held)) === 0,
+          `nothing held from paired laptops\n${table}`,
+        );
+        assert.ok(
+          heapAtEnd - heapAtWarm < HEAP_SLACK_MIB,
+          `heap after GC grew ${(heapAtEnd - heapAtWarm).toFixed(1)} MiB from minute 30 to 120`,
+        );
+        process.stdout.write(
+          `# heap after GC: ${heapAtWarm.toFixed(1)} MiB at minute 30, ${heapAtEnd.toFixed(1)} MiB at 120\n${table.replace(/^/gm, '# ')}\n`,
+        );
+      } finally {
+        for (const l of laptops) {
+          l.sync.close();
+          await l.side.m.close();
+        }
       }
-      // Absolute bounds: one timer per link and a few per sync link and laptop, links only to peers.
-      assert.ok(
-        Math.max(...samples.map((s) => s.links)) <= 6,
-        `link table holds only the 6 link ends\n${table}`,
-      );
-      assert.ok(Math.max(...samples.map((s) => s.held)) === 0, `nothing held from paired laptops\n${table}`);
-      assert.ok(
-        heapAtEnd - heapAtWarm < HEAP_SLACK_MIB,
-        `heap after GC grew ${(heapAtEnd - heapAtWarm).toFixed(1)} MiB from minute 30 to 120`,
-      );
-      process.stdout.write(
-        `# heap after GC: ${heapAtWarm.toFixed(1)} MiB at minute 30, ${heapAtEnd.toFixed(1)} MiB at 120\n${table.replace(/^/gm, '# ')}\n`,
-      );
-    } finally {
-      for (const l of laptops) {
-        l.sync.close();
-        await l.side.m.close();
-      }
-    }
-    assert.equal(clock.pending(), 0, 'closing clears every timer on the fake clock');
-  });
+      assert.equal(clock.pending(), 0, 'closing clears every timer on the fake clock');
+    },
+  );
 });
