@@ -30,7 +30,7 @@ export type SoakRecord = {
 /** Loop delay is fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
 const RAW = new Set(['loopP99Ms']);
 
-export function table(r: SoakRecord): { lines: string[]; growing: number } {
+export function table(r: SoakRecord): { lines: string[]; growing: number; unjudged: number } {
   const metrics = Object.keys(GROWING_PER_HOUR) as (keyof Sample)[];
   const lines = [
     '| laptop | metric | first | last | slope per hour | grows above (and by at least) | verdict |',
@@ -38,24 +38,28 @@ export function table(r: SoakRecord): { lines: string[]; growing: number } {
   ];
   const fmt = (x: number | undefined) => (x === undefined ? '-' : Number(x.toFixed(2)).toString());
   let growing = 0;
+  let unjudged = 0;
   for (let i = 0; i < r.laptops; i++) {
     const mine = r.samples.filter((s) => s.laptop === i);
     for (const m of metrics) {
       const points: Point[] = mine.map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
       const slope = slopePerHour(RAW.has(m) ? points : floorPerWindow(points));
-      const v = verdict(m, slope, fittedSpanHours(points));
+      const span = fittedSpanHours(points);
+      // Nothing left after warm-up is no evidence of flatness: said so, never called flat.
+      const v = span === 0 ? 'too short' : verdict(m, slope, span);
       if (v === 'growing') growing++;
+      if (v === 'too short') unjudged++;
       lines.push(
         `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} | ${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]}) | ${v} |`,
       );
     }
   }
-  return { lines, growing };
+  return { lines, growing, unjudged };
 }
 
 /** Prints the report, keeps the samples, draws the plot; returns the exit code (0 flat, 1 not). */
 export async function report(r: SoakRecord, keep: boolean): Promise<number> {
-  const { lines, growing } = table(r);
+  const { lines, growing, unjudged } = table(r);
   const every = (sec: number) => (sec >= 60 ? `${Number((sec / 60).toFixed(2))} min` : `${sec} s`);
   process.stdout.write(
     `\nSoak of ${r.minutes.toFixed(1)} min, ${r.samples.length} samples, ${r.orphans} orphaned children\n${r.events.map((e) => `- ${e}`).join('\n')}\n\n${lines.join('\n')}\n`,
@@ -73,6 +77,12 @@ export async function report(r: SoakRecord, keep: boolean): Promise<number> {
     out,
   );
   process.stdout.write(`plot: ${out}\n`);
+  if (unjudged > 0 && growing === 0 && r.orphans === 0) {
+    process.stdout.write(
+      `${unjudged} metric(s) had no samples after the ${WARM_UP_SEC} s warm-up of a process life: too short to judge; run longer.\n`,
+    );
+    return 1;
+  }
   if (growing > 0 || r.orphans > 0) {
     process.stdout.write(`${growing} metric(s) growing, ${r.orphans} orphaned process(es): not flat.\n`);
     return 1;
