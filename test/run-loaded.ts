@@ -15,10 +15,20 @@ import { parseArgs } from 'node:util';
 
 const ROOT = join(import.meta.dirname, '..');
 
-const { values, positionals } = parseArgs({
-  options: { 'no-tools': { type: 'boolean', default: false }, spinners: { type: 'string' } },
-  allowPositionals: true,
-});
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: { 'no-tools': { type: 'boolean', default: false }, spinners: { type: 'string' } },
+    allowPositionals: true,
+  });
+}
+try {
+  parsed = parse();
+} catch (err) {
+  console.error(`run-loaded: ${(err as Error).message.split('\n')[0]}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
 const spinners = values.spinners === undefined ? availableParallelism() : Number(values.spinners);
 if (!Number.isInteger(spinners) || spinners < 0 || spinners > 64) {
   console.error(`run-loaded: --spinners takes a whole number from 0 to 64, got ${values.spinners}`);
@@ -31,9 +41,13 @@ const command = values['no-tools']
 
 // Checking the parent only every 2^24 turns keeps the loop a pure CPU burner (a few checks a
 // second) while still ending it soon after its parent dies without killing it.
-const SPIN = 'const p=process.ppid;for(let i=1;;i++)if((i&0xffffff)===0&&process.ppid!==p)process.exit(0)';
+// The parent's PID comes as an argument, not from process.ppid at start: under load a spinner's
+// Node can take seconds to start, and a runner killed meanwhile would leave it adopted already.
+const SPIN =
+  'const p=Number(process.argv[1]);for(let i=1;;i++)if((i&0xffffff)===0&&process.ppid!==p)process.exit(0)';
 const load: ChildProcess[] = [];
-for (let i = 0; i < spinners; i++) load.push(spawn(process.execPath, ['-e', SPIN], { stdio: 'ignore' }));
+for (let i = 0; i < spinners; i++)
+  load.push(spawn(process.execPath, ['-e', SPIN, String(process.pid)], { stdio: 'ignore' }));
 const stopLoad = () => {
   for (const p of load) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 };
