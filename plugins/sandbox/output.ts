@@ -80,7 +80,9 @@ export function readFrameAnswer(answer: unknown, permissions: Permissions): Answ
   const unusable = own(meta, 'x');
   if (unusable !== undefined || nl < 0) {
     const why = typeof unusable === 'string' ? clip(unusable, 500) : 'frame() returned no display list';
-    return invalid('not-a-list', why, logs);
+    // The prelude refuses a list over a cap before it leaves the isolate, and names the cap.
+    const cap = own(meta, 'c');
+    return invalid(cap === 'too-large' || cap === 'too-many-commands' ? cap : 'not-a-list', why, logs);
   }
   const json = answer.slice(nl + 1);
   const list = parseDisplayList(json);

@@ -1,6 +1,7 @@
 import ivm from 'isolated-vm';
 import type { FrameInfo } from '../api/hana-plugin.d.ts';
 import type { PluginManifest } from '../manifest.ts';
+import { classifyFailure } from './classify.ts';
 import { readControlAnswer, readFrameAnswer } from './output.ts';
 import { compilePermissions, type Permissions } from './permissions.ts';
 import { PRELUDE } from './prelude.ts';
@@ -22,7 +23,16 @@ import type { Answer } from './output.ts';
 export type { ParamValue } from '../api/hana-plugin.d.ts';
 export type FrameInput = FrameInfo;
 
-export type FaultCode = 'overrun' | 'exception' | 'invalid-output' | 'memory' | 'escape' | 'disposed';
+/** Stable codes (docs/plugins.md, "Fault codes"). `starved` is an outcome, not a fault: see classify.ts. */
+export type FaultCode =
+  | 'overrun'
+  | 'starved'
+  | 'hung'
+  | 'exception'
+  | 'invalid-output'
+  | 'memory'
+  | 'escape'
+  | 'disposed';
 
 export type FrameOutcome =
   // The checked answer as output.ts reads it, plus the CPU the call took: one shape, not a copy.
@@ -39,7 +49,7 @@ export type FrameOutcome =
       cpuMs: number;
     };
 
-export type LoadCode = 'too-large' | 'compile' | 'exception' | 'overrun' | 'memory' | 'no-frame';
+export type LoadCode = 'too-large' | 'compile' | 'exception' | 'overrun' | 'starved' | 'memory' | 'no-frame';
 export type LoadResult = { ok: true; sandbox: Sandbox } | { ok: false; code: LoadCode; error: string };
 
 export type Sandbox = {
@@ -67,7 +77,11 @@ export type SandboxInit = {
    * spent 4–8 ms in one of their first ~60 frames. Default 60.
    */
   warmupFrames?: number;
-  /** Wall-clock cap of running the bundle and of setup() (ms); default 2000. */
+  /**
+   * Wall-clock cap of running the bundle and of setup() (ms); default 2000. Stopped there having
+   * used less than a quarter of it in CPU, the load is `starved` (the machine is loaded), not
+   * `overrun`.
+   */
   loadTimeoutMs?: number;
   /** Shared by the sandboxes of one runtime; default one per sandbox. */
   watchdog?: CpuWatchdog;
@@ -77,18 +91,28 @@ export type SandboxInit = {
 
 export const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
 
-type Classified = { code: FaultCode | LoadCode; fatal: boolean; error: string };
+/**
+ * After a call stopped by its wall-clock limit without having used its CPU (`starved`), the next
+ * call's limit is doubled, up to this many times the base: a plugin that really loops is judged
+ * by the CPU it burns, however loaded the machine is.
+ */
+export const MAX_TIMEOUT_STRETCH = 8;
 
-function classify(err: unknown, isolate: ivm.Isolate, killed: Classified | undefined): Classified {
-  const message = err instanceof Error ? err.message : String(err);
-  if (killed) return killed;
-  if (/memory limit/i.test(message))
-    return { code: 'memory', fatal: true, error: 'exceeded its memory limit' };
-  if (/timed out/i.test(message))
-    return { code: 'overrun', fatal: false, error: 'ran past its time limit and was stopped' };
-  if (isolate.isDisposed) return { code: 'disposed', fatal: true, error: 'its isolate is gone' };
-  return { code: 'exception', fatal: false, error: message.slice(0, 500) };
-}
+/** The watchdog's wall-clock backstop for a call blocked without using CPU (watchdog.ts). */
+const STUCK_AFTER_MS = 60_000;
+
+const MB = 1024 * 1024;
+/** Appended to the bundle: its value is the eval's completion value (prelude.ts `run`). */
+const PLUGIN_VALUE = `typeof plugin === 'undefined' ? undefined : plugin`;
+
+type Killed = { code: FaultCode; error: string };
+type Failure = { code: LoadCode; error: string };
+
+/** This thread's CPU time in ms: what checking an answer costs, whatever else the machine runs. */
+const threadMs = (): number => {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
   const { manifest } = init;
@@ -97,60 +121,18 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
     return { ok: false, code: 'too-large', error: `the bundle is larger than ${MAX_ENTRY_BYTES} bytes` };
   }
   const budgetMs = manifest.limits.cpuMsPerFrame;
+  const memoryLimitBytes = manifest.limits.memoryMb * MB;
   const timeoutMs = init.timeoutMs ?? Math.max(4 * budgetMs, 25);
   const loadTimeoutMs = init.loadTimeoutMs ?? 2000;
   const warmupFrames = init.warmupFrames ?? 60;
   let calls = 0;
+  let stretch = 1;
   const permissions = compilePermissions(manifest);
   const isolate = new ivm.Isolate({
     memoryLimit: manifest.limits.memoryMb,
     onCatastrophicError: (message) => init.onCatastrophicError?.(message),
   });
-  let killed: Classified | undefined;
-  const fail = (c: Classified): LoadResult => {
-    if (!isolate.isDisposed) isolate.dispose();
-    return { ok: false, code: c.code as LoadCode, error: c.error };
-  };
-
-  let dispatch: ivm.Reference<(kind: string, arg?: string) => string>;
-  let setupLogs: string[] = [];
-  try {
-    const context = await isolate.createContext();
-    dispatch = await context.evalClosure(PRELUDE, [], {
-      result: { reference: true },
-      timeout: loadTimeoutMs,
-    });
-    let script: ivm.Script;
-    try {
-      script = await isolate.compileScript(init.entrySource, { filename: `plugin:${id}/${manifest.entry}` });
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      return fail({
-        code: 'compile',
-        fatal: true,
-        error: `the bundle does not compile (${msg.slice(0, 300)}); build it with esbuild --bundle --format=iife --global-name=plugin`,
-      });
-    }
-    await script.run(context, { timeout: loadTimeoutMs, release: true });
-    const bound = readControlAnswer(await dispatch.apply(undefined, ['bind'], { timeout: loadTimeoutMs }));
-    if (bound.error) return fail({ code: 'no-frame', fatal: true, error: bound.error });
-    if (bound.setup) {
-      const info = JSON.stringify({ id, width: init.width, height: init.height });
-      const r = readControlAnswer(
-        await dispatch.apply(undefined, ['setup', info], { timeout: loadTimeoutMs }),
-      );
-      setupLogs = r.logs;
-      if (r.error) return fail({ code: 'exception', fatal: true, error: `setup() threw ${r.error}` });
-    }
-  } catch (err) {
-    const c = classify(err, isolate, undefined);
-    return fail({ ...c, error: `while loading: ${c.error}` });
-  }
-
-  const watchdog = init.watchdog ?? createCpuWatchdog();
-  const ownWatchdog = init.watchdog === undefined;
-  let busySince: number | undefined;
-  let idleBase: bigint | undefined;
+  let killed: Killed | undefined;
   const cpuNs = (): bigint | undefined => {
     if (isolate.isDisposed) return undefined;
     try {
@@ -159,6 +141,74 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
       return undefined;
     }
   };
+  const fail = (c: Failure): LoadResult => {
+    if (!isolate.isDisposed) isolate.dispose();
+    return { ok: false, code: c.code, error: c.error };
+  };
+
+  // isolated-vm refuses to eval a string longer than an eighth of the memory limit.
+  if (init.entrySource.length > memoryLimitBytes / 8) {
+    return fail({
+      code: 'too-large',
+      error: `the bundle is ${init.entrySource.length} bytes; with memoryMb ${manifest.limits.memoryMb} it may be at most ${memoryLimitBytes / 8} (raise memoryMb to 8 × the bundle's size)`,
+    });
+  }
+  const filename = `plugin:${id}/${manifest.entry}`;
+  let dispatch: ivm.Reference<(kind: string, arg?: string) => string>;
+  let setupLogs: string[] = [];
+  try {
+    const context = await isolate.createContext();
+    dispatch = await context.evalClosure(PRELUDE, [], {
+      result: { reference: true },
+      timeout: loadTimeoutMs,
+    });
+    try {
+      // Compiled here only for its syntax check: a compile error is V8's, not the plugin's, text.
+      const script = await isolate.compileScript(init.entrySource, { filename });
+      script.release();
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return fail({
+        code: 'compile',
+        error: `the bundle does not compile (${msg.slice(0, 300)}); build it with esbuild --bundle --format=iife --global-name=plugin`,
+      });
+    }
+    // Run inside the isolate (prelude.ts `run`), so what its top level throws is caught and
+    // clipped there instead of being copied out whole.
+    const ran = readControlAnswer(
+      await dispatch.apply(
+        undefined,
+        ['run', `${init.entrySource}\n;${PLUGIN_VALUE}\n//# sourceURL=${filename}`],
+        {
+          timeout: loadTimeoutMs,
+        },
+      ),
+    );
+    if (ran.error) return fail({ code: 'exception', error: `its top level threw ${ran.error}` });
+    const bound = readControlAnswer(await dispatch.apply(undefined, ['bind'], { timeout: loadTimeoutMs }));
+    if (bound.error) return fail({ code: 'no-frame', error: bound.error });
+    if (bound.setup) {
+      const info = JSON.stringify({ id, width: init.width, height: init.height });
+      const r = readControlAnswer(
+        await dispatch.apply(undefined, ['setup', info], { timeout: loadTimeoutMs }),
+      );
+      setupLogs = r.logs;
+      if (r.error) return fail({ code: 'exception', error: `setup() threw ${r.error}` });
+    }
+  } catch (err) {
+    const c = classifyFailure(err, isolate, {
+      cpuMs: Number(cpuNs() ?? 0n) / 1e6,
+      cpuAllowedMs: loadTimeoutMs / 4,
+      memoryLimitBytes,
+    });
+    return fail({ code: c.code === 'disposed' ? 'exception' : c.code, error: `while loading: ${c.error}` });
+  }
+
+  const watchdog = init.watchdog ?? createCpuWatchdog();
+  const ownWatchdog = init.watchdog === undefined;
+  let busySince: number | undefined;
+  let busySinceNs: bigint | undefined;
+  let idleBase: bigint | undefined;
   idleBase = cpuNs();
   let unwatch = (): void => {};
 
@@ -177,14 +227,28 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
   unwatch = watchdog.watch({
     cpuNs,
     idleSinceNs: () => (busySince === undefined ? idleBase : undefined),
+    callSinceNs: () => busySinceNs,
     callElapsedMs: () => (busySince === undefined ? undefined : performance.now() - busySince),
     idleLimitNs: BigInt(Math.round((2 * budgetMs + 10) * 1e6)),
-    hungAfterMs: timeoutMs + 2000,
+    // Follows the stretched limit; judged on CPU, so a starved call is not a hung one.
+    get hungAfterCpuMs() {
+      return timeoutMs * stretch + 2000;
+    },
+    stuckAfterMs: STUCK_AFTER_MS,
     kill(reason) {
-      killed = { code: busySince === undefined ? 'escape' : 'overrun', fatal: true, error: reason };
+      killed = { code: busySince === undefined ? 'escape' : 'hung', error: reason };
       dispose();
     },
   });
+
+  const failed = (
+    code: FaultCode,
+    fatal: boolean,
+    error: string,
+    cpuMs: number,
+    logs: string[] = [],
+    detail?: string,
+  ): FrameOutcome => ({ ok: false, code, fatal, error, logs, cpuMs, ...(detail ? { detail } : {}) });
 
   return {
     ok: true,
@@ -198,74 +262,62 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
       cpuMs: () => Number(cpuNs() ?? 0n) / 1e6,
       dispose,
       async frame(input) {
-        if (killed) {
-          return {
-            ok: false,
-            code: killed.code as FaultCode,
-            fatal: true,
-            error: killed.error,
-            logs: [],
-            cpuMs: 0,
-          };
-        }
+        if (killed) return failed(killed.code, true, killed.error, 0);
         const before = cpuNs();
-        if (before === undefined) {
-          return {
-            ok: false,
-            code: 'disposed',
-            fatal: true,
-            error: 'its isolate is gone',
-            logs: [],
-            cpuMs: 0,
-          };
-        }
+        if (before === undefined) return failed('disposed', true, 'its isolate is gone', 0);
         busySince = performance.now();
+        busySinceNs = before;
         calls++;
         let answer: unknown;
         let thrown: unknown;
         try {
-          answer = await dispatch.apply(undefined, ['frame', JSON.stringify(input)], { timeout: timeoutMs });
+          answer = await dispatch.apply(undefined, ['frame', JSON.stringify(input)], {
+            timeout: Math.round(timeoutMs * stretch),
+          });
         } catch (err) {
           thrown = err;
         }
         const after = cpuNs();
         busySince = undefined;
+        busySinceNs = undefined;
         idleBase = after;
         const cpuMs = after === undefined ? 0 : Number(after - before) / 1e6;
         if (thrown !== undefined) {
-          const c = classify(thrown, isolate, killed);
+          // The watchdog may have killed it meanwhile (TypeScript cannot see the closure write).
+          const k = killed as Killed | undefined;
+          if (k) return failed(k.code, true, k.error, cpuMs);
+          const c = classifyFailure(thrown, isolate, {
+            cpuMs,
+            // A call that burned half its wall-clock limit on CPU was running, not waiting; after
+            // the warm-up, more than its budget is an overrun anyway.
+            cpuAllowedMs: calls > warmupFrames ? Math.min(budgetMs, timeoutMs / 2) : timeoutMs / 2,
+            memoryLimitBytes,
+          });
+          stretch = c.code === 'starved' ? Math.min(MAX_TIMEOUT_STRETCH, stretch * 2) : 1;
           if (c.fatal) dispose();
-          return { ok: false, code: c.code as FaultCode, fatal: c.fatal, error: c.error, logs: [], cpuMs };
+          return failed(c.code, c.fatal, c.error, cpuMs);
         }
+        stretch = 1;
         // Checking the answer runs on the runtime's own thread: its cost is the plugin's too, so a
-        // plugin cannot slow its neighbours down with output that is big but within the caps.
-        const readStart = performance.now();
+        // plugin cannot slow its neighbours down with output that is big but within the caps. It
+        // is measured on this thread's CPU clock, so a loaded machine does not inflate it.
+        const readStart = threadMs();
         const read = readFrameAnswer(answer, permissions);
-        const readMs = performance.now() - readStart;
+        const readMs = threadMs() - readStart;
+        // The cause first: output over the caps is invalid whatever it cost to build.
+        if (read.kind === 'invalid-output') {
+          return failed('invalid-output', false, read.error, cpuMs, read.logs, read.code);
+        }
+        if (read.kind === 'exception') return failed('exception', false, read.error, cpuMs, read.logs);
         if (cpuMs + readMs > budgetMs && calls > warmupFrames) {
           // The frame is lost whatever it drew: its time was not its to take.
-          return {
-            ok: false,
-            code: 'overrun',
-            fatal: false,
-            error: `used ${(cpuMs + readMs).toFixed(1)} ms of CPU (${readMs.toFixed(1)} ms of it checking its output), its budget is ${budgetMs} ms`,
-            logs: read.logs,
+          return failed(
+            'overrun',
+            false,
+            `used ${(cpuMs + readMs).toFixed(1)} ms of CPU (${readMs.toFixed(1)} ms of it checking its output), its budget is ${budgetMs} ms`,
             cpuMs,
-          };
-        }
-        if (read.kind === 'exception') {
-          return { ok: false, code: 'exception', fatal: false, error: read.error, logs: read.logs, cpuMs };
-        }
-        if (read.kind === 'invalid-output') {
-          return {
-            ok: false,
-            code: 'invalid-output',
-            fatal: false,
-            error: read.error,
-            detail: read.code,
-            logs: read.logs,
-            cpuMs,
-          };
+            read.logs,
+          );
         }
         return {
           ok: true,

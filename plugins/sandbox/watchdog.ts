@@ -3,20 +3,28 @@
 // isolate on its own later, e.g. a FinalizationRegistry callback after garbage collection
 // (measured: an endless one used 100 ms of CPU per 100 ms between calls). So every watched
 // isolate's `cpuTime` is sampled from outside: CPU used while no call is running, or a call that
-// outlives its timeout, gets the isolate disposed (`dispose()` ends running code; the host's
-// calls are async, so the host thread is never the one stuck).
+// keeps burning CPU past its timeout, gets the isolate disposed (`dispose()` ends running code;
+// the host's calls are async, so the host thread is never the one stuck). A call is judged hung
+// by the CPU it used, not by how long it has been running: on a starved machine (measured: a
+// plugin thread at priority 19 beside busy cores) stopping a call at its timeout took seconds of
+// wall time while the call used a few ms of CPU. A wall-clock bound remains only as a backstop
+// for a call blocked without using CPU at all, and it is far beyond any machine's load.
 
 export type Watched = {
   /** The isolate's CPU time so far, in ns; undefined once it is disposed. */
   cpuNs(): bigint | undefined;
   /** CPU ns when the last call ended (or watching began); undefined while a call runs. */
   idleSinceNs(): bigint | undefined;
-  /** How long the running call has run, in ms; undefined when idle. */
+  /** CPU ns when the running call began; undefined when idle. */
+  callSinceNs(): bigint | undefined;
+  /** How long the running call has run, in ms of wall time; undefined when idle. */
   callElapsedMs(): number | undefined;
   /** CPU the isolate may use while idle before it counts as an escape, in ns. */
   readonly idleLimitNs: bigint;
-  /** A call running longer than this (ms) failed to stop at its timeout. */
-  readonly hungAfterMs: number;
+  /** A call that has used more CPU than this (ms) failed to stop at its timeout. */
+  readonly hungAfterCpuMs: number;
+  /** A call still running after this much wall time (ms) is blocked, whatever its CPU. */
+  readonly stuckAfterMs: number;
   kill(reason: string): void;
 };
 
@@ -64,10 +72,17 @@ export function createCpuWatchdog(init: { intervalMs?: number; timers?: Interval
         }
         continue;
       }
-      const elapsed = w.callElapsedMs() ?? 0;
-      if (elapsed > w.hungAfterMs) {
+      const since = w.callSinceNs();
+      const callCpuMs = since === undefined ? 0 : Number(cpu - since) / 1e6;
+      if (callCpuMs > w.hungAfterCpuMs) {
         watched.delete(w);
-        w.kill(`a call has run ${Math.round(elapsed)} ms and did not stop at its timeout`);
+        w.kill(`a call has used ${Math.round(callCpuMs)} ms of CPU and did not stop at its timeout`);
+        continue;
+      }
+      const elapsed = w.callElapsedMs() ?? 0;
+      if (elapsed > w.stuckAfterMs) {
+        watched.delete(w);
+        w.kill(`a call has been blocked for ${Math.round(elapsed / 1000)} s and did not stop at its timeout`);
       }
     }
   }

@@ -1,56 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import {
-  createSandbox,
-  type FrameInput,
-  type FrameOutcome,
-  type Sandbox,
-  type SandboxInit,
-} from '../../../plugins/sandbox/sandbox.ts';
+import { createSandbox, type FrameOutcome } from '../../../plugins/sandbox/sandbox.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
+import {
+  disposeSandboxes,
+  failedWith as failed,
+  frameInput as frame,
+  loadSandbox as load,
+} from './harness.ts';
 
 // Real isolates. Each adversarial bundle is run in its own sandbox and must end as a typed
 // outcome (never a host exception); the host's own prototypes must come out untouched.
 
-const open: Sandbox[] = [];
-after(() => {
-  for (const s of open) s.dispose();
-});
-
-async function load(
-  source: string,
-  extra: Record<string, unknown> = {},
-  init: Partial<SandboxInit> = {},
-): Promise<Sandbox> {
-  const r = await createSandbox({
-    manifest: src.manifest('com.example.test', extra),
-    entrySource: source,
-    width: 640,
-    height: 360,
-    ...init,
-  });
-  if (!r.ok) assert.fail(`${r.code}: ${r.error}`);
-  open.push(r.sandbox);
-  return r.sandbox;
-}
-
-const frame = (index = 0, params: FrameInput['params'] = {}): FrameInput => ({
-  index,
-  time: index / 60,
-  dt: 1 / 60,
-  beat: index / 30,
-  phase: (index / 30) % 1,
-  tempo: 120,
-  width: 640,
-  height: 360,
-  params,
-});
-
-function failed(o: FrameOutcome, code: string): Extract<FrameOutcome, { ok: false }> {
-  if (o.ok) assert.fail(`expected ${code}, the frame succeeded`);
-  assert.equal(o.code, code, o.error);
-  return o;
-}
+after(disposeSandboxes);
 
 function texts(o: FrameOutcome): Record<string, string> {
   if (!o.ok) assert.fail(`${o.code}: ${o.error}`);

@@ -42,9 +42,11 @@ describe('CPU watchdog', () => {
     const watched: Watched = {
       cpuNs: () => (isolate.isDisposed ? undefined : isolate.cpuTime),
       idleSinceNs: () => idleSince,
+      callSinceNs: () => undefined,
       callElapsedMs: () => undefined,
       idleLimitNs: 20_000_000n,
-      hungAfterMs: 1000,
+      hungAfterCpuMs: 1000,
+      stuckAfterMs: 60_000,
       kill(reason) {
         killedFor = reason;
         isolate.dispose();
@@ -65,31 +67,37 @@ describe('CPU watchdog', () => {
     }
   });
 
-  it('leaves an idle isolate alone, and kills a call that outlives its timeout', () => {
+  it('leaves an idle isolate alone, and kills a call that burns CPU past its timeout', () => {
     const timers = manualTimers();
     const watchdog = createCpuWatchdog({ timers });
     let cpu = 1_000_000n;
     let busyFor: number | undefined;
+    let callSince: bigint | undefined;
     const kills: string[] = [];
     watchdog.watch({
       cpuNs: () => cpu,
       idleSinceNs: () => (busyFor === undefined ? 1_000_000n : undefined),
+      callSinceNs: () => callSince,
       callElapsedMs: () => busyFor,
       idleLimitNs: 5_000_000n,
-      hungAfterMs: 100,
+      hungAfterCpuMs: 100,
+      stuckAfterMs: 60_000,
       kill: (reason) => kills.push(reason),
     });
     watchdog.check();
     cpu += 4_000_000n; // under the idle limit: GC noise, not an escape
     watchdog.check();
     busyFor = 50;
+    callSince = cpu;
     cpu += 40_000_000n; // busy: CPU during a call is the timeout's business
     watchdog.check();
+    busyFor = 5_000; // a starved call: long in wall time, little CPU, is not hung
+    watchdog.check();
     assert.deepEqual(kills, []);
-    busyFor = 150;
+    cpu += 70_000_000n;
     watchdog.check();
     assert.equal(kills.length, 1);
-    assert.match(kills[0]!, /did not stop at its timeout/);
+    assert.match(kills[0]!, /used 110 ms of CPU and did not stop at its timeout/);
     watchdog.check();
     assert.equal(kills.length, 1, 'a killed isolate is no longer watched');
     watchdog.close();
@@ -104,14 +112,36 @@ describe('CPU watchdog', () => {
     watchdog.watch({
       cpuNs: () => (gone ? undefined : 10_000_000_000n),
       idleSinceNs: () => 0n,
+      callSinceNs: () => undefined,
       callElapsedMs: () => undefined,
       idleLimitNs: 1n,
-      hungAfterMs: 1,
+      hungAfterCpuMs: 1,
+      stuckAfterMs: 1,
       kill: (r) => kills.push(r),
     });
     gone = true;
     watchdog.check();
     assert.deepEqual(kills, []);
+    watchdog.close();
+  });
+
+  it('kills a call blocked past the wall-clock backstop even without CPU', () => {
+    const timers = manualTimers();
+    const watchdog = createCpuWatchdog({ timers });
+    const kills: string[] = [];
+    watchdog.watch({
+      cpuNs: () => 5_000_000n,
+      idleSinceNs: () => undefined,
+      callSinceNs: () => 5_000_000n,
+      callElapsedMs: () => 61_000,
+      idleLimitNs: 1n,
+      hungAfterCpuMs: 100,
+      stuckAfterMs: 60_000,
+      kill: (r) => kills.push(r),
+    });
+    watchdog.check();
+    assert.equal(kills.length, 1);
+    assert.match(kills[0]!, /blocked for 61 s/);
     watchdog.close();
   });
 });
