@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { compilePattern } from '../daemon/state/pattern.ts';
-import { CONTROL, relativePathProblem } from './paths.ts';
+import { relativePathProblem } from './paths.ts';
+import { unsafeTextProblem } from './text-safety.ts';
 
 // plugin.json: what a plugin is, who published it, which file runs, which parameters it may read
 // and write, and how much of the machine it may use. It arrives inside a downloaded folder, so
@@ -98,10 +99,16 @@ const PluginId = z
     'an id is reverse-DNS style: lowercase letters, digits, "-" and "." (e.g. "com.example.strobe")',
   );
 
-// Names and descriptions are shown in the CLI and web UI: no control characters (a description
-// may have line breaks).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const CONTROL_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f]/;
+// Names and descriptions are shown in the CLI and web UI: no control (C0, C1), bidirectional
+// or invisible characters (text-safety.ts); a description may have line breaks.
+const ShownText = (what: string, max: number, opts: { newlines?: boolean } = {}) =>
+  z
+    .string()
+    .max(max)
+    .superRefine((s, ctx) => {
+      const problem = unsafeTextProblem(s, opts);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
+    });
 
 const Version = z
   .string()
@@ -138,11 +145,7 @@ const Limits = z
 export const PluginManifest = z
   .object({
     id: PluginId,
-    name: z
-      .string()
-      .min(1)
-      .max(64)
-      .refine((s) => !CONTROL.test(s), 'a name has no control characters'),
+    name: ShownText('the name', 64).refine((s) => s.trim().length > 0, 'a name is not empty'),
     version: Version,
     publisher: PublisherKeyId,
     entry: Entry,
@@ -150,11 +153,7 @@ export const PluginManifest = z
     writes: Patterns.describe('OSC address patterns of the parameters the plugin may write.'),
     // prefault, not default: the default {} is itself parsed, so the inner defaults fill in.
     limits: Limits.prefault({}),
-    description: z
-      .string()
-      .max(1024)
-      .refine((s) => !CONTROL_BUT_NEWLINE.test(s), 'a description has no control characters but newlines')
-      .optional(),
+    description: ShownText('the description', 1024, { newlines: true }).optional(),
   })
   .strict();
 

@@ -1,3 +1,5 @@
+import { unsafeTextProblem } from './text-safety.ts';
+
 // Relative paths inside a plugin folder. The same rule covers the manifest's `entry`, the names
 // found on disk and the names listed in plugin.sig, so each file has exactly one spelling: no
 // way to name a file outside the folder, and nothing that could repaint a terminal when an error
@@ -16,6 +18,8 @@ export function relativePathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'contains a NUL character';
   if (path.includes('\\')) return 'contains a backslash (use "/")';
   if (CONTROL.test(path)) return 'contains a control character';
+  const unsafe = unsafeTextProblem(path);
+  if (unsafe) return unsafe;
   // U+FFFD is what a name that is not valid UTF-8 decodes to; two such names could collide.
   if (path.includes('\uFFFD')) return 'is not valid UTF-8';
   if (path.startsWith('/')) return 'is absolute';

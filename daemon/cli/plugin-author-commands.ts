@@ -14,6 +14,7 @@ import {
   unlockSecretKey,
 } from '../../plugins/publisher-key.ts';
 import { SignatureFile, signPlugin, type VerifyResult, verifyPlugin } from '../../plugins/signing.ts';
+import { jsonSafe, printable, printableLines } from '../../plugins/text-safety.ts';
 import { loadPublishers, publisherStatus, trustedKeys } from '../../trust-store/publishers.ts';
 import { readOwnFile, writeFileAtomic } from '../../trust-store/secure-file.ts';
 import { resolveHome } from '../home.ts';
@@ -33,9 +34,10 @@ export function defaultKeyDir(): string {
   return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'hana');
 }
 
-const json = (out: Out, value: unknown) => out.stdout(`${JSON.stringify(value, null, 2)}\n`);
+// What a plugin brings (names, file names, code) is escaped before it reaches the terminal.
+const json = (out: Out, value: unknown) => out.stdout(`${jsonSafe(JSON.stringify(value, null, 2))}\n`);
 const fail = (out: Out, message: string) => {
-  out.stderr(`hana: ${message}\n`);
+  out.stderr(`hana: ${printable(message)}\n`);
   return 1;
 };
 
@@ -269,6 +271,6 @@ export async function pluginAuditCommand(args: Parsed, out: Out, source: string)
   const r = await auditPlugin(source, home);
   if (!r.ok) return fail(out, `cannot audit ${source} (${r.code}): ${r.error}`);
   if (args.flags.json) json(out, r.report);
-  else out.stdout(`${auditText(r.report)}\n`);
+  else out.stdout(`${printableLines(auditText(r.report))}\n`);
   return 0;
 }

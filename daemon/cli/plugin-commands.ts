@@ -8,6 +8,7 @@ import {
   loadInstalledPlugin,
   removePlugin,
 } from '../../plugins/installed.ts';
+import { jsonSafe, printable } from '../../plugins/text-safety.ts';
 import { loadPublishers } from '../../trust-store/publishers.ts';
 import { callDaemon } from '../control/client.ts';
 import { controlSocketPath, ensureHome, resolveHome } from '../home.ts';
@@ -62,8 +63,10 @@ const SUBCOMMANDS: Record<string, { flags: readonly string[]; args: 0 | 1; usage
   disable: { flags: ['json'], args: 1, usage: 'plugin disable <id>' },
 };
 
+// What a plugin brings (names, file names, reasons that quote them) is escaped before it reaches
+// the terminal: text-safety.ts.
 const fail = (out: Out, message: string) => {
-  out.stderr(`hana: ${message}\n`);
+  out.stderr(`hana: ${printable(message)}\n`);
   return 1;
 };
 
@@ -114,7 +117,7 @@ async function listCommand(args: Parsed, out: Out): Promise<number> {
     });
   }
   if (args.flags.json) {
-    out.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+    out.stdout(`${jsonSafe(JSON.stringify(rows, null, 2))}\n`);
     return 0;
   }
   if (rows.length === 0) {
@@ -124,13 +127,15 @@ async function listCommand(args: Parsed, out: Out): Promise<number> {
   out.stdout(
     `${table([
       ['ID', 'VERSION', 'PUBLISHER', 'STATE', 'CHECK'],
-      ...rows.map((r) => [
-        r.id,
-        r.version,
-        `${r.publisherName ?? '?'} (${r.publisherKeyId})`,
-        r.quarantined ? `quarantined: ${r.quarantined.reason}` : r.enabled ? 'enabled' : 'disabled',
-        r.check.ok ? 'verified' : `REFUSED ${r.check.code}: ${r.check.error}`,
-      ]),
+      ...rows.map((r) =>
+        [
+          r.id,
+          r.version,
+          `${r.publisherName ?? '?'} (${r.publisherKeyId})`,
+          r.quarantined ? `quarantined: ${r.quarantined.reason}` : r.enabled ? 'enabled' : 'disabled',
+          r.check.ok ? 'verified' : `REFUSED ${r.check.code}: ${r.check.error}`,
+        ].map(printable),
+      ),
     ])}\n`,
   );
   return 0;

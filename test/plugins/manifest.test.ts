@@ -118,8 +118,31 @@ describe('parseManifest: each invalid field', () => {
   });
 
   it('name: 1–64 chars without control characters', () => {
-    for (const name of ['', 'n'.repeat(65), 'bad\x1b[2Jname', 'tab\there'])
+    for (const name of ['', ' ', 'n'.repeat(65), 'bad\x1b[2Jname', 'tab\there'])
       refused(withField('name', name), 'name');
+  });
+
+  it('the attacker: names and descriptions that would look like something else on a terminal are refused, naming the character', () => {
+    const cases: [string, RegExp][] = [
+      ['Strobe\u202Egnp.exe', /bidirectional override or mark \(U\+202E/], // right-to-left override
+      ['\u2066Strobe\u2069', /bidirectional/], // isolates
+      ['Stro\u200Bbe', /invisible \(zero-width\) character \(U\+200B/],
+      ['Strobe\uFEFF', /invisible/],
+      ['Strobe\u2060', /invisible/],
+      ['Str\u00ADobe', /invisible/], // soft hyphen
+      ['Strobe\u009B2J', /C1 control character \(U\+009B/], // CSI as one C1 character
+      ['Strobe\u0085next', /C1 control/],
+      ['Strobe\u2028second line', /line or paragraph separator/],
+      ['Strobe\u{E0041}', /invisible/], // tag characters
+      ['bad\x1b[2Jname', /control character \(U\+001B/],
+    ];
+    for (const [text, why] of cases) {
+      assert.match(refused(withField('name', text), 'name'), why, JSON.stringify(text));
+      assert.match(refused(withField('description', `fine\n${text}`), 'description'), why);
+    }
+    // Letters of any script, emoji without joiners and newlines in a description are fine.
+    accepted(withField('name', 'Strobe ストロボ 🎛 Ünïcödé'));
+    accepted(withField('description', 'שלום\nمرحبا'));
   });
 
   it('version: semver without build metadata', () => {
