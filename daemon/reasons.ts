@@ -251,6 +251,44 @@ const MDNS = [
   sec('undecodable', 'mDNS: a packet that is not DNS at all.'),
 ] as const;
 
+// Faults of plugin code in the sandbox and the plugin host (plugins/sandbox/, plugins/runtime/):
+// the `code` of each plugin runtime event. docs/plugins.md, "fault codes", says for each what
+// the host did and what the operator does (a test keeps that table and this list the same).
+const PLUGIN_FAULT = [
+  bad(
+    'overrun',
+    'A frame used more CPU than its `cpuMsPerFrame`, on its isolate’s own clock; the frame is lost.',
+  ),
+  bad(
+    'starved',
+    'A call stopped by the wall clock having had less CPU than its budget (a loaded machine); not counted as a fault.',
+  ),
+  bad('exception', 'A frame threw or left a promise rejection unhandled; the frame is lost.'),
+  bad('invalid-output', 'A display list or answer that fails a check or a cap; the frame is lost.'),
+  bad(
+    'memory',
+    'The isolate went over `memoryMb`, or was stopped at its limit; it is disposed and restarted.',
+  ),
+  sec('escape', 'The isolate used CPU while none of its calls ran; it is disposed and restarted.'),
+  sec('hung', 'A call that did not stop at its time limit; the isolate is disposed and restarted.'),
+  sec('undeclared-write', "A `hana.set` outside the manifest's `writes`; the write is refused."),
+  bad('load-failed', 'The bundle did not compile, run or set up; retried like a restart.'),
+  bad('restart', 'Too many faulty frames within the fault window, or a lost isolate: a fresh isolate.'),
+  sec('quarantine', 'A plugin stopped until the operator re-enables it (restarts, crashes, or bisection).'),
+  bad('cpu-share', "A plugin slowed to its fair share of the plugins' CPU budget."),
+  bad('over-share', 'A layer over its fair share of the composed frame, left out of some frames.'),
+  bad('host-signal', 'The plugin host ended by a signal (a V8 fatal error, a segfault, the OOM killer).'),
+  bad('host-exit', 'The plugin host exited with no plugin named.'),
+  bad('host-catastrophic', 'The plugin host ended on a catastrophic isolate error naming a plugin.'),
+  bad('host-hung', 'The plugin host sent nothing for 5 s and was killed.'),
+  bad('host-not-ready', 'A new plugin host did not say ready in time and was killed.'),
+  bad('host-rss', 'The plugin host went over its resident memory ceiling and was killed.'),
+  bad('bisect-step', 'A step of the search for the plugin behind a crash that named none.'),
+  bad('bisect-found', 'The search found the plugin running at every crash; it is quarantined.'),
+  bad('bisect-clear', 'The search ended blaming nobody (the crash did not come back).'),
+  bad('bisect-abandoned', 'The search ended because the plugin list changed.'),
+] as const;
+
 /** The input channel by where the input came from, for per-source totals in `hana status`. */
 export const INPUT_FAMILIES = { osc: OSC, midi: MIDI, peer: PEER, sync: SYNC, plugin: PLUGIN } as const;
 
@@ -306,6 +344,13 @@ export const CHANNELS = {
     title: 'mDNS announcements ignored',
     counted: '`hana status`: `mdns … announcements ignored` (`--json`: `mdns.rejected`)',
     reasons: MDNS,
+  },
+  pluginFault: {
+    event: 'plugin.<kind>',
+    title: 'Plugin faults (what each means for the show: docs/plugins.md, fault codes)',
+    counted:
+      '`hana status`, per plugin and for the plugin host (control method `plugin.runtime`: `events` by kind, `lastError` starting with the code)',
+    reasons: PLUGIN_FAULT,
   },
 } as const satisfies Record<string, ChannelSpec>;
 

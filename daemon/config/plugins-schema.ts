@@ -5,14 +5,23 @@ import { z } from 'zod';
 
 export const PluginFaultConfig = z
   .object({
-    consecutiveFaults: z
+    faultsToRestart: z
       .number()
       .int()
       .min(1)
       .max(1000)
       .default(5)
       .describe(
-        'Faulty frames in a row (overrun, exception, invalid output) before the plugin is restarted; a single one only loses its frame.',
+        'Faulty frames (overrun, exception, invalid output) among the last `faultWindowFrames` that restart the plugin; fewer only lose their frames.',
+      ),
+    faultWindowFrames: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe(
+        'The sliding window of frames in which faults are counted: a plugin faulting 4 frames in 5 is restarted, not only one faulting in a row.',
       ),
     maxRestarts: z
       .number()
@@ -43,7 +52,10 @@ export const PluginFaultConfig = z
       .default(30000)
       .describe('Longest delay before a restart.'),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.faultsToRestart <= f.faultWindowFrames, {
+    message: 'faultsToRestart cannot be more than faultWindowFrames (it could never be reached)',
+  });
 
 export const PluginsConfig = z
   .object({
@@ -86,7 +98,8 @@ export type PluginsConfigInput = z.input<typeof PluginsConfig>;
 /** The runtime's fault policy from the config section. */
 export function faultPolicy(faults: PluginsConfig['faults']) {
   return {
-    consecutiveFaults: faults.consecutiveFaults,
+    faultsToRestart: faults.faultsToRestart,
+    faultWindowFrames: faults.faultWindowFrames,
     maxRestarts: faults.maxRestarts,
     windowMs: faults.windowSeconds * 1000,
     backoffMs: faults.backoffMs,

@@ -1,32 +1,46 @@
 import type { HostEvent } from '../../plugins/runtime/protocol.ts';
 import type { Logger } from '../log.ts';
+import { isSecurityReason } from '../reasons.ts';
 
 // Plugin runtime events → log lines. Every event is counted; lines are rate-limited per
 // (kind, plugin) so a plugin failing 60 times a second costs one line per interval (with the
 // number suppressed since), while restarts, quarantines and host crashes are always logged.
-// Permission breaches, CPU escapes and quarantines are security events (`security: true`).
+// Which kinds are security events (`security: true`: permission breaches, CPU escapes, calls that
+// would not stop, quarantines) comes from the registry, daemon/reasons.ts, channel pluginFault.
 
-type Rule = { level: 'info' | 'warn' | 'error'; security: boolean; limited: boolean; what: string };
+type Rule = { level: 'info' | 'warn' | 'error'; limited: boolean; what: string };
 
 const RULES: Record<HostEvent['kind'], Rule> = {
-  started: { level: 'info', security: false, limited: false, what: 'plugin started' },
-  log: { level: 'info', security: false, limited: true, what: 'plugin log' },
-  overrun: { level: 'warn', security: false, limited: true, what: 'plugin overran its frame budget' },
-  exception: { level: 'warn', security: false, limited: true, what: 'plugin threw' },
-  'invalid-output': { level: 'warn', security: false, limited: true, what: 'plugin returned invalid output' },
-  memory: { level: 'warn', security: false, limited: true, what: 'plugin hit its memory limit' },
-  'load-failed': { level: 'error', security: false, limited: true, what: 'plugin failed to load' },
-  escape: { level: 'warn', security: true, limited: true, what: 'plugin ran code outside its frame' },
+  started: { level: 'info', limited: false, what: 'plugin started' },
+  log: { level: 'info', limited: true, what: 'plugin log' },
+  overrun: { level: 'warn', limited: true, what: 'plugin overran its frame budget' },
+  starved: {
+    level: 'info',
+    limited: true,
+    what: 'plugin frame lost to a loaded machine (not counted against the plugin)',
+  },
+  hung: { level: 'warn', limited: true, what: 'plugin call did not stop at its time limit' },
+  'over-share': {
+    level: 'warn',
+    limited: true,
+    what: 'plugin layer over its fair share of the composed frame',
+  },
+  'cpu-share': { level: 'warn', limited: true, what: 'plugin slowed to its fair CPU share' },
+  exception: { level: 'warn', limited: true, what: 'plugin threw' },
+  'invalid-output': { level: 'warn', limited: true, what: 'plugin returned invalid output' },
+  memory: { level: 'warn', limited: true, what: 'plugin hit its memory limit' },
+  'load-failed': { level: 'error', limited: true, what: 'plugin failed to load' },
+  escape: { level: 'warn', limited: true, what: 'plugin ran code outside its frame' },
   'undeclared-write': {
     level: 'warn',
-    security: true,
     limited: true,
     what: 'plugin wrote an undeclared path',
   },
-  restart: { level: 'warn', security: false, limited: false, what: 'plugin restarting' },
-  quarantine: { level: 'error', security: true, limited: false, what: 'plugin quarantined' },
-  'host-crash': { level: 'error', security: false, limited: false, what: 'plugin host crashed' },
-  'host-restart': { level: 'info', security: false, limited: false, what: 'plugin host restarted' },
+  restart: { level: 'warn', limited: false, what: 'plugin restarting' },
+  quarantine: { level: 'error', limited: false, what: 'plugin quarantined' },
+  'host-crash': { level: 'error', limited: false, what: 'plugin host crashed' },
+  'host-restart': { level: 'info', limited: false, what: 'plugin host restarted' },
+  bisect: { level: 'warn', limited: false, what: 'plugin host crash bisection' },
 };
 
 export type EventLog = {
@@ -68,7 +82,7 @@ export function createEventLog(init: {
         if (last.size >= MAX_TRACKED) last.clear();
         last.set(key, { at: t, suppressed: 0 });
       }
-      const logger = rule.security ? init.security : init.log;
+      const logger = isSecurityReason('pluginFault', e.kind) ? init.security : init.log;
       const fields = {
         event: `plugin.${e.kind}`,
         plugin: e.plugin,

@@ -8,6 +8,7 @@ import {
 } from '../../plugins/runtime/host.ts';
 import type { FaultPolicy } from '../../plugins/runtime/policy.ts';
 import type { HostEvent } from '../../plugins/runtime/protocol.ts';
+import { zeroCounters } from '../../plugins/runtime/types.ts';
 import { compilePermissions, type Permissions } from '../../plugins/sandbox/permissions.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
@@ -41,7 +42,16 @@ export type PluginServiceInit = {
   /** Host process options (restart backoff, hang detection, test hooks). */
   host?: Pick<
     HostInit,
-    'restart' | 'unresponsiveMs' | 'testHooks' | 'crashesToQuarantine' | 'clockIntervalMs' | 'paramsFlushMs'
+    | 'restart'
+    | 'unresponsiveMs'
+    | 'testHooks'
+    | 'crashesToQuarantine'
+    | 'clockIntervalMs'
+    | 'paramsFlushMs'
+    | 'readyTimeoutMs'
+    | 'maxRssMb'
+    | 'probationMs'
+    | 'cpuMsPerSecond'
   >;
   /** Repeated fault lines: one per (kind, plugin) per interval (default 10 s). */
   logIntervalMs?: number;
@@ -211,10 +221,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
             id: p.manifest.id,
             version: p.manifest.version,
             state: 'stopped' as const,
-            frames: 0,
-            overruns: 0,
-            restarts: 0,
-            refusedWrites: 0,
+            ...zeroCounters(),
             lastError: null,
           })),
         writes: writer.stats(),

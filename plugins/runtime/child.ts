@@ -5,6 +5,7 @@ import { createEngine, type Engine, type RuntimeEvent } from './engine.ts';
 import {
   CATASTROPHIC_MARKER,
   type ClockMessage,
+  capEvent,
   MAX_EVENTS_PER_MESSAGE,
   MAX_WRITE_BATCHES,
   type ToChild,
@@ -23,6 +24,8 @@ if (!send) {
 process.title = 'hana-plugin-host';
 
 const testHooks = process.env.HANA_PLUGIN_HOST_TEST_HOOKS === '1';
+// A test of the daemon's ready timeout: this child hangs before it ever says `ready`.
+const stallAtInit = testHooks && process.env.HANA_PLUGIN_HOST_TEST_STALL === '1';
 const follower = createClockFollower();
 let engine: Engine | undefined;
 let writes: { plugin: string; writes: PluginWrite[] }[] = [];
@@ -82,12 +85,14 @@ process.on('message', (raw: unknown) => {
   switch (msg.t) {
     case 'init': {
       if (engine) return;
+      if (stallAtInit) for (;;);
       applyClock(msg.clock);
       engine = createEngine({
         frameRate: msg.frameRate,
         width: msg.width,
         height: msg.height,
         policy: msg.policy,
+        ...(msg.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: msg.cpuMsPerSecond } : {}),
         clock: follower.read,
         onFrame(frame) {
           // A daemon that has not taken the previous frame yet gets none: frames are dropped,
@@ -110,7 +115,7 @@ process.on('message', (raw: unknown) => {
         },
         onEvent(event) {
           if (events.length >= MAX_EVENTS_PER_MESSAGE) droppedEvents++;
-          else events.push(event);
+          else events.push(capEvent(event));
           soon();
           if (STATE_CHANGES.has(event.kind) && !statsScheduled) {
             statsScheduled = true;

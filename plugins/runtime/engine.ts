@@ -1,22 +1,21 @@
-import { compilePermissions, type Permissions } from '../sandbox/permissions.ts';
+import { availableParallelism } from 'node:os';
 import {
   createSandbox,
   type FrameOutcome,
   type LoadResult,
   type ParamValue,
   type PluginWrite,
-  type Sandbox,
   type SandboxInit,
 } from '../sandbox/sandbox.ts';
 import { type CpuWatchdog, createCpuWatchdog } from '../sandbox/watchdog.ts';
 import type { SessionClock } from './clock.ts';
-import { composeFrame } from './compose.ts';
 import { createFaultTracker, DEFAULT_POLICY, type FaultPolicy, type FaultTracker } from './policy.ts';
+import { createShares } from './shares.ts';
+import { createSlot, keyOf, type Slot } from './slot.ts';
 import {
   type EncodedFrame,
   type EventKind,
   type PluginSpec,
-  type PluginState,
   type PluginStats,
   type RuntimeEvent,
   realTimers,
@@ -53,6 +52,11 @@ export type EngineInit = {
   /** Loads one plugin; default: a real isolate (createSandbox). */
   load?: (init: SandboxInit) => Promise<LoadResult>;
   watchdog?: CpuWatchdog;
+  /**
+   * CPU all plugins together may use per second, ms, shared fairly (cpu-share.ts). Default: every
+   * core but one (at least one), so the daemon and the frame loop keep a core of their own.
+   */
+  cpuMsPerSecond?: number;
   onFrame(frame: EncodedFrame): void;
   onWrites(plugin: string, writes: PluginWrite[]): void;
   onEvent(event: RuntimeEvent): void;
@@ -71,30 +75,12 @@ export type Engine = {
   close(): void;
 };
 
-type Slot = {
-  spec: PluginSpec;
-  key: string;
-  id: string;
-  permissions: Permissions;
-  tracker: FaultTracker;
-  state: PluginState;
-  /** Bumped whenever the sandbox is replaced or dropped: answers from an older one are ignored. */
-  generation: number;
-  sandbox: Sandbox | undefined;
-  retry: unknown;
-  inFlight: boolean;
-  /** Fractional frames owed at this plugin's fps (runs when ≥ 1). */
-  credit: number;
-  index: number;
-  lastTime: number | undefined;
-  params: Record<string, ParamValue>;
-  layer: string | undefined;
-  stats: PluginStats;
-};
-
 type Batch = { index: number; time: number; beat: number; tempo: number; waiting: number; emitted: boolean };
 
-const keyOf = (s: PluginSpec) => `${JSON.stringify(s.manifest)}\0${s.entrySource}`;
+/** Weight of the newest frame in a plugin's CPU average: about the last 10 frames count. */
+const CPU_AVG_WEIGHT = 0.2;
+const BASE_LOAD_TIMEOUT_MS = 2000;
+const MAX_LOAD_TIMEOUT_MS = 16_000;
 
 export function createEngine(init: EngineInit): Engine {
   const policy: FaultPolicy = { ...DEFAULT_POLICY, ...init.policy };
@@ -115,39 +101,18 @@ export function createEngine(init: EngineInit): Engine {
 
   const emitEvent = (slot: Slot, kind: EventKind, reason: string, extra: Partial<RuntimeEvent> = {}) =>
     init.onEvent({ kind, plugin: slot.id, reason, ...extra });
+  const shares = createShares({
+    cpuMsPerSecond: init.cpuMsPerSecond ?? 1000 * Math.max(1, availableParallelism() - 1),
+    say: (id, kind, reason) => init.onEvent({ kind, plugin: id, reason, code: kind }),
+  });
 
-  function makeSlot(spec: PluginSpec, quarantined: boolean): Slot {
-    const m = spec.manifest;
-    const slot: Slot = {
-      spec,
-      key: keyOf(spec),
-      id: m.id,
-      permissions: compilePermissions(m),
+  const makeSlot = (spec: PluginSpec, quarantined: boolean): Slot =>
+    createSlot(spec, {
+      quarantined,
+      frameRate: init.frameRate,
       tracker: createFaultTracker(policy, now),
-      state: quarantined ? 'quarantined' : 'starting',
-      generation: 0,
-      sandbox: undefined,
-      retry: undefined,
-      inFlight: false,
-      credit: 1,
-      index: 0,
-      lastTime: undefined,
-      params: {},
-      layer: undefined,
-      stats: {
-        id: m.id,
-        version: m.version,
-        state: 'starting',
-        frames: 0,
-        overruns: 0,
-        restarts: 0,
-        refusedWrites: 0,
-        lastError: quarantined ? 'quarantined before the plugin host restarted' : null,
-      },
-    };
-    for (const [path, value] of params) if (slot.permissions.canRead(path)) slot.params[path] = value;
-    return slot;
-  }
+      params,
+    });
 
   function drop(slot: Slot): void {
     slot.generation++;
@@ -170,6 +135,7 @@ export function createEngine(init: EngineInit): Engine {
       width: init.width,
       height: init.height,
       watchdog,
+      ...(slot.loadTimeoutMs ? { loadTimeoutMs: slot.loadTimeoutMs } : {}),
       onCatastrophicError: (message) => init.onCatastrophicError?.(slot.id, message),
     }).then(loaded, (err: unknown) =>
       // createSandbox resolves every failure it knows; a throw (e.g. from isolated-vm itself) is one more.
@@ -186,11 +152,23 @@ export function createEngine(init: EngineInit): Engine {
         return;
       }
       if (!r.ok) {
+        if (r.code === 'starved') {
+          // The machine, not the plugin: load again with more wall time, and count nothing.
+          slot.stats.starved++;
+          slot.loadTimeoutMs = Math.min(
+            MAX_LOAD_TIMEOUT_MS,
+            2 * (slot.loadTimeoutMs ?? BASE_LOAD_TIMEOUT_MS),
+          );
+          emitEvent(slot, 'starved', r.error, { code: 'starved' });
+          retry(slot, policy.backoffMs);
+          return;
+        }
         slot.stats.lastError = `${r.code}: ${r.error}`;
         emitEvent(slot, 'load-failed', r.error, { code: r.code });
         decide(slot, slot.tracker.fault(true), r.error);
         return;
       }
+      slot.loadTimeoutMs = undefined;
       slot.sandbox = r.sandbox;
       slot.state = 'running';
       slot.index = 0;
@@ -211,11 +189,19 @@ export function createEngine(init: EngineInit): Engine {
       emitEvent(slot, 'quarantine', why);
       return;
     }
-    slot.state = 'backoff';
     slot.stats.restarts++;
-    emitEvent(slot, 'restart', reason, { delayMs: verdict.delayMs, attempt: verdict.attempt });
+    const why =
+      verdict.faults > 1
+        ? `${verdict.faults} faulty frames among its last ${policy.faultWindowFrames}; last: ${reason}`
+        : reason;
+    emitEvent(slot, 'restart', why, { delayMs: verdict.delayMs, attempt: verdict.attempt, code: 'restart' });
+    retry(slot, verdict.delayMs);
+  }
+
+  function retry(slot: Slot, delayMs: number): void {
+    slot.state = 'backoff';
     const generation = slot.generation;
-    slot.retry = timers.set(verdict.delayMs, () => {
+    slot.retry = timers.set(delayMs, () => {
       if (!closed && slot.generation === generation && slots.includes(slot)) start(slot);
     });
   }
@@ -226,10 +212,12 @@ export function createEngine(init: EngineInit): Engine {
     'invalid-output': 'invalid-output',
     memory: 'memory',
     escape: 'escape',
+    hung: 'hung',
     disposed: 'exception',
   };
 
   function handle(slot: Slot, outcome: FrameOutcome): void {
+    slot.cpuAvgMs += CPU_AVG_WEIGHT * (outcome.cpuMs - slot.cpuAvgMs);
     if (outcome.logs.length) emitEvent(slot, 'log', 'frame', { items: outcome.logs });
     if (outcome.ok) {
       slot.stats.frames++;
@@ -251,6 +239,12 @@ export function createEngine(init: EngineInit): Engine {
           items: outcome.refused,
         });
       }
+      return;
+    }
+    if (outcome.code === 'starved') {
+      // Lost to a loaded machine: not the plugin's fault, so not in its fault window.
+      slot.stats.starved++;
+      emitEvent(slot, 'starved', outcome.error, { code: 'starved' });
       return;
     }
     if (outcome.code === 'overrun') slot.stats.overruns++;
@@ -310,12 +304,8 @@ export function createEngine(init: EngineInit): Engine {
 
   function emit(b: Batch): void {
     b.emitted = true;
-    const layers: { id: string; json: string }[] = [];
-    for (const slot of slots) {
-      if (slot.state === 'running' && slot.layer !== undefined)
-        layers.push({ id: slot.id, json: slot.layer });
-    }
-    const frame = composeFrame({ ...b, width: init.width, height: init.height }, layers);
+    const drawn = slots.filter((s) => s.state === 'running' && s.layer !== undefined);
+    const frame = shares.compose({ ...b, width: init.width, height: init.height }, drawn);
     if (frame.trimmed) trimmed++;
     init.onFrame({ index: b.index, time: b.time, json: frame.json });
   }
@@ -334,11 +324,19 @@ export function createEngine(init: EngineInit): Engine {
       emitted: false,
     };
     batch = b;
-    for (const slot of slots) {
-      if (slot.state !== 'running') continue;
-      const fps = Math.min(slot.spec.manifest.limits.fps, init.frameRate);
-      slot.credit = Math.min(1, slot.credit + fps / init.frameRate);
-      if (slot.inFlight || slot.credit < 1 - 1e-9) continue;
+    const running = slots.filter((s) => s.state === 'running');
+    const rates = shares.rates(running);
+    for (let i = 0; i < running.length; i++) {
+      const slot = running[i]!;
+      const fps = slot.fps;
+      const before = slot.credit;
+      slot.credit = Math.min(1, slot.credit + rates[i]! / init.frameRate);
+      if (slot.inFlight) continue;
+      if (slot.credit < 1 - 1e-9) {
+        // Would it have run at its own fps? Then its CPU share held it back this tick.
+        if (slot.throttled && Math.min(1, before + fps / init.frameRate) >= 1 - 1e-9) slot.stats.throttled++;
+        continue;
+      }
       slot.credit -= 1;
       runFrame(slot, b);
     }

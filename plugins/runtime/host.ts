@@ -1,84 +1,28 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { type Logger, securityLogger } from '../../daemon/log.ts';
-import type { ParamValue, PluginWrite } from '../sandbox/sandbox.ts';
-import { monotonicNs, type SessionClock } from './clock.ts';
-import type { EncodedFrame, PluginSpec, PluginStats } from './engine.ts';
-import type { FaultPolicy } from './policy.ts';
-import {
-  CATASTROPHIC_MARKER,
-  type ClockMessage,
-  FromChild,
-  type HostEvent,
-  isFrameMessage,
-  type ToChild,
-} from './protocol.ts';
+import type { ChildProcess } from 'node:child_process';
+import { securityLogger } from '../../daemon/log.ts';
+import type { ParamValue } from '../sandbox/sandbox.ts';
+import { type BisectStep, createBisector, describeStep } from './bisect.ts';
+import { defaultRssCeilingMb, readRssMb } from './child-rss.ts';
+import { monotonicNs } from './clock.ts';
+import type { PluginSpec } from './engine.ts';
+import { type Catastrophe, forkPluginHost } from './fork-child.ts';
+import { createHostStatsBook } from './host-stats.ts';
+import type { HostInit, HostState, PluginHost } from './host-types.ts';
+import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToChild } from './protocol.ts';
 
 // The daemon's side of the plugin host: forks child.ts, feeds it plugins, parameters and clock
 // samples, hands its frames, writes and events to the daemon, and brings it back when it dies
 // (a catastrophic isolate error aborts it by design; SIGKILL, OOM or a hang end it too) with
 // exponential backoff. A plugin named in a catastrophic error is quarantined after repeated
-// crashes, so one plugin cannot keep taking the others down. Nothing here runs plugin code:
-// the daemon's event loop only moves small messages.
+// crashes, so one plugin cannot keep taking the others down; a crash that names no plugin
+// (SIGTRAP from a V8 fatal error, a segfault, the RSS ceiling, a hang) starts a bisection
+// (bisect.ts) that finds the plugin and quarantines it. A child that never says `ready` is
+// killed, and so is one whose resident memory passes the ceiling. Nothing here runs plugin
+// code: the daemon's event loop only moves small messages.
 
-export const CHILD_PATH = join(import.meta.dirname, 'child.ts');
+export type { HostInit, HostState, HostStats, PluginHost, TestHook } from './host-types.ts';
 
-export type HostInit = {
-  plugins: readonly PluginSpec[];
-  frameRate: number;
-  width: number;
-  height: number;
-  clock: SessionClock;
-  policy?: Partial<FaultPolicy>;
-  onFrame(frame: EncodedFrame): void;
-  onWrites(plugin: string, writes: PluginWrite[]): void;
-  onEvent(event: HostEvent): void;
-  log: Logger;
-  /** Initial parameter values (paths some plugin reads). */
-  params?: Readonly<Record<string, ParamValue>>;
-  /** How often a clock sample goes to the child, ms (default 100). */
-  clockIntervalMs?: number;
-  /** Parameter changes are batched for this long, ms (default half a frame). */
-  paramsFlushMs?: number;
-  /** Host restarts: first delay, cap, and how long a host must live for the count to reset. */
-  restart?: { backoffMs?: number; maxBackoffMs?: number; stableMs?: number };
-  /** A plugin named in this many catastrophic crashes within `restart.stableMs` is quarantined (default 2). */
-  crashesToQuarantine?: number;
-  /** A child silent for this long (ms) is killed and restarted (default 5000; it reports every 250 ms). */
-  unresponsiveMs?: number;
-  /** Lets tests trigger the crash and hang paths (see child.ts). */
-  testHooks?: boolean;
-};
-
-export type HostState = 'starting' | 'running' | 'backoff' | 'closed';
-
-export type HostStats = {
-  host: {
-    pid: number | null;
-    state: HostState;
-    restarts: number;
-    frames: number;
-    droppedFrames: number;
-    trimmedFrames: number;
-  };
-  plugins: PluginStats[];
-};
-
-export type PluginHost = {
-  setPlugins(plugins: readonly PluginSpec[]): void;
-  updateParams(changes: Iterable<{ readonly path: string; readonly value: ParamValue }>): void;
-  /** Re-enables a quarantined plugin; false when no plugin by that id is quarantined. */
-  enable(id: string): boolean;
-  stats(): HostStats;
-  /** Resolves when the current child has loaded its plugin list. */
-  ready(): Promise<void>;
-  /** With `testHooks`: makes the child take its catastrophic-error path, or hang. Ignored otherwise. */
-  testHook(hook: { kind: 'catastrophic'; plugin: string } | { kind: 'hang' }): void;
-  close(): Promise<void>;
-};
-
-const COUNTERS = ['frames', 'overruns', 'restarts', 'refusedWrites'] as const;
+type Kill = { code: 'host-hung' | 'host-not-ready' | 'host-rss'; reason: string };
 
 export function startPluginHost(init: HostInit): PluginHost {
   const { log } = init;
@@ -87,29 +31,43 @@ export function startPluginHost(init: HostInit): PluginHost {
   const stableMs = init.restart?.stableMs ?? 60_000;
   const crashesToQuarantine = init.crashesToQuarantine ?? 2;
   const unresponsiveMs = init.unresponsiveMs ?? 5000;
+  const readyTimeoutMs = init.readyTimeoutMs ?? 15_000;
+  const probationMs = init.probationMs ?? 10_000;
   let plugins = init.plugins;
   const params = new Map<string, ParamValue>(Object.entries(init.params ?? {}));
   let pendingParams = new Map<string, ParamValue>();
   let paramsTimer: NodeJS.Timeout | undefined;
   const quarantined = new Set<string>();
   const pluginCrashes = new Map<string, number[]>();
+  const bisector = createBisector();
+  const book = createHostStatsBook();
   let crashes: number[] = [];
   let child: ChildProcess | undefined;
   let state: HostState = 'starting';
   let restarts = 0;
+  let notReady = 0;
+  /** Children killed for not getting ready since the last one that did. */
+  let notReadyInARow = 0;
+  let rssKills = 0;
+  let rssMb: number | null = null;
+  let rssReading = false;
   let lastHeard = 0;
-  let catastrophe: { plugin: string; message: string } | undefined;
-  let killedFor: string | undefined;
+  let spawnedAt = 0;
+  /** Ids of the plugins the current child was given (what a crash of it implicates). */
+  let running: string[] = [];
+  let catastrophe: Catastrophe | undefined;
+  let killedFor: Kill | undefined;
+  let stallNext = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  let probationTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
-  let current: PluginStats[] = [];
-  const base = new Map<string, Pick<PluginStats, (typeof COUNTERS)[number]>>();
-  let totals = { frames: 0, droppedFrames: 0, trimmedFrames: 0 };
-  let totalsBase = { frames: 0, droppedFrames: 0, trimmedFrames: 0 };
   let readyWaiters: (() => void)[] = [];
   let badMessageLogged = false;
   const security = securityLogger(log);
   let isReady = false;
+
+  const maxRssMb = (): number =>
+    init.maxRssMb ?? defaultRssCeilingMb(plugins.map((p) => p.manifest.limits.memoryMb));
 
   const clockMessage = (): ClockMessage => {
     const ns = monotonicNs();
@@ -137,10 +95,22 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   const emit = (event: HostEvent): void => guard('event', () => init.onEvent(event));
 
+  /** The plugins the child runs now: all but those the bisection holds out, in layer order. */
+  function runList(): PluginSpec[] {
+    const held = bisector.held();
+    return held.size === 0 ? [...plugins] : plugins.filter((p) => !held.has(p.manifest.id));
+  }
+
+  function postPlugins(): void {
+    const list = runList();
+    running = list.map((p) => p.manifest.id);
+    post({ t: 'plugins', plugins: list, quarantined: [...quarantined] });
+  }
+
   function onMessage(raw: unknown): void {
     lastHeard = performance.now();
     if (isFrameMessage(raw)) {
-      totals.frames++;
+      book.frame();
       guard('frame', () => init.onFrame({ index: raw.index, time: raw.time, json: raw.json }));
       return;
     }
@@ -158,26 +128,24 @@ export function startPluginHost(init: HostInit): PluginHost {
     }
     const msg = parsed.data;
     if (msg.t === 'ready') {
+      if (isReady) return;
       state = 'running';
       isReady = true;
+      notReadyInARow = 0;
       for (const w of readyWaiters.splice(0)) w();
       if (restarts > 0)
         emit({ kind: 'host-restart', reason: `plugin host running again (pid ${child?.pid})` });
+      if (bisector.active) startProbation();
       return;
     }
     if (msg.t === 'stats') {
-      current = msg.plugins;
-      totals = {
-        frames: totals.frames,
-        droppedFrames: msg.droppedFrames,
-        trimmedFrames: msg.trimmed,
-      };
+      book.report(msg.plugins, msg.droppedFrames, msg.trimmed);
       return;
     }
     for (const w of msg.writes) guard('writes', () => init.onWrites(w.plugin, w.writes));
     for (const e of msg.events) {
       if (e.kind === 'quarantine' && e.plugin) quarantined.add(e.plugin);
-      follow(e);
+      book.follow(e);
       emit(e);
     }
     if (msg.droppedEvents > 0) {
@@ -188,106 +156,120 @@ export function startPluginHost(init: HostInit): PluginHost {
     }
   }
 
-  /** Keeps the cached stats in step with state changes between the child's periodic reports. */
-  function follow(e: HostEvent): void {
-    const s = current.find((c) => c.id === e.plugin);
-    if (!s) return;
-    if (e.kind === 'started') s.state = 'running';
-    else if (e.kind === 'restart') s.state = 'backoff';
-    else if (e.kind === 'quarantine') {
-      s.state = 'quarantined';
-      s.lastError = `quarantined: ${e.reason}`;
-    }
-  }
-
   function spawnChild(): void {
     state = 'starting';
     badMessageLogged = false;
     isReady = false;
     catastrophe = undefined;
     killedFor = undefined;
-    const proc = fork(CHILD_PATH, [], {
-      execArgv: ['--no-node-snapshot'],
-      serialization: 'json',
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, HANA_PLUGIN_HOST_TEST_HOOKS: init.testHooks ? '1' : '0' },
+    rssMb = null;
+    const stall = stallNext;
+    stallNext = false;
+    const proc = forkPluginHost({
+      log,
+      testHooks: init.testHooks === true,
+      stall,
+      onCatastrophe: (c) => {
+        catastrophe = c;
+      },
     });
     child = proc;
     lastHeard = performance.now();
+    spawnedAt = lastHeard;
     proc.on('message', onMessage);
-    proc.on('error', (err) => log.warn({ err, event: 'plugin.host-error' }, 'plugin host process error'));
-    let stderrLines = 0;
-    createInterface({ input: proc.stderr! }).on('line', (line) => {
-      if (line.startsWith(CATASTROPHIC_MARKER)) {
-        try {
-          const c = JSON.parse(line.slice(CATASTROPHIC_MARKER.length)) as {
-            plugin: unknown;
-            message: unknown;
-          };
-          if (typeof c.plugin === 'string' && typeof c.message === 'string') {
-            catastrophe = { plugin: c.plugin.slice(0, 64), message: c.message.slice(0, 500) };
-          }
-        } catch {}
-        return;
-      }
-      // Node's own warnings and crash reports; bounded, so a chatty child cannot flood the log.
-      if (++stderrLines <= 50)
-        log.warn({ event: 'plugin.host-stderr', line: line.slice(0, 500) }, 'plugin host');
-    });
     proc.on('exit', (code, signal) => onExit(proc, code, signal));
+    const list = runList();
+    running = list.map((p) => p.manifest.id);
     post({
       t: 'init',
       frameRate: init.frameRate,
       width: init.width,
       height: init.height,
       policy: init.policy ?? {},
-      plugins,
+      ...(init.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: init.cpuMsPerSecond } : {}),
+      plugins: list,
       quarantined: [...quarantined],
       params: Object.fromEntries(params),
       clock: clockMessage(),
     });
   }
 
+  function kill(proc: ChildProcess, k: Kill, fields: Record<string, unknown>): void {
+    killedFor = k;
+    log.warn({ event: `plugin.${k.code}`, code: k.code, pid: proc.pid, ...fields }, k.reason);
+    proc.kill('SIGKILL');
+  }
+
+  /** A crash with a plugin named in it: that plugin is quarantined after repeated ones. */
+  function namedCrash(id: string, t: number): void {
+    const list = [...(pluginCrashes.get(id) ?? []).filter((at) => t - at < stableMs), t];
+    pluginCrashes.set(id, list);
+    if (list.length >= crashesToQuarantine && !quarantined.has(id)) {
+      quarantined.add(id);
+      emit({
+        kind: 'quarantine',
+        plugin: id,
+        code: 'host-catastrophic',
+        reason: `crashed the plugin host ${list.length} times within ${stableMs / 1000} s`,
+      });
+    }
+  }
+
+  function logStep(s: BisectStep, how: string): void {
+    const d = describeStep(s, how, plugins.length);
+    log[s.kind === 'found' ? 'warn' : 'info']({ event: 'plugin.bisect', code: d.code, ...s }, d.reason);
+    emit({ kind: 'bisect', code: d.code, reason: d.reason, ...(d.plugin ? { plugin: d.plugin } : {}) });
+    if (s.kind === 'found') {
+      quarantined.add(s.culprit);
+      emit({ kind: 'quarantine', plugin: s.culprit, code: 'bisect-found', reason: d.reason });
+    }
+  }
+
+  function startProbation(): void {
+    if (probationTimer) clearTimeout(probationTimer);
+    const proc = child;
+    probationTimer = setTimeout(() => {
+      probationTimer = undefined;
+      if (closing || !bisector.active || child !== proc || !isReady) return;
+      const s = bisector.survived();
+      logStep(s, `${probationMs / 1000} s without a crash`);
+      // Plugins come back into the running child: no restart, the show goes on.
+      postPlugins();
+      if (s.kind === 'step') startProbation();
+    }, probationMs);
+  }
+
   function onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (proc !== child) return;
     child = undefined;
+    if (probationTimer) clearTimeout(probationTimer);
+    probationTimer = undefined;
     if (closing || state === 'closed') return;
-    // Counters survive the crash: what the old child counted is kept as a base.
-    for (const s of current) {
-      const b = base.get(s.id) ?? { frames: 0, overruns: 0, restarts: 0, refusedWrites: 0 };
-      for (const k of COUNTERS) b[k] += s[k];
-      base.set(s.id, b);
-    }
-    current = current.map((s) => ({ ...s, frames: 0, overruns: 0, restarts: 0, refusedWrites: 0 }));
-    totalsBase = {
-      frames: 0,
-      droppedFrames: totalsBase.droppedFrames + totals.droppedFrames,
-      trimmedFrames: totalsBase.trimmedFrames + totals.trimmedFrames,
-    };
-    totals = { frames: totals.frames, droppedFrames: 0, trimmedFrames: 0 };
+    book.childEnded();
     const t = performance.now();
     crashes = [...crashes.filter((at) => t - at < stableMs), t];
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    const why = killedFor ?? (catastrophe ? `catastrophic isolate error: ${catastrophe.message}` : how);
+    const why =
+      killedFor?.reason ?? (catastrophe ? `catastrophic isolate error: ${catastrophe.message}` : how);
+    const crashCode =
+      killedFor?.code ?? (catastrophe ? 'host-catastrophic' : signal ? 'host-signal' : 'host-exit');
     emit({
       kind: 'host-crash',
       plugin: catastrophe?.plugin,
+      code: crashCode,
       reason: `plugin host ended (${how}): ${why}`,
     });
-    if (catastrophe) {
-      const id = catastrophe.plugin;
-      const list = [...(pluginCrashes.get(id) ?? []).filter((at) => t - at < stableMs), t];
-      pluginCrashes.set(id, list);
-      if (list.length >= crashesToQuarantine && !quarantined.has(id)) {
-        quarantined.add(id);
-        emit({
-          kind: 'quarantine',
-          plugin: id,
-          reason: `crashed the plugin host ${list.length} times within ${stableMs / 1000} s`,
-        });
-      }
+    if (catastrophe) namedCrash(catastrophe.plugin, t);
+    else if (killedFor?.code !== 'host-not-ready') {
+      // Nothing names a plugin: find it. A child that never got ready ran no plugin code.
+      const everyone = plugins.map((p) => p.manifest.id).filter((id) => !quarantined.has(id));
+      const s = bisector.crashed(
+        everyone,
+        running.filter((id) => !quarantined.has(id)),
+      );
+      if (s) logStep(s, crashCode === 'host-signal' || crashCode === 'host-exit' ? how : crashCode);
     }
-    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (crashes.length - 1));
+    const delay = bisector.active ? backoffMs : Math.min(maxBackoffMs, backoffMs * 2 ** (crashes.length - 1));
     state = 'backoff';
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
@@ -297,14 +279,53 @@ export function startPluginHost(init: HostInit): PluginHost {
     }, delay);
   }
 
+  function checkRss(proc: ChildProcess): void {
+    if (rssReading || proc.pid === undefined) return;
+    rssReading = true;
+    void readRssMb(proc.pid).then((mb) => {
+      rssReading = false;
+      if (mb === undefined || proc !== child || killedFor) return;
+      rssMb = Math.round(mb);
+      const ceiling = maxRssMb();
+      if (mb > ceiling) {
+        rssKills++;
+        kill(
+          proc,
+          {
+            code: 'host-rss',
+            reason: `the plugin host holds ${Math.round(mb)} MiB of memory, over its ${ceiling} MiB ceiling: killed`,
+          },
+          { rssMb: Math.round(mb), maxRssMb: ceiling },
+        );
+      }
+    });
+  }
+
   const clockTimer = setInterval(() => post({ t: 'clock', ...clockMessage() }), init.clockIntervalMs ?? 100);
   const watchTimer = setInterval(() => {
-    if (state === 'running' && child && performance.now() - lastHeard > unresponsiveMs) {
-      killedFor = `no message for ${unresponsiveMs} ms (hung)`;
-      log.warn({ event: 'plugin.host-unresponsive', pid: child.pid }, 'the plugin host stopped answering');
-      child.kill('SIGKILL');
+    const proc = child;
+    if (!proc || killedFor) return;
+    const t = performance.now();
+    const readyWithinMs = readyTimeoutMs * 2 ** Math.min(3, notReadyInARow);
+    if (state === 'starting' && t - spawnedAt > readyWithinMs) {
+      notReady++;
+      notReadyInARow++;
+      kill(
+        proc,
+        {
+          code: 'host-not-ready',
+          reason: `the plugin host did not get ready within ${readyWithinMs} ms: killed`,
+        },
+        {},
+      );
+      return;
     }
-  }, 500);
+    if (state === 'running' && t - lastHeard > unresponsiveMs) {
+      kill(proc, { code: 'host-hung', reason: `no message for ${unresponsiveMs} ms (hung)` }, {});
+      return;
+    }
+    checkRss(proc);
+  }, 250);
 
   function flushParams(): void {
     paramsTimer = undefined;
@@ -320,7 +341,16 @@ export function startPluginHost(init: HostInit): PluginHost {
       plugins = list;
       const ids = new Set(list.map((p) => p.manifest.id));
       for (const id of quarantined) if (!ids.has(id)) quarantined.delete(id);
-      post({ t: 'plugins', plugins, quarantined: [...quarantined] });
+      if (bisector.active) {
+        bisector.abandon();
+        if (probationTimer) clearTimeout(probationTimer);
+        probationTimer = undefined;
+        log.info(
+          { event: 'plugin.bisect', code: 'bisect-abandoned' },
+          'bisection abandoned: the plugin list changed; every plugin runs again',
+        );
+      }
+      postPlugins();
     },
     updateParams(changes) {
       for (const { path, value } of changes) {
@@ -331,54 +361,34 @@ export function startPluginHost(init: HostInit): PluginHost {
         paramsTimer ??= setTimeout(flushParams, init.paramsFlushMs ?? 500 / init.frameRate);
     },
     enable(id) {
-      const known = current.find((s) => s.id === id);
-      if (!quarantined.has(id) && known?.state !== 'quarantined') return false;
+      if (!quarantined.has(id) && !book.isQuarantinedNow(id)) return false;
       quarantined.delete(id);
       pluginCrashes.delete(id);
-      if (known) {
-        known.state = 'starting';
-        known.lastError = null;
-      }
+      book.enabling(id);
       post({ t: 'enable', id });
       return true;
     },
     stats() {
+      const s = bisector.active ? bisector.current() : undefined;
       return {
         host: {
           pid: child?.pid ?? null,
           state,
           restarts,
-          frames: totals.frames,
-          droppedFrames: totalsBase.droppedFrames + totals.droppedFrames,
-          trimmedFrames: totalsBase.trimmedFrames + totals.trimmedFrames,
+          ...book.totals(),
+          notReady,
+          rssKills,
+          rssMb,
+          maxRssMb: maxRssMb(),
+          bisect: s ? { step: s.step, suspects: s.suspects, held: [...bisector.held()] } : null,
         },
-        plugins: plugins.map((p) => {
-          const id = p.manifest.id;
-          const s = current.find((c) => c.id === id) ?? {
-            id,
-            version: p.manifest.version,
-            state: quarantined.has(id) ? ('quarantined' as const) : ('starting' as const),
-            frames: 0,
-            overruns: 0,
-            restarts: 0,
-            refusedWrites: 0,
-            lastError: null,
-          };
-          const b = base.get(id);
-          if (!b) return { ...s };
-          return {
-            ...s,
-            frames: s.frames + b.frames,
-            overruns: s.overruns + b.overruns,
-            restarts: s.restarts + b.restarts,
-            refusedWrites: s.refusedWrites + b.refusedWrites,
-          };
-        }),
+        plugins: book.plugins(plugins, quarantined, bisector.held()),
       };
     },
     testHook(hook) {
       if (!init.testHooks) return;
-      post(hook.kind === 'hang' ? { t: 'test-hang' } : { t: 'test-catastrophic', id: hook.plugin });
+      if (hook.kind === 'stall-next-start') stallNext = true;
+      else post(hook.kind === 'hang' ? { t: 'test-hang' } : { t: 'test-catastrophic', id: hook.plugin });
     },
     ready() {
       if (isReady) return Promise.resolve();
@@ -390,6 +400,7 @@ export function startPluginHost(init: HostInit): PluginHost {
         clearInterval(watchTimer);
         if (paramsTimer) clearTimeout(paramsTimer);
         if (restartTimer) clearTimeout(restartTimer);
+        if (probationTimer) clearTimeout(probationTimer);
         const proc = child;
         state = 'closed';
         if (proc && proc.exitCode === null && proc.signalCode === null) {

@@ -23,6 +23,7 @@ export type ToChild =
       width: number;
       height: number;
       policy: Partial<FaultPolicy>;
+      cpuMsPerSecond?: number;
       plugins: readonly PluginSpec[];
       quarantined: string[];
       params: Record<string, ParamValue>;
@@ -42,6 +43,10 @@ const PluginId = Text(64);
 export const EventKind = z.enum([
   'started',
   'overrun',
+  'starved',
+  'hung',
+  'over-share',
+  'cpu-share',
   'exception',
   'memory',
   'invalid-output',
@@ -53,15 +58,19 @@ export const EventKind = z.enum([
   'log',
   'host-crash',
   'host-restart',
+  'bisect',
 ]);
+
+/** What the daemon accepts of an event's free text; child.ts cuts to it before sending. */
+export const EVENT_TEXT = { reason: 2000, item: 600, items: 64, code: 64 } as const;
 
 export const HostEvent = z
   .object({
     kind: EventKind,
     plugin: PluginId.optional(),
-    reason: Text(2000),
-    code: Text(64).optional(),
-    items: z.array(Text(600)).max(64).optional(),
+    reason: Text(EVENT_TEXT.reason),
+    code: Text(EVENT_TEXT.code).optional(),
+    items: z.array(Text(EVENT_TEXT.item)).max(EVENT_TEXT.items).optional(),
     delayMs: z.number().min(0).optional(),
     attempt: z.number().int().min(0).optional(),
   })
@@ -69,17 +78,44 @@ export const HostEvent = z
 /** An event of the runtime (per plugin) or of the host process itself (host-crash, host-restart). */
 export type HostEvent = z.infer<typeof HostEvent>;
 
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/**
+ * An event cut to what the daemon accepts. The sandbox caps what a plugin says already; this is
+ * the boundary's own cap, so no string, however it got here, gets a whole batch of events and
+ * writes refused (the daemon refuses a message with any field over its cap).
+ */
+export function capEvent<E extends { reason: string; code?: string; items?: string[] }>(e: E): E {
+  const over =
+    e.reason.length > EVENT_TEXT.reason ||
+    (e.code?.length ?? 0) > EVENT_TEXT.code ||
+    (e.items !== undefined &&
+      (e.items.length > EVENT_TEXT.items || e.items.some((i) => i.length > EVENT_TEXT.item)));
+  if (!over) return e;
+  return {
+    ...e,
+    reason: clip(e.reason, EVENT_TEXT.reason),
+    ...(e.code !== undefined ? { code: clip(e.code, EVENT_TEXT.code) } : {}),
+    ...(e.items !== undefined
+      ? { items: e.items.slice(0, EVENT_TEXT.items).map((i) => clip(i, EVENT_TEXT.item)) }
+      : {}),
+  };
+}
+
 const WriteValue = z.union([z.number(), z.boolean(), Text(4096)]);
 
 export const PluginStatsSchema = z
   .object({
     id: PluginId,
     version: Text(64),
-    state: z.enum(['starting', 'running', 'backoff', 'quarantined', 'stopped']),
+    state: z.enum(['starting', 'running', 'backoff', 'quarantined', 'stopped', 'held']),
     frames: z.number().int().min(0),
     overruns: z.number().int().min(0),
     restarts: z.number().int().min(0),
     refusedWrites: z.number().int().min(0),
+    starved: z.number().int().min(0),
+    leftOut: z.number().int().min(0),
+    throttled: z.number().int().min(0),
     lastError: Text(2000).nullable(),
   })
   .strict();

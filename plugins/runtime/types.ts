@@ -5,7 +5,8 @@ import type { PluginManifest } from '../manifest.ts';
 
 export type PluginSpec = { readonly manifest: PluginManifest; readonly entrySource: string };
 
-export type PluginState = 'starting' | 'running' | 'backoff' | 'quarantined' | 'stopped';
+/** `held`: kept out of the plugin host while a crash that named no plugin is bisected (host.ts). */
+export type PluginState = 'starting' | 'running' | 'backoff' | 'quarantined' | 'stopped' | 'held';
 
 export type PluginStats = {
   id: string;
@@ -16,12 +17,33 @@ export type PluginStats = {
   overruns: number;
   restarts: number;
   refusedWrites: number;
+  /** Frames lost to a loaded machine (stopped by the wall clock before using their CPU): not faults. */
+  starved: number;
+  /** Frames its layer was left out of, being over its fair share of the composed frame. */
+  leftOut: number;
+  /** Frames it did not run because its fair share of the plugins' CPU held it below its fps. */
+  throttled: number;
   lastError: string | null;
 };
+
+/** The counters of a plugin's stats, all at zero. */
+export const zeroCounters = () => ({
+  frames: 0,
+  overruns: 0,
+  restarts: 0,
+  refusedWrites: 0,
+  starved: 0,
+  leftOut: 0,
+  throttled: 0,
+});
 
 export type EventKind =
   | 'started'
   | 'overrun'
+  | 'starved'
+  | 'hung'
+  | 'over-share'
+  | 'cpu-share'
   | 'exception'
   | 'memory'
   | 'invalid-output'

@@ -27,7 +27,7 @@ const engine = createEngine({
   onWrites: () => {},
   onEvent: () => {},
   // A restart would hide a miss: count misses, never restart in this measurement.
-  policy: { consecutiveFaults: 1_000_000 },
+  policy: { faultsToRestart: 1_000_000, faultWindowFrames: 1_000_000 },
 });
 engine.updateParams({ '/layer/1/hue': 120, '/layer/1/opacity': 1, '/layer/2/opacity': 1, '/speed': 1 });
 engine.setPlugins(

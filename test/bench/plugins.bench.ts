@@ -37,7 +37,7 @@ async function example(manifestPath: string): Promise<PluginSpec> {
   return { manifest: m.manifest, entrySource };
 }
 
-function frameInput(i: number): FrameInput {
+export function frameInput(i: number): FrameInput {
   return {
     index: i,
     time: i / 60,

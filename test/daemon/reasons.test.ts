@@ -28,7 +28,7 @@ const codes = (c: Channel) => CHANNELS[c].reasons.map((r) => r.code as string);
 /** Every .ts file under the daemon's source folders, by path from the repository root. */
 async function sources(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const dir of ['daemon', 'protocols', 'trust-store']) {
+  for (const dir of ['daemon', 'protocols', 'trust-store', 'plugins']) {
     for (const e of await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
       if (!e.isFile() || !e.name.endsWith('.ts')) continue;
       const path = join(e.parentPath, e.name);

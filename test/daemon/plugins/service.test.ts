@@ -43,7 +43,7 @@ function setup(plugins: PluginSpec[] | (() => PluginSpec[]), init: Partial<Plugi
     height: 600,
     loadPlugins: async () => (typeof plugins === 'function' ? plugins() : plugins),
     onQuarantine: (id, reason) => quarantined.push([id, reason]),
-    policy: { consecutiveFaults: 3, maxRestarts: 1, backoffMs: 20 },
+    policy: { faultsToRestart: 3, faultWindowFrames: 3, maxRestarts: 1, backoffMs: 20 },
     host: { restart: { backoffMs: 50 } },
     logIntervalMs: 60_000,
     ...init,

@@ -7,11 +7,11 @@ import {
   type Engine,
   type EngineInit,
   type RuntimeEvent,
-  type Timers,
 } from '../../../plugins/runtime/engine.ts';
 import type { PluginWrite } from '../../../plugins/sandbox/sandbox.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { eventually } from '../../helpers/daemon.ts';
+import { manualTimers } from './manual-timers.ts';
 
 // The frame engine in this process with real isolates. The first tests drive it with a manual
 // clock and timers (deterministic ticks); the adversarial ones run it at 60 fps in real time and
@@ -40,7 +40,7 @@ function harness(init: Partial<EngineInit> = {}): Harness {
     width: 640,
     height: 360,
     clock: () => ({ timeMs: performance.now(), beat: performance.now() / 500, tempo: 120 }),
-    policy: { consecutiveFaults: 3, maxRestarts: 2, backoffMs: 20, maxBackoffMs: 100 },
+    policy: { faultsToRestart: 3, faultWindowFrames: 3, maxRestarts: 2, backoffMs: 20, maxBackoffMs: 100 },
     onFrame: (f) => {
       frames.push(f);
       if (frames.length > 400) frames.shift();
@@ -59,27 +59,6 @@ function harness(init: Partial<EngineInit> = {}): Harness {
       const s = engine.stats().find((x) => x.id === id);
       assert.ok(s, `no plugin ${id}`);
       return s;
-    },
-  };
-}
-
-function manualTimers(): Timers & { runNext(): boolean } {
-  const queue: { at: number; fn: () => void; id: number }[] = [];
-  let n = 0;
-  return {
-    set(_delay, fn) {
-      const id = ++n;
-      queue.push({ at: id, fn, id });
-      return id;
-    },
-    clear(h) {
-      const i = queue.findIndex((q) => q.id === h);
-      if (i >= 0) queue.splice(i, 1);
-    },
-    runNext() {
-      const next = queue.shift();
-      next?.fn();
-      return next !== undefined;
     },
   };
 }
@@ -285,6 +264,27 @@ describe('frame engine: adversarial plugins are contained while a good one keeps
       const h = await beside(source, { limits: { cpuMsPerFrame: 50 } });
       assert.ok(kindsOf(h).has('invalid-output'), [...kindsOf(h)].join());
     }
+  });
+
+  it('the attacker: at its time limit 4 frames in 5 is restarted and quarantined (the fault window slides)', async () => {
+    // Burns far more than its 2 ms budget on four frames of five, and is quick on the fifth: under
+    // "five in a row" such a plugin ran 136 frames with 109 overruns and was never restarted.
+    const source = `var plugin = { frame(f) { if (f.index % 5 !== 4) { let x = 0; for (let i = 0; i < 5e6; i++) x += i; if (x < 0) return null; } return [{ op: 'clear' }]; } };`;
+    const h = harness({
+      policy: { faultsToRestart: 5, faultWindowFrames: 10, maxRestarts: 2, backoffMs: 20 },
+    });
+    h.engine.setPlugins([
+      src.spec(GOOD_ID, src.GOOD),
+      src.spec(BAD_ID, source, { limits: { cpuMsPerFrame: 2 } }),
+    ]);
+    assert.ok(
+      await eventually(() => h.stats(BAD_ID).state === 'quarantined', 1200, 25),
+      JSON.stringify(h.stats(BAD_ID)),
+    );
+    const restart = h.events.find((e) => e.kind === 'restart' && e.plugin === BAD_ID);
+    assert.match(restart?.reason ?? '', /faulty frames among its last 10/);
+    assert.ok(h.stats(BAD_ID).frames > 0, 'it drew some frames: its faults were never in a row of five');
+    assert.ok(h.stats(GOOD_ID).frames > 30);
   });
 
   it('an exception every frame: exceptions, quarantine', async () => {

@@ -1,67 +1,16 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ComposedFrame } from '../../../plugins/display-list.ts';
-import type { EncodedFrame } from '../../../plugins/runtime/engine.ts';
-import { type HostInit, type PluginHost, startPluginHost } from '../../../plugins/runtime/host.ts';
-import type { HostEvent } from '../../../plugins/runtime/protocol.ts';
-import type { PluginWrite } from '../../../plugins/sandbox/sandbox.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { eventually } from '../../helpers/daemon.ts';
-import { captureLogger } from '../../helpers/log-capture.ts';
+import { alive, closeHosts, type HostRun as Run, runHost as run } from './host-harness.ts';
 
 // The plugin host as a real child process: frames, parameters and the clock cross the IPC
 // channel; the child is killed (SIGKILL), aborted (the catastrophic-error path) and hung, and
 // the daemon side brings it back each time while frames resume.
 
-type Run = {
-  host: PluginHost;
-  frames: EncodedFrame[];
-  events: HostEvent[];
-  writes: [string, PluginWrite[]][];
-  count(): number;
-};
+afterEach(closeHosts);
 
-let hosts: PluginHost[] = [];
-afterEach(async () => {
-  for (const h of hosts) await h.close();
-  hosts = [];
-});
-
-function run(plugins: HostInit['plugins'], init: Partial<HostInit> = {}): Run {
-  const frames: EncodedFrame[] = [];
-  const events: HostEvent[] = [];
-  const writes: [string, PluginWrite[]][] = [];
-  let count = 0;
-  const host = startPluginHost({
-    plugins,
-    frameRate: 60,
-    width: 320,
-    height: 180,
-    clock: () => ({ timeMs: 1_000_000 + performance.now(), beat: 42, tempo: 90 }),
-    log: captureLogger().log,
-    policy: { consecutiveFaults: 3, maxRestarts: 2, backoffMs: 20, maxBackoffMs: 100 },
-    restart: { backoffMs: 50, maxBackoffMs: 200 },
-    onFrame: (f) => {
-      count++;
-      frames.push(f);
-      if (frames.length > 200) frames.shift();
-    },
-    onWrites: (p, w) => writes.push([p, w]),
-    onEvent: (e) => events.push(e),
-    ...init,
-  });
-  hosts.push(host);
-  return { host, frames, events, writes, count: () => count };
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const lastFrame = (r: Run) => ComposedFrame.parse(JSON.parse(r.frames.at(-1)!.json));
 const goodFrames = (r: Run, id = 'com.example.good') =>
   r.host.stats().plugins.find((p) => p.id === id)?.frames ?? 0;

@@ -1,0 +1,23 @@
+import type { Timers } from '../../../plugins/runtime/engine.ts';
+
+/** Timers that fire only when the test says: runNext() runs the oldest one set (one frame tick). */
+export function manualTimers(): Timers & { runNext(): boolean } {
+  const queue: { fn: () => void; id: number }[] = [];
+  let n = 0;
+  return {
+    set(_delay, fn) {
+      const id = ++n;
+      queue.push({ fn, id });
+      return id;
+    },
+    clear(h) {
+      const i = queue.findIndex((q) => q.id === h);
+      if (i >= 0) queue.splice(i, 1);
+    },
+    runNext() {
+      const next = queue.shift();
+      next?.fn();
+      return next !== undefined;
+    },
+  };
+}
