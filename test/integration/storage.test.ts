@@ -116,7 +116,8 @@ describe('hana scene and hana audit', () => {
       const s = await d.status();
       assert.equal(s.storage.scenes, 1);
       assert.equal(s.storage.key.kind, 'keyfile');
-      assert.ok(s.storage.persist!.saves >= 1);
+      // The CLI answers faster than the save delay (250 ms): wait for the save, bounded.
+      assert.ok(await eventually(async () => (await d.status()).storage.persist!.saves >= 1, 100, 50));
       assert.ok(s.storage.audit!.records >= 6);
       assert.equal(s.storage.audit!.dropped, 0);
       assert.equal((await stat(join(d.home, 'storage.key'))).mode & 0o777, 0o600);
@@ -173,8 +174,11 @@ describe('persisted state', () => {
         timetag: IMMEDIATE,
         elements: Object.keys(G).map((p) => oscMessage(p, [{ type: 'i', value: k }])),
       });
-      for (let round = 0; round < 20 && (await d.status()).storage.persist!.saves < 3; round++) {
-        for (let i = 0; i < 100; i++) await s.send(bundle(++sent));
+      // Stream until three saves have landed: sending outruns the save delay, so each round
+      // yields a timer tick; bounded in rounds (and so in time).
+      for (let round = 0; round < 400 && (await d.status()).storage.persist!.saves < 3; round++) {
+        for (let i = 0; i < 25; i++) await s.send(bundle(++sent));
+        await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok((await d.status()).storage.persist!.saves >= 3, 'saves happened during the stream');
       // Keep streaming and kill the daemon while packets are still arriving.
