@@ -63,11 +63,14 @@ export function isNodeId(id: string): boolean {
   return /^[0-9a-f]{16}$/.test(id);
 }
 
-/** A tempo in microseconds per beat → bpm, refused outside MIN_BPM–MAX_BPM. */
+/**
+ * A tempo in microseconds per beat → bpm, refused outside MIN_BPM–MAX_BPM. The range is
+ * checked in whole microseconds, as Link rounds it: 999 bpm travels as 60060 µs, which reads
+ * back as 999.0009 bpm and must still pass.
+ */
 export function bpmFromMicrosPerBeat(mpb: number): number | undefined {
-  if (!(mpb > 0)) return undefined;
-  const bpm = 60e6 / mpb;
-  return bpm >= MIN_BPM && bpm <= MAX_BPM ? bpm : undefined;
+  if (!(mpb >= microsPerBeat(MAX_BPM) && mpb <= microsPerBeat(MIN_BPM))) return undefined;
+  return 60e6 / mpb;
 }
 
 /** Link carries a tempo as whole microseconds per beat. */
