@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AbletonLinkConfig } from './ableton-link-schema.ts';
 import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { OscConfig } from './osc-schema.ts';
@@ -43,6 +44,7 @@ export const Config = z
     storage: StorageConfig.prefault({}),
     audit: AuditConfig.prefault({}),
     sync: SyncConfig.prefault({}),
+    abletonLink: AbletonLinkConfig.prefault({}),
     output: OutputConfig.prefault({}),
     plugins: PluginsConfig.prefault({}).describe(
       'Visual plugins: whether they run, frame rate, canvas size, fault policy.',
