@@ -251,6 +251,30 @@ const MDNS = [
   sec('undecodable', 'mDNS: a packet that is not DNS at all.'),
 ] as const;
 
+// Ableton Link is plaintext and unauthenticated by design: any host on the LAN can send to its
+// multicast group. Its datagrams are local input, checked and rate-limited (docs/security.md).
+const ABLETON_LINK = [
+  sec('flood', 'Link: a source over `abletonLink.datagramsPerSecond` / `burst`; its datagrams are dropped.'),
+  sec(
+    'oversize',
+    'Link: a datagram over 512 bytes, or a ping whose echo would make our pong larger than it.',
+  ),
+  sec('truncated', 'Link: a datagram shorter than its header, or an entry that runs past its end.'),
+  sec('bad-magic', 'Link: a datagram that is not `_asdp_v`/`_link_v` version 1.'),
+  sec('bad-type', 'Link: a message type version 1 does not define.'),
+  sec('bad-group', 'Link: a session group other than 0.'),
+  sec('bad-entry-size', 'Link: a timeline, session, start/stop, endpoint or time entry of the wrong size.'),
+  sec('duplicate-entry', 'Link: the same entry twice in one message.'),
+  sec(
+    'missing-entry',
+    'Link: an announcement without timeline or session, a ping without host time, a pong without session or ghost time.',
+  ),
+  sec('bad-tempo', 'Link: a tempo outside 20–999 bpm.'),
+  sec('bad-number', 'Link: a time or beat beyond ±2^53 µs, or a start/stop flag other than 0 or 1.'),
+  sec('bad-endpoint', 'Link: a measurement endpoint 0.0.0.0 or port 0.'),
+  sec('too-many-peers', 'Link: an announcement from a new peer while `abletonLink.maxPeers` are known.'),
+] as const;
+
 // Faults of plugin code in the sandbox and the plugin host (plugins/sandbox/, plugins/runtime/):
 // the `code` of each plugin runtime event. docs/plugins.md, "fault codes", says for each what
 // the host did and what the operator does (a test keeps that table and this list the same).
@@ -344,6 +368,12 @@ export const CHANNELS = {
     title: 'mDNS announcements ignored',
     counted: '`hana status`: `mdns … announcements ignored` (`--json`: `mdns.rejected`)',
     reasons: MDNS,
+  },
+  abletonLink: {
+    event: 'ableton-link.rejected',
+    title: 'Ableton Link datagrams refused',
+    counted: '`hana status`: `link` and `rejected (link)` (`--json`: `abletonLink.rejected`)',
+    reasons: ABLETON_LINK,
   },
   pluginFault: {
     event: 'plugin.<kind>',
