@@ -8,6 +8,8 @@ import { shortId } from '../trust-store/device-id.ts';
 import { acquireLock } from '../trust-store/file-lock.ts';
 import { loadOrCreateIdentity } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
+import { type AbletonLinkStatus, startAbletonLink } from './ableton-link/service.ts';
+import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
@@ -27,7 +29,6 @@ import { familyTotal } from './reasons.ts';
 import { type RuntimeStatus, startRuntimeStats } from './runtime-stats.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
-import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
 import { type StorageStatus, startStorage } from './storage.ts';
@@ -67,6 +68,7 @@ export type DaemonStatus = {
   output: VisualsStatus['output'];
   plugins: VisualsStatus['plugins'];
   clockMark: ClockMarkStatus;
+  abletonLink: AbletonLinkStatus;
   /** Handles, timers, heap and event-loop delay: what the soak (test/soak/) watches for leaks. */
   runtime: RuntimeStatus;
 } & PeeringStatus;
@@ -298,6 +300,16 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     });
     closers.push(() => visuals.close());
 
+    const abletonLink = await startAbletonLink({
+      config: config.abletonLink,
+      store,
+      clock: peering.clock,
+      log,
+      security,
+      rejectIntervalMs: config.log.rejectIntervalMs,
+    });
+    closers.push(() => abletonLink.close());
+
     const runtime = startRuntimeStats();
     closers.push(() => runtime.close());
 
@@ -324,6 +336,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       midi: midi.status(),
       storage: storage.status(),
       clockMark: mark.status(),
+      abletonLink: abletonLink.status(),
       runtime: runtime.status(),
       ...peering.status(),
       ...visuals.status(),
@@ -336,6 +349,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       ...visuals.handlers,
       ...storage.handlers,
       ...peering.handlers,
+      ...abletonLink.handlers,
     });
     closers.push(() => control.close());
 

@@ -1,6 +1,7 @@
 import { clockStatusLine } from '../clock/status-line.ts';
 import type { ParamView } from '../control/handlers.ts';
 import type { DaemonStatus } from '../daemon.ts';
+import { abletonLinkLine } from './ableton-link-commands.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport as call, type Out, print } from './client-call.ts';
 import { formatValue, paramsTable, table } from './format.ts';
@@ -62,6 +63,7 @@ export function statusText(s: DaemonStatus): string {
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,
     `sync      ${syncText(s.sync)}`,
     `clock     ${clockStatusLine(s.sync.clock)}`,
+    `link      ${abletonLinkLine(s.abletonLink)}`,
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,

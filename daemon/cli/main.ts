@@ -1,4 +1,5 @@
 import { VERSION } from '../daemon.ts';
+import { ABLETON_LINK_FLAGS, ABLETON_LINK_USAGE, abletonLinkCommand } from './ableton-link-commands.ts';
 import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
 import { AUDIT_FLAGS, AUDIT_USAGE, auditCommand } from './audit-commands.ts';
 import type { Out } from './client-call.ts';
@@ -18,7 +19,8 @@ const USAGE = `usage: hana <command> [options]
 
 commands:
   start [--home DIR] [--config FILE] [--osc-port N] [--osc-bind ADDR] [--peer-port N] [--name NAME]
-        [--log-level LEVEL] [--log-json]     run the daemon in the foreground
+        [--ableton-link] [--log-level LEVEL] [--log-json]
+                                             run the daemon in the foreground
   status [--json]                            ports, counters, rejections
   params [--json]                            declared parameters and their values
   get <address-or-pattern> [--json]          e.g. hana get '/layer/*/opacity'
@@ -34,6 +36,7 @@ ${PAIR_USAGE}
   midi learn <address> [--timeout S]         bind the next control that moves
   midi map list [--json] | map remove <id>   MIDI mappings
   output [--json]                            the output page's URL (with its token) and counters
+${ABLETON_LINK_USAGE}
 ${PLUGIN_USAGE}
 ${PUBLISHER_USAGE}
 ${SCENE_USAGE}
@@ -128,6 +131,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   publisher: { flags: PUBLISHER_FLAGS, subcommands: ['trust', 'list', 'revoke'], run: publisherCommand },
   scene: { flags: SCENE_FLAGS, subcommands: ['save', 'load', 'list', 'delete'], run: sceneCommand },
   audit: { flags: AUDIT_FLAGS, run: auditCommand },
+  'ableton-link': {
+    flags: ABLETON_LINK_FLAGS,
+    subcommands: ['status', 'play', 'stop'],
+    run: abletonLinkCommand,
+  },
 };
 
 /** The subcommand the positionals start with, if the command has that one. */

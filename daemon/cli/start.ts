@@ -18,6 +18,7 @@ export const START_FLAGS = {
   name: 'string',
   'log-level': 'string',
   'log-json': 'boolean',
+  'ableton-link': 'boolean',
 } as const;
 
 /** Runs the daemon in the foreground until SIGINT/SIGTERM. Resolves with the exit code. */
@@ -44,6 +45,7 @@ export async function startCommand(args: Parsed, out: Out): Promise<number> {
       ...(withBind && bind !== undefined && { bind }),
     },
     peers: { ...input.peers, ...(peerPort !== undefined && { port: peerPort }) },
+    ...(args.flags['ableton-link'] === true && { abletonLink: { ...input.abletonLink, enabled: true } }),
   });
   const loaded = await loadConfig(file, flags(true));
   if (!loaded.ok) {

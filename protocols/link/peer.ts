@@ -66,6 +66,8 @@ export type LinkSnapshot = {
 export type LinkPeerInit = {
   /** Our tempo until we join a session. */
   tempo: number;
+  /** Our beat now, until we join a session (default 0): an app that already counts keeps its phase. */
+  beat?: number;
   addresses?: LanAddress[];
   /** Host time, µs: CLOCK_MONOTONIC by default, the clock Link uses on Linux. */
   now?: () => number;
@@ -110,7 +112,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
   let sessionId = nodeId;
   // Ghost time starts at 0 now, as a fresh Link peer's does.
   let intercept = -now();
-  let timeline = makeTimeline(init.tempo, 0, 0);
+  let timeline = makeTimeline(init.tempo, Math.round((init.beat ?? 0) * 1e6), 0);
   let startStop: WireStartStop = { playing: false, beats: 0, timestamp: 0 };
   let startStopSeen = false;
   const peers = new Map<string, Known>();

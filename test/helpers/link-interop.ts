@@ -158,3 +158,35 @@ export function phaseErrorsMs(
     return (d * 60_000) / bpm;
   });
 }
+
+/** A status line of the C++ Link peer (test/fixtures/link/link-peer.cpp). */
+export type PeerStatus = { tempo: number; peers: number; playing: boolean };
+
+export function peerStatus(line: string): PeerStatus | undefined {
+  const m = /^status tempo=([\d.]+) peers=(\d+) playing=(\d)/.exec(line);
+  return m ? { tempo: Number(m[1]), peers: Number(m[2]), playing: m[3] === '1' } : undefined;
+}
+
+/** The first status line the Link peer prints from now on that `f` accepts. */
+export function waitPeer(
+  peer: LineChild,
+  f: (p: PeerStatus) => boolean,
+  ms = 15_000,
+): Promise<string | undefined> {
+  return peer.waitLine(
+    (l) => {
+      const p = peerStatus(l);
+      return p !== undefined && f(p);
+    },
+    ms,
+    peer.lines.length,
+  );
+}
+
+/** (CLOCK_MONOTONIC µs, beat) pairs the Link peer printed after line `from`. */
+export function peerSamples(peer: LineChild, from: number): Array<[number, number]> {
+  return peer.lines
+    .slice(from)
+    .filter((l) => l.startsWith('sample '))
+    .map((l) => l.split(' ').slice(1).map(Number) as [number, number]);
+}

@@ -84,7 +84,7 @@ describe('hana start refuses in one sentence', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unknown field "osc\.prot": did you mean "osc\.port"\?/);
     assert.match(r.stderr, /unknown field "peer": did you mean "peers"\?/);
-    assert.match(r.stderr, /unknown field "zzz": the top level takes "audit", /);
+    assert.match(r.stderr, /unknown field "zzz": the top level takes "abletonLink", "audit", /);
   });
 });
 

@@ -8,10 +8,14 @@ import {
   buildLinkPeer,
   type LineChild,
   linkInteropUnavailable,
+  type PeerStatus,
+  peerSamples,
+  peerStatus,
   phaseErrorsMs,
   spawnLines,
   type VethPair,
   vethPair,
+  waitPeer,
 } from '../../helpers/link-interop.ts';
 
 // hana's Link engine against a real Ableton Link peer (Debian's ableton-link-dev, compiled from
@@ -34,14 +38,9 @@ type HanaLine = {
   endpoints: Array<{ address: string; port: number }>;
   samples?: Array<[number, number]>;
 };
-type PeerLine = { tempo: number; peers: number; playing: boolean };
 
 const hanaLine = (l: string): HanaLine | undefined =>
   l.startsWith('{') ? (JSON.parse(l) as HanaLine) : undefined;
-function peerLine(l: string): PeerLine | undefined {
-  const m = /^status tempo=([\d.]+) peers=(\d+) playing=(\d)/.exec(l);
-  return m ? { tempo: Number(m[1]), peers: Number(m[2]), playing: m[3] === '1' } : undefined;
-}
 
 describe('Link engine with a real Ableton Link peer (namespaces, veth)', { skip, timeout: 240_000 }, () => {
   let net: VethPair;
@@ -57,15 +56,7 @@ describe('Link engine with a real Ableton Link peer (namespaces, veth)', { skip,
       ms,
       hana.lines.length,
     );
-  const peerWait = (f: (p: PeerLine) => boolean, ms = 10_000) =>
-    peer.waitLine(
-      (l) => {
-        const p = peerLine(l);
-        return p !== undefined && f(p);
-      },
-      ms,
-      peer.lines.length,
-    );
+  const peerWait = (f: (p: PeerStatus) => boolean, ms?: number) => waitPeer(peer, f, ms);
   const send = (host: string, port: number, repeat: number, ...hex: string[]) =>
     new Promise<void>((resolve, reject) => {
       const c = spawnLines([
@@ -121,7 +112,7 @@ describe('Link engine with a real Ableton Link peer (namespaces, veth)', { skip,
     const h = await hanaWait(() => true);
     const p = await peerWait(() => true);
     assert.ok(h && p);
-    assert.ok(Math.abs(hanaLine(h)!.tempo - peerLine(p)!.tempo) < 0.001, `${h} / ${p}`);
+    assert.ok(Math.abs(hanaLine(h)!.tempo - peerStatus(p)!.tempo) < 0.001, `${h} / ${p}`);
   });
 
   it('follows a tempo the Link peer proposes', async () => {
@@ -142,10 +133,7 @@ describe('Link engine with a real Ableton Link peer (namespaces, veth)', { skip,
     assert.ok(await peer.waitLine((l) => l === 'sampled', 20_000, from));
     const line = await hana.waitLine((l) => l.startsWith('{"samples"'), 20_000);
     const ours = hanaLine(line!)!.samples!;
-    const theirs = peer.lines
-      .slice(from)
-      .filter((l) => l.startsWith('sample '))
-      .map((l) => l.split(' ').slice(1).map(Number) as [number, number]);
+    const theirs = peerSamples(peer, from);
     assert.equal(theirs.length, 200);
     const errs = phaseErrorsMs(ours, theirs, 97.5, QUANTUM).sort((a, b) => a - b);
     const worst = Math.max(-errs[0]!, errs.at(-1)!);
