@@ -138,3 +138,19 @@ describe('hana --ableton-link with a real Ableton Link peer (namespaces, veth)',
     assert.equal((await link()).peers, 1);
   });
 });
+
+describe('hana ableton-link with Link off (loopback only)', () => {
+  it('says Link is off and how to turn it on', async () => {
+    const d = await startDaemon();
+    try {
+      const status = await d.cli('status');
+      assert.match(status.stdout, /link {6}off \(`hana start --ableton-link`/);
+      const play = await d.cli('ableton-link', 'play');
+      assert.equal(play.code, 1);
+      assert.match(play.stderr, /Ableton Link is off: start hana with --ableton-link/);
+      assert.deepEqual((await d.status()).abletonLink, { enabled: false });
+    } finally {
+      await d.stop();
+    }
+  });
+});
