@@ -77,12 +77,15 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
     security: init.security,
     intervalMs: init.rejectIntervalMs,
   });
-  const all = lanAddresses();
-  const addresses = config.interfaces ? all.filter((a) => config.interfaces!.includes(a.address)) : all;
+  const chosen = () => {
+    const all = lanAddresses();
+    return config.interfaces ? all.filter((a) => config.interfaces!.includes(a.address)) : all;
+  };
+  const addresses = chosen();
   if (addresses.length === 0) {
     log.warn(
       { event: 'ableton-link.no-interface', interfaces: config.interfaces ?? null },
-      'Ableton Link is on but no non-loopback IPv4 interface is up (or none of abletonLink.interfaces): no Link peer can be reached',
+      'Ableton Link is on but no non-loopback IPv4 interface is up (or none of abletonLink.interfaces): no Link peer can be reached until one is (looked for every 5 s)',
     );
   }
   const offset = wallOffsetMs();
@@ -122,7 +125,12 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
     // Until a Link session is joined, Link counts on from hana's beat, so turning Link on alone
     // moves nothing.
     ...(start.beat !== null && { beat: start.beat }),
-    addresses,
+    addresses: chosen,
+    onInterfaces: (now) =>
+      log.info(
+        { event: 'ableton-link.interfaces', interfaces: now },
+        `Ableton Link now on ${now.join(', ') || 'no interface'}`,
+      ),
     perSourcePerSecond: config.datagramsPerSecond,
     burst: config.burst,
     maxPeers: config.maxPeers,
@@ -154,7 +162,7 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
       const st = peer.stats();
       return {
         enabled: true,
-        interfaces: addresses.map((a) => a.address),
+        interfaces: peer.endpoints().map((e) => e.address),
         peers: s.peers,
         tempo: s.timeline.bpm,
         beat,

@@ -96,7 +96,14 @@ export async function openGateways(init: GatewaysInit): Promise<Gateways> {
     if (gateways.length > 0) {
       const multicast = open();
       await bind(multicast, MULTICAST_PORT, '0.0.0.0');
-      for (const g of gateways) multicast.addMembership(MULTICAST_GROUP, g.address);
+      for (const g of gateways) {
+        try {
+          multicast.addMembership(MULTICAST_GROUP, g.address);
+        } catch (err) {
+          // Two addresses on one interface: the group is joined once per interface.
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        }
+      }
       multicast.on('message', (b, r) => {
         const gw = gatewayFor(gateways, r.address);
         if (gw) init.onDiscovery(b, { address: r.address, port: r.port }, gw);

@@ -68,7 +68,14 @@ export type LinkPeerInit = {
   tempo: number;
   /** Our beat now, until we join a session (default 0): an app that already counts keeps its phase. */
   beat?: number;
-  addresses?: LanAddress[];
+  /**
+   * The interfaces to use, or a function giving them now: it is asked again every RESCAN_MS,
+   * so a laptop that joins the network after hana started still finds the session. Default:
+   * every non-loopback IPv4 interface.
+   */
+  addresses?: LanAddress[] | (() => LanAddress[]);
+  /** The interfaces changed (after a rescan): what we use now. */
+  onInterfaces?(addresses: string[]): void;
   /** Host time, µs: CLOCK_MONOTONIC by default, the clock Link uses on Linux. */
   now?: () => number;
   timers?: LinkTimers;
@@ -101,6 +108,13 @@ const realTimers: LinkTimers = {
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 const FAILED_SESSION_RETRY_US = 5_000_000;
+/** How often the interfaces are looked at again. */
+export const RESCAN_MS = 5000;
+const keyOf = (as: readonly LanAddress[]) =>
+  as
+    .map((a) => `${a.address}/${a.netmask}`)
+    .sort()
+    .join(' ');
 
 export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
   const now = init.now ?? defaultNow;
@@ -124,6 +138,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
   let lastBroadcast = -Infinity;
   let broadcastTimer: unknown;
   let pruneTimer: unknown;
+  let rescanTimer: unknown;
   let remeasureTimer: unknown;
   let lastNotified = '';
 
@@ -359,14 +374,56 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
     pruneTimer = timers.set(1000, prune);
   }
 
-  const gws: Gateways = await openGateways({
-    addresses: init.addresses ?? lanAddresses(),
-    onDiscovery,
-    onMeasurement,
-    onError: (err, where) => init.onError?.(err, where),
-  });
+  const given = init.addresses;
+  const addressesNow = typeof given === 'function' ? given : given ? () => given : lanAddresses;
+  const open = (addresses: LanAddress[]) =>
+    openGateways({
+      addresses,
+      onDiscovery,
+      onMeasurement,
+      onError: (err, where) => init.onError?.(err, where),
+    });
+  const none: Gateways = { gateways: [], send() {}, close: async () => {} };
+  const first = addressesNow();
+  let gws: Gateways = await open(first);
+  let gwKey = keyOf(first);
+
+  /** Reopens the sockets when the interfaces changed; peers are found again within a broadcast. */
+  async function rescan(): Promise<void> {
+    const next = addressesNow();
+    if (closed || keyOf(next) === gwKey) return;
+    const old = gws;
+    gws = none;
+    gwKey = '';
+    for (const m of measuring.values()) m.cancel();
+    measuring.clear();
+    for (const o of others.values()) o.measuring = false;
+    peers.clear();
+    await old.close();
+    try {
+      const opened = await open(next);
+      if (closed) return void (await opened.close());
+      gws = opened;
+      gwKey = keyOf(next);
+      init.onInterfaces?.(next.map((a) => a.address));
+    } catch (err) {
+      // Retried at the next rescan (gwKey stays empty).
+      init.onError?.(err as Error, 'rescan');
+    }
+    broadcast();
+    notify();
+  }
+  const rescanLoop = () => {
+    rescanTimer = timers.set(RESCAN_MS, () => {
+      void rescan().finally(() => {
+        if (!closed) rescanLoop();
+      });
+    });
+  };
+
   broadcast();
   pruneTimer = timers.set(1000, prune);
+  rescanLoop();
 
   return {
     snapshot,
@@ -394,6 +451,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
       timers.clear(broadcastTimer);
       timers.clear(pruneTimer);
       timers.clear(remeasureTimer);
+      timers.clear(rescanTimer);
       // Let the goodbye leave before the sockets close.
       await new Promise((r) => setImmediate(r));
       await gws.close();

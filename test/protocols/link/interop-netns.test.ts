@@ -17,6 +17,7 @@ import {
   vethPair,
   waitPeer,
 } from '../../helpers/link-interop.ts';
+import { ip } from '../../helpers/netns.ts';
 
 // hana's Link engine against a real Ableton Link peer (Debian's ableton-link-dev, compiled from
 // test/fixtures/link/link-peer.cpp), each in its own namespace on a veth pair: Link needs a
@@ -190,6 +191,15 @@ describe('Link engine with a real Ableton Link peer (namespaces, veth)', { skip,
     assert.ok(await hanaWait((x) => (x.rejected.oversize ?? 0) >= 2), hana.lines.at(-1));
     // Still in the session, still on the tempo.
     assert.ok(await hanaWait((x) => x.peers === 1 && Math.abs(x.tempo - 97.5) < 0.001));
+  });
+
+  it('finds an interface that comes up after start (rescan), and stays in the session', async () => {
+    const extra = net.addrA.replace(/\.1$/, '.7');
+    await ip('-n', net.a, 'addr', 'add', `${extra}/24`, 'dev', 'veth0');
+    const h = await hanaWait((x) => x.endpoints.some((e) => e.address === extra) && x.peers === 1, 20_000);
+    assert.ok(h, `no gateway on ${extra}: ${hana.lines.at(-1)}`);
+    await ip('-n', net.a, 'addr', 'del', `${extra}/24`, 'dev', 'veth0');
+    assert.ok(await hanaWait((x) => x.endpoints.length === 1 && x.peers === 1, 20_000), hana.lines.at(-1));
   });
 
   it('counts a flood from one source as flood and stays in the session', async () => {
