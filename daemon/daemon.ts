@@ -9,6 +9,7 @@ import { acquireLock } from '../trust-store/file-lock.ts';
 import { loadOrCreateIdentity } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
 import { type AbletonLinkStatus, startAbletonLink } from './ableton-link/service.ts';
+import { clockSampleHandlers } from './clock/samples.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
@@ -350,6 +351,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       ...storage.handlers,
       ...peering.handlers,
       ...abletonLink.handlers,
+      ...clockSampleHandlers(peering.clock),
     });
     closers.push(() => control.close());
 

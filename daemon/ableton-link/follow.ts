@@ -25,12 +25,6 @@ import { beatAt, MAX_TEMPO, MIN_TEMPO, type Timeline } from '../clock/timeline.t
 export const OWN_TOLERANCE_MS = 0.05;
 export const FOLLOW_TOLERANCE_MS = 1;
 
-/** hana's wall clock (ms) minus the host monotonic clock in ms, for converting Link's times. */
-export function wallOffsetMs(): number {
-  const hostMs = Number(process.hrtime.bigint()) / 1e6;
-  return performance.timeOrigin + performance.now() - hostMs;
-}
-
 /** The tempo hana's timeline can hold for a Link tempo (999 bpm travels as 999.0009). */
 export const clampTempo = (bpm: number) => Math.min(MAX_TEMPO, Math.max(MIN_TEMPO, bpm));
 

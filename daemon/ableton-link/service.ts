@@ -1,7 +1,7 @@
 import { lanAddresses } from '../../protocols/link/gateways.ts';
 import { beatAtHost, type LinkPeer, phaseOf, startLinkPeer } from '../../protocols/link/peer.ts';
+import { wallOffsetMs } from '../clock/samples.ts';
 import type { ClockReading } from '../clock/session-clock.ts';
-import { beatAt } from '../clock/timeline.ts';
 import { encodeTimeline, TEMPO_PATH, TIMELINE_PATH } from '../clock/timeline-register.ts';
 import type { AbletonLinkConfig } from '../config/ableton-link-schema.ts';
 import { controlError } from '../control/protocol.ts';
@@ -9,7 +9,7 @@ import type { Handlers } from '../control/server.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../state/store.ts';
-import { followLink, tempoDiffers, wallOffsetMs } from './follow.ts';
+import { followLink, tempoDiffers } from './follow.ts';
 
 // hana as a peer of the LAN's Ableton Link session (protocols/link/). Both ways:
 // - Link → hana: whenever the session's timeline changes, hana's timeline and /tempo are
@@ -178,22 +178,6 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
       };
     },
     handlers: {
-      // (CLOCK_MONOTONIC µs, hana's shared beat) pairs, for checking hana against another Link
-      // app on this machine at one instant (the interop test): the beat is the one the
-      // visuals use, read from hana's timeline, not from the Link engine.
-      'abletonLink.samples'(params) {
-        const count = (params as { count?: unknown } | undefined)?.count;
-        if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1000)
-          throw controlError('bad-params', 'abletonLink.samples takes { count: 1–1000 }.');
-        const r = init.clock();
-        if (!r.timeline) return { samples: [] };
-        const samples: Array<[number, number]> = [];
-        for (let i = 0; i < count; i++) {
-          const t = hostUs();
-          samples.push([t, beatAt(r.timeline, t / 1000 + offset + r.offsetMs)]);
-        }
-        return { samples, tempo: r.timeline.tempo };
-      },
       'abletonLink.play'(params) {
         const playing = (params as { playing?: unknown } | undefined)?.playing;
         if (typeof playing !== 'boolean')

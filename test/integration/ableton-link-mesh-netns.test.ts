@@ -69,8 +69,8 @@ describe('two hana laptops and a Link peer in one Link session', { skip, timeout
     const from = peer.lines.length;
     peer.write('sample 200');
     const [sa, sb] = (await Promise.all([
-      control(a, 'abletonLink.samples', { count: 200 }),
-      control(b, 'abletonLink.samples', { count: 200 }),
+      control(a, 'clock.samples', { count: 200 }),
+      control(b, 'clock.samples', { count: 200 }),
     ])) as [Samples, Samples];
     assert.ok(await peer.waitLine((l) => l === 'sampled', 20_000, from));
     const theirs = peerSamples(peer, from);

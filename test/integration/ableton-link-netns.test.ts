@@ -80,7 +80,7 @@ describe('hana --ableton-link with a real Ableton Link peer (namespaces, veth)',
     await new Promise((r) => setTimeout(r, 1500));
     const from = peer.lines.length;
     peer.write('sample 200');
-    const ours = (await control(hana, 'abletonLink.samples', { count: 200 })) as {
+    const ours = (await control(hana, 'clock.samples', { count: 200 })) as {
       samples: Array<[number, number]>;
       tempo: number;
     };
