@@ -1,7 +1,7 @@
 // The code that runs inside each plugin's isolate before the plugin does. It builds the `hana`
 // API from plain in-isolate code (no host function, Reference or Callback is ever placed in the
 // isolate), removes the few built-ins that could run code outside a frame call, and returns one
-// dispatch function the host calls with a string and gets a string back:
+// dispatch function the host calls with a string and gets a string back (in a one-element array):
 //
 //   dispatch('run', source)      → runs the bundle (indirect eval, as a classic script)
 //   dispatch('bind')             → looks up the bundle's global `plugin`
@@ -262,7 +262,7 @@ function call(kind, arg) {
   return stringify({ e: 'unknown call' });
 }
 
-return function dispatch(kind, arg) {
+function answer(kind, arg) {
   try {
     return call(kind, arg);
   } catch (e) {
@@ -274,5 +274,11 @@ return function dispatch(kind, arg) {
       return '{"e":"an exception that cannot be shown"}';
     }
   }
+}
+
+// The answer leaves in a one-element array the host copies by structured clone (sandbox.ts
+// \`ask\` says why). A literal defines its own element, so nothing on Array.prototype is consulted.
+return function dispatch(kind, arg) {
+  return [answer(kind, arg)];
 };
 `;
