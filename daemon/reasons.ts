@@ -372,7 +372,7 @@ export const CHANNELS = {
   abletonLink: {
     event: 'ableton-link.rejected',
     title: 'Ableton Link datagrams refused',
-    counted: '`hana status`: `link` and `rejected (link)` (`--json`: `abletonLink.rejected`)',
+    counted: '`hana ableton-link status` by reason (`--json`: `rejected`); `hana status`: `link … datagrams refused`',
     reasons: ABLETON_LINK,
   },
   pluginFault: {
