@@ -35,12 +35,16 @@ const RUN = `(fn, info) => {
   return { list, ...__drain() };
 }`;
 
+const RUNAWAY_MS = 20_000;
+
 export async function loadPlugin(bundle: string, memoryMb = 16): Promise<LoadedPlugin> {
   const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
   const context = await isolate.createContext();
   context.evalSync(SHIM);
   const script = await isolate.compileScript(bundle, { filename: 'plugin.js' });
-  await script.run(context, { timeout: 1000 });
+  // Generous wall-time bounds: they only stop a runaway example; the real sandbox's limits are
+  // tested in test/plugins/sandbox. A 200 ms bound failed CI with Chromium busy beside it.
+  await script.run(context, { timeout: RUNAWAY_MS });
   const run: ivm.Reference<(fn: string, info: unknown) => FrameOutput> = context.evalSync(RUN, {
     reference: true,
   });
@@ -48,7 +52,7 @@ export async function loadPlugin(bundle: string, memoryMb = 16): Promise<LoadedP
     run.applySync(undefined, [fn, info], {
       arguments: { copy: true },
       result: { copy: true },
-      timeout: 200,
+      timeout: RUNAWAY_MS,
     });
   return {
     setup: (info) => call('setup', info),
