@@ -21,7 +21,8 @@ export function forkPluginHost(opts: {
 }): ChildProcess {
   const { log } = opts;
   const proc = fork(CHILD_PATH, [], {
-    execArgv: ['--no-node-snapshot'],
+    // The young-generation cap of daemon/cli/bin.js: the host allocates a frame's JSON 60 times a second.
+    execArgv: ['--no-node-snapshot', '--max-semi-space-size=16'],
     serialization: 'json',
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {

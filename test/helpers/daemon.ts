@@ -28,7 +28,8 @@ process.on('exit', () => {
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'daemon', 'cli', 'bin.js');
-const NODE_ARGS = ['--no-node-snapshot'];
+// As daemon/cli/bin.js's shebang runs it.
+const NODE_ARGS = ['--no-node-snapshot', '--max-semi-space-size=16'];
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
