@@ -82,6 +82,17 @@ const MIDI = [
   bad('midi-wrong-arity', 'MIDI: a mapped value with the wrong number of arguments for the parameter.'),
   bad('midi-out-of-range', "MIDI: a mapped value outside a rejecting parameter's range."),
   bad('midi-not-finite', 'MIDI: a mapped value that is NaN or ±∞.'),
+  // Clock in (midi.clock.in): the same local device, so not security events either; a refused
+  // tick or tempo leaves hana's beat as it was.
+  bad(
+    'midi-clock-flood',
+    'MIDI clock in: clock bytes faster than `midi.clock.maxTicksPerSecond`; the excess is dropped.',
+  ),
+  bad(
+    'midi-clock-outlier',
+    'MIDI clock in: a tick interval far from the others (a late or bunched tick), left out of the tempo.',
+  ),
+  bad('midi-clock-tempo', 'MIDI clock in: a clock whose tempo is outside 20–999 bpm; hana keeps its tempo.'),
 ] as const;
 
 // The DTLS port (protocols/dtls/endpoint.ts); docs/security.md, abuse limits, has the numbers.
@@ -372,7 +383,8 @@ export const CHANNELS = {
   abletonLink: {
     event: 'ableton-link.rejected',
     title: 'Ableton Link datagrams refused',
-    counted: '`hana ableton-link status` by reason (`--json`: `rejected`); `hana status`: `link … datagrams refused`',
+    counted:
+      '`hana ableton-link status` by reason (`--json`: `rejected`); `hana status`: `link … datagrams refused`',
     reasons: ABLETON_LINK,
   },
   pluginFault: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MidiClockConfig } from './midi-clock-schema.ts';
 import { ParamAddress } from './params-schema.ts';
 
 // MIDI controller mappings: (device pattern, channel, control) → parameter, with a curve.
@@ -122,6 +123,7 @@ export const MidiConfig = z
       .default(30)
       .describe('How long `hana midi learn` waits.'),
     mappings: z.array(MidiMapping).max(4096).default([]).describe('Control → parameter mappings.'),
+    clock: MidiClockConfig.prefault({}).describe('MIDI clock out and in (docs/tempo.md).'),
   })
   .strict();
 export type MidiConfig = z.infer<typeof MidiConfig>;
