@@ -139,7 +139,13 @@ export function createSyncService(init: SyncServiceInit) {
   };
   learnSelf();
 
-  for (const [path, e] of store.entries()) digest.update(path, e.stamp, e.value);
+  // The digest is read only over links: paused until the first one, rebuilt from every winner
+  // then (store and foreign table), paused again when the last one goes.
+  digest.pause();
+  function* winners() {
+    for (const [path, e] of store.entries()) yield { path, stamp: e.stamp, value: e.value };
+    yield* foreign.entries();
+  }
 
   // The shared beat: the replicated timeline (daemon/clock/), led by whoever wrote it last.
   const clock = createSessionClock({
@@ -333,6 +339,7 @@ export function createSyncService(init: SyncServiceInit) {
     /** A link became trusted: start syncing over it. `certDer` is the peer's certificate from the handshake. */
     attach(peerId: string, send: (datagram: Uint8Array) => void, certDer?: Uint8Array): SyncLinkHandle {
       links.get(peerId)?.close();
+      if (!digest.active) digest.resume(winners());
       learnSelf();
       if (certDer) keys.learn(certDer);
       const who = shortId(peerId);
@@ -416,6 +423,7 @@ export function createSyncService(init: SyncServiceInit) {
           if (links.get(peerId) === sync) {
             links.delete(peerId);
             clock.removePeer(peerId);
+            if (links.size === 0) digest.pause();
           }
         },
       };
