@@ -8,10 +8,13 @@ import { createRequire } from 'node:module';
 export type MidiInputPort = { readonly name: string; close(): void };
 export type MidiOutputPort = { readonly name: string; send(bytes: Uint8Array): void; close(): void };
 
+/** `timing`: deliver clock (F8) and start/stop/continue too; controllers never need them. */
+export type MidiInputOptions = { timing?: boolean };
+
 export type MidiBackend = {
   /** Port names as the OS shows them; throws only on a backend failure. */
   list(): { inputs: string[]; outputs: string[] };
-  openInput(name: string, onBytes: (bytes: Uint8Array) => void): MidiInputPort;
+  openInput(name: string, onBytes: (bytes: Uint8Array) => void, options?: MidiInputOptions): MidiInputPort;
   openOutput(name: string): MidiOutputPort;
   /** A port other apps can connect to (ALSA, CoreMIDI); not on Windows. */
   openVirtualInput(name: string, onBytes: (bytes: Uint8Array) => void): MidiInputPort;
@@ -67,10 +70,12 @@ export function loadMidiBackend(): BackendResult {
     open: (i: RtInput) => void,
     name: string,
     onBytes: (b: Uint8Array) => void,
+    options?: MidiInputOptions,
   ): MidiInputPort => {
     const i = new rt.Input();
-    // Clock and active sensing arrive 24+ times per beat and map to nothing: drop them in C++.
-    i.ignoreTypes(true, true, true);
+    // Clock and active sensing arrive 24+ times per beat and map to no control: drop them in
+    // C++, unless this port is the MIDI clock in.
+    i.ignoreTypes(true, !options?.timing, true);
     i.on('messageBuffer', (_dt, message) => onBytes(message));
     open(i);
     return {
@@ -97,7 +102,7 @@ export function loadMidiBackend(): BackendResult {
     ok: true,
     backend: {
       list: () => ({ inputs: rt.Input.getPortNames(), outputs: rt.Output.getPortNames() }),
-      openInput: (name, onBytes) => input((i) => i.openPortByName(name), name, onBytes),
+      openInput: (name, onBytes, options) => input((i) => i.openPortByName(name), name, onBytes, options),
       openOutput: (name) => output((o) => o.openPortByName(name), name),
       openVirtualInput: (name, onBytes) => input((i) => i.openVirtualPort(name), name, onBytes),
       openVirtualOutput: (name) => output((o) => o.openVirtualPort(name), name),

@@ -1,8 +1,15 @@
-import type { MidiBackend, MidiInputPort, MidiOutputPort } from '../../protocols/midi/device.ts';
+import type {
+  MidiBackend,
+  MidiInputOptions,
+  MidiInputPort,
+  MidiOutputPort,
+} from '../../protocols/midi/device.ts';
 
 // An in-memory MIDI backend: the same interface the RtMidi adapter implements, so the daemon's
 // MIDI code is exercised byte for byte without sound hardware. Tests plug and unplug ports,
-// play bytes into inputs and read what the daemon sent to outputs.
+// play bytes into inputs and read what the daemon sent to outputs. A port can be open twice
+// (the controller service and the MIDI clock in), as on ALSA and CoreMIDI; like RtMidi, an input
+// opened without `timing` never hears clock bytes (F8, F9).
 
 export type Loopback = {
   backend: MidiBackend;
@@ -17,11 +24,21 @@ export type Loopback = {
 
 export function midiLoopback(): Loopback {
   const plugged = new Set<string>();
-  const listeners = new Map<string, (b: Uint8Array) => void>();
+  const listeners = new Map<string, Set<(b: Uint8Array) => void>>();
   const sent = new Map<string, number[]>();
-  const input = (name: string, onBytes: (b: Uint8Array) => void): MidiInputPort => {
-    listeners.set(name, onBytes);
-    return { name, close: () => listeners.delete(name) };
+  const input = (
+    name: string,
+    onBytes: (b: Uint8Array) => void,
+    options?: MidiInputOptions,
+  ): MidiInputPort => {
+    const timing = options?.timing === true;
+    const fn = (b: Uint8Array) => {
+      const kept = timing ? b : b.filter((x) => x !== 0xf8 && x !== 0xf9);
+      if (kept.length) onBytes(kept);
+    };
+    if (!listeners.has(name)) listeners.set(name, new Set());
+    listeners.get(name)!.add(fn);
+    return { name, close: () => listeners.get(name)?.delete(fn) };
   };
   const output = (name: string): MidiOutputPort => ({
     name,
@@ -33,9 +50,9 @@ export function midiLoopback(): Loopback {
   return {
     backend: {
       list: () => ({ inputs: [...plugged], outputs: [...plugged] }),
-      openInput: (name, onBytes) => {
+      openInput: (name, onBytes, options) => {
         if (!plugged.has(name)) throw new Error(`no port ${name}`);
-        return input(name, onBytes);
+        return input(name, onBytes, options);
       },
       openOutput: (name) => {
         if (!plugged.has(name)) throw new Error(`no port ${name}`);
@@ -48,8 +65,10 @@ export function midiLoopback(): Loopback {
     unplug: (name) => {
       plugged.delete(name);
     },
-    play: (name, bytes) =>
-      listeners.get(name)?.(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes)),
+    play: (name, bytes) => {
+      const b = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
+      for (const fn of listeners.get(name) ?? []) fn(b);
+    },
     sent: (name) => sent.get(name) ?? [],
     clearSent: () => sent.clear(),
   };
