@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { OscArg, OscDecodeResult, OscMessage, OscPacket, Timetag } from './types.ts';
+import { decodeOscV1 } from './v1/decode.ts';
 import { validateOscPacket } from './v1/validate.ts';
 
 // OSC encode/decode over the `osc` package. We load its codec file directly: the package's
@@ -22,7 +23,16 @@ export type DecodeLimits = { maxBytes: number; maxDepth: number };
 
 export const IMMEDIATE: Timetag = Object.freeze({ seconds: 0, fraction: 1 });
 
+/** Decodes one packet in a single pass (v1/decode.ts); never throws on input. */
 export function decodeOscPacket(bytes: Uint8Array, limits: DecodeLimits): OscDecodeResult {
+  return decodeOscV1(bytes, limits.maxBytes, limits.maxDepth);
+}
+
+/**
+ * The same through the `osc` package after validate.ts: what decodeOscPacket replaced, kept as
+ * the reference its tests and bench compare against.
+ */
+export function decodeOscPacketWithPackage(bytes: Uint8Array, limits: DecodeLimits): OscDecodeResult {
   if (bytes.length > limits.maxBytes) {
     return {
       ok: false,

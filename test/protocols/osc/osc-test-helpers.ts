@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { encodeOscPacket } from '../../../protocols/osc/codec.ts';
 import type { OscArg, OscDecodeCode, OscMessage, OscPacket, Timetag } from '../../../protocols/osc/types.ts';
 
 // Shared by the OSC codec tests: byte builders for hand-crafted packets, generators of valid
@@ -183,3 +184,84 @@ export function encodedLength(p: OscPacket): number {
   for (const a of flat) n += argLength(a, [], 0);
   return n;
 }
+
+// ---- damaged packets: realistic corruptions of valid ones, aimed at length fields ----
+
+const int32Arb = fc.oneof(
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  fc.constantFrom(0, 1, 3, 4, 8, -1, -4, 0x7fffffff, 0x7ffffffe, 0x7ffffffd, 0x7ffffffc, -(2 ** 31)),
+);
+
+export type Mutation =
+  | { kind: 'flip'; at: number; xor: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'extend'; extra: Uint8Array }
+  | { kind: 'size'; which: number; value: number }
+  | { kind: 'int32'; at: number; value: number }
+  | { kind: 'splice'; other: OscPacket; cutA: number; cutB: number };
+
+const nat = fc.nat({ max: 1 << 16 });
+export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: nat, xor: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: nat }),
+  fc.record({ kind: fc.constant('extend' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  // Length fields are where decoders go wrong: aim at them most often.
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('size' as const), which: nat, value: int32Arb }),
+  },
+  fc.record({ kind: fc.constant('int32' as const), at: nat, value: int32Arb }),
+  fc.record({ kind: fc.constant('splice' as const), other: packetArb(2), cutA: nat, cutB: nat }),
+);
+
+export function mutate(packet: OscPacket, encoded: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
+  let b: Uint8Array = encoded.slice();
+  const sizeFields = sizeFieldOffsets(packet);
+  const writeInt32 = (at: number, value: number) => {
+    if (at + 4 <= b.length) new DataView(b.buffer, b.byteOffset, b.byteLength).setInt32(at, value);
+  };
+  for (const m of mutations) {
+    switch (m.kind) {
+      case 'flip':
+        if (b.length > 0) b[m.at % b.length]! ^= m.xor;
+        break;
+      case 'truncate':
+        b = b.slice(0, m.at % (b.length + 1));
+        break;
+      case 'extend':
+        b = bytes(b, m.extra);
+        break;
+      case 'size':
+        // Aim at a real length field when there is one; otherwise any aligned word.
+        writeInt32(
+          sizeFields.length > 0 ? sizeFields[m.which % sizeFields.length]! : (m.which % 64) * 4,
+          m.value,
+        );
+        break;
+      case 'int32':
+        if (b.length >= 4) writeInt32((m.at % (b.length >>> 2)) * 4, m.value);
+        break;
+      case 'splice': {
+        const other = encodeOscPacket(m.other);
+        b = bytes(b.subarray(0, m.cutA % (b.length + 1)), other.subarray(m.cutB % (other.length + 1)));
+        break;
+      }
+    }
+  }
+  return b;
+}
+
+/** Starts that get random bytes past the first checks: none, an address, a message head, a bundle head. */
+export const plausibleStartArb = fc.constantFrom(
+  new Uint8Array(0),
+  bytes('/'),
+  bytes('/a\0\0,'),
+  bytes('#bundle\0', [0, 0, 0, 0, 0, 0, 0, 1]),
+);
+
+/** Decode limits: roomy, tight on size and depth, and no nesting at all. */
+export const limitsArb = fc.constantFrom(
+  { maxBytes: 65536, maxDepth: 8 },
+  { maxBytes: 256, maxDepth: 2 },
+  { maxBytes: 65536, maxDepth: 1 },
+);
