@@ -10,10 +10,12 @@ import { loadOrCreateIdentity } from '../trust-store/identity.ts';
 import { openPeerStore } from '../trust-store/peers.ts';
 import { type AbletonLinkStatus, startAbletonLink } from './ableton-link/service.ts';
 import { clockSampleHandlers } from './clock/samples.ts';
+import type { ClockReading } from './clock/session-clock.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import type { Config } from './config/schema.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
+import { sceneHandlers } from './control/scene-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
@@ -28,6 +30,9 @@ import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { familyTotal } from './reasons.ts';
 import { type RuntimeStatus, startRuntimeStats } from './runtime-stats.ts';
+import { createFadeView, type FadeViewStatus } from './scenes/fade-view.ts';
+import { LAUNCH_PATH, launchParam } from './scenes/launch-record.ts';
+import { createLauncher } from './scenes/launcher.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
@@ -70,6 +75,8 @@ export type DaemonStatus = {
   plugins: VisualsStatus['plugins'];
   clockMark: ClockMarkStatus;
   abletonLink: AbletonLinkStatus;
+  /** Quantized scene launches: pending, fading, and the last few done. */
+  sceneLaunches: FadeViewStatus;
   /** Handles, timers, heap and event-loop delay: what the soak (test/soak/) watches for leaks. */
   runtime: RuntimeStatus;
 } & PeeringStatus;
@@ -142,7 +149,10 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
 
   // The shared timeline is a register of hana's own: stored and replicated (the `stored`
   // view), never declared to OSC, MIDI, scenes or `hana set` (the public view).
-  const registry = createRegistry(config.params, { [TIMELINE_PATH]: timelineParam });
+  const registry = createRegistry(config.params, {
+    [TIMELINE_PATH]: timelineParam,
+    [LAUNCH_PATH]: launchParam,
+  });
   const { maxDriftMs } = config.sync;
   // Kept whatever storage.persist says: a restart must never reissue a stamp peers have seen.
   const mark = openClockMark({ home: init.home, maxDriftMs, log, firstStart: loaded.created });
@@ -150,6 +160,16 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   const store = createStore({
     registry: registry.stored,
     hlc,
+    onSubscriberError: (err) =>
+      log.error({ err, event: 'store.subscriber-failed' }, 'a change subscriber failed'),
+  });
+  // What plugins, feedback and `hana get` read: the store, with quantized fades rendered on this
+  // laptop's own clock (scenes/fade-view.ts). The clock exists once peering has started.
+  let sessionClock: (() => ClockReading) | undefined;
+  const fades = createFadeView({
+    store,
+    registry: registry.stored,
+    clock: () => sessionClock?.(),
     onSubscriberError: (err) =>
       log.error({ err, event: 'store.subscriber-failed' }, 'a change subscriber failed'),
   });
@@ -161,7 +181,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   const osc = config.osc;
   const filter = createSourceFilter(osc.allow);
 
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers: Array<() => Promise<void> | void> = [() => fades.close()];
   const stopAll = async () => {
     for (const close of closers.reverse()) await close();
   };
@@ -181,7 +201,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     let udp: OscUdp | undefined;
     const feedback = createOscFeedback({
       registry,
-      store,
+      store: fades,
       targets: await resolveTargets(config),
       subscribe: {
         enabled: osc.feedback.subscribe,
@@ -262,7 +282,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
           ? loadMidiBackend()
           : { ok: false, reason: 'midi.enabled is false in the config' }),
       registry,
-      store,
+      store: fades,
       rejections,
       log,
       learned: learned.mappings,
@@ -288,12 +308,20 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       beforeRotate: (id) => storage.addDevice(id),
     });
     closers.push(() => peering.close());
+    sessionClock = peering.clock;
+    const launcher = createLauncher({
+      scenes: storage.scenes,
+      store,
+      hlc,
+      clock: peering.clock,
+      quantum: () => config.abletonLink.quantum,
+    });
 
     const visuals = await startVisuals({
       home: init.home,
       config,
       registry,
-      store,
+      store: fades,
       rejections,
       log,
       security,
@@ -338,6 +366,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       storage: storage.status(),
       clockMark: mark.status(),
       abletonLink: abletonLink.status(),
+      sceneLaunches: fades.status(),
       runtime: runtime.status(),
       ...peering.status(),
       ...visuals.status(),
@@ -345,10 +374,11 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
 
     const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
       status,
-      ...stateHandlers(registry, store),
+      ...stateHandlers(registry, fades),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
       ...visuals.handlers,
       ...storage.handlers,
+      ...sceneHandlers({ scenes: storage.scenes, audit: storage.audit, security, launcher, fades }),
       ...peering.handlers,
       ...abletonLink.handlers,
       ...clockSampleHandlers(peering.clock),

@@ -8,7 +8,7 @@ import type { Logger } from './log.ts';
 import { CHECK_FILE, openHomeCheck } from './persist/home-check.ts';
 import { listSealedFiles, resolveStorageKey } from './persist/key.ts';
 import { openPersister, type Persister, type PersistStatus } from './persist/persister.ts';
-import { openScenes } from './scenes/scenes.ts';
+import { openScenes, type Scenes } from './scenes/scenes.ts';
 import type { Registry } from './state/registry.ts';
 import type { Store } from './state/store.ts';
 
@@ -28,6 +28,9 @@ export type StorageStatus = {
 export type Storage = {
   status(): StorageStatus;
   handlers: Handlers;
+  /** For the scene launcher, which needs the session clock built later (daemon.ts). */
+  scenes: Scenes;
+  audit: AuditLog | undefined;
   /** Records a device ID this home is about to take (`hana trust rotate`), before identity.json changes. */
   addDevice(id: string): Promise<void>;
   close(): Promise<void>;
@@ -191,6 +194,8 @@ export async function startStorage(init: StorageInit): Promise<Storage> {
         ...sceneHandlers({ scenes, audit, security }),
         ...auditHandlers({ audit, security, now: init.now }),
       },
+      scenes,
+      audit,
       addDevice: (id) => check.addDevice(id),
       async close() {
         // Persisted state first (the final save), then the audit log's last records.

@@ -5,6 +5,7 @@ import { abletonLinkLine } from './ableton-link-commands.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport as call, type Out, print } from './client-call.ts';
 import { formatValue, paramsTable, table } from './format.ts';
+import { launchLine } from './scene-commands.ts';
 
 // Commands that talk to a running daemon over its control socket.
 
@@ -64,6 +65,7 @@ export function statusText(s: DaemonStatus): string {
     `sync      ${syncText(s.sync)}`,
     `clock     ${clockStatusLine(s.sync.clock)}`,
     `link      ${abletonLinkLine(s.abletonLink)}`,
+    ...(launchLine(s.sceneLaunches) ? [`launch    ${launchLine(s.sceneLaunches)}`] : []),
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,

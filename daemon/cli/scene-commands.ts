@@ -1,14 +1,30 @@
-import type { LoadResult, SaveResult, SceneInfo } from '../scenes/scenes.ts';
+import { shortId } from '../../trust-store/device-id.ts';
+import type { FadeViewStatus, LaunchStatus } from '../scenes/fade-view.ts';
+import { launchOptions } from '../scenes/launch-spec.ts';
+import type { LaunchResult } from '../scenes/launcher.ts';
+import type { SaveResult, SceneInfo } from '../scenes/scenes.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 import { formatValue, printable, table } from './format.ts';
 
-// `hana scene save <name> [--only PATTERN] [--force] | load <name> | list [--json] | delete <name>`.
+// `hana scene save <name> [--only PATTERN] [--force] | load <name> [--fade F] [--at A] | status |
+// list [--json] | delete <name>`.
 
-export const SCENE_FLAGS = { home: 'string', json: 'boolean', only: 'string', force: 'boolean' } as const;
+export const SCENE_FLAGS = {
+  home: 'string',
+  json: 'boolean',
+  only: 'string',
+  force: 'boolean',
+  fade: 'string',
+  at: 'string',
+} as const;
 
 export const SCENE_USAGE = `  scene save <name> [--only PATTERN] [--force]  save current values (sealed) as a scene
-  scene load <name>                          apply a scene as one change (replicates to peers)
+  scene load <name> [--fade 2s|4b] [--at bar|beat|now]
+                                             apply a scene (replicates to peers); --at bar|beat
+                                             starts it on the shared beat on every laptop, and
+                                             --fade glides floats and colours over seconds or beats
+  scene status [--json]                      launches waiting for their beat or fading
   scene list [--json] | scene delete <name>  saved scenes`;
 
 type Ok<T> = Extract<T, { ok: true }>;
@@ -37,9 +53,45 @@ function listText(scenes: SceneInfo[]): string {
   return why.length ? `${rows}\n\nunreadable:\n${why.map((w) => `  ${w}`).join('\n')}` : rows;
 }
 
-function loadText(r: Ok<LoadResult>): string {
+/** One launch in words: what, when, how long, and how far it got on this laptop. */
+export function launchText(l: LaunchStatus): string {
+  const when =
+    l.startBeat === null ? `at session ${l.startMs.toFixed(1)} ms` : `on beat ${l.startBeat.toFixed(2)}`;
+  const head = `${l.scene} from ${shortId(l.origin)} ${when}, fade ${l.fade}`;
+  switch (l.state) {
+    case 'pending':
+      return `${head}: waiting (${l.fading} parameter(s))`;
+    case 'active':
+      return `${head}: fading (${l.fading} parameter(s)), started at beat ${l.startedAt?.beat?.toFixed(3) ?? '?'}`;
+    case 'done':
+      return `${head}: done${l.startedAt ? `, started at beat ${l.startedAt.beat?.toFixed(3) ?? '?'}` : ''}`;
+    case 'ignored':
+      return `${head}: not rendered (${l.note ?? 'no targets'})`;
+  }
+}
+
+/** The `launch` line of `hana status`: only while something waits or fades. */
+export function launchLine(s: FadeViewStatus | undefined): string | undefined {
+  const live = s?.launches.filter((l) => l.state === 'pending' || l.state === 'active') ?? [];
+  return live.length ? live.map(launchText).join('; ') : undefined;
+}
+
+function statusText(s: FadeViewStatus): string {
+  if (s.launches.length === 0) return 'No scene launches since the daemon started.';
+  const lines = s.launches.map(launchText);
+  if (s.cancelled) lines.push(`${s.cancelled} fade(s) ended early by a write to the parameter`);
+  if (s.badRecords) lines.push(`${s.badRecords} launch record(s) that did not decode were ignored`);
+  return lines.join('\n');
+}
+
+function loadText(r: Ok<LaunchResult>): string {
+  const when = !r.launch
+    ? ''
+    : r.launch.at === 'now'
+      ? `, starting now, fade ${r.launch.fade}`
+      : `, starting on beat ${r.launch.startBeat?.toFixed(2)} (next ${r.launch.at}), fade ${r.launch.fade}`;
   const lines = [
-    `loaded scene ${r.name} (saved ${r.savedAt}): ${r.applied} value(s) applied, ${r.changed} changed`,
+    `loaded scene ${r.name} (saved ${r.savedAt}): ${r.applied} value(s) applied, ${r.changed} changed${when}`,
   ];
   for (const c of r.clamped) {
     lines.push(
@@ -57,8 +109,12 @@ export async function sceneCommand(args: Parsed, out: Out): Promise<number> {
   const [sub, name, ...extra] = args.positionals;
   const only = args.flags.only as string | undefined;
   const force = args.flags.force === true;
+  const fade = args.flags.fade as string | undefined;
+  const at = args.flags.at as string | undefined;
   if (sub !== 'save' && (only !== undefined || force))
     throw new UsageError('--only and --force go with `scene save`');
+  if (sub !== 'load' && (fade !== undefined || at !== undefined))
+    throw new UsageError('--fade and --at go with `scene load`');
   if (extra.length) throw new UsageError(`scene ${sub} takes one name`);
   switch (sub) {
     case 'save': {
@@ -81,9 +137,15 @@ export async function sceneCommand(args: Parsed, out: Out): Promise<number> {
     }
     case 'load': {
       if (!name) throw new UsageError('scene load takes a name, e.g. `hana scene load intro`');
-      const r = (await callOrReport(args, out, 'scene.load', { name }, { timeoutMs: SCENE_TIMEOUT_MS })) as
-        | Ok<LoadResult>
-        | undefined;
+      const o = launchOptions(fade, at);
+      if (!o.ok) throw new UsageError(o.error);
+      const r = (await callOrReport(
+        args,
+        out,
+        'scene.load',
+        { name, ...(fade !== undefined && { fade }), ...(at !== undefined && { at }) },
+        { timeoutMs: SCENE_TIMEOUT_MS },
+      )) as Ok<LaunchResult> | undefined;
       if (!r) return 1;
       print(args, out, r, () => loadText(r));
       if (r.applied === 0 && r.skipped.length > 0) {
@@ -93,6 +155,11 @@ export async function sceneCommand(args: Parsed, out: Out): Promise<number> {
         return 1;
       }
       return 0;
+    }
+    case 'status': {
+      if (name) throw new UsageError('scene status takes no name');
+      const r = (await callOrReport(args, out, 'scene.status', {})) as FadeViewStatus | undefined;
+      return r ? print(args, out, r, () => statusText(r)) : 1;
     }
     case 'list': {
       if (name) throw new UsageError('scene list takes no name');
@@ -108,7 +175,7 @@ export async function sceneCommand(args: Parsed, out: Out): Promise<number> {
     }
     default:
       throw new UsageError(
-        'usage: hana scene save <name> [--only PATTERN] [--force] | load <name> | list | delete <name>',
+        'usage: hana scene save <name> [--only PATTERN] [--force] | load <name> [--fade 2s|4b] [--at bar|beat|now] | status | list | delete <name>',
       );
   }
 }

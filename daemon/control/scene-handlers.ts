@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../log.ts';
-import type { SceneFailure, Scenes } from '../scenes/scenes.ts';
+import type { FadeView } from '../scenes/fade-view.ts';
+import { launchOptions } from '../scenes/launch-spec.ts';
+import type { Launcher, LaunchResult } from '../scenes/launcher.ts';
+import type { LoadResult, SceneFailure, Scenes } from '../scenes/scenes.ts';
 import { controlError } from './protocol.ts';
 import type { Handlers } from './server.ts';
 
@@ -15,7 +18,21 @@ const Save = Name.extend({
   force: z.boolean().optional(),
 }).strict();
 
-export type SceneHandlerContext = { scenes: Scenes; audit?: AuditLog; security?: Logger };
+const Load = Name.extend({
+  fade: z.string().max(32).optional(),
+  at: z.string().max(32).optional(),
+}).strict();
+
+export type SceneHandlerContext = {
+  scenes: Scenes;
+  audit?: AuditLog;
+  security?: Logger;
+  /** Quantized launches and fades; without it `--fade` and `--at` other than now are refused. */
+  launcher?: Launcher;
+  fades?: FadeView;
+};
+
+const withoutLaunch = (r: LoadResult): LaunchResult => (r.ok ? { ...r, launch: null } : r);
 
 /** Codes meaning the file on disk is not what hana wrote with this key. */
 const SUSPECT = new Set([
@@ -47,8 +64,16 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
       return r;
     },
     async 'scene.load'(params) {
-      const { name } = Name.parse(params);
-      const r = await scenes.load(name);
+      const { name, fade, at } = Load.parse(params);
+      const o = launchOptions(fade, at);
+      if (!o.ok) throw controlError(o.code, o.error);
+      const quantized = o.at !== 'now' || o.fade.length > 0;
+      if (quantized && !ctx.launcher)
+        throw controlError('scene-no-beat', 'this daemon cannot launch on the beat (no session clock)');
+      const r: LaunchResult = ctx.launcher
+        ? await ctx.launcher.launch(name, { fade: o.fade, at: o.at })
+        : withoutLaunch(await scenes.load(name));
+      if (!r.ok && r.code === 'no-beat') throw controlError('scene-no-beat', r.error);
       if (!r.ok) {
         audit?.action('scene.load-failed', 'cli', { name, code: r.code });
         if (SUSPECT.has(r.code)) {
@@ -65,9 +90,13 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
         changed: r.changed,
         skipped: r.skipped.length,
         clamped: r.clamped.length,
+        ...(r.launch && { at: r.launch.at, fade: r.launch.fade, startBeat: r.launch.startBeat }),
         ...(r.skipped.length > 0 && { skippedPaths: r.skipped.slice(0, 20).map((s) => s.path) }),
       });
       return r;
+    },
+    async 'scene.status'() {
+      return ctx.fades?.status() ?? { launches: [], badRecords: 0, cancelled: 0 };
     },
     async 'scene.list'() {
       return { scenes: await scenes.list() };

@@ -10,7 +10,7 @@ import { checkStoredValue, type StoredCode } from '../persist/stored-value.ts';
 import type { Value } from '../state/coerce.ts';
 import { compilePattern } from '../state/pattern.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Store, Write } from '../state/store.ts';
+import type { Change, Store, Write } from '../state/store.ts';
 import { decodeScene, encodeScene, type SceneFile, type SceneValue, sceneName } from './scene-file.ts';
 
 // Scenes: named snapshots of parameter values, sealed at rest. Loading one validates every
@@ -60,8 +60,27 @@ export type LoadResult =
     }
   | SceneFailure;
 
+/** A scene read and checked against the current declarations, not yet applied. */
+export type Prepared =
+  | { ok: true; name: string; savedAt: string; writes: Write[]; skipped: Skipped[]; clamped: Clamped[] }
+  | SceneFailure;
+
+/** The report of a load, from what was prepared and the store's changes. */
+export function loaded(p: Extract<Prepared, { ok: true }>, changes: readonly Change[]): LoadResult {
+  return {
+    ok: true,
+    name: p.name,
+    savedAt: p.savedAt,
+    applied: changes.length,
+    changed: changes.filter((ch) => ch.changed).length,
+    skipped: p.skipped,
+    clamped: p.clamped,
+  };
+}
+
 export type Scenes = {
   readonly dir: string;
+  prepare(name: string): Promise<Prepared>;
   save(name: string, opts?: { only?: string; force?: boolean }): Promise<SaveResult>;
   load(name: string): Promise<LoadResult>;
   list(): Promise<SceneInfo[]>;
@@ -161,6 +180,31 @@ export async function openScenes(init: ScenesInit): Promise<Scenes> {
     const d = decodeScene(r.plaintext);
     if (!d.ok) return fail('bad-scene', `scene "${name}" at ${path} ${d.error}`);
     return { ok: true, scene: d.scene, stamp: statStamp(st) };
+  }
+
+  async function prepare(input: string): Promise<Prepared> {
+    const n = sceneName(input);
+    if (!n.ok) return fail('bad-name', n.error);
+    const r = await read(n.name);
+    if (!r.ok) return r;
+    const { scene } = r;
+    const writes: Write[] = [];
+    const skipped: Skipped[] = [];
+    const clamped: Clamped[] = [];
+    const seen = new Set<string>();
+    for (const v of scene.values) {
+      if (seen.has(v.path)) continue;
+      seen.add(v.path);
+      const c = checkStoredValue(registry, v.path, v.value);
+      if (!c.ok) {
+        const was = c.code === 'wrong-type' ? ` (saved as ${v.type})` : '';
+        skipped.push({ path: v.path, code: c.code, reason: c.reason + was });
+        continue;
+      }
+      if (c.clamped) clamped.push({ path: v.path, saved: v.value, applied: c.value });
+      writes.push({ path: v.path, value: c.value });
+    }
+    return { ok: true, name: n.name, savedAt: scene.savedAt, writes, skipped, clamped };
   }
 
   // A list during the background reading waits for the same decryption instead of repeating it.
@@ -275,38 +319,13 @@ export async function openScenes(init: ScenesInit): Promise<Scenes> {
       });
     },
 
+    prepare,
+
     async load(input) {
-      const n = sceneName(input);
-      if (!n.ok) return fail('bad-name', n.error);
-      const r = await read(n.name);
-      if (!r.ok) return r;
-      const { scene } = r;
-      const writes: Write[] = [];
-      const skipped: Skipped[] = [];
-      const clamped: Clamped[] = [];
-      const seen = new Set<string>();
-      for (const v of scene.values) {
-        if (seen.has(v.path)) continue;
-        seen.add(v.path);
-        const c = checkStoredValue(registry, v.path, v.value);
-        if (!c.ok) {
-          const was = c.code === 'wrong-type' ? ` (saved as ${v.type})` : '';
-          skipped.push({ path: v.path, code: c.code, reason: c.reason + was });
-          continue;
-        }
-        if (c.clamped) clamped.push({ path: v.path, saved: v.value, applied: c.value });
-        writes.push({ path: v.path, value: c.value });
-      }
-      const changes = writes.length ? store.apply(writes, `scene:${n.name}`) : [];
-      return {
-        ok: true,
-        name: n.name,
-        savedAt: scene.savedAt,
-        applied: changes.length,
-        changed: changes.filter((ch) => ch.changed).length,
-        skipped,
-        clamped,
-      };
+      const p = await prepare(input);
+      if (!p.ok) return p;
+      const changes = p.writes.length ? store.apply(p.writes, `scene:${p.name}`) : [];
+      return loaded(p, changes);
     },
 
     async list() {
