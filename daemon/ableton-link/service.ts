@@ -51,9 +51,20 @@ export type AbletonLinkInit = {
   log: Logger;
   security: Logger;
   rejectIntervalMs: number;
+  /**
+   * True while a tempo source that outranks Link leads (MIDI clock in): hana then stops pulling
+   * its beat to Link's and only proposes its tempo to Link (docs/tempo.md, precedence).
+   */
+  yields?: () => boolean;
 };
 
-export type AbletonLink = { status(): AbletonLinkStatus; handlers: Handlers; close(): Promise<void> };
+export type AbletonLink = {
+  status(): AbletonLinkStatus;
+  /** Link's start/stop sync, for MIDI clock out; undefined when Link is off. */
+  transport?: { playing(): boolean; setPlaying(playing: boolean): void };
+  handlers: Handlers;
+  close(): Promise<void>;
+};
 
 const OFF_HINT =
   'Ableton Link is off: start hana with --ableton-link, or set "abletonLink": { "enabled": true } in the config';
@@ -95,7 +106,7 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
 
   function follow(): void {
     pending = false;
-    if (!link) return;
+    if (!link || init.yields?.()) return;
     const next = followLink(
       link.snapshot().timeline,
       init.clock(),
@@ -156,6 +167,7 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
   );
 
   return {
+    transport: { playing: () => peer.snapshot().playing, setPlaying: (p) => peer.setPlaying(p) },
     status() {
       const s = peer.snapshot();
       const beat = beatAtHost(s.timeline, hostUs());

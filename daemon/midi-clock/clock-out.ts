@@ -21,8 +21,12 @@ export const F2 = 0xf2;
 
 /** How often to look again while there is no shared beat. */
 const NO_BEAT_RETRY_MS = 250;
-/** A tick due within this fraction of a tick counts as due: a wake-up on time must not miss it. */
-const EPSILON = 1e-6;
+/**
+ * A tick due within this fraction of a tick counts as due: a wake-up on time must not miss it.
+ * Session times near 1.7e12 ms resolve 0.24 µs, which at 120 bpm is 1e-5 of a tick: a smaller
+ * margin sent wake-ups chasing a tick a rounding error away (measured in the service test).
+ */
+const EPSILON = 1e-3;
 /** Ticks caught up in one go at most (a bar); further behind, the clock relocates instead. */
 export const MAX_CATCH_UP = 4 * PPQN;
 /** A beat going back by up to this many ticks is waited out; further, the clock relocates. */

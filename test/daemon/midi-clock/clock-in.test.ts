@@ -46,7 +46,7 @@ function ticks(start: number, bpm: number, n: number, jitter: number, rand: () =
   return Array.from({ length: n }, (_, i) => start + i * period + (rand() * 2 - 1) * jitter);
 }
 
-describe('MIDI clock in', () => {
+describe('MIDI clock in', { timeout: 30_000 }, () => {
   for (const bpm of [60, 120, 174.5, 300]) {
     // Jitter in ms weighs more as ticks get shorter: the bound is relative, 0.2 % (0.24 bpm at 120).
     it(`smooths ±1 ms of jitter at ${bpm} bpm to within 0.2 %, where one interval alone is off by ${Math.round(bpm * 0.1)}+ bpm`, async () => {

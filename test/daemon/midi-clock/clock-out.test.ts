@@ -61,7 +61,7 @@ function setup(opts: { tempo?: number; whileStopped?: boolean; quantum?: number;
 
 const count = (xs: number[], b: number) => xs.filter((x) => x === b).length;
 
-describe('MIDI clock out', () => {
+describe('MIDI clock out', { timeout: 30_000 }, () => {
   for (const tempo of [20, 60, 120, 137.5, 174, 999]) {
     it(`sends exactly 24 clocks per beat at ${tempo} bpm, each on its tick`, async () => {
       const t = setup({ tempo });
