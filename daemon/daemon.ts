@@ -19,7 +19,7 @@ import { sceneHandlers } from './control/scene-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
 import { createOscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
-import { createOscIngest, type IngestStats } from './ingest/osc-ingest.ts';
+import { type ControlHandler, createOscIngest, type IngestStats } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
 import { createSourceFilter } from './ingest/source-filter.ts';
 import { createRateLimiter } from './ingest/token-bucket.ts';
@@ -33,6 +33,7 @@ import { type RuntimeStatus, startRuntimeStats } from './runtime-stats.ts';
 import { createFadeView, type FadeViewStatus } from './scenes/fade-view.ts';
 import { LAUNCH_PATH, launchParam } from './scenes/launch-record.ts';
 import { createLauncher } from './scenes/launcher.ts';
+import { SCENE_LOAD_ADDRESS, sceneOscControl } from './scenes/scene-osc.ts';
 import { type ClockMarkStatus, openClockMark } from './state/clock-mark.ts';
 import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
@@ -166,6 +167,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   // What plugins, feedback and `hana get` read: the store, with quantized fades rendered on this
   // laptop's own clock (scenes/fade-view.ts). The clock exists once peering has started.
   let sessionClock: (() => ClockReading) | undefined;
+  let sceneOsc: ControlHandler | undefined;
   const fades = createFadeView({
     store,
     registry: registry.stored,
@@ -225,7 +227,11 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         maxScheduled: osc.maxScheduled,
         maxScheduleAheadMs: osc.maxScheduleAheadMs,
       },
-      onControl: feedback.onControl,
+      // Wired once the session clock exists (after peering): a scene load before is refused.
+      onControl: (msg, from) =>
+        msg.address === SCENE_LOAD_ADDRESS
+          ? (sceneOsc?.(msg, from) ?? { reason: 'scene-no-beat', message: 'hana is still starting' })
+          : feedback.onControl(msg, from),
     });
     closers.push(() => ingest.close());
 
@@ -315,6 +321,12 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       hlc,
       clock: peering.clock,
       quantum: () => config.abletonLink.quantum,
+    });
+    sceneOsc = sceneOscControl({
+      launcher,
+      reject: (reason, source, message) => rejections.reject(reason, source, message),
+      audit: storage.audit,
+      log,
     });
 
     const visuals = await startVisuals({

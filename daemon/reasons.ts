@@ -67,6 +67,21 @@ const OSC = [
   bad('too-far-ahead', 'A bundle time-tagged further ahead than `osc.maxScheduleAheadMs`.'),
   bad('schedule-full', '`osc.maxScheduled` bundles already wait for their time tag.'),
   bad('subscribe-full', 'More than `osc.feedback.maxSubscribers` feedback subscriptions.'),
+  bad('scene-bad-request', '`/hana/scene/load` with other than 1–3 string arguments (name, fade, at).'),
+  bad(
+    'scene-bad-fade',
+    '`/hana/scene/load` with a fade that is not seconds (`2s`, `500ms`), beats (`4b`) or `0`.',
+  ),
+  bad('scene-bad-at', '`/hana/scene/load` with a launch point other than `bar`, `beat` or `now`.'),
+  bad(
+    'scene-unknown',
+    '`/hana/scene/load` of a scene that does not exist or cannot be read (`hana scene list` says why).',
+  ),
+  bad(
+    'scene-no-beat',
+    '`/hana/scene/load` on a bar or beat, or with a fade in beats, before any tempo was set (no shared beat).',
+  ),
+  bad('scene-busy', '`/hana/scene/load` while the previous OSC scene load is still being read.'),
 ] as const;
 
 // A MIDI device is plugged into this laptop: nothing it sends is an attack from the network.

@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../log.ts';
 import type { FadeView } from '../scenes/fade-view.ts';
 import { launchOptions } from '../scenes/launch-spec.ts';
-import type { Launcher, LaunchResult } from '../scenes/launcher.ts';
+import { type Launcher, type LaunchResult, loadRecord } from '../scenes/launcher.ts';
 import type { LoadResult, SceneFailure, Scenes } from '../scenes/scenes.ts';
 import { controlError } from './protocol.ts';
 import type { Handlers } from './server.ts';
@@ -84,15 +84,7 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
         }
         return refuse(r);
       }
-      audit?.action('scene.load', 'cli', {
-        name: r.name,
-        applied: r.applied,
-        changed: r.changed,
-        skipped: r.skipped.length,
-        clamped: r.clamped.length,
-        ...(r.launch && { at: r.launch.at, fade: r.launch.fade, startBeat: r.launch.startBeat }),
-        ...(r.skipped.length > 0 && { skippedPaths: r.skipped.slice(0, 20).map((s) => s.path) }),
-      });
+      audit?.action('scene.load', 'cli', loadRecord(r));
       return r;
     },
     async 'scene.status'() {

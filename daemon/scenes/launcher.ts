@@ -54,7 +54,10 @@ export function createLauncher(init: LaunchInit): Launcher {
       let startBeat: number | null = r.beat;
       let startMs = r.timeMs;
       if (r.beat !== null && r.timeline && at !== 'now') {
-        startBeat = nextBoundary(r.beat, at === 'bar' ? init.quantum() : 1);
+        const q = at === 'bar' ? init.quantum() : 1;
+        // beat + (q − phase) lands a rounding error off the boundary (13.000000000000002):
+        // the start is a whole bar or beat, as every laptop and `hana scene status` show it.
+        startBeat = Math.round(nextBoundary(r.beat, q) / q) * q;
         startMs = r.timeline.timeOrigin + ((startBeat - r.timeline.beatOrigin) * 60_000) / r.timeline.tempo;
       }
       const after = init.hlc.peek();
@@ -72,5 +75,18 @@ export function createLauncher(init: LaunchInit): Launcher {
         launch: { at, startBeat, startMs, fade: formatFade(fade) },
       };
     },
+  };
+}
+
+/** What the audit log records of a load, whoever asked for it (CLI or OSC). */
+export function loadRecord(r: Extract<LaunchResult, { ok: true }>): Record<string, unknown> {
+  return {
+    name: r.name,
+    applied: r.applied,
+    changed: r.changed,
+    skipped: r.skipped.length,
+    clamped: r.clamped.length,
+    ...(r.launch && { at: r.launch.at, fade: r.launch.fade, startBeat: r.launch.startBeat }),
+    ...(r.skipped.length > 0 && { skippedPaths: r.skipped.slice(0, 20).map((s) => s.path) }),
   };
 }
