@@ -5,6 +5,7 @@ import { abletonLinkLine } from './ableton-link-commands.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport as call, type Out, print } from './client-call.ts';
 import { formatValue, paramsTable, table } from './format.ts';
+import { midiClockLine } from './midi-clock-commands.ts';
 import { launchLine } from './scene-commands.ts';
 
 // Commands that talk to a running daemon over its control socket.
@@ -65,6 +66,7 @@ export function statusText(s: DaemonStatus): string {
     `sync      ${syncText(s.sync)}`,
     `clock     ${clockStatusLine(s.sync.clock)}`,
     `link      ${abletonLinkLine(s.abletonLink)}`,
+    `midiclock ${midiClockLine(s.midiClock)}`,
     ...(launchLine(s.sceneLaunches) ? [`launch    ${launchLine(s.sceneLaunches)}`] : []),
     `storage   ${s.storage.persist ? `saved ${s.storage.persist.lastSavedAt ?? 'never'} (${s.storage.persist.saves} saves, ${s.storage.persist.failures} failed${s.storage.persist.unknownPaths ? `, ${s.storage.persist.unknownPaths} kept, not restored` : ''})` : 'persist off'}; ${s.storage.scenes} scenes; key ${s.storage.key.kind}`,
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,

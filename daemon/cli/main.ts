@@ -35,6 +35,8 @@ ${PAIR_USAGE}
   midi monitor                               print incoming MIDI events
   midi learn <address> [--timeout S]         bind the next control that moves
   midi map list [--json] | map remove <id>   MIDI mappings
+  midi clock [--json]                        MIDI clock out and in, start/stop, tempo source
+  midi clock play|stop|continue              start (on the next bar), stop or continue the clock
   output [--json]                            the output page's URL (with its token) and counters
 ${ABLETON_LINK_USAGE}
 ${PLUGIN_USAGE}
@@ -100,7 +102,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   set: { flags: CLIENT_FLAGS, run: setCommand },
   midi: {
     flags: MIDI_FLAGS,
-    subcommands: ['ports', 'monitor', 'learn', 'map list', 'map remove'],
+    subcommands: ['ports', 'monitor', 'learn', 'map list', 'map remove', 'clock'],
     run: midiCommand,
   },
   id: { flags: CLIENT_FLAGS, run: idCommand },

@@ -2,8 +2,9 @@ import type { MidiPorts } from '../midi/service.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 import { table } from './format.ts';
+import { midiClockCommand } from './midi-clock-commands.ts';
 
-// `hana midi ports|monitor|learn|map list|map remove`.
+// `hana midi ports|monitor|learn|map list|map remove|clock`.
 
 export const MIDI_FLAGS = { home: 'string', json: 'boolean', timeout: 'string' } as const;
 
@@ -118,7 +119,11 @@ export async function midiCommand(args: Parsed, out: Out): Promise<number> {
       }
       throw new UsageError('usage: hana midi map list | hana midi map remove <id>');
     }
+    case 'clock':
+      return midiClockCommand(args, out, rest);
     default:
-      throw new UsageError('usage: hana midi ports | monitor | learn <path> | map list | map remove <id>');
+      throw new UsageError(
+        'usage: hana midi ports | monitor | learn <path> | map list | map remove <id> | clock [play|stop|continue]',
+      );
   }
 }
