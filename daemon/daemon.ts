@@ -26,6 +26,7 @@ import { createRateLimiter } from './ingest/token-bucket.ts';
 import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
+import { type MidiClock, type MidiClockStatus, startMidiClock } from './midi-clock/service.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { familyTotal } from './reasons.ts';
@@ -76,6 +77,7 @@ export type DaemonStatus = {
   plugins: VisualsStatus['plugins'];
   clockMark: ClockMarkStatus;
   abletonLink: AbletonLinkStatus;
+  midiClock: MidiClockStatus;
   /** Quantized scene launches: pending, fading, and the last few done. */
   sceneLaunches: FadeViewStatus;
   /** Handles, timers, heap and event-loop delay: what the soak (test/soak/) watches for leaks. */
@@ -280,13 +282,15 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     const learnedPath = join(init.home, 'midi-mappings.json');
     const learned = await loadLearned(learnedPath);
     if (!learned.ok) throw new Error(learned.error);
+    // One backend for controllers and clock: RtMidi is loaded (and says why not) once.
+    const midiBackend: BackendResult =
+      init.midiBackend ??
+      (config.midi.enabled
+        ? loadMidiBackend()
+        : { ok: false, reason: 'midi.enabled is false in the config' });
     const midi = createMidiService({
       config: config.midi,
-      backend:
-        init.midiBackend ??
-        (config.midi.enabled
-          ? loadMidiBackend()
-          : { ok: false, reason: 'midi.enabled is false in the config' }),
+      backend: midiBackend,
       registry,
       store: fades,
       rejections,
@@ -341,7 +345,10 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     });
     closers.push(() => visuals.close());
 
+    // Created after Link (it follows Link's start/stop), asked by Link whether it leads the tempo.
+    let midiClock: MidiClock | undefined;
     const abletonLink = await startAbletonLink({
+      yields: () => midiClock?.leading() ?? false,
       config: config.abletonLink,
       store,
       clock: peering.clock,
@@ -350,6 +357,18 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       rejectIntervalMs: config.log.rejectIntervalMs,
     });
     closers.push(() => abletonLink.close());
+
+    const clock = startMidiClock({
+      config: config.midi,
+      backend: midiBackend,
+      store,
+      clock: peering.clock,
+      rejections,
+      log,
+      ...(abletonLink.transport && { link: abletonLink.transport }),
+    });
+    midiClock = clock;
+    closers.push(() => clock.close());
 
     const runtime = startRuntimeStats();
     closers.push(() => runtime.close());
@@ -378,6 +397,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       storage: storage.status(),
       clockMark: mark.status(),
       abletonLink: abletonLink.status(),
+      midiClock: clock.status(),
       sceneLaunches: fades.status(),
       runtime: runtime.status(),
       ...peering.status(),
@@ -393,6 +413,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       ...sceneHandlers({ scenes: storage.scenes, audit: storage.audit, security, launcher, fades }),
       ...peering.handlers,
       ...abletonLink.handlers,
+      ...clock.handlers,
       ...clockSampleHandlers(peering.clock),
     });
     closers.push(() => control.close());
