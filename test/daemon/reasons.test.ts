@@ -41,7 +41,7 @@ async function sources(): Promise<Map<string, string>> {
 // `midi-${r.code}`, `peer-${code}`, `sync-${verdict.code}`, `plugin-${c.code}` build prefixed
 // codes from the bare codes of the layer below: where each family may find its bare code.
 const BARE_IN: Record<string, readonly string[]> = {
-  midi: ['protocols/midi/', 'daemon/midi/', 'daemon/state/coerce.ts'],
+  midi: ['protocols/midi/', 'daemon/midi/', 'daemon/midi-clock/', 'daemon/state/coerce.ts'],
   peer: ['protocols/dtls/'],
   sync: ['daemon/sync/'],
   plugin: ['daemon/plugins/', 'daemon/state/coerce.ts'],
