@@ -131,7 +131,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: pluginCommand,
   },
   publisher: { flags: PUBLISHER_FLAGS, subcommands: ['trust', 'list', 'revoke'], run: publisherCommand },
-  scene: { flags: SCENE_FLAGS, subcommands: ['save', 'load', 'list', 'delete'], run: sceneCommand },
+  scene: { flags: SCENE_FLAGS, subcommands: ['save', 'load', 'status', 'list', 'delete'], run: sceneCommand },
   audit: { flags: AUDIT_FLAGS, run: auditCommand },
   'ableton-link': {
     flags: ABLETON_LINK_FLAGS,
