@@ -1,0 +1,161 @@
+// OSC ingest at show rates with the default config (one declared parameter, default limits):
+// four apps on this machine, each its own sender process and port, at 10k, 20k and 50k msgs/s
+// together, into the daemon, a bare dgram socket and liblo's server (Debian liblo-dev; skipped
+// with a reason without it), each receiver a process of its own, so accepted/s, loss and CPU
+// time per message are measured the same way for all three in the same run.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
+import { startDaemon } from '../helpers/daemon.ts';
+
+const exec = promisify(execFile);
+const BLAST = join(import.meta.dirname, '..', 'helpers', 'osc-blast-cli.ts');
+const BARE = join(import.meta.dirname, 'bare-receiver-cli.ts');
+const LIBLO_C = join(import.meta.dirname, 'liblo-receiver.c');
+const APPS = 4;
+const SECONDS = 2;
+const RATES = [10_000, 20_000, 50_000];
+
+type Receiver = {
+  readonly name: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Messages accepted so far (for the daemon: applied, once its queue has drained). */
+  count(): Promise<number>;
+  close(): Promise<void>;
+};
+
+/** CPU time of a process in µs (user + system), from the scheduler's nanosecond counter. */
+async function cpuUs(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/schedstat`, 'utf8');
+  return Number(text.split(' ')[0]) / 1000;
+}
+
+/** A child that prints its port, then answers each stdin line with a count. */
+async function lineReceiver(name: string, cmd: string, args: string[]): Promise<Receiver> {
+  const child: ChildProcess = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
+  return {
+    name,
+    port,
+    pid: child.pid!,
+    async count() {
+      child.stdin!.write('\n');
+      return Number((await lines.next()).value);
+    },
+    async close() {
+      child.stdin!.end();
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function liblo(): Promise<Receiver | string> {
+  const bin = join(tmpdir(), `hana-bench-liblo-${process.pid}`);
+  try {
+    await exec('cc', ['-O2', '-o', bin, LIBLO_C, '-llo']);
+  } catch (err) {
+    return `skipped: cannot build the liblo receiver (${(err as Error).message.split('\n')[0]}); apt-get install liblo-dev`;
+  }
+  return lineReceiver('liblo server', bin, []);
+}
+
+/** APPS sender processes at `total`/s together for SECONDS; resolves with how many they sent. */
+async function apps(port: number, total: number): Promise<number> {
+  const per = Math.round(total / APPS);
+  const runs = Array.from({ length: APPS }, async (_, a) => {
+    const packets = [a, a + 0.5].map((v) =>
+      Buffer.from(encodeOscPacket(oscMessage('/bench/value', [{ type: 'f', value: v }]))).toString('hex'),
+    );
+    const child = spawn(
+      process.execPath,
+      [BLAST, String(port), String(per * SECONDS), String(per), '1', ...packets],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    await lines.next(); // ready
+    const done = (JSON.parse((await lines.next()).value as string) as { sent: number }).sent;
+    await once(child, 'exit');
+    return done;
+  });
+  return (await Promise.all(runs)).reduce((x, y) => x + y, 0);
+}
+
+export async function run(report: (line: string) => void): Promise<void> {
+  const d = await startDaemon({
+    config: { params: { '/bench/value': { type: 'float', min: 0, max: 1000 } } },
+  });
+  const status = async () =>
+    (await d.status()) as unknown as {
+      ingest: { packets: number; queuedUnits?: number };
+      rejected: Record<string, number>;
+    };
+  const hana: Receiver = {
+    name: 'hana (defaults)',
+    port: d.udpPort,
+    pid: d.proc.pid!,
+    async count() {
+      for (;;) {
+        const s = await status();
+        if (!s.ingest.queuedUnits) return s.ingest.packets;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    close: async () => {
+      await d.stop();
+    },
+  };
+  const bare = await lineReceiver('bare dgram', process.execPath, [BARE]);
+  const lo = await liblo();
+  const receivers = [bare, hana, ...(typeof lo === 'string' ? [] : [lo])];
+  try {
+    report(
+      `${APPS} apps (a process and port each), ${SECONDS} s per rate, /bench/value f; each receiver its own process`,
+    );
+    if (typeof lo === 'string') report(`  liblo ${lo}`);
+    for (const total of RATES) {
+      const rows: { name: string; accepted: number; sent: number; cpu: number }[] = [];
+      const refused0 = (await status()).rejected;
+      for (const r of receivers) {
+        const c0 = await r.count();
+        const t0 = await cpuUs(r.pid);
+        const sent = await apps(r.port, total);
+        await new Promise((res) => setTimeout(res, 200));
+        const accepted = (await r.count()) - c0;
+        rows.push({ name: r.name, accepted, sent, cpu: (await cpuUs(r.pid)) - t0 });
+      }
+      const refused1 = (await status()).rejected;
+      const base = rows[0]!;
+      report(`  ${total.toLocaleString('en')}/s offered`);
+      for (const row of rows) {
+        const loss = 1 - row.accepted / row.sent;
+        const perMsg = row.cpu / Math.max(1, row.accepted);
+        const vsBare =
+          row === base
+            ? ''
+            : `  ratio accepted ${(row.accepted / base.accepted).toFixed(2)}, CPU/msg ${(perMsg / (base.cpu / base.accepted)).toFixed(2)}× bare`;
+        report(
+          `    ${row.name.padEnd(16)} ${Math.round(row.accepted / SECONDS)
+            .toLocaleString('en')
+            .padStart(
+              7,
+            )}/s accepted  loss ${(loss * 100).toFixed(1).padStart(5)} %  CPU ${perMsg.toFixed(2).padStart(6)} µs/msg${vsBare}`,
+        );
+      }
+      const refused = ['flood', 'overload', 'too-costly']
+        .map((k) => `${k} ${(refused1[k] ?? 0) - (refused0[k] ?? 0)}`)
+        .join(', ');
+      report(`    hana refused: ${refused}`);
+    }
+  } finally {
+    for (const r of receivers) await r.close();
+  }
+}
