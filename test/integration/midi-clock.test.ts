@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { Config } from '../../daemon/config/schema.ts';
 import { startDaemon as startInProcess } from '../../daemon/daemon.ts';
-import { eventually, makeHome, runCliInProcess } from '../helpers/daemon.ts';
+import { eventually, makeHome, runCliInProcess, startDaemon } from '../helpers/daemon.ts';
 import { captureLogger } from '../helpers/log-capture.ts';
 import { midiLoopback } from '../helpers/midi-loopback.ts';
 
@@ -19,6 +19,23 @@ const contains = (hay: number[], needle: number[]) =>
   hay.some((_, i) => needle.every((b, j) => hay[i + j] === b));
 
 describe('MIDI clock through the daemon', { timeout: 120_000 }, () => {
+  it('on this machine (no sound support) the real RtMidi path says why the clock is off', async () => {
+    const d = await startDaemon({ config: { midi: { clock: { out: ['*'], in: '*' } } } });
+    try {
+      const s = JSON.parse((await d.cli('midi', 'clock', '--json')).stdout);
+      assert.equal(s.available, false);
+      assert.match(s.reason, /no ALSA sequencer|MIDI library could not start/);
+      assert.match((await d.cli('status')).stdout, /^midiclock off: MIDI is off \(/m);
+      assert.equal((await d.cli('set', '/tempo', '120')).code, 0);
+      const play = await d.cli('midi', 'clock', 'play');
+      assert.equal(play.code, 1);
+      assert.match(play.stderr, /MIDI is off .* no MIDI clock can start or stop/);
+      assert.equal(d.logs.filter((l) => l.event === 'midi-clock.off').length, 1);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('clock out follows the shared beat and hana midi clock play|stop; clock in leads the tempo, then lets go', async () => {
     const home = await makeHome();
     const lb = midiLoopback();
@@ -45,7 +62,10 @@ describe('MIDI clock through the daemon', { timeout: 120_000 }, () => {
       assert.equal((await cli('midi', 'clock', 'play')).code, 1, 'no shared beat yet');
       assert.equal((await cli('set', '/tempo', '120')).code, 0);
       assert.ok(await eventually(() => lb.sent(OUT).filter((b) => b === 0xf8).length >= 24));
-      assert.ok(lb.sent(OUT).every((b) => b === 0xf8), 'stopped: clocks only');
+      assert.ok(
+        lb.sent(OUT).every((b) => b === 0xf8),
+        'stopped: clocks only',
+      );
 
       const play = await cli('midi', 'clock', 'play');
       assert.equal(play.code, 0, play.stderr);
@@ -57,7 +77,10 @@ describe('MIDI clock through the daemon', { timeout: 120_000 }, () => {
       assert.equal(lb.sent(OUT).filter((b) => b === 0xfc).length, 1);
 
       const text = await cli('status');
-      assert.match(text.stdout, /^midiclock out → TR-8S MIDI 1 \(stopped, \d+ clocks\); in ← Digitakt MIDI 1 \(no clock yet\)/m);
+      assert.match(
+        text.stdout,
+        /^midiclock out → TR-8S MIDI 1 \(stopped, \d+ clocks\); in ← Digitakt MIDI 1 \(no clock yet\)/m,
+      );
       const json = JSON.parse((await cli('status', '--json')).stdout);
       assert.deepEqual(json.midiClock.out.ports, [OUT]);
       assert.equal(json.midiClock.tempoSource, 'hana');
