@@ -324,7 +324,9 @@ export function createFadeView(init: FadeViewInit): FadeView {
   }
 
   function arm(): void {
-    if (!autoTick || closed) return;
+    // Every store change lands here (a fader sends hundreds a second): without a launch waiting
+    // or fading there is nothing to wake for.
+    if (!autoTick || closed || !launches.some((l) => l.state === 'pending' || l.state === 'active')) return;
     if (timer) clearTimeout(timer);
     if (immediate) clearImmediate(immediate);
     timer = undefined;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { launchLine, launchText } from '../../../daemon/cli/scene-commands.ts';
+import type { LaunchStatus } from '../../../daemon/scenes/fade-view.ts';
 import { glides, interpolate } from '../../../daemon/scenes/interpolate.ts';
 import {
   decodeLaunch,
@@ -111,5 +113,38 @@ describe('the launch record', () => {
     assert.equal(governs(rec, record, { t: 1_700_000_000_001, c: 5, node: 'A' }), false, 'the record');
     assert.equal(governs(rec, record, { t: 1_700_000_000_001, c: 6, node: 'A' }), false, 'after');
     assert.equal(governs(rec, record, { t: 1_700_000_000_000, c: 4, node: 'B' }), false, 'another origin');
+  });
+});
+
+describe('launches in words', () => {
+  const base: LaunchStatus = {
+    scene: 'chorus',
+    origin: 'QK7ZD2N-AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD-EEEEEEE-FFFFFFF-GGGGGGG',
+    state: 'pending',
+    startBeat: 132,
+    startMs: 0,
+    fade: '4b',
+    fading: 16,
+    startedAt: null,
+  };
+  it('says what waits, fades or is done, and the status line shows only what is live', () => {
+    assert.match(
+      launchText(base),
+      /^chorus from \S+ on beat 132\.00, fade 4b: waiting \(16 parameter\(s\)\)$/,
+    );
+    const started = { fromSessionMs: 0, fromOwnMs: 0, sessionMs: 0, beat: 132.0004, lateMs: 0.2, errorMs: 0 };
+    assert.match(
+      launchText({ ...base, state: 'active', startedAt: started }),
+      /fading .*started at beat 132\.000$/,
+    );
+    assert.match(
+      launchText({ ...base, state: 'ignored', note: 'already over when it arrived' }),
+      /not rendered \(already over/,
+    );
+    assert.equal(
+      launchLine({ launches: [{ ...base, state: 'done' }], badRecords: 0, cancelled: 0 }),
+      undefined,
+    );
+    assert.match(launchLine({ launches: [base], badRecords: 0, cancelled: 0 })!, /waiting/);
   });
 });
