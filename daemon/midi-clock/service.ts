@@ -196,7 +196,8 @@ export function startMidiClock(init: MidiClockInit) {
       case 'stop':
         songOrigin = undefined;
         if (beat !== undefined) transport.stop(beat);
-        if (leading()) init.link?.setPlaying(false);
+        // The device's transport is the operator's, through a cable they chose: Link apps too.
+        init.link?.setPlaying(false);
         return;
       case 'start':
       case 'continue': {
@@ -214,7 +215,7 @@ export function startMidiClock(init: MidiClockInit) {
         if (e.kind === 'continue') transport.locate(e.songBeat * 4);
         if (e.kind === 'start') transport.start(have, songOrigin);
         else transport.continue(have, songOrigin);
-        if (leading()) init.link?.setPlaying(true);
+        init.link?.setPlaying(true);
         return;
       }
     }
