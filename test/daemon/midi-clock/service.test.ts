@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSessionClock } from '../../../daemon/clock/session-clock.ts';
-import { beatAt, phase } from '../../../daemon/clock/timeline.ts';
+import { beatAt } from '../../../daemon/clock/timeline.ts';
 import {
   createTimelineReader,
   TEMPO_PATH,
@@ -103,12 +103,15 @@ function setup(midi: MidiConfigInput = {}, opts: { backendOk?: boolean; link?: b
       const rand = prng(seed);
       const period = 60_000 / (bpm * 24);
       const start = clock.now();
-      for (let i = 0; (i + 1) * period <= ms; i++) {
+      let i = 0;
+      for (; (i + 1) * period <= ms; i++) {
         const at = start + (i + 1) * period + (rand() * 2 - 1) * jitter;
         await clock.advance(at - clock.now(), flush);
         lb.play(IN, [...(before[i] ?? []), 0xf8]);
         await flush();
       }
+      /** The jitter-free time of tick n (1-based) of this feed. */
+      return { count: i, idealAt: (n: number) => start + n * period };
     },
     close() {
       mc.close();
@@ -161,32 +164,37 @@ describe('MIDI clock service', { timeout: 30_000 }, () => {
     t.close();
   });
 
-  it('a clock in that starts puts its bar 1 on a bar of the shared beat, and the outputs start with it', async () => {
+  it('a clock in that starts puts its bar 1 on a bar of the shared beat, keeps hana on its beat, and the outputs start with it', async () => {
     const t = setup({ clock: { in: 'digitakt*', out: ['TR-8S*'] } }, { link: true });
-    await t.setTempo(128);
+    await t.setTempo(120);
     await t.advance(1234);
     await t.feed(128, 1000, 0.3, {}, 3);
     t.lb.clearSent();
-    await t.feed(128, 2000, 0.3, { 0: [0xfa] }, 4);
-    const r = t.session.read();
+    const song = await t.feed(128, 4000, 0.3, { 0: [0xfa] }, 4);
     assert.ok(
       t.lines.some((l) => l.event === 'midi-clock.following'),
       'following was logged',
     );
-    // The song began at the first tick after FA; hana's beat there is a whole bar.
+    // The song began at the first tick after FA; the outputs got song position 0, start, clock.
     const out = t.lb.sent(OUT);
     const i = out.indexOf(0xfa);
     assert.deepEqual(out.slice(i - 3, i + 2), [0xf2, 0, 0, 0xfa, 0xf8]);
     assert.equal(t.mc.status().transport.playing, true);
     const s = t.mc.transport.state();
     assert.ok(s.playing && s.originBeat % 4 === 0, `song origin on a bar: ${JSON.stringify(s)}`);
-    assert.ok(r.timeline && Math.abs(phase(beatAt(r.timeline, r.timeMs) - s.originBeat, 1)) < 1);
+    // Tempo and phase: at the (jitter-free) time of the last tick, hana's beat is the song's.
+    assert.ok(Math.abs(t.tempo() - 128) <= 0.05, `/tempo ${t.tempo()}`);
+    const r = t.session.read();
+    const want = s.originBeat + (song.count - 1) / 24;
+    const offMs = ((beatAt(r.timeline!, song.idealAt(song.count)) - want) * 60_000) / 128;
+    assert.ok(Math.abs(offMs) <= 3.5, `hana's beat ${offMs.toFixed(2)} ms from the clock's`);
     assert.deepEqual(t.proposed, [true], 'Link apps were asked to start too');
     // Stop from the clock: the outputs stop at once.
     t.lb.play(IN, [0xfc]);
     await t.flush();
     assert.equal(t.lb.sent(OUT).at(-1), 0xfc);
     assert.equal(t.mc.status().transport.playing, false);
+    assert.deepEqual(t.proposed, [true, false]);
     t.close();
   });
 
