@@ -9,6 +9,7 @@ import type { Handlers } from '../control/server.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { devicePattern } from '../midi/mapping.ts';
+import { listPorts } from '../midi/ports.ts';
 import type { Store } from '../state/store.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { type ClockInEstimate, type ClockInEvent, createClockIn } from './clock-in.ts';
@@ -283,13 +284,8 @@ export function startMidiClock(init: MidiClockInit) {
 
   function poll(): void {
     if (!backend) return;
-    let list: { inputs: string[]; outputs: string[] };
-    try {
-      list = backend.list();
-    } catch (err) {
-      log.warn({ event: 'midi.list-failed', err }, 'cannot list MIDI ports');
-      return;
-    }
+    const list = listPorts(backend, log);
+    if (!list) return;
     for (const [name, port] of outputs) {
       if (!list.outputs.includes(name)) {
         port.close();

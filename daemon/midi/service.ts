@@ -18,6 +18,7 @@ import {
   mapEvent,
   matches,
 } from './mapping.ts';
+import { listPorts } from './ports.ts';
 import { createCoalescer, realTimers, type Timers } from './rate.ts';
 
 // MIDI in the daemon: opens controllers, turns their bytes into parameter writes through the
@@ -193,13 +194,8 @@ export function createMidiService(init: MidiServiceInit) {
   /** Opens newly plugged matching ports and forgets unplugged ones. */
   function poll(): void {
     if (!backend) return;
-    let list: { inputs: string[]; outputs: string[] };
-    try {
-      list = backend.list();
-    } catch (err) {
-      log.warn({ event: 'midi.list-failed', err }, 'cannot list MIDI ports');
-      return;
-    }
+    const list = listPorts(backend, log);
+    if (!list) return;
     const want = (n: string) => n !== config.virtualPort && wanted.some((w) => w(n));
     for (const [name, input] of inputs) {
       if (name !== config.virtualPort && !list.inputs.includes(name)) {
