@@ -133,7 +133,11 @@ export function startMidiClock(init: MidiClockInit) {
         'the shared beat jumped: MIDI clock out moved with it (playing outputs get stop, song position, continue)',
       ),
   });
-  const offTransport = transport.subscribe((s) => out.transportChanged(s));
+  // Nothing ticks without an output to tick to: every daemon with Link on runs this service.
+  const ticking = backend !== undefined && cc.out.length > 0;
+  const offTransport = transport.subscribe((s) => {
+    if (ticking) out.transportChanged(s);
+  });
 
   const leading = () => inState === 'following';
 
@@ -337,7 +341,7 @@ export function startMidiClock(init: MidiClockInit) {
     queued = true;
     queueMicrotask(() => {
       queued = false;
-      out.wake();
+      if (ticking) out.wake();
       if (foreign && leading()) {
         overridden++;
         reconcile();
@@ -354,16 +358,17 @@ export function startMidiClock(init: MidiClockInit) {
       { event: 'midi-clock.off', reason },
       `MIDI clock is configured but MIDI is off: ${reason}. Ableton Link and /tempo work as usual.`,
     );
-  } else if (backend) {
+  } else if (backend && configured) {
     poll();
     const tick = () => {
       poll();
       pollTimer = timers.set(config.pollMs, tick);
     };
     pollTimer = timers.set(config.pollMs, tick);
-    if (cc.out.length) out.wake();
+    if (ticking) out.wake();
   }
-  if (init.link) {
+  // Link's start/stop only matters where a MIDI clock is configured (4 looks a second).
+  if (init.link && configured && backend) {
     const tick = () => {
       followLink();
       linkTimer = timers.set(LINK_POLL_MS, tick);

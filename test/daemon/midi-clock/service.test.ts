@@ -217,6 +217,16 @@ describe('MIDI clock service', { timeout: 30_000 }, () => {
     t.close();
   });
 
+  it('sets no timer per tick when no output is configured (every daemon with Link on runs it)', async () => {
+    const t = setup({}, { link: true });
+    await t.setTempo(120);
+    t.setLinkPlaying(true);
+    await t.advance(1000);
+    assert.equal(t.mc.status().out.ticks, 0);
+    assert.equal(t.clock.pending(), 0, 'no tick, port poll or Link poll timer');
+    t.close();
+  });
+
   it('refuses bad clock input by reason, on the input counter', async () => {
     const t = setup({ clock: { in: 'digitakt*' } });
     await t.setTempo(120);
