@@ -63,6 +63,8 @@ export type LaunchStatus = {
     /** The session clock's own error bound then (null: never measured). */
     errorMs: number | null;
   } | null;
+  /** How long before the start this laptop heard of the launch (negative: after it). */
+  leadMs: number | null;
   /** Why a record was not rendered (already over when it arrived, no clock yet). */
   note?: string;
 };
@@ -99,6 +101,7 @@ type Launch = {
   state: LaunchState;
   fading: number;
   startedAt: LaunchStatus['startedAt'];
+  leadMs: number | null;
   note?: string;
 };
 
@@ -223,7 +226,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
     }
     seenRecords.push(c.value as string);
     if (seenRecords.length > KEEP_LAUNCHES) seenRecords.shift();
-    const l: Launch = { rec, stamp: c.stamp, state: 'pending', fading: 0, startedAt: null };
+    const l: Launch = { rec, stamp: c.stamp, state: 'pending', fading: 0, startedAt: null, leadMs: null };
     launches.push(l);
     if (launches.length > KEEP_LAUNCHES) launches.shift();
     const r = init.clock();
@@ -232,6 +235,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
       l.note = 'no session clock yet';
       return;
     }
+    l.leadMs = startOf(l, r) - r.timeMs;
     if (progress(l, r) >= 1) {
       // Already over (a late joiner, a restored or replayed record): the store's values stand.
       l.state = 'ignored';
@@ -378,6 +382,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
           startMs: r ? startOf(l, r) : l.rec.startMs,
           fade: formatFade(l.rec.fade),
           fading: l.state === 'pending' || l.state === 'active' ? l.fading : 0,
+          leadMs: l.leadMs,
           startedAt: l.startedAt,
           ...(l.note !== undefined && { note: l.note }),
         })),

@@ -1,5 +1,5 @@
 import type { ClockReading } from '../clock/session-clock.ts';
-import { nextBoundary } from '../clock/timeline.ts';
+import { nextBoundary, timeAt } from '../clock/timeline.ts';
 import type { Stamp } from '../state/hlc.ts';
 import type { Store } from '../state/store.ts';
 import { encodeLaunch, LAUNCH_PATH } from './launch-record.ts';
@@ -10,6 +10,13 @@ import { type LoadResult, loaded, type SceneFailure, type Scenes } from './scene
 // once, as a beat of the shared timeline, and written with the scene's targets in one batch
 // (launch-record.ts says why one batch). Without --fade and --at (or with `--at now` and no
 // fade) it is the plain load it always was: one batch, applied at once, no record.
+
+/**
+ * The least time between deciding a launch and its start: the launch must reach every laptop
+ * first (a LAN takes about a ms; a loaded laptop's event loop far longer). Closer than this,
+ * the launch takes the bar or beat after.
+ */
+export const MIN_LEAD_MS = 50;
 
 export type LaunchInit = {
   scenes: Scenes;
@@ -58,7 +65,12 @@ export function createLauncher(init: LaunchInit): Launcher {
         // beat + (q − phase) lands a rounding error off the boundary (13.000000000000002):
         // the start is a whole bar or beat, as every laptop and `hana scene status` show it.
         startBeat = Math.round(nextBoundary(r.beat, q) / q) * q;
-        startMs = r.timeline.timeOrigin + ((startBeat - r.timeline.beatOrigin) * 60_000) / r.timeline.tempo;
+        startMs = timeAt(r.timeline, startBeat);
+        // A boundary a few ms away would start before the other laptops hear of the launch.
+        if (startMs - r.timeMs < MIN_LEAD_MS) {
+          startBeat += q;
+          startMs = timeAt(r.timeline, startBeat);
+        }
       }
       const after = init.hlc.peek();
       const record = encodeLaunch({

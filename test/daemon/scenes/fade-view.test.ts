@@ -164,6 +164,21 @@ describe('a quantized launch on one laptop', () => {
     assert.equal(A.view.status().launches.at(-1)!.state, 'active');
   });
 
+  it('takes the bar or beat after when the next one is too close for the others to hear of it', async () => {
+    const clock = sessionClock();
+    const A = laptop('A', clock);
+    clock.toBeat(3.95); // 25 ms before the bar
+    const bar = await A.launch(ms(0), 'bar');
+    assert.equal(bar.ok && bar.launch?.startBeat, 8);
+    clock.toBeat(9.91); // 45 ms before the beat
+    const beat = await A.launch(ms(0), 'beat');
+    assert.equal(beat.ok && beat.launch?.startBeat, 11);
+    clock.toBeat(11.8); // 100 ms before it: enough
+    const soon = await A.launch(ms(0), 'beat');
+    assert.equal(soon.ok && soon.launch?.startBeat, 12);
+    assert.equal(A.view.status().launches.at(-1)!.leadMs, 100);
+  });
+
   it('follows a tempo change in the middle of a fade in beats', async () => {
     const clock = sessionClock();
     const A = laptop('A', clock);

@@ -126,6 +126,7 @@ describe('launches in words', () => {
     fade: '4b',
     fading: 16,
     startedAt: null,
+    leadMs: null,
   };
   it('says what waits, fades or is done, and the status line shows only what is live', () => {
     assert.match(
