@@ -38,12 +38,15 @@ const OSC = [
     'An OSC TCP connection closed to make room: its source was at `osc.maxTcpConnectionsPerSource`, or held the most when all were taken, and this one was its least recently active.',
   ),
   bad('tcp-idle', 'An OSC TCP connection that sent nothing for `osc.tcpIdleSeconds`.'),
-  sec('tcp-stalled', 'An OSC TCP connection that left a SLIP frame half-sent for `osc.tcpStallSeconds`.'),
+  sec('tcp-stalled', 'An OSC TCP connection that left a frame half-sent for `osc.tcpStallSeconds`.'),
   sec(
     'http-request',
     'An HTTP request on the OSC TCP port (a web page trying to post OSC); the connection is closed.',
   ),
-  bad('oversize', 'A packet (or SLIP frame) over `osc.maxPacketBytes`.'),
+  bad(
+    'oversize',
+    'A packet, SLIP frame or length prefix over `osc.maxPacketBytes` (a length-prefixed TCP stream is then closed).',
+  ),
   bad(
     'truncated',
     'A packet cut short: length not a multiple of 4, an argument or size missing, a blob past the end.',
@@ -55,6 +58,7 @@ const OSC = [
   bad('trailing-bytes', "Bytes left after a message's last argument."),
   bad('too-deep', 'Bundles nested deeper than `osc.maxBundleDepth`.'),
   bad('bad-escape', 'TCP: a SLIP escape byte followed by anything but ESC_END/ESC_ESC.'),
+  bad('empty-frame', 'TCP: a length prefix of 0 (OSC 1.0 framing); the connection is closed.'),
   bad('bad-pattern', 'An OSC address pattern that does not parse.'),
   bad('unknown-address', 'No declared parameter matches the address (or a `/hana/…` control that is off).'),
   bad('wrong-type', 'A value of a type the parameter cannot take (docs/osc.md, types and coercion).'),

@@ -1,5 +1,7 @@
 // SLIP framing (RFC 1055) for OSC 1.1 over TCP; frames are delimited by END on both sides.
 
+import type { StreamDecoder } from './framing.ts';
+
 const END = 0xc0;
 const ESC = 0xdb;
 const ESC_END = 0xdc;
@@ -14,7 +16,7 @@ export type SlipDecoderInit = {
 };
 
 /** Streaming decoder; a bad frame is dropped whole and decoding resumes after the next END. */
-export function createSlipDecoder(init: SlipDecoderInit): { push(chunk: Uint8Array): void } {
+export function createSlipDecoder(init: SlipDecoderInit): StreamDecoder {
   // One preallocated frame buffer: a client streaming garbage cannot make us allocate more.
   const buf = new Uint8Array(init.maxFrameBytes);
   let len = 0;
@@ -22,6 +24,9 @@ export function createSlipDecoder(init: SlipDecoderInit): { push(chunk: Uint8Arr
   let discarding = false;
 
   return {
+    get partial() {
+      return len > 0 || escaped || discarding;
+    },
     push(chunk) {
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i]!;

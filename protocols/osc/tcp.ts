@@ -1,9 +1,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { type Framing, framingOf, type StreamDecoder } from './framing.ts';
+import {
+  createLengthPrefixDecoder,
+  type LengthPrefixErrorCode,
+  lengthPrefixEncode,
+} from './length-prefix.ts';
 import { createSlipDecoder, type SlipErrorCode, slipEncode } from './slip.ts';
 import type { Remote } from './udp.ts';
 
-// OSC 1.1 over TCP: SLIP-framed packets on a stream. Each connection gets a bounded frame
-// buffer and a bounded write queue; a client that stops reading loses feedback, not our memory.
+// OSC over TCP, SLIP-framed (OSC 1.1) or size-prefixed (OSC 1.0, liblo), told apart per
+// connection by its first byte (framing.ts); feedback goes back in the framing the client used.
+// Each connection gets a bounded frame buffer and a bounded write queue; a client that stops
+// reading loses feedback, not our memory.
 //
 // Connection slots are shared out by source address: one address holds at most
 // `maxConnectionsPerSource`, and a further connection from it replaces its own least recently
@@ -15,16 +23,18 @@ import type { Remote } from './udp.ts';
 // are open.
 
 const MAX_QUEUED_WRITE_BYTES = 1024 * 1024;
-const END = 0xc0;
 
 export type TcpConnection = Remote & {
   readonly id: number;
-  /** Sends one packet, SLIP-framed; false if dropped because the client is not reading. */
+  /** How the client frames its packets; SLIP until its first byte says otherwise. */
+  readonly framing: Framing;
+  /** Sends one packet in the client's framing; false if dropped because the client is not reading. */
   send(packet: Uint8Array): boolean;
 };
 
 export type OscTcpRejectCode =
   | SlipErrorCode
+  | LengthPrefixErrorCode
   | 'too-many-connections'
   | 'http-request'
   | 'tcp-evicted'
@@ -207,34 +217,50 @@ export function openOscTcp(init: OscTcpInit): Promise<OscTcp> {
     }
     set.add(slot);
     armSweep();
+    let framing: Framing = 'slip';
+    let decoder: StreamDecoder | undefined;
     const conn: TcpConnection = {
       id: nextId++,
       ...from,
+      get framing() {
+        return framing;
+      },
       send(packet) {
         if (socket.destroyed || socket.writableLength > MAX_QUEUED_WRITE_BYTES) return false;
-        socket.write(slipEncode(packet));
+        socket.write(framing === 'slip' ? slipEncode(packet) : lengthPrefixEncode(packet));
         return true;
       },
     };
-    const decoder = createSlipDecoder({
-      maxFrameBytes: init.maxFrameBytes,
-      onFrame: (frame) => init.onFrame(frame, conn),
-      onError: (code, message) => init.onReject(code, from, message),
-    });
+    const startDecoder = (first: number): StreamDecoder => {
+      framing = framingOf(first);
+      const onFrame = (frame: Uint8Array) => init.onFrame(frame, conn);
+      if (framing === 'slip') {
+        return createSlipDecoder({
+          maxFrameBytes: init.maxFrameBytes,
+          onFrame,
+          onError: (code, message) => init.onReject(code, from, message),
+        });
+      }
+      return createLengthPrefixDecoder({
+        maxFrameBytes: init.maxFrameBytes,
+        onFrame,
+        // A size-prefixed stream has no delimiter to resynchronise on: the connection ends.
+        onError: (code, message) => close(slot, code, `${message}: closed`),
+      });
+    };
     let head: Buffer | undefined = Buffer.alloc(0); // until 8 bytes have come: HTTP or not
     socket.on('data', (chunk: Buffer) => {
       const t = now();
       slot.lastData = t;
       slot.lastSeq = ++activity;
-      // A chunk ending in END leaves nothing half-sent; otherwise the frame's clock keeps the
-      // time its first unfinished byte came, so trickling a byte at a time does not reset it.
-      if (chunk[chunk.length - 1] === END) slot.partialSince = undefined;
-      else slot.partialSince ??= t;
       if (head !== undefined) {
         head = Buffer.concat([head, chunk]);
         const first = head.length > 0 ? head[0]! : 0;
         const letter = first >= 0x41 && first <= 0x5a;
-        if (letter && head.length < 8) return;
+        if (letter && head.length < 8) {
+          slot.partialSince ??= t;
+          return;
+        }
         if (letter && looksLikeHttp(head)) {
           init.onReject('http-request', from, 'an HTTP request on the OSC TCP port (a web page?): closed');
           socket.destroy();
@@ -242,8 +268,13 @@ export function openOscTcp(init: OscTcpInit): Promise<OscTcp> {
         }
         chunk = head;
         head = undefined;
+        decoder = startDecoder(first);
       }
-      decoder.push(chunk);
+      decoder!.push(chunk);
+      // The frame's clock keeps the time its first unfinished byte came, so trickling a byte at
+      // a time does not reset it; a stream between frames holds nothing half-sent.
+      if (decoder!.partial) slot.partialSince ??= t;
+      else slot.partialSince = undefined;
     });
     // Errors (ECONNRESET…) end this connection only.
     socket.on('error', () => socket.destroy());

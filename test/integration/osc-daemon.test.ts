@@ -11,6 +11,7 @@ import { callDaemon } from '../../daemon/control/client.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
 import { decodeOscPacket, encodeOscPacket, IMMEDIATE, oscMessage } from '../../protocols/osc/codec.ts';
+import { createLengthPrefixDecoder, lengthPrefixEncode } from '../../protocols/osc/length-prefix.ts';
 import { createSlipDecoder, slipEncode } from '../../protocols/osc/slip.ts';
 import { msToTimetag } from '../../protocols/osc/timetag.ts';
 import type { OscMessage } from '../../protocols/osc/types.ts';
@@ -77,6 +78,52 @@ describe('daemon over UDP and TCP', () => {
         );
       }),
     );
+  });
+
+  it('accepts liblo over TCP (oscsend osc.tcp://, size-prefixed OSC 1.0 framing)', {
+    skip: noOscsend,
+  }, async () => {
+    const url = `osc.tcp://127.0.0.1:${d.tcpPort}`;
+    await run('oscsend', [url, '/layer/3/opacity', 'f', '0.33']);
+    await run('oscsend', [url, '/layer/3/hue', 'i', '77']);
+    assert.ok(
+      await eventually(async () => {
+        const v = await d.values('/layer/3/*');
+        return Math.abs((v['/layer/3/opacity'] as number) - 0.33) < 1e-6 && v['/layer/3/hue'] === 77;
+      }),
+    );
+  });
+
+  it('feeds changes back to a size-prefixed TCP client in its own framing', async () => {
+    const sock = connect(d.tcpPort!, '127.0.0.1');
+    const received: OscMessage[] = [];
+    const decoder = createLengthPrefixDecoder({
+      maxFrameBytes: 8192,
+      onFrame: (frame) => {
+        const r = decodeOscPacket(frame, LIMITS);
+        if (r.ok && r.packet.kind === 'message') received.push(r.packet);
+      },
+      onError: (code) => received.push(oscMessage(`/decoder-error/${code}`)),
+    });
+    sock.on('data', (c) => decoder.push(c));
+    sock.on('error', () => {});
+    try {
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      // A value, then the subscribe: its snapshot carries the value (a sender is not echoed).
+      sock.write(
+        lengthPrefixEncode(encodeOscPacket(oscMessage('/layer/4/opacity', [{ type: 'f', value: 0.75 }]))),
+      );
+      sock.write(lengthPrefixEncode(encodeOscPacket(oscMessage('/hana/subscribe'))));
+      assert.ok(
+        await eventually(async () =>
+          received.some((m) => m.address === '/layer/4/opacity' && m.args[0]?.value === 0.75),
+        ),
+        JSON.stringify(received.map((m) => m.address)),
+      );
+      assert.ok(!received.some((m) => m.address.startsWith('/decoder-error')), 'every frame decoded');
+    } finally {
+      sock.destroy();
+    }
   });
 
   it('speaks OSC 1.1 over TCP with SLIP framing, and feeds changes back on the connection', async () => {

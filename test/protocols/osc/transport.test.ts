@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { decodeOscPacket, encodeOscPacket, oscMessage } from '../../../protocols/osc/codec.ts';
+import { createLengthPrefixDecoder, lengthPrefixEncode } from '../../../protocols/osc/length-prefix.ts';
 import { createSlipDecoder, slipEncode } from '../../../protocols/osc/slip.ts';
 import {
   looksLikeHttp,
@@ -342,7 +343,101 @@ async function tcpClientFrom(t: TestContext, port: number, localAddress: string)
   return s;
 }
 
+const decodeAddress = (frame: number[]): string => {
+  const r = decodeOscPacket(Uint8Array.from(frame), { maxBytes: 1024, maxDepth: 2 });
+  assert.ok(r.ok && r.packet.kind === 'message');
+  return r.packet.address;
+};
+
 const frameOf = (address: string) => slipEncode(encodeOscPacket(oscMessage(address)));
+
+describe('OSC over TCP (size-prefixed, OSC 1.0, as liblo sends it)', () => {
+  const packet = (address: string, value = 1) => encodeOscPacket(oscMessage(address, [{ type: 'i', value }]));
+
+  it('reads size-prefixed frames split anywhere, and answers the client in its own framing', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const client = await tcpClient(t, server.port);
+    const received = inbox<number[]>();
+    const decoder = createLengthPrefixDecoder({
+      maxFrameBytes: 1024,
+      onFrame: (f) => received.push(Array.from(f)),
+      onError: (code) => assert.fail(`client saw ${code}`),
+    });
+    client.on('data', (chunk: Buffer) => decoder.push(chunk));
+    const a = packet('/a');
+    const b = packet('/b', 0xc0); // an END byte inside means nothing here
+    const stream = Buffer.concat([lengthPrefixEncode(a), lengthPrefixEncode(b)]);
+    // Split inside the first size prefix and inside the second frame.
+    client.write(stream.subarray(0, 2));
+    await new Promise((r) => setImmediate(r));
+    client.write(stream.subarray(2, 15));
+    client.write(stream.subarray(15));
+    const two = await ev.frames.take(2, 'frames');
+    assert.deepEqual(
+      two.map((f) => f.frame),
+      [Array.from(a), Array.from(b)],
+    );
+    assert.equal(two[0]!.conn.framing, 'length-prefix');
+
+    const reply = packet('/reply', 0xc0);
+    assert.equal(two[0]!.conn.send(reply), true);
+    const [frame] = await received.take(1, 'frames at the client');
+    assert.deepEqual(frame, Array.from(reply));
+    assert.deepEqual(ev.rejects.items, []);
+  });
+
+  it('a SLIP client on the same server still gets SLIP back', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const sized = await tcpClient(t, server.port);
+    const slip = await tcpClient(t, server.port);
+    sized.write(lengthPrefixEncode(packet('/sized')));
+    slip.write(slipEncode(packet('/slip')));
+    const frames = await ev.frames.take(2, 'frames');
+    const framings = Object.fromEntries(frames.map((f) => [decodeAddress(f.frame), f.conn.framing] as const));
+    assert.deepEqual(framings, { '/sized': 'length-prefix', '/slip': 'slip' });
+  });
+
+  it('the attacker: a size over the frame limit, or zero, is refused and the connection closed, nothing applied', async (t) => {
+    const { server, ev } = await tcpServer(t);
+    const big = await tcpClient(t, server.port);
+    // After a good frame, 4 GiB - 1: read as unsigned; nothing is allocated for it. (As a
+    // first byte 0xFF would mean SLIP: only 0x00 starts a size-prefixed stream.)
+    big.write(
+      Buffer.concat([
+        lengthPrefixEncode(packet('/first')),
+        Buffer.from([0xff, 0xff, 0xff, 0xff]),
+        lengthPrefixEncode(packet('/after')),
+      ]),
+    );
+    await closed(big);
+    const zero = await tcpClient(t, server.port);
+    zero.write(Buffer.concat([Buffer.from([0, 0, 0, 0]), lengthPrefixEncode(packet('/after'))]));
+    await closed(zero);
+    const rejects = await ev.rejects.take(2, 'rejects');
+    assert.deepEqual(
+      rejects.map((r) => r.code),
+      ['oversize', 'empty-frame'],
+    );
+    assert.match(rejects[0]!.message, /4294967295 bytes, over the 1024-byte frame limit: closed/);
+    assert.deepEqual(
+      ev.frames.items.map((f) => decodeAddress(f.frame)),
+      ['/first'],
+      'nothing after the bad size',
+    );
+    assert.equal(server.connections, 0);
+  });
+
+  it('the attacker: a size prefix that promises more than ever comes is reaped as stalled', async (t) => {
+    const clock = createFakeClock();
+    const { server, ev } = await tcpServer(t, { stallMs: 500, timers: clock.timers, now: clock.now });
+    const c = await tcpClient(t, server.port);
+    c.write(Buffer.concat([lengthPrefixEncode(packet('/whole')), Buffer.from([0, 0, 3, 0, 1, 2])]));
+    await ev.frames.take(1, 'frames');
+    await clock.advance(600);
+    await closed(c);
+    assert.equal(ev.rejects.items[0]!.code, 'tcp-stalled');
+  });
+});
 
 describe('OSC over TCP: idle reaping and connection slots per source', () => {
   it('closes a half-sent frame after stallMs and a silent connection after idleMs, on the injected clock', async (t) => {
