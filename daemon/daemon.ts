@@ -17,7 +17,7 @@ import { stateHandlers } from './control/handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
 import { sceneHandlers } from './control/scene-handlers.ts';
 import { type ControlServer, openControlServer } from './control/server.ts';
-import { createOscFeedback } from './feedback/osc-feedback.ts';
+import { createOscFeedback, type OscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
 import { type ControlHandler, createOscIngest, type IngestStats } from './ingest/osc-ingest.ts';
 import { createRejections } from './ingest/rejections.ts';
@@ -69,7 +69,7 @@ export type DaemonStatus = {
   ingest: IngestStats & { rejected: number };
   rejected: Record<string, number>;
   rejectedTotal: number;
-  feedback: { targets: number; subscribers: number; sent: number; dropped: number };
+  feedback: ReturnType<OscFeedback['stats']>;
   params: number;
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
@@ -213,6 +213,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         ttlMs: osc.feedback.subscriptionTtlSeconds * 1000,
       },
       sendUdp: (bytes, to) => udp?.send(bytes, to),
+      log,
     });
     closers.push(() => feedback.close());
 

@@ -52,7 +52,11 @@ export function statusText(s: DaemonStatus): string {
     `allowed   ${s.osc.allow.join(', ')}`,
     `params    ${s.params} declared`,
     `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled, ${s.ingest.rejected ?? 0} rejected`,
-    `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped`,
+    `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped, ${s.feedback.expired} expired`,
+    ...s.feedback.subscriptions.map(
+      (x) =>
+        `          ${x.to}${x.format ? ` (${x.format})` : ''}: subscribed ${x.ageS} s ago, renew within ${x.expiresInS} s`,
+    ),
     `peers     ${s.peers.linked} linked, ${s.peers.pending} pending, ${s.peers.refused} refused; udp ${s.peers.port}, policy ${s.peers.policy}, ensemble "${s.peers.ensemble}"${s.peers.pairing.state === 'none' ? '' : `; pairing code ${s.peers.pairing.state}${s.peers.pairing.state === 'open' ? ` (${s.peers.pairing.triesLeft} tries left)` : ''}`}`,
     ...(refusals ? [`refusals  ${refusals}`] : []),
     ...(s.peers.warning ? [`WARNING   ${s.peers.warning}`] : []),

@@ -2,13 +2,26 @@ import { encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
 import type { OscArg } from '../../protocols/osc/types.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
 import { type ControlHandler, type IngestSource, sourceLabel } from '../ingest/osc-ingest.ts';
+import type { Logger } from '../log.ts';
 import type { Value } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
+import { realTimers, type Timers } from '../timers.ts';
+import {
+  DEFAULT_FORMAT,
+  type FeedbackFormat,
+  FORMAT_OPTIONS,
+  formatWords,
+  parseFormat,
+  valueToArgs,
+} from './feedback-format.ts';
 
 // Feedback out: every changed value goes to the configured OSC targets and to clients that
 // subscribed with `/hana/subscribe [port]`, so a TouchOSC fader follows changes made elsewhere.
 // A change is not echoed to the address:port it came from, which keeps faders from jittering.
+// A subscription lives `ttlMs` from its last `/hana/subscribe`: a client that stops renewing is
+// warned about in the log a fifth of the TTL before it ends, and its end is logged too, so
+// feedback never stops without a word.
 
 export type OscFeedbackInit = {
   registry: Registry;
@@ -16,7 +29,10 @@ export type OscFeedbackInit = {
   targets: readonly Remote[];
   subscribe: { enabled: boolean; max: number; ttlMs: number };
   sendUdp: (bytes: Uint8Array, to: Remote) => void;
+  log?: Logger;
   now?: () => number;
+  /** Runs the expiry sweep; injected so tests drive it on a fake clock. */
+  timers?: Timers;
 };
 
 type Subscriber = {
@@ -25,44 +41,50 @@ type Subscriber = {
   readonly conn?: { readonly id: number; send(packet: Uint8Array): boolean };
   /** The source label of the subscriber's own writes, not echoed back. */
   readonly origin: string;
+  readonly since: number;
+  format: FeedbackFormat;
   expires: number;
+  /** The coming expiry was logged. */
+  warned: boolean;
+};
+
+/** One subscription as `hana status` shows it. */
+export type SubscriptionInfo = {
+  /** "udp 127.0.0.1:9000" or "tcp 127.0.0.1:50123". */
+  to: string;
+  ageS: number;
+  expiresInS: number;
+  /** Option words, "" for the default types. */
+  format: string;
 };
 
 export type OscFeedback = {
   readonly onControl: ControlHandler;
   /** A TCP client went away: forget its subscription. */
   dropConnection(id: number): void;
-  stats(): { targets: number; subscribers: number; sent: number; dropped: number };
+  stats(): {
+    targets: number;
+    subscribers: number;
+    sent: number;
+    dropped: number;
+    expired: number;
+    subscriptions: SubscriptionInfo[];
+  };
   close(): void;
 };
 
-export function valueToArgs(type: string, value: Value): OscArg[] {
-  switch (type) {
-    case 'float':
-      return [{ type: 'f', value: value as number }];
-    case 'int':
-      return [{ type: 'i', value: value as number }];
-    case 'bool':
-      return [value ? { type: 'T', value: true } : { type: 'F', value: false }];
-    case 'color':
-      // As "#rrggbbaa" text, not the 'r' type tag: liblo (and so oscdump, Pure Data's liblo
-      // externals) rejects 'r' messages outright, and strings round-trip through our input.
-      return [{ type: 's', value: value as string }];
-    case 'trigger':
-      return [];
-    default:
-      return [{ type: 's', value: String(value) }];
-  }
-}
-
 export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
   const now = init.now ?? Date.now;
+  const timers = init.timers ?? realTimers;
+  const ttl = init.subscribe.ttlMs;
   const subs = new Map<string, Subscriber>();
   let sent = 0;
   let dropped = 0;
+  let expired = 0;
+  let sweep: unknown;
 
-  function encode(path: string, value: Value): Uint8Array {
-    return encodeOscPacket(oscMessage(path, valueToArgs(init.registry.get(path)!.type, value)));
+  function encode(path: string, value: Value, format: FeedbackFormat = DEFAULT_FORMAT): Uint8Array {
+    return encodeOscPacket(oscMessage(path, valueToArgs(init.registry.get(path)!.type, value, format)));
   }
 
   function deliver(sub: { to?: Remote; conn?: Subscriber['conn'] }, bytes: Uint8Array): void {
@@ -75,11 +97,43 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
     }
   }
 
-  function onChanges(changes: readonly Change[]): void {
-    if (subs.size > 0) {
-      const t = now();
-      for (const [key, sub] of subs) if (sub.expires <= t) subs.delete(key);
+  const describe = (sub: Subscriber) =>
+    sub.conn ? `tcp ${sub.origin.replace(/^osc:tcp:/, '')}` : `udp ${sub.to!.address}:${sub.to!.port}`;
+
+  /** Ends expired subscriptions and warns, once, about those a fifth of the TTL from ending. */
+  function expire(t: number): void {
+    for (const [key, sub] of subs) {
+      const left = sub.expires - t;
+      if (left <= 0) {
+        subs.delete(key);
+        expired++;
+        init.log?.warn(
+          { event: 'osc.subscription-expired', to: describe(sub), ageS: Math.round((t - sub.since) / 1000) },
+          `OSC feedback to ${describe(sub)} stopped: not renewed within ${ttl / 1000} s (send /hana/subscribe again)`,
+        );
+      } else if (!sub.warned && left <= ttl / 5) {
+        sub.warned = true;
+        init.log?.warn(
+          { event: 'osc.subscription-expiring', to: describe(sub), leftS: Math.ceil(left / 1000) },
+          `OSC feedback to ${describe(sub)} ends in ${Math.ceil(left / 1000)} s unless it renews /hana/subscribe`,
+        );
+      }
     }
+  }
+
+  /** A sweep runs only while someone is subscribed, ten times per TTL. */
+  function armSweep(): void {
+    if (sweep !== undefined || subs.size === 0) return;
+    sweep = timers.set(Math.max(100, ttl / 10), () => {
+      sweep = undefined;
+      expire(now());
+      armSweep();
+    });
+    (sweep as { unref?: () => void }).unref?.();
+  }
+
+  function onChanges(changes: readonly Change[]): void {
+    if (subs.size > 0) expire(now());
     // Nobody listening: skip encoding (it costs more than the rest of the ingest path).
     if (init.targets.length === 0 && subs.size === 0) return;
     for (const ch of changes) {
@@ -89,7 +143,10 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
       for (const to of init.targets) {
         if (ch.source !== sourceLabel({ transport: 'udp', ...to })) deliver({ to }, bytes);
       }
-      for (const sub of subs.values()) if (ch.source !== sub.origin) deliver(sub, bytes);
+      for (const sub of subs.values()) {
+        if (ch.source === sub.origin) continue;
+        deliver(sub, sub.format === DEFAULT_FORMAT ? bytes : encode(ch.path, ch.value, sub.format));
+      }
     }
   }
 
@@ -98,7 +155,7 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
   function snapshotTo(sub: Subscriber): void {
     for (const [path, entry] of init.store.entries()) {
       const type = init.registry.get(path)?.type;
-      if (type !== undefined && type !== 'trigger') deliver(sub, encode(path, entry.value));
+      if (type !== undefined && type !== 'trigger') deliver(sub, encode(path, entry.value, sub.format));
     }
   }
 
@@ -112,11 +169,34 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
         message: `${msg.address} is not a hana control address or is disabled`,
       };
     }
+    // [port] then option words: a UDP client may name the port to send to; TCP replies on its
+    // connection, so a port there is ignored.
+    const args = [...msg.args];
+    let port = from.port;
+    const first = args[0];
+    if (first && (first.type === 'i' || first.type === 'f')) {
+      port = Math.trunc(first.value);
+      args.shift();
+    }
+    const words: string[] = [];
+    for (const a of args) {
+      if (a.type !== 's') {
+        return {
+          reason: 'wrong-type',
+          message: `/hana/subscribe takes [port] then option words, got type '${a.type}'`,
+        };
+      }
+      words.push(a.value);
+    }
+    const parsed = parseFormat(words);
+    if ('unknown' in parsed) {
+      return {
+        reason: 'out-of-range',
+        message: `unknown /hana/subscribe option "${parsed.unknown.slice(0, 40)}": takes ${FORMAT_OPTIONS.join(', ')}`,
+      };
+    }
     let to: Remote | undefined;
     if (!from.conn) {
-      const portArg = msg.args[0];
-      const port =
-        portArg && (portArg.type === 'i' || portArg.type === 'f') ? Math.trunc(portArg.value) : from.port;
       if (!(port >= 1 && port <= 65535))
         return { reason: 'out-of-range', message: `subscribe port ${port} is invalid` };
       to = { address: from.address, port };
@@ -133,20 +213,55 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
         message: `already ${subs.size} subscribers (osc.feedback.maxSubscribers)`,
       };
     }
-    const origin = sourceLabel(from);
-    const sub: Subscriber = { to, conn: from.conn, origin, expires: now() + init.subscribe.ttlMs };
+    const t = now();
+    if (existing) {
+      // A renewal: the clock restarts; a changed format takes effect with a fresh snapshot.
+      existing.expires = t + ttl;
+      existing.warned = false;
+      const changed = formatWords(existing.format) !== formatWords(parsed.format);
+      existing.format = parsed.format === DEFAULT_FORMAT ? DEFAULT_FORMAT : parsed.format;
+      if (changed) snapshotTo(existing);
+      return null;
+    }
+    const sub: Subscriber = {
+      to,
+      conn: from.conn,
+      origin: sourceLabel(from),
+      since: t,
+      format: parsed.format,
+      expires: t + ttl,
+      warned: false,
+    };
     subs.set(key, sub);
-    if (!existing) snapshotTo(sub);
+    snapshotTo(sub);
+    armSweep();
     return null;
   };
 
   return {
     onControl,
     dropConnection: (id) => subs.delete(`tcp:${id}`),
-    stats: () => ({ targets: init.targets.length, subscribers: subs.size, sent, dropped }),
+    stats: () => {
+      const t = now();
+      return {
+        targets: init.targets.length,
+        subscribers: subs.size,
+        sent,
+        dropped,
+        expired,
+        subscriptions: [...subs.values()].map((sub) => ({
+          to: describe(sub),
+          ageS: Math.round((t - sub.since) / 1000),
+          expiresInS: Math.max(0, Math.ceil((sub.expires - t) / 1000)),
+          format: formatWords(sub.format),
+        })),
+      };
+    },
     close: () => {
       unsubscribe();
       subs.clear();
+      if (sweep !== undefined) timers.clear(sweep);
+      sweep = undefined;
     },
   };
 }
