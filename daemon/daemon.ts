@@ -27,6 +27,8 @@ import { type Logger, securityLogger } from './log.ts';
 import { loadLearned, saveLearned } from './midi/learned-file.ts';
 import { createMidiService, type MidiService } from './midi/service.ts';
 import { type MidiClock, type MidiClockStatus, startMidiClock } from './midi-clock/service.ts';
+import type { OscQueryStats } from './oscquery/server.ts';
+import { startOscQuery } from './oscquery/service.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { familyTotal } from './reasons.ts';
@@ -70,6 +72,8 @@ export type DaemonStatus = {
   rejected: Record<string, number>;
   rejectedTotal: number;
   feedback: ReturnType<OscFeedback['stats']>;
+  /** The OSCQuery server (null when `oscquery.enabled` is false). */
+  oscquery: OscQueryStats | null;
   params: number;
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
@@ -214,6 +218,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       },
       sendUdp: (bytes, to) => udp?.send(bytes, to),
       log,
+      log,
     });
     closers.push(() => feedback.close());
 
@@ -279,6 +284,20 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       const tcpServer = tcp;
       closers.push(() => tcpServer.close());
     }
+
+    const oscQuery = await startOscQuery({
+      config,
+      name,
+      deviceId: identity.deviceId,
+      oscPort: udpSocket.port,
+      registry,
+      store: fades,
+      ingest,
+      filter,
+      log,
+      security,
+    });
+    closers.push(() => oscQuery.close());
 
     const learnedPath = join(init.home, 'midi-mappings.json');
     const learned = await loadLearned(learnedPath);
@@ -393,6 +412,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       rejected: rejections.counts(),
       rejectedTotal: rejections.total(),
       feedback: feedback.stats(),
+      oscquery: oscQuery.status(),
       params: registry.paths.length,
       midi: midi.status(),
       storage: storage.status(),
@@ -427,6 +447,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         peerPort: peering.port(),
         oscUdpPort: udpSocket.port,
         oscTcpPort: tcp?.port ?? null,
+        oscQueryPort: oscQuery.status()?.port ?? null,
         bind: osc.bind,
         control: control.path,
         params: registry.paths.length,

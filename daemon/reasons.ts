@@ -219,6 +219,50 @@ const OUTPUT = [
   ),
 ] as const;
 
+// The OSCQuery server (daemon/oscquery/): its HTTP namespace and WebSocket. OSC packets sent
+// over its WebSocket are input like UDP's and are counted on the input channel.
+const OSCQUERY = [
+  sec(
+    'oscquery-not-allowed',
+    'OSCQuery: a connection from outside loopback and `osc.allow`; closed at once.',
+  ),
+  sec(
+    'oscquery-bad-request',
+    'OSCQuery: a request that does not parse as HTTP, or a refused WebSocket handshake.',
+  ),
+  sec(
+    'oscquery-request-timeout',
+    'OSCQuery: a connection that did not send a whole request in time (half-sent or silent); closed.',
+  ),
+  bad('oscquery-bad-method', 'OSCQuery: a method other than GET or HEAD (405).'),
+  bad('oscquery-not-found', 'OSCQuery: a request or a LISTEN for a path that is not in the namespace (404).'),
+  bad(
+    'oscquery-bad-attribute',
+    'OSCQuery: a query for an attribute hana does not serve, or more than one at once (400).',
+  ),
+  sec(
+    'oscquery-bad-origin',
+    'OSCQuery: a WebSocket from a web page (an Origin that is not this server): a page could otherwise set parameters.',
+  ),
+  sec('oscquery-too-many-clients', 'OSCQuery: `oscquery.maxClients` WebSockets are connected already.'),
+  sec(
+    'oscquery-oversize',
+    'OSCQuery: a WebSocket message over `osc.maxPacketBytes` (binary) or 4 KiB (text); the socket is closed (1009).',
+  ),
+  sec(
+    'oscquery-flood',
+    'OSCQuery: a WebSocket sending commands faster than `oscquery.commandsPerSecond`; the socket is closed (1008).',
+  ),
+  sec(
+    'oscquery-too-many-listens',
+    'OSCQuery: a LISTEN beyond `oscquery.maxListensPerClient` paths on one WebSocket; refused.',
+  ),
+  bad(
+    'oscquery-bad-command',
+    'OSCQuery: a WebSocket text message that is not a LISTEN or IGNORE of one path.',
+  ),
+] as const;
+
 // A link that completed its handshake but is refused before any state flows
 // (daemon/link/manager.ts, trust-store/policy.ts); each is also the reason the link closes.
 const LINK = [
@@ -374,6 +418,12 @@ export const CHANNELS = {
     title: 'The output page',
     counted: '`hana output` (`--json`: `rejected`)',
     reasons: OUTPUT,
+  },
+  oscquery: {
+    event: 'oscquery.rejected',
+    title: 'The OSCQuery server',
+    counted: '`hana status`: `oscquery … refused` (`--json`: `oscquery.rejected`)',
+    reasons: OSCQUERY,
   },
   link: {
     event: 'peer.refused',

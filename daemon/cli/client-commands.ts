@@ -42,6 +42,12 @@ function syncText(y: DaemonStatus['sync']): string {
   return parts.join(', ');
 }
 
+function oscQueryLine(q: DaemonStatus['oscquery']): string {
+  if (!q) return 'off';
+  const host = q.bind.includes(':') ? `[${q.bind}]` : q.bind;
+  return `http://${host}:${q.port}/ (${q.clients} WebSockets, ${q.listens} listens, ${q.sent} sent, ${q.dropped} dropped, ${q.rejectedTotal} refused)`;
+}
+
 export function statusText(s: DaemonStatus): string {
   const refusals = refusalsText(s.peers);
   const lines = [
@@ -50,6 +56,7 @@ export function statusText(s: DaemonStatus): string {
     `config    ${s.config}`,
     `osc       udp ${s.osc.bind}:${s.osc.udpPort}${s.osc.tcpPort !== null ? `, tcp ${s.osc.bind}:${s.osc.tcpPort} (${s.osc.tcpConnections} connected)` : ''}`,
     `allowed   ${s.osc.allow.join(', ')}`,
+    `oscquery  ${oscQueryLine(s.oscquery)}`,
     `params    ${s.params} declared`,
     `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled, ${s.ingest.rejected ?? 0} rejected`,
     `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped, ${s.feedback.expired} expired`,

@@ -3,6 +3,7 @@ import { AbletonLinkConfig } from './ableton-link-schema.ts';
 import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { OscConfig } from './osc-schema.ts';
+import { OscQueryConfig } from './oscquery-schema.ts';
 import { OutputConfig } from './output-schema.ts';
 import { DEFAULT_PARAMS, ParamMap } from './params-schema.ts';
 import { PluginsConfig } from './plugins-schema.ts';
@@ -39,6 +40,7 @@ export const Config = z
       .strict()
       .prefault({}),
     osc: OscConfig.prefault({}),
+    oscquery: OscQueryConfig.prefault({}),
     midi: MidiConfig.prefault({}),
     peers: LinkConfig.prefault({}),
     storage: StorageConfig.prefault({}),

@@ -24,7 +24,8 @@ import type { RateLimiter } from './token-bucket.ts';
 // fair queue (fair-queue.ts), so no source can hold up another's beyond the stated bound.
 
 export type IngestSource = {
-  readonly transport: 'udp' | 'tcp';
+  /** 'ws': binary OSC over an OSCQuery WebSocket (daemon/oscquery/). */
+  readonly transport: 'udp' | 'tcp' | 'ws';
   readonly address: string;
   readonly port: number;
   /** TCP only: the connection, so feedback can go back on it. */

@@ -39,6 +39,11 @@ export function createMdnsRejections(security: Logger, now?: () => number): Reje
   });
 }
 
+/** mDNS instance names: letters, digits and '-', at most 63 bytes, unique per daemon. */
+export function mdnsInstance(name: string, deviceId: string): string {
+  return `${name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40)}-${shortId(deviceId)}`;
+}
+
 export function startPeerDiscovery(init: PeerDiscoveryInit): PeerDiscovery {
   const { config, links, log } = init;
   const found = new Map<string, Remote>();
@@ -50,8 +55,7 @@ export function startPeerDiscovery(init: PeerDiscoveryInit): PeerDiscovery {
       r.instance ? { instance: r.instance } : {},
     );
   const discovery = startDiscovery({
-    // mDNS instance names: letters, digits and '-', at most 63 bytes, unique per daemon.
-    instance: `${init.name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40)}-${shortId(init.deviceId)}`,
+    instance: mdnsInstance(init.name, init.deviceId),
     port: init.port,
     deviceId: init.deviceId,
     ensembleTag: ensembleTag(config.ensemble.name),

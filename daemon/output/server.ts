@@ -1,8 +1,15 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { ComposedFrame } from '../../plugins/display-list.ts';
 import { isLoopbackAddress } from '../config/output-schema.ts';
+import {
+  answerClientErrors,
+  createBoundedServer,
+  listenOrFallback,
+  refuseUpgradeWith,
+  startHeartbeat,
+} from '../http/serve.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
 import { createFanout, type FanoutStats } from './fanout.ts';
@@ -74,17 +81,6 @@ const ASSETS = new Set(['/renderer.js', '/style.css']);
 
 type Refusal = Extract<Check, { ok: false }>;
 
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen({ port, host }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
 export async function startOutputServer(init: OutputServerInit): Promise<OutputServer> {
   if (!isLoopbackAddress(init.bind) && !init.allowNonLoopback) {
     throw new Error(
@@ -103,7 +99,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     intervalMs: init.rejectIntervalMs ?? 10_000,
     channel: 'output',
   });
-  const alive = new Map<WebSocket, boolean>();
+  const heartbeat = startHeartbeat(heartbeatMs);
   // Filled once the port is known.
   let hosts = new Set<string>();
   let origins = new Set<string>();
@@ -142,35 +138,16 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   };
 
   const requestTimeout = init.requestTimeoutMs ?? 5000;
-  const server = createServer({
-    maxHeaderSize: 8192,
-    requestTimeout,
-    headersTimeout: requestTimeout,
-    // How often Node looks for requests over their time: the reaping granularity.
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)),
-    keepAliveTimeout: 5000,
-  });
-
-  // Replaces Node's default handler so reaped and malformed requests are counted and logged.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const from = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown';
-    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (timedOut || err.code?.startsWith('HPE_')) {
-      rejections.reject(
-        timedOut ? 'output-request-timeout' : 'output-bad-request',
-        from,
-        timedOut
-          ? `output page connection sent no whole request within ${requestTimeout} ms: closed`
-          : `output page request that does not parse as HTTP (${err.code}): closed`,
-      );
-      if (socket.writable) {
-        socket.end(
-          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-        );
-      }
-    }
-    socket.destroy();
-  });
+  const server = createBoundedServer(requestTimeout);
+  answerClientErrors(server, (kind, from, code) =>
+    rejections.reject(
+      kind === 'timeout' ? 'output-request-timeout' : 'output-bad-request',
+      from,
+      kind === 'timeout'
+        ? `output page connection sent no whole request within ${requestTimeout} ms: closed`
+        : `output page request that does not parse as HTTP (${code}): closed`,
+    ),
+  );
 
   server.on('request', (req, res) => {
     const host = checkHost(hosts, req.headers.host);
@@ -228,11 +205,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
 
   const refuseUpgrade = (req: IncomingMessage, socket: Duplex, r: Refusal) => {
     refuse(req, r);
-    const text = `${r.status} ${r.reason}`;
-    socket.end(
-      `HTTP/1.1 ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
-    );
-    socket.destroy();
+    refuseUpgradeWith(socket, r.status, r.reason);
   };
 
   // A handshake ws itself finds malformed (no key, wrong version…) is refused and counted here too.
@@ -277,13 +250,12 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       if (!r.ok) return refuseUpgrade(req, socket, r);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.set(ws, true);
+      heartbeat.add(ws);
       fanout.add(ws);
-      ws.on('pong', () => alive.set(ws, true));
       ws.on('message', () => {}); // nothing a page says matters
       ws.on('error', () => ws.terminate());
       ws.once('close', () => {
-        alive.delete(ws);
+        heartbeat.delete(ws);
         fanout.remove(ws);
         log.info({ event: 'output.disconnected', clients: fanout.size }, 'output page disconnected');
       });
@@ -291,36 +263,15 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     });
   });
 
-  const bind = async (port: number) => {
-    try {
-      await listen(server, port, init.bind);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
-      log.warn(
-        { event: 'output.port-busy', port },
-        `output port ${port} is in use; serving the output page on a free port instead`,
-      );
-      await listen(server, 0, init.bind);
-    }
-  };
-  await bind(init.port);
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOrFallback(server, init.port, init.bind, (busy) =>
+    log.warn(
+      { event: 'output.port-busy', port: busy },
+      `output port ${busy} is in use; serving the output page on a free port instead`,
+    ),
+  );
   hosts = allowedHosts(init.bind, port);
   origins = allowedOrigins(hosts);
   const url = pageUrl(init.bind, port, token);
-
-  // A page whose machine slept or lost its network holds a slot until it answers no ping.
-  const heartbeat = setInterval(() => {
-    for (const [ws, ok] of alive) {
-      if (!ok) {
-        ws.terminate();
-        continue;
-      }
-      alive.set(ws, false);
-      ws.ping();
-    }
-  }, heartbeatMs);
-  heartbeat.unref();
 
   log.info(
     { event: 'output.ready', bind: init.bind, port },
@@ -339,8 +290,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       rejectedTotal: rejections.total(),
     }),
     async close() {
-      clearInterval(heartbeat);
-      for (const ws of alive.keys()) ws.terminate();
+      heartbeat.stop();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -225,7 +225,7 @@ function checkInit(init: DiscoveryInit): void {
 
 // bonjour-service keeps its multicast-dns instance private, yet it is the only place its
 // warnings are emitted and the only way to learn that a send failed. Pinned at 1.4.4.
-function mdnsOf(bonjour: Bonjour): Mdns {
+export function mdnsOf(bonjour: Bonjour): Mdns {
   const mdns = (bonjour as unknown as { server?: { mdns?: Partial<Mdns> } }).server?.mdns;
   if (typeof mdns?.on !== 'function' || typeof mdns.query !== 'function') {
     throw new Error('bonjour-service internals changed: server.mdns not found (expected 1.4.4)');
@@ -256,7 +256,7 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : 'other';
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err).slice(0, 200);
   const code = codeOf(err);
   return code !== 'other' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
@@ -268,7 +268,7 @@ function routeHint(err: unknown): string {
     : 'peers may not see us';
 }
 
-function bounded(p: Promise<void>): Promise<void> {
+export function bounded(p: Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<void>((done) => {
     timer = setTimeout(done, CLOSE_STEP_MS);

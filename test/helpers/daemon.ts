@@ -153,6 +153,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     peers?: Record<string, unknown>;
     output?: Record<string, unknown>;
     plugins?: Record<string, unknown>;
+    oscquery?: Record<string, unknown>;
   };
   const config = {
     ...given,
@@ -167,6 +168,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
       ...given.peers,
     },
     output: { port: 0, ...given.output },
+    // No mDNS announcements from tests outside their own namespaces, as for peers above.
+    oscquery: { port: 0, advertise: false, ...given.oscquery },
     plugins: { enabled: false, ...given.plugins },
   };
   const args = ['start', '--home', home, '--osc-port', '0', '--log-json', ...(opts.args ?? [])];
