@@ -218,7 +218,6 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       },
       sendUdp: (bytes, to) => udp?.send(bytes, to),
       log,
-      log,
     });
     closers.push(() => feedback.close());
 
