@@ -42,7 +42,7 @@ export const OscQueryConfig = z
       .positive()
       .default(2000)
       .describe(
-        'LISTEN/IGNORE commands per second per WebSocket (burst: `maxListensPerClient`); a socket over it is closed. OSC packets sent over it count against `osc.rateLimit` instead.',
+        'LISTEN/IGNORE commands per second per WebSocket, after a burst of `maxListensPerClient` (or this rate, if more); a socket over it is closed. OSC packets sent over it count against `osc.rateLimit` instead.',
       ),
   })
   .strict();

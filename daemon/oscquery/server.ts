@@ -199,10 +199,17 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
     const remote = { address: req.socket.remoteAddress ?? 'unknown', port: req.socket.remotePort ?? 0 };
     const source: IngestSource = { transport: 'ws', ...remote };
     const listener: Listener = { sink: ws, origin: sourceLabel(source), paths: new Set() };
+    // A client may LISTEN to all it is allowed at once (an app showing the whole namespace).
     const commands = createBucket({
       ratePerSecond: config.commandsPerSecond,
-      burst: config.maxListensPerClient,
+      burst: Math.max(config.maxListensPerClient, config.commandsPerSecond),
     });
+    // Messages already read keep arriving after close() until the peer answers it.
+    let closing = false;
+    const shut = (code: number, reason: Code) => {
+      closing = true;
+      ws.close(code, reason);
+    };
     clients.add(ws);
     heartbeat.add(ws);
 
@@ -213,8 +220,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
           remote.address,
           `OSCQuery WebSocket over oscquery.commandsPerSecond: closed`,
         );
-        ws.close(1008, 'oscquery-flood');
-        return;
+        return shut(1008, 'oscquery-flood');
       }
       const c = parseCommand(text);
       if (!c.ok) return reject('oscquery-bad-command', remote.address, `OSCQuery WebSocket: ${c.message}`);
@@ -238,6 +244,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
     };
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (closing) return;
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (isBinary) return init.ingest.handle(bytes, source);
       if (bytes.length > MAX_COMMAND_BYTES) {
@@ -246,7 +253,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
           remote.address,
           `OSCQuery WebSocket text message of ${bytes.length} bytes: closed`,
         );
-        return ws.close(1009, 'oscquery-oversize');
+        return shut(1009, 'oscquery-oversize');
       }
       command(bytes.toString('utf8'));
     });
