@@ -75,6 +75,7 @@ describe('hana midi learn end to end', () => {
       osc: { port: 0 },
       midi: { pollMs: 100 },
       peers: { bind: '127.0.0.1', port: 0, discovery: false },
+      oscquery: { port: 0, advertise: false },
     });
     const start = () =>
       startInProcess({

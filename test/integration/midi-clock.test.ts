@@ -47,6 +47,7 @@ describe('MIDI clock through the daemon', { timeout: 120_000 }, () => {
       osc: { port: 0 },
       midi: { pollMs: 100, inputs: ['nothing'], clock: { out: ['tr-8s*'], in: 'Digitakt*' } },
       peers: { bind: '127.0.0.1', port: 0, discovery: false },
+      oscquery: { port: 0, advertise: false },
     });
     const d = await startInProcess({
       home,

@@ -29,7 +29,7 @@ function assertOneSentence(stderr: string): void {
   assert.doesNotMatch(stderr, /\bE[A-Z]{4,}\b|✖|→ at/, `no raw error: ${stderr}`);
 }
 
-/** A daemon in this process on free loopback ports, MIDI, discovery and plugins off. */
+/** A daemon in this process on free loopback ports, MIDI, discovery, mDNS and plugins off. */
 const startQuiet = (home: string) =>
   startDaemon({
     home,
@@ -38,6 +38,7 @@ const startQuiet = (home: string) =>
       midi: { enabled: false },
       peers: { bind: '127.0.0.1', port: 0, discovery: false },
       output: { port: 0 },
+      oscquery: { port: 0, advertise: false },
       plugins: { enabled: false },
     }),
     configSource: 'test',
