@@ -95,7 +95,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
     valueAt: (path) => init.store.get(path)?.value,
     description: `hana ${init.name}`,
   });
-  const listeners = createListeners(registry);
+  const listeners = createListeners({ registry });
   const unsubscribe = init.store.subscribe((changes) => {
     for (const ch of changes) namespace.invalidate(ch.path);
     listeners.publish(changes);
