@@ -7,6 +7,7 @@ import { outputHandlers } from './control/output-handlers.ts';
 import type { Handlers } from './control/server.ts';
 import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
+import { readMaster, watchMaster } from './output/master.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
 import { pluginRuntimeHandlers } from './plugins/handlers.ts';
 import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
@@ -65,6 +66,11 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       });
       output = o;
       closers.push(() => o.close());
+      o.setMaster(readMaster(store));
+      const unwatch = watchMaster(store, (m) => o.setMaster(m));
+      closers.push(async () => {
+        unwatch();
+      });
     }
 
     let plugins: PluginService | undefined;

@@ -23,6 +23,7 @@ import {
   newToken,
   pageUrl,
 } from './guard.ts';
+import { FULL, type Master, withMaster } from './master.ts';
 import { loadPageFiles, SECURITY_HEADERS } from './page-files.ts';
 
 // The visual output page: plain HTTP on loopback serving three static files, and a WebSocket
@@ -70,6 +71,12 @@ export type OutputServer = {
    * serialised (its `EncodedFrame`, whose `json` is sent as is).
    */
   publish(frame: ComposedFrame | { readonly json: string }): void;
+  /**
+   * The master opacity and blackout every page applies over all layers. A change is sent at once
+   * with the last frame, so it shows even when no plugin is producing frames.
+   */
+  setMaster(master: Master): void;
+  readonly master: Master;
   stats(): OutputStats;
   close(): Promise<void>;
 };
@@ -93,6 +100,8 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   const heartbeatMs = init.heartbeatMs ?? 10_000;
   const files = await loadPageFiles();
   const fanout = createFanout();
+  let master = FULL;
+  let lastBody: string | undefined;
   const rejections = createRejections({
     log,
     security: init.security,
@@ -282,7 +291,18 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     url,
     port,
     token,
-    publish: (frame) => fanout.publish('json' in frame ? frame.json : frame),
+    publish(frame) {
+      lastBody = 'json' in frame ? frame.json : JSON.stringify(frame);
+      fanout.publish(withMaster(lastBody, master));
+    },
+    setMaster(m) {
+      if (m.opacity === master.opacity && m.blackout === master.blackout) return;
+      master = { opacity: m.opacity, blackout: m.blackout };
+      fanout.publish(withMaster(lastBody ?? '{}', master));
+    },
+    get master() {
+      return master;
+    },
     stats: () => ({
       clients: fanout.size,
       ...fanout.stats(),

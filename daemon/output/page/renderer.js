@@ -200,6 +200,29 @@ function drawFrame(ctx, frame) {
   return skipped;
 }
 
+/**
+ * The master controls over everything drawn, bars included: blackout paints black, an opacity
+ * below 1 darkens by a black veil of 1 − opacity (on the opaque canvas, colour × opacity). It runs
+ * after every layer with the drawing state reset, so nothing a plugin drew can undo it.
+ */
+function applyMaster(ctx, master) {
+  if (!master.blackout && master.opacity >= 1) return;
+  const canvas = ctx.canvas;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.globalAlpha = 1;
+  ctx.globalCompositeOperation = 'source-over';
+  ctx.fillStyle = master.blackout ? '#000' : `rgba(0, 0, 0, ${1 - master.opacity})`;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+/** The daemon's master from a message, or undefined when it carries none that is well formed. */
+function readMaster(message) {
+  const m = message?.master;
+  if (m === null || typeof m !== 'object') return undefined;
+  if (!finite(m.opacity) || typeof m.blackout !== 'boolean') return undefined;
+  return { opacity: Math.min(1, Math.max(0, m.opacity)), blackout: m.blackout };
+}
+
 // ── The page ──────────────────────────────────────────────────────────────────────────────────
 
 const canvas = document.getElementById('output');
@@ -222,6 +245,10 @@ const state = {
   drawMs: 0,
   retryAt: 0,
   overlay: false,
+  /** As the daemon last said; until it has, the picture shows in full. */
+  master: { opacity: 1, blackout: false },
+  /** The master the canvas was last drawn with. */
+  shown: { opacity: 1, blackout: false },
 };
 let latest = null;
 let latestSeq = 0;
@@ -254,13 +281,21 @@ function connect() {
       state.badMessages++;
       return;
     }
+    let message;
     try {
-      latest = JSON.parse(event.data);
-      latestSeq++;
-      state.received++;
+      message = JSON.parse(event.data);
     } catch {
       state.badMessages++;
+      return;
     }
+    const master = readMaster(message);
+    if (master !== undefined) state.master = master;
+    // A message with the master alone (it changed before any frame) keeps the frame.
+    if (master === undefined || Object.keys(message).length > 1) {
+      latest = message;
+      state.received++;
+    }
+    latestSeq++;
   };
   ws.onclose = () => {
     state.connected = false;
@@ -307,6 +342,8 @@ function tick(now) {
     } catch {
       state.skipped++; // a frame that broke drawing as a whole: the next one gets its chance
     }
+    applyMaster(ctx2d, state.master);
+    state.shown = state.master;
     state.drawMs += (performance.now() - started - state.drawMs) * 0.1;
     state.drawn++;
     drawTimes.push(now);

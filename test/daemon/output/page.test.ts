@@ -312,6 +312,133 @@ describe('the output page in headless Chromium', { skip: missing }, () => {
     }
   });
 
+  test('master blackout gives all black and master opacity 0.5 half brightness, over anything the layers draw', async () => {
+    const { server } = await serve();
+    const o = await open(server, { width: 800, height: 360 });
+    // Every pixel of the canvas, letterbox bars included: the brightest channel and how many
+    // pixels are not black.
+    const whole = () =>
+      o.page.evaluate(() => {
+        const ctx = (globalThis as never as Hana).document.getElementById('output').getContext('2d');
+        const d = ctx.getImageData(0, 0, 800, 360).data;
+        let max = 0;
+        let lit = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          const m = Math.max(d[i]!, d[i + 1]!, d[i + 2]!);
+          if (m > max) max = m;
+          if (m > 0) lit++;
+        }
+        return { max, lit };
+      });
+    // Until the page has drawn with this master (it arrives with a message, and is drawn on the
+    // next animation frame).
+    const masterIs = (m: { opacity: number; blackout: boolean }) =>
+      o.page.waitForFunction(
+        (want) => {
+          const g = globalThis as never as { hanaOutput: { stats(): { shown: typeof want } } };
+          const got = g.hanaOutput.stats().shown;
+          return got.opacity === want.opacity && got.blackout === want.blackout;
+        },
+        m,
+        WAIT,
+      );
+    // Layers that do their best to stay bright: a white clear, full colours, a translucent white
+    // screen on top, text in the last layer.
+    const loud = (index: number) =>
+      frame(index, [
+        { id: 'white', commands: [{ op: 'clear', color: '#ffffff' }] },
+        {
+          id: 'colours',
+          commands: [
+            { op: 'rect', x: 0, y: 0, w: 640, h: 720, color: '#ff0000' },
+            { op: 'rect', x: 640, y: 0, w: 640, h: 720, color: '#00ff00' },
+          ],
+        },
+        {
+          id: 'last',
+          commands: [
+            { op: 'rect', x: 0, y: 0, w: 1280, h: 720, color: '#ffffff', alpha: 0.01, blend: 'screen' },
+            { op: 'text', x: 640, y: 360, text: 'STILL HERE', size: 120, align: 'center', color: '#ffffff' },
+          ],
+        },
+      ]);
+    try {
+      server.publish(loud(40));
+      await drawn(o.page, 40);
+      // 1280×720 at scale 0.5 in 800×360: the frame spans x 80–720.
+      const [red0, white0] = await pixels(o.page, [
+        [120, 20],
+        [600, 20],
+      ]);
+      assert.ok(red0![0]! > 250 && white0![1]! > 250, `full brightness first (${red0}, ${white0})`);
+
+      server.setMaster({ opacity: 1, blackout: true });
+      await masterIs({ opacity: 1, blackout: true });
+      // Blackout while no new frame arrives (the plugins stalled): the last frame goes black.
+      let w = await whole();
+      assert.deepEqual(w, { max: 0, lit: 0 }, 'blackout: every pixel black');
+      // New frames keep coming during the blackout: still black.
+      server.publish(loud(41));
+      await drawn(o.page, 41);
+      w = await whole();
+      assert.deepEqual(w, { max: 0, lit: 0 }, 'blackout holds over new frames');
+
+      server.setMaster({ opacity: 0.5, blackout: false });
+      await masterIs({ opacity: 0.5, blackout: false });
+      server.publish(loud(42));
+      await drawn(o.page, 42);
+      const [red, green, bar] = await pixels(o.page, [
+        [120, 20],
+        [600, 20],
+        [40, 180],
+      ]);
+      // The last layer's 1 % white screen lifts 0 to ~3 and leaves 255, before the master halves.
+      near(red!, [128, 1, 1, 255], 'red at master opacity 0.5');
+      near(green!, [1, 128, 1, 255], 'green at master opacity 0.5');
+      near(bar!, [0, 0, 0, 255], 'the bars stay black');
+      w = await whole();
+      assert.ok(w.max <= 129, `nothing brighter than half (${w.max})`);
+
+      server.setMaster({ opacity: 0, blackout: false });
+      await masterIs({ opacity: 0, blackout: false });
+      server.publish(loud(43));
+      await drawn(o.page, 43);
+      assert.equal((await whole()).max, 0, 'master opacity 0: black');
+
+      server.setMaster({ opacity: 1, blackout: false });
+      await masterIs({ opacity: 1, blackout: false });
+      server.publish(loud(44));
+      await drawn(o.page, 44);
+      const [back] = await pixels(o.page, [[120, 20]]);
+      assert.ok(back![0]! > 250, `the picture returns (${back})`);
+      assert.deepEqual(o.errors, []);
+    } finally {
+      await o.close();
+    }
+  });
+
+  test('a page that connects during a blackout is black from its first frame', async () => {
+    const { server } = await serve();
+    server.publish(frame(50, [{ id: 'white', commands: [{ op: 'clear', color: '#ffffff' }] }]));
+    server.setMaster({ opacity: 1, blackout: true });
+    const o = await open(server);
+    try {
+      await drawn(o.page, 50);
+      await o.page.waitForFunction(
+        () =>
+          (
+            globalThis as never as { hanaOutput: { stats(): { shown: { blackout: boolean } } } }
+          ).hanaOutput.stats().shown.blackout,
+        null,
+        WAIT,
+      );
+      const [p] = await pixels(o.page, [[320, 180]]);
+      near(p!, [0, 0, 0, 255], 'black');
+    } finally {
+      await o.close();
+    }
+  });
+
   test('skips garbage commands, layers and frames without ever breaking the draw loop', async () => {
     const { server } = await serve();
     const o = await open(server);

@@ -313,7 +313,7 @@ test('published frames reach every connected page as JSON, in order; a late page
   await until('all frames', () => a.messages.length === 5 && b.messages.length === 5);
   assert.deepEqual(
     a.messages.map((m) => JSON.parse(m)),
-    frames,
+    frames.map((f) => ({ ...f, master: { opacity: 1, blackout: false } })),
   );
   assert.deepEqual(b.messages, a.messages);
   const late = await openWs(server.port, tokenQuery(server));
@@ -329,7 +329,7 @@ test('published frames reach every connected page as JSON, in order; a late page
   await until('a client leaves', () => server.stats().clients === 2);
 });
 
-test('a frame the runtime already serialised is sent as its JSON text, untouched', async () => {
+test('a frame the runtime already serialised is sent as its JSON text, with only the master added', async () => {
   const { server } = await start();
   const r = await openWs(server.port, tokenQuery(server));
   assert.ok(r.ok);
@@ -337,7 +337,31 @@ test('a frame the runtime already serialised is sent as its JSON text, untouched
   const json = JSON.stringify(frame(7));
   server.publish({ index: 7, time: 7 / 60, json });
   await until('the frame', () => r.messages.length === 1);
-  assert.equal(r.messages[0], json);
+  assert.equal(r.messages[0], `${json.slice(0, -1)},"master":{"opacity":1,"blackout":false}}`);
+});
+
+test('the master rides on every frame, a change is sent at once with the last frame, and a frame cannot carry its own', async () => {
+  const { server } = await start();
+  const r = await openWs(server.port, tokenQuery(server));
+  assert.ok(r.ok);
+  await until('a client', () => server.stats().clients === 1);
+  server.setMaster({ opacity: 1, blackout: true });
+  await until('the master alone', () => r.messages.length === 1);
+  assert.deepEqual(JSON.parse(r.messages[0]!), { master: { opacity: 1, blackout: true } });
+  // A master inside a frame's own text is overridden: JSON.parse keeps the last key.
+  const json = JSON.stringify({ ...frame(8), master: { opacity: 1, blackout: false } });
+  server.publish({ index: 8, time: 8 / 60, json });
+  await until('the frame', () => r.messages.length === 2);
+  assert.deepEqual(JSON.parse(r.messages[1]!).master, { opacity: 1, blackout: true });
+  server.setMaster({ opacity: 0.5, blackout: false });
+  await until('the last frame again', () => r.messages.length === 3);
+  const again = JSON.parse(r.messages[2]!);
+  assert.equal(again.index, 8);
+  assert.deepEqual(again.master, { opacity: 0.5, blackout: false });
+  server.setMaster({ opacity: 0.5, blackout: false });
+  await sleep(30);
+  assert.equal(r.messages.length, 3, 'an unchanged master sends nothing');
+  assert.deepEqual(server.master, { opacity: 0.5, blackout: false });
 });
 
 test('a page that stops reading gets frames dropped, never an unbounded buffer, and resumes on the newest', async () => {

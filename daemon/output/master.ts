@@ -1,0 +1,44 @@
+import type { Change, Store } from '../state/store.ts';
+
+// The master controls, applied by the output page after every layer is drawn. They travel in
+// every message the daemon sends the page, written here from the store and never from a plugin's
+// display list, so no plugin can draw over a blackout or brighten past the master opacity.
+
+export const MASTER_OPACITY = '/master/opacity';
+export const MASTER_BLACKOUT = '/master/blackout';
+
+export type Master = { readonly opacity: number; readonly blackout: boolean };
+
+/** What the page shows when the operator declared no master parameters: everything. */
+export const FULL: Master = { opacity: 1, blackout: false };
+
+/** The store's master values; an undeclared or odd one falls back to showing the picture. */
+export function readMaster(store: Pick<Store, 'get'>): Master {
+  const o = store.get(MASTER_OPACITY)?.value;
+  const b = store.get(MASTER_BLACKOUT)?.value;
+  return {
+    opacity: typeof o === 'number' && Number.isFinite(o) ? Math.min(1, Math.max(0, o)) : 1,
+    blackout: b === true,
+  };
+}
+
+/** Calls `fn` with the new master whenever a write touches it (a re-send included: it is cheap). */
+export function watchMaster(store: Pick<Store, 'get' | 'subscribe'>, fn: (m: Master) => void): () => void {
+  return store.subscribe((changes: readonly Change[]) => {
+    if (changes.some((c) => c.path === MASTER_OPACITY || c.path === MASTER_BLACKOUT)) fn(readMaster(store));
+  });
+}
+
+/**
+ * The frame's JSON with the master added: the frame's own text is kept as is (it may be 2 MiB of
+ * display lists, already checked), so this is one concatenation. The master goes last because
+ * JSON.parse keeps the last of duplicate keys: a "master" inside the body cannot win. A body that
+ * is not a JSON object is sent unchanged; the page draws nothing from it.
+ */
+export function withMaster(body: string, m: Master): string {
+  const text = body.trimEnd();
+  if (!text.startsWith('{') || !text.endsWith('}')) return body;
+  const master = `"master":{"opacity":${m.opacity},"blackout":${m.blackout}}`;
+  const inner = text.slice(1, -1);
+  return inner.trim() === '' ? `{${master}}` : `{${inner},${master}}`;
+}
