@@ -239,6 +239,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
         msg.address === SCENE_LOAD_ADDRESS
           ? (sceneOsc?.(msg, from) ?? { reason: 'scene-no-beat', message: 'hana is still starting' })
           : feedback.onControl(msg, from),
+      onCoerced: (from, writes) => feedback.echo(from, writes),
     });
     closers.push(() => ingest.close());
 

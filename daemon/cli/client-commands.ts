@@ -59,7 +59,7 @@ export function statusText(s: DaemonStatus): string {
     `oscquery  ${oscQueryLine(s.oscquery)}`,
     `params    ${s.params} declared`,
     `ingest    ${s.ingest.packets} packets, ${s.ingest.messages} messages, ${s.ingest.writes} writes, ${s.ingest.scheduled} scheduled, ${s.ingest.rejected ?? 0} rejected`,
-    `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped, ${s.feedback.expired} expired`,
+    `feedback  ${s.feedback.targets} targets, ${s.feedback.subscribers} subscribers, ${s.feedback.sent} sent, ${s.feedback.dropped} dropped, ${s.feedback.expired} expired, ${s.feedback.echoed} corrected`,
     ...s.feedback.subscriptions.map(
       (x) =>
         `          ${x.to}${x.format ? ` (${x.format})` : ''}: subscribed ${x.ageS} s ago, renew within ${x.expiresInS} s`,

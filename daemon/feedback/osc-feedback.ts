@@ -1,5 +1,4 @@
 import { encodeOscPacket, oscMessage } from '../../protocols/osc/codec.ts';
-import type { OscArg } from '../../protocols/osc/types.ts';
 import type { Remote } from '../../protocols/osc/udp.ts';
 import { type ControlHandler, type IngestSource, sourceLabel } from '../ingest/osc-ingest.ts';
 import type { Logger } from '../log.ts';
@@ -18,7 +17,8 @@ import {
 
 // Feedback out: every changed value goes to the configured OSC targets and to clients that
 // subscribed with `/hana/subscribe [port]`, so a TouchOSC fader follows changes made elsewhere.
-// A change is not echoed to the address:port it came from, which keeps faders from jittering.
+// A change is not echoed to the address:port it came from, which keeps faders from jittering,
+// unless hana stored something else than it sent (a clamp): then the sender gets the truth.
 // A subscription lives `ttlMs` from its last `/hana/subscribe`: a client that stops renewing is
 // warned about in the log a fifth of the TTL before it ends, and its end is logged too, so
 // feedback never stops without a word.
@@ -62,12 +62,16 @@ export type OscFeedback = {
   readonly onControl: ControlHandler;
   /** A TCP client went away: forget its subscription. */
   dropConnection(id: number): void;
+  /** Sends `from` the values its writes were stored as (clamped, normalised), if it listens. */
+  echo(from: IngestSource, writes: readonly { path: string; value: Value }[]): void;
   stats(): {
     targets: number;
     subscribers: number;
     sent: number;
     dropped: number;
     expired: number;
+    /** Applied values sent back to a sender whose value was clamped or normalised. */
+    echoed: number;
     subscriptions: SubscriptionInfo[];
   };
   close(): void;
@@ -81,6 +85,7 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
   let sent = 0;
   let dropped = 0;
   let expired = 0;
+  let echoed = 0;
   let sweep: unknown;
 
   function encode(path: string, value: Value, format: FeedbackFormat = DEFAULT_FORMAT): Uint8Array {
@@ -241,6 +246,19 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
   return {
     onControl,
     dropConnection: (id) => subs.delete(`tcp:${id}`),
+    echo(from, writes) {
+      const origin = sourceLabel(from);
+      for (const to of init.targets) {
+        if (sourceLabel({ transport: 'udp', ...to }) !== origin) continue;
+        for (const w of writes) deliver({ to }, encode(w.path, w.value));
+        echoed += writes.length;
+      }
+      for (const sub of subs.values()) {
+        if (sub.origin !== origin) continue;
+        for (const w of writes) deliver(sub, encode(w.path, w.value, sub.format));
+        echoed += writes.length;
+      }
+    },
     stats: () => {
       const t = now();
       return {
@@ -249,6 +267,7 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
         sent,
         dropped,
         expired,
+        echoed,
         subscriptions: [...subs.values()].map((sub) => ({
           to: describe(sub),
           ageS: Math.round((t - sub.since) / 1000),

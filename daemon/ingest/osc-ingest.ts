@@ -68,6 +68,12 @@ export type OscIngestInit = {
   fairness?: IngestFairness;
   limits: IngestLimits;
   onControl?: ControlHandler;
+  /**
+   * Writes stored as something other than what their sender sent (clamped into range, a colour
+   * normalised), after they are applied: feedback tells that sender the truth, so its fader snaps
+   * to what hana holds instead of showing a value nobody has.
+   */
+  onCoerced?: (from: IngestSource, writes: readonly Write[]) => void;
   /** Unix ms, for time tags; injected so tests control time. */
   now?: () => number;
   schedule?: Scheduler;
@@ -154,6 +160,12 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
 
   // Messages of the packet being collected; added to the stats only if the packet is accepted.
   const counted = { messages: 0 };
+  // Writes to echo once applied (onCoerced), by identity so the Write type stays the store's.
+  // Weak: a write of a packet refused after collection, or of a bundle dropped before its time,
+  // is never applied and must not be kept. `marked` lets an uncoerced batch cost one check; it
+  // is zeroed when a look finds nothing, so such lost marks cannot keep every batch looking.
+  const coerced = new WeakSet<Write>();
+  let marked = 0;
 
   /** Collects writes grouped by due time (0 = now); returns a rejection for the first bad element. */
   function collect(
@@ -192,10 +204,19 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     if (resolved.paths.length === 0) {
       return { reason: 'unknown-address', message: `no declared parameter matches ${msg.address}` };
     }
+    const sent = msg.args.length === 1 ? msg.args[0]!.value : undefined;
     for (const path of resolved.paths) {
       const c = coerceArgs(registry.get(path)!, msg.args);
       if (!c.ok) return { reason: c.code, message: `${path}: ${c.message}` };
-      if (!c.noop) out.push({ path, value: c.value });
+      if (c.noop) continue;
+      const w = { path, value: c.value };
+      out.push(w);
+      // Another kind of value (a bool from 1, a colour from four floats) is a reading, not a
+      // correction; a clamp, or the same kind changed, is one the sender should see.
+      if (init.onCoerced && (c.clamped || (typeof sent === typeof c.value && sent !== c.value))) {
+        coerced.add(w);
+        marked++;
+      }
     }
     return null;
   }
@@ -203,6 +224,10 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   function apply(writes: readonly Write[], from: IngestSource): void {
     stats.writes += writes.length;
     store.apply(writes, sourceLabel(from));
+    if (marked === 0) return;
+    const echo = writes.filter((w) => coerced.delete(w));
+    marked = echo.length > 0 ? Math.max(0, marked - echo.length) : 0;
+    if (echo.length > 0) init.onCoerced!(from, echo);
   }
 
   /** Charges the rest of a packet's cost (its first unit was taken before decoding). */

@@ -80,6 +80,33 @@ describe('daemon over UDP and TCP', () => {
     );
   });
 
+  it('a subscriber that sends an out-of-range value is told the clamped one, so its fader snaps to it', async () => {
+    const s = await oscSender(d.udpPort);
+    try {
+      const got: OscMessage[] = [];
+      s.socket.on('message', (bytes: Buffer) => {
+        const r = decodeOscPacket(bytes, LIMITS);
+        if (r.ok && r.packet.kind === 'message') got.push(r.packet);
+      });
+      await s.send(oscMessage('/hana/subscribe'));
+      assert.ok(await eventually(async () => got.some((m) => m.address === '/layer/3/hue')), 'snapshot');
+      got.length = 0;
+      await s.send(oscMessage('/layer/3/hue', [{ type: 'i', value: 500 }]));
+      assert.ok(
+        await eventually(async () =>
+          got.some((m) => m.address === '/layer/3/hue' && m.args[0]?.value === 360),
+        ),
+        JSON.stringify(got),
+      );
+      assert.equal((await d.values('/layer/3/hue'))['/layer/3/hue'], 360);
+      // Later tests count subscribers: leave none.
+      await s.send(oscMessage('/hana/unsubscribe'));
+      assert.ok(await eventually(async () => (await d.status()).feedback.subscribers === 0));
+    } finally {
+      s.close();
+    }
+  });
+
   it('accepts liblo over TCP (oscsend osc.tcp://, size-prefixed OSC 1.0 framing)', {
     skip: noOscsend,
   }, async () => {

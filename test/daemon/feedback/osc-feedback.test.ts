@@ -165,3 +165,30 @@ describe('OSC feedback subscriptions end with a word', () => {
     assert.equal(s.clock.pending(), 0, 'close stops the sweep');
   });
 });
+
+describe('OSC feedback corrects a sender', () => {
+  it('sends the stored value back to the subscriber that sent a clamped one, in its format, and to nobody else', () => {
+    const s = setup();
+    s.subscribe({ type: 'i', value: 9000 }, { type: 's', value: 'plain' });
+    const other: IngestSource = { transport: 'udp', address: '127.0.0.1', port: 7000 };
+    s.feedback.onControl(oscMessage('/hana/subscribe', []), other);
+    const before = s.sent.length;
+    // The app at 5000 sent hue 500; the store holds 360.
+    s.store.apply([{ path: '/layer/1/hue', value: 360 }], 'osc:udp:127.0.0.1:5000');
+    s.feedback.echo(APP, [{ path: '/layer/1/hue', value: 360 }]);
+    const after = s.sent.slice(before);
+    assert.deepEqual(
+      after.map((x) => [x.to, x.msg.address, x.msg.args[0]?.value]),
+      [
+        ['127.0.0.1:7000', '/layer/1/hue', 360],
+        ['127.0.0.1:9000', '/layer/1/hue', 360],
+      ],
+      'the other subscriber by the change, the sender by the correction',
+    );
+    s.feedback.echo(APP, [{ path: '/master/blackout', value: true }]);
+    assert.deepEqual(s.last('/master/blackout'), [{ type: 'i', value: 1 }], "in the sender's plain format");
+    assert.equal(s.feedback.stats().echoed, 2);
+    s.feedback.echo({ transport: 'udp', address: '127.0.0.1', port: 1234 }, [{ path: '/scene', value: 1 }]);
+    assert.equal(s.feedback.stats().echoed, 2, 'a sender that does not listen is told nothing');
+  });
+});

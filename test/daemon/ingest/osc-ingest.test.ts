@@ -55,6 +55,7 @@ function setup(opts: SetupOptions = {}) {
     now: () => clock,
   });
   const controls: string[] = [];
+  const echoes: { port: number; writes: [string, unknown][] }[] = [];
   const ingest = createOscIngest({
     registry,
     store,
@@ -70,6 +71,8 @@ function setup(opts: SetupOptions = {}) {
       controls.push(msg.address);
       return null;
     },
+    onCoerced: (from, writes) =>
+      echoes.push({ port: from.port, writes: writes.map((w) => [w.path, w.value]) }),
     fairness: { ...OscFairness.parse({}), ...opts.fairness },
     defer: (fn) => deferred.push(fn),
     clock: () => clock,
@@ -104,6 +107,7 @@ function setup(opts: SetupOptions = {}) {
     lines,
     batches,
     controls,
+    echoes,
     send,
     advance,
     value,
@@ -476,5 +480,49 @@ describe('osc ingest: cost-aware, fair limits', () => {
       1,
       'one line per source and interval',
     );
+  });
+});
+
+describe('OSC ingest: what the sender is told when hana stored something else', () => {
+  it('reports a clamped value and a normalised colour after applying them, and nothing else', () => {
+    const s = setup();
+    s.send(oscMessage('/layer/1/hue', [{ type: 'i', value: 500 }]));
+    s.send(oscMessage('/layer/1/hue', [{ type: 'i', value: 100 }]));
+    s.send(oscMessage('/layer/1/color', [{ type: 's', value: '#00FF00' }]));
+    s.send(oscMessage('/master/blackout', [{ type: 'i', value: 1 }]));
+    assert.equal(s.value('/layer/1/hue'), 100);
+    assert.deepEqual(s.echoes, [
+      { port: 5000, writes: [['/layer/1/hue', 360]] },
+      { port: 5000, writes: [['/layer/1/color', '#00ff00ff']] },
+    ]);
+  });
+
+  it('a pattern reports each clamped path once, in one call; a refused bundle reports nothing', () => {
+    const s = setup();
+    s.send(oscMessage('/layer/*/hue', [{ type: 'f', value: -20 }]));
+    assert.equal(s.echoes.length, 1);
+    assert.deepEqual(
+      s.echoes[0]!.writes.map(([, v]) => v),
+      [0, 0, 0, 0],
+    );
+    s.send({
+      kind: 'bundle',
+      timetag: IMMEDIATE,
+      elements: [oscMessage('/layer/1/hue', [{ type: 'i', value: 999 }]), oscMessage('/nope', [f(1)])],
+    });
+    assert.equal(s.echoes.length, 1, 'the bundle was refused whole');
+    assert.equal(s.value('/layer/1/hue'), 0);
+  });
+
+  it('a time-tagged clamp is reported when it applies, not before', () => {
+    const s = setup();
+    s.send({
+      kind: 'bundle',
+      timetag: msToTimetag(s.now() + 500),
+      elements: [oscMessage('/layer/2/hue', [{ type: 'i', value: 1000 }])],
+    });
+    assert.deepEqual(s.echoes, []);
+    s.advance(600);
+    assert.deepEqual(s.echoes, [{ port: 5000, writes: [['/layer/2/hue', 360]] }]);
   });
 });
