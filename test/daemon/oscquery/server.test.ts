@@ -330,6 +330,38 @@ describe('OSCQuery under bad input', () => {
     c.close();
   });
 
+  it('drops frames for a client that stops reading, and keeps serving the others', async () => {
+    const params: ParamMap = {};
+    for (let i = 0; i < 2_000; i++) params[`/p/${i}`] = { type: 'float', outOfRange: 'clamp' };
+    const { port, server, store } = await start({ params });
+    const paths = Object.keys(params);
+    const stalled = await openSocket(port);
+    const reader = await openSocket(port);
+    for (const p of paths) stalled.listen(p);
+    reader.listen('/p/0');
+    assert.ok(await waitFor(() => server.stats().listens === paths.length + 1, 10_000));
+    // A client whose machine froze: its socket is no longer read, so the kernel's buffers fill,
+    // then the server's.
+    (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    let v = 0;
+    const dropped = await waitFor(async () => {
+      v++;
+      store.apply(
+        paths.map((path) => ({ path, value: v })),
+        'cli',
+      );
+      await new Promise((r) => setImmediate(r));
+      return server.stats().dropped > 0;
+    }, 60_000);
+    assert.ok(dropped, `nothing dropped after ${v} rounds of ${paths.length} changes`);
+    const seen = reader.frames.length;
+    store.apply([{ path: '/p/0', value: -1 }], 'cli');
+    assert.ok(await waitFor(() => reader.frames.slice(seen).some((f) => f.args[0]?.value === -1), 10_000));
+    assert.equal((await httpGet(port, '/p/0?VALUE')).status, 200);
+    stalled.ws.terminate();
+    reader.close();
+  });
+
   it('refuses a WebSocket from a web page (Origin) and beyond maxClients', async () => {
     const { port, server } = await start({ config: { maxClients: 1 } });
     await assert.rejects(openSocket(port, { Origin: 'http://evil.example' }), /403/);
