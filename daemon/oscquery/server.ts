@@ -130,7 +130,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
         ),
   );
 
-  const send = (res: ServerResponse, status: number, body: string, head: boolean) => {
+  const send = (res: ServerResponse, status: number, body: string | Buffer, head: boolean) => {
     const type = status === 200 ? JSON_TYPE : 'text/plain; charset=utf-8';
     res.writeHead(status, { ...HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
     res.end(head ? undefined : body);
