@@ -144,7 +144,14 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   function onChanges(changes: readonly Change[]): void {
     if (!host) return;
     const relevant = changes.filter((c) => isRead(c.path));
-    if (relevant.length > 0) host.updateParams(relevant);
+    if (relevant.length === 0) return;
+    host.updateParams(relevant);
+    // A trigger's stored value is always null: without an event a plugin could not see a hit.
+    const fired = relevant.filter((c) => registry.get(c.path)?.type === 'trigger');
+    if (fired.length > 0) {
+      const beat = init.clock().beat;
+      host.pushEvents(fired.map((c) => ({ address: c.path, value: c.value, beat })));
+    }
   }
 
   async function apply(list: PluginSpec[]): Promise<void> {

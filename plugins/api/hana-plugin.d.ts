@@ -9,6 +9,16 @@
 /** A parameter value as the daemon stores it. Colours are "#rrggbbaa" text. */
 export type ParamValue = number | boolean | string | null;
 
+/** A trigger that fired since this plugin's previous frame (a hit on /strobe, a scene cue …). */
+export interface TriggerEvent {
+  /** The trigger's path, one the manifest declares in `reads`. */
+  readonly address: string;
+  /** The stored value: null for a trigger (a trigger carries no value, only the moment). */
+  readonly value: ParamValue;
+  /** Session beat when the daemon applied it: earlier than this frame's `beat` by up to a frame. */
+  readonly beat: number;
+}
+
 export interface FrameInfo {
   /** Frames since this plugin started (0, 1, 2 …). */
   readonly index: number;
@@ -27,6 +37,12 @@ export interface FrameInfo {
   readonly height: number;
   /** Current values of the parameters the manifest declares in `reads`, by path. */
   readonly params: Readonly<Record<string, ParamValue>>;
+  /**
+   * Triggers the manifest reads that fired since this plugin's previous frame, oldest first, each
+   * delivered to exactly one frame (at most 64 per frame; older ones beyond that are dropped).
+   * A trigger's entry in `params` is always null: react to it here.
+   */
+  readonly events: readonly TriggerEvent[];
 }
 
 export interface SetupInfo {

@@ -137,6 +137,9 @@ process.on('message', (raw: unknown) => {
     case 'params':
       engine?.updateParams(msg.values);
       return;
+    case 'events':
+      engine?.pushEvents(msg.events);
+      return;
     case 'clock':
       applyClock(msg);
       return;

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { TriggerEvent } from '../api/hana-plugin.d.ts';
 import {
   createSandbox,
   type FrameOutcome,
@@ -67,6 +68,8 @@ export type Engine = {
   /** Replaces the plugin list (order = layer order). Unchanged plugins keep running. */
   setPlugins(specs: readonly PluginSpec[], quarantined?: Iterable<string>): void;
   updateParams(values: Readonly<Record<string, ParamValue>>): void;
+  /** Queues fired triggers for the plugins that read them: each reaches that plugin's next frame. */
+  pushEvents(events: readonly TriggerEvent[]): void;
   /** Re-enables a quarantined plugin; false if there is no such plugin or it is not quarantined. */
   enable(id: string): boolean;
   stats(): PluginStats[];
@@ -79,6 +82,15 @@ type Batch = { index: number; time: number; beat: number; tempo: number; waiting
 
 /** Weight of the newest frame in a plugin's CPU average: about the last 10 frames count. */
 const CPU_AVG_WEIGHT = 0.2;
+/** Triggers kept for one plugin's next frame (docs/plugins.md: "at most 64 per frame"). */
+export const MAX_EVENTS_PER_FRAME = 64;
+
+/** The slot's queued triggers, handed to exactly one frame call: a hit never fires twice. */
+function takeEvents(slot: Slot): TriggerEvent[] {
+  const events = slot.events;
+  if (events.length > 0) slot.events = [];
+  return events;
+}
 const BASE_LOAD_TIMEOUT_MS = 2000;
 const MAX_LOAD_TIMEOUT_MS = 16_000;
 
@@ -275,6 +287,7 @@ export function createEngine(init: EngineInit): Engine {
         width: init.width,
         height: init.height,
         params: slot.params,
+        events: takeEvents(slot),
       })
       .then(
         (outcome) => {
@@ -384,6 +397,15 @@ export function createEngine(init: EngineInit): Engine {
       }
       slots = next;
       for (const slot of fresh) start(slot);
+    },
+    pushEvents(events) {
+      for (const e of events)
+        for (const slot of slots) {
+          if (!slot.permissions.canRead(e.address)) continue;
+          // A plugin that gets no frames for a while (starting, quarantined) must not hoard hits.
+          if (slot.events.length >= MAX_EVENTS_PER_FRAME) slot.events.shift();
+          slot.events.push(e);
+        }
     },
     updateParams(values) {
       for (const [path, value] of Object.entries(values)) {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../daemon/log.ts';
+import type { TriggerEvent } from '../api/hana-plugin.d.ts';
 import type { ParamValue, PluginWrite } from '../sandbox/sandbox.ts';
 import type { SessionClock } from './clock.ts';
 import type { FaultPolicy } from './policy.ts';
@@ -79,6 +80,8 @@ export type TestHook =
 export type PluginHost = {
   setPlugins(plugins: readonly PluginSpec[]): void;
   updateParams(changes: Iterable<{ readonly path: string; readonly value: ParamValue }>): void;
+  /** Fired triggers, for the plugins that read them; lost if the child is restarting. */
+  pushEvents(events: readonly TriggerEvent[]): void;
   /** Re-enables a quarantined plugin; false when no plugin by that id is quarantined. */
   enable(id: string): boolean;
   stats(): HostStats;

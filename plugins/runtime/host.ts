@@ -360,6 +360,9 @@ export function startPluginHost(init: HostInit): PluginHost {
       if (pendingParams.size > 0)
         paramsTimer ??= setTimeout(flushParams, init.paramsFlushMs ?? 500 / init.frameRate);
     },
+    pushEvents(events) {
+      if (events.length > 0) post({ t: 'events', events: [...events] });
+    },
     enable(id) {
       if (!quarantined.has(id) && !book.isQuarantinedNow(id)) return false;
       quarantined.delete(id);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TriggerEvent } from '../api/hana-plugin.d.ts';
 import type { ParamValue } from '../sandbox/sandbox.ts';
 import type { ClockSample } from './clock.ts';
 import { MAX_COMPOSED_BYTES } from './compose.ts';
@@ -31,6 +32,8 @@ export type ToChild =
     }
   | { t: 'plugins'; plugins: readonly PluginSpec[]; quarantined: string[] }
   | { t: 'params'; values: Record<string, ParamValue> }
+  // Sent at once, not batched like params: a hit must reach the next frame.
+  | { t: 'events'; events: TriggerEvent[] }
   | ({ t: 'clock' } & ClockMessage)
   | { t: 'enable'; id: string }
   // Only honoured when the child runs with HANA_PLUGIN_HOST_TEST_HOOKS=1 (tests of the crash paths).

@@ -1,3 +1,4 @@
+import type { TriggerEvent } from '../api/hana-plugin.d.ts';
 import { compilePermissions, type Permissions } from '../sandbox/permissions.ts';
 import type { ParamValue, Sandbox } from '../sandbox/sandbox.ts';
 import type { FaultTracker } from './policy.ts';
@@ -23,6 +24,8 @@ export type Slot = SharedPlugin & {
   index: number;
   lastTime: number | undefined;
   params: Record<string, ParamValue>;
+  /** Triggers fired since its last frame call (engine.ts takes them into the next one). */
+  events: TriggerEvent[];
   layer: string | undefined;
   /** Running average of the CPU its frames take, ms (its isolate's own clock). */
   cpuAvgMs: number;
@@ -61,6 +64,7 @@ export function createSlot(
     index: 0,
     lastTime: undefined,
     params: {},
+    events: [],
     layer: undefined,
     cpuAvgMs: 0,
     throttled: false,

@@ -48,6 +48,7 @@ export function frameInput(i: number): FrameInput {
     width: 1920,
     height: 1080,
     params: { '/layer/1/hue': 120, '/layer/1/opacity': 1, '/layer/1/color': '#ffffffff' },
+    events: [],
   };
 }
 

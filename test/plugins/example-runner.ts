@@ -70,6 +70,7 @@ export function frameAt(
   tempo: number,
   params: Record<string, ParamValue>,
   size = { width: 1280, height: 720 },
+  events: FrameInfo['events'] = [],
 ): FrameInfo {
   const beat = (time * tempo) / 60;
   return {
@@ -82,5 +83,6 @@ export function frameAt(
     width: size.width,
     height: size.height,
     params,
+    events,
   };
 }

@@ -102,6 +102,52 @@ describe('plugin service', () => {
     assert.ok(await eventually(() => t.service.status().plugins[0]!.state === 'running', 200, 25));
   });
 
+  it('a fired trigger reaches the frame of each plugin that reads it as one event, exactly once', async () => {
+    // Each plugin keeps every event it was handed and draws the tally: how many per address, the
+    // values, and whether each event's beat is at or before the frame it arrived in.
+    const counter = `var seen = {}; var values = []; var late = 0;
+      var plugin = { frame(f) {
+        for (const e of f.events) {
+          seen[e.address] = (seen[e.address] || 0) + 1;
+          values.push(e.value);
+          if (e.beat > f.beat + 1e-9) late++;
+        }
+        return [{ op: 'text', x: 0, y: 0, text: JSON.stringify({ seen, values, late, params: f.params['/strobe'] }) }];
+      } };`;
+    const t = setup([
+      src.spec('com.example.strobe', counter, { reads: ['/strobe', '/layer/1/*'] }),
+      src.spec('com.example.deaf', counter, { reads: ['/layer/1/*'] }),
+    ]);
+    await t.service.start();
+    type Seen = { seen: Record<string, number>; values: unknown[]; late: number; params?: unknown };
+    const seen = (id: string) => JSON.parse(textOf(t.layer(id)) ?? '{"seen":{}}') as Seen;
+    assert.ok(await eventually(() => (t.plugin('com.example.strobe')?.frames ?? 0) > 5, 400, 25));
+    assert.deepEqual(seen('com.example.strobe').seen, {}, 'nothing before the hit');
+
+    t.store.apply([{ path: '/strobe', value: null }], 'osc:udp:127.0.0.1:9000');
+    assert.ok(await eventually(() => seen('com.example.strobe').seen['/strobe'] === 1, 400, 25));
+    // Thirty more frames of that plugin: the hit is not handed out again.
+    const at = t.plugin('com.example.strobe')!.frames;
+    assert.ok(await eventually(() => t.plugin('com.example.strobe')!.frames > at + 30, 400, 25));
+    assert.deepEqual(seen('com.example.strobe'), {
+      seen: { '/strobe': 1 },
+      values: [null],
+      late: 0,
+      params: null,
+    });
+    assert.deepEqual(seen('com.example.deaf').seen, {}, 'a plugin that does not read /strobe gets nothing');
+
+    // Three hits in one burst (faster than a frame) are three events, none lost or doubled.
+    for (let i = 0; i < 3; i++) t.store.apply([{ path: '/strobe', value: null }], 'cli');
+    // A parameter change is no event.
+    t.store.apply([{ path: '/layer/1/opacity', value: 0.5 }], 'cli');
+    assert.ok(await eventually(() => seen('com.example.strobe').seen['/strobe'] === 4, 400, 25));
+    const at2 = t.plugin('com.example.strobe')!.frames;
+    assert.ok(await eventually(() => t.plugin('com.example.strobe')!.frames > at2 + 30, 400, 25));
+    assert.deepEqual(seen('com.example.strobe').seen, { '/strobe': 4 });
+    assert.equal(seen('com.example.strobe').late, 0, "an event's beat is never after its frame's");
+  });
+
   it('applies declared writes to the store as the plugin, and refuses undeclared ones as security events', async () => {
     const t = setup([
       src.spec(

@@ -35,7 +35,11 @@ export async function loadSandbox(
   return r.sandbox;
 }
 
-export const frameInput = (index = 0, params: FrameInput['params'] = {}): FrameInput => ({
+export const frameInput = (
+  index = 0,
+  params: FrameInput['params'] = {},
+  events: FrameInput['events'] = [],
+): FrameInput => ({
   index,
   time: index / 60,
   dt: 1 / 60,
@@ -45,6 +49,7 @@ export const frameInput = (index = 0, params: FrameInput['params'] = {}): FrameI
   width: 640,
   height: 360,
   params,
+  events,
 });
 
 /** The outcome as a fault with `code`; fails the test otherwise. */
