@@ -87,6 +87,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         frameRate: config.plugins.frameRate,
         width: config.plugins.width,
         height: config.plugins.height,
+        takeoverMs: config.plugins.takeoverMs,
         policy: faultPolicy(config.plugins.faults),
         loadPlugins: async () => {
           // Every load re-verifies the installed files; a refusal is counted, not fatal.

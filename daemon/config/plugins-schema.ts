@@ -88,6 +88,15 @@ export const PluginsConfig = z
       .default(1920)
       .describe('Logical output width plugins draw in; the output page scales it to the screen.'),
     height: z.number().int().min(16).max(16384).default(1080).describe('Logical output height.'),
+    takeoverMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .default(2000)
+      .describe(
+        "After a human write to a parameter (OSC, MIDI, `hana set`, a scene), plugin writes to it are held off for this long, as touch mode in DAW automation: a performer's fader is not snapped back by an LFO. 0: plugins always write.",
+      ),
     faults: PluginFaultConfig.prefault({}).describe('When a misbehaving plugin is restarted or quarantined.'),
   })
   .strict();

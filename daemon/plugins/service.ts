@@ -16,6 +16,7 @@ import { isSecurityReason } from '../reasons.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
 import { createEventLog } from './events.ts';
+import { createTakeover } from './takeover.ts';
 import { createPluginWriter } from './writes.ts';
 
 // The daemon's plugin service: loads the verified plugin list, runs it in the plugin host child
@@ -55,6 +56,10 @@ export type PluginServiceInit = {
   >;
   /** Repeated fault lines: one per (kind, plugin) per interval (default 10 s). */
   logIntervalMs?: number;
+  /** Plugin writes to a parameter a person wrote are held off this long (config plugins.takeoverMs; default 2000). */
+  takeoverMs?: number;
+  /** Clock for the takeover hold, ms (default Date.now): tests step it. */
+  now?: () => number;
 };
 
 export type PluginStatus = PluginStats;
@@ -62,7 +67,7 @@ export type PluginStatus = PluginStats;
 export type PluginServiceStatus = {
   host: HostStats['host'] | null;
   plugins: PluginStatus[];
-  writes: { applied: number; refused: number };
+  writes: { applied: number; refused: number; held: number };
   events: Record<string, number>;
 };
 
@@ -92,7 +97,9 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   let closed = false;
   const listeners = new Set<FrameListener>();
 
+  const takeover = createTakeover({ holdMs: init.takeoverMs ?? 2000, now: init.now ?? Date.now });
   const writer = createPluginWriter({
+    held: takeover.held,
     registry,
     store,
     rejections: init.rejections,
@@ -142,6 +149,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   }
 
   function onChanges(changes: readonly Change[]): void {
+    takeover.observe(changes);
     if (!host) return;
     const relevant = changes.filter((c) => isRead(c.path));
     if (relevant.length === 0) return;

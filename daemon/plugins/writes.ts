@@ -11,7 +11,8 @@ import type { Store, Write } from '../state/store.ts';
 // in `writes` (checked in the plugin host already, checked again here because the host is a
 // separate process running untrusted code), the path must be a declared parameter, and the value
 // goes through the parameter's coercion and range rules. One frame's writes are all-or-nothing,
-// like one OSC packet, and are stamped with the writer "plugin:<id>".
+// like one OSC packet, and are stamped with the writer "plugin:<id>". A write to a parameter a
+// person has just written is skipped (takeover.ts): the person wins for `plugins.takeoverMs`.
 
 export type WriteRefusal = {
   plugin: string;
@@ -30,11 +31,14 @@ export type PluginWriterInit = {
   onRefused(refusal: WriteRefusal): void;
   /** The daemon's rejection counter: bad values are counted and logged there, like bad OSC. */
   rejections?: Rejections;
+  /** Paths a person wrote moments ago (takeover.ts): a plugin's write to them is skipped, not refused. */
+  held?: (path: string) => boolean;
 };
 
 export type PluginWriter = {
   write(plugin: string, writes: readonly PluginWrite[]): number;
-  stats(): { applied: number; refused: number };
+  /** `held`: writes skipped because a person had just written the parameter. */
+  stats(): { applied: number; refused: number; held: number };
 };
 
 function toArgs(value: WriteValue): OscArg[] {
@@ -47,6 +51,7 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
   const { registry, store } = init;
   let applied = 0;
   let refusedCount = 0;
+  let heldCount = 0;
 
   function refuse(plugin: string, reason: ReasonCode, message: string, paths: string[]): number {
     refusedCount += paths.length || 1;
@@ -76,6 +81,10 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
       }
       const batch: Write[] = [];
       for (const w of writes) {
+        if (init.held?.(w.path)) {
+          heldCount++;
+          continue;
+        }
         const spec = registry.get(w.path);
         if (!spec) {
           return refuse(
@@ -94,6 +103,6 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
       applied += batch.length;
       return batch.length;
     },
-    stats: () => ({ applied, refused: refusedCount }),
+    stats: () => ({ applied, refused: refusedCount, held: heldCount }),
   };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { DEFAULT_PARAMS, ParamMap } from '../../../daemon/config/params-schema.ts';
 import { securityLogger } from '../../../daemon/log.ts';
@@ -12,6 +14,7 @@ import { createHlc } from '../../../daemon/state/hlc.ts';
 import { createRegistry } from '../../../daemon/state/registry.ts';
 import { createStore } from '../../../daemon/state/store.ts';
 import { ComposedFrame } from '../../../plugins/display-list.ts';
+import { EXAMPLES_DIR, OUTPUT } from '../../../plugins/examples/build.ts';
 import { createLocalClock } from '../../../plugins/runtime/clock.ts';
 import type { EncodedFrame, PluginSpec } from '../../../plugins/runtime/engine.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
@@ -146,6 +149,42 @@ describe('plugin service', () => {
     assert.ok(await eventually(() => t.plugin('com.example.strobe')!.frames > at2 + 30, 400, 25));
     assert.deepEqual(seen('com.example.strobe').seen, { '/strobe': 4 });
     assert.equal(seen('com.example.strobe').late, 0, "an event's beat is never after its frame's");
+  });
+
+  it('an OSC write holds the bundled LFO off its parameter for takeoverMs, then the LFO resumes', async () => {
+    const lfo = await readFile(join(EXAMPLES_DIR, 'lfo', OUTPUT), 'utf8');
+    // The hold runs on this clock, stepped by hand; the LFO's frames run in real time.
+    let now = 1_000_000;
+    const t = setup([src.spec('hana.examples.lfo', lfo, { writes: ['/layer/2/opacity'] })], {
+      takeoverMs: 2000,
+      now: () => now,
+    });
+    await t.service.start();
+    const entry = () => t.store.get('/layer/2/opacity')!;
+    const held = () => t.service.status().writes.held;
+    assert.ok(
+      await eventually(() => entry().source === 'plugin:hana.examples.lfo', 400, 25),
+      'the LFO drives /layer/2/opacity',
+    );
+
+    t.store.apply([{ path: '/layer/2/opacity', value: 0.123 }], 'osc:udp:127.0.0.1:9000');
+    // The LFO writes at most 20 times a second: 20 attempts is a second of real time held off.
+    assert.ok(await eventually(() => held() >= 20, 400, 25), `held ${held()}`);
+    assert.deepEqual([entry().value, entry().source], [0.123, 'osc:udp:127.0.0.1:9000']);
+    now += 1999;
+    const before = held();
+    assert.ok(await eventually(() => held() >= before + 10, 400, 25));
+    assert.deepEqual(
+      [entry().value, entry().source],
+      [0.123, 'osc:udp:127.0.0.1:9000'],
+      'still held 1 ms before takeoverMs',
+    );
+    now += 1;
+    assert.ok(
+      await eventually(() => entry().source === 'plugin:hana.examples.lfo', 400, 25),
+      'the LFO resumes once takeoverMs has passed',
+    );
+    assert.notEqual(entry().value, 0.123);
   });
 
   it('applies declared writes to the store as the plugin, and refuses undeclared ones as security events', async () => {

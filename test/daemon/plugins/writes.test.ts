@@ -66,7 +66,7 @@ describe('plugin writes', () => {
       t.changes.some((c) => c.path === '/t'),
       'the trigger fired',
     );
-    assert.deepEqual(t.writer.stats(), { applied: 5, refused: 0 });
+    assert.deepEqual(t.writer.stats(), { applied: 5, refused: 0, held: 0 });
   });
 
   it('a trigger released (false or 0) fires nothing', () => {
