@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import type { AuditConfig } from '../config/storage-schema.ts';
 import type { Logger } from '../log.ts';
 import type { Change, Store } from '../state/store.ts';
+import { createCoalescer } from './coalesce.ts';
 import { type FileKeys, newHeader, sealedLineBytes, sealRecord } from './crypto.ts';
 import { auditFileName, listAuditFiles, pruneAuditFiles } from './files.ts';
 import { openHeadWriter } from './head.ts';
 import { migrateLegacy } from './migrate.ts';
-import type { ActionRecord, ChangeRecord } from './record.ts';
+import type { ActionRecord } from './record.ts';
 import { resumeChain, type Tip } from './resume.ts';
 import { lastSealedTime } from './sealed-file-read.ts';
 
@@ -278,6 +279,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
   // this subscriber at 6 % of OSC ingest, for writes it never records).
   let lastSource: string | undefined;
   let lastSelected = false;
+  const coalescer = createCoalescer(config.coalesceMs);
   const unsubscribe = init.store.subscribe((changes: readonly Change[]) => {
     for (const ch of changes) {
       if (!ch.changed) continue;
@@ -287,24 +289,22 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
       }
       if (!lastSelected) continue;
       const t = now();
-      const rec: ChangeRecord = {
-        kind: 'change',
-        time: new Date(t).toISOString(),
-        path: ch.path,
-        old: ch.previous,
-        new: ch.value,
-        writer: ch.source,
-        node: ch.stamp.node,
-        stamp: ch.stamp,
-      };
-      push(t, JSON.stringify(rec));
+      for (const rec of coalescer.offer(ch, t)) push(t, JSON.stringify(rec));
     }
   });
+  const pushDue = (t: number) => {
+    for (const rec of coalescer.due(t)) push(Date.parse(rec.time), JSON.stringify(rec));
+  };
+  const coalesceTimer =
+    config.coalesceMs > 0 ? setInterval(() => pushDue(now()), config.coalesceMs) : undefined;
+  coalesceTimer?.unref();
 
   const pruneTimer = setInterval(() => void prune(), Math.min(PRUNE_INTERVAL_MS, fileMs));
   pruneTimer.unref();
 
   async function flush(): Promise<void> {
+    // What a window still holds is recorded now: flush means everything recorded so far.
+    pushDue(Number.POSITIVE_INFINITY);
     // Records pushed while a drain runs are written by the drain that follows it.
     for (let i = 0; i < 1000 && (draining || queue.length > 0); i++) {
       if (!draining) kick();
@@ -333,6 +333,7 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
       if (closed) return;
       unsubscribe();
       clearInterval(pruneTimer);
+      if (coalesceTimer) clearInterval(coalesceTimer);
       await flush();
       closed = true;
       await rotate();

@@ -17,6 +17,11 @@ export const ChangeRecord = z
     writer: z.string(),
     node: z.string(),
     stamp: Stamp,
+    /**
+     * This record stands for this many changes by one writer to one path within the audit's
+     * coalescing window (daemon/audit/coalesce.ts): `new` is the last, `old` the value before the first.
+     */
+    coalesced: z.number().int().min(1).optional(),
   })
   .strict();
 export type ChangeRecord = z.infer<typeof ChangeRecord>;

@@ -39,7 +39,12 @@ function recordsText(r: AuditAnswer): string {
     ['TIME', 'WRITER', 'WHAT', 'CHANGE'],
     ...r.records.map((rec) =>
       rec.kind === 'change'
-        ? [rec.time, rec.writer, rec.path, `${formatValue(rec.old)} → ${formatValue(rec.new)}`]
+        ? [
+            rec.time,
+            rec.writer,
+            rec.path,
+            `${formatValue(rec.old)} → ${formatValue(rec.new)}${rec.coalesced ? ` (${rec.coalesced} changes)` : ''}`,
+          ]
         : [rec.time, rec.writer, `[${rec.action}]`, detailText(rec.detail)],
     ),
   ]);

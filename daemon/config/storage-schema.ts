@@ -125,6 +125,15 @@ export const AuditConfig = z
       .max(1000000)
       .default(10000)
       .describe('Records waiting to be written, at most; beyond it records are dropped and counted.'),
+    coalesceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000)
+      .default(1000)
+      .describe(
+        "For plugins and peers (whose writes may be their plugins'), per writer and parameter: the first change is recorded at once and the ones after it within this window become one record (the last value, with their count), so an LFO writing 20 times a second costs two records a second, not twenty. Other writers are recorded one change each. 0: one record per change.",
+      ),
   })
   .strict();
 export type AuditConfig = z.infer<typeof AuditConfig>;

@@ -53,6 +53,32 @@ const counter = (w: World) => {
 };
 
 describe('audit: what is recorded', () => {
+  it('coalesces a writer at frame rate: first change at once, then one record per window with the last value and the count', async () => {
+    const { dir, audit, w } = await setup({ sources: ['plugin', 'peer', 'cli'] });
+    // An LFO at 20 writes a second for 3 s, with a person's one write in the middle.
+    for (let i = 0; i < 60; i++) {
+      w.store.apply([{ path: '/a', value: i + 10 }], 'plugin:lfo');
+      if (i === 30) w.store.apply([{ path: '/c', value: 7 }], 'cli');
+      w.clock.now += 50;
+    }
+    await audit.flush();
+    const recs = (await recordsIn(dir)).filter((r) => r.kind === 'change');
+    assert.deepEqual(
+      recs.map((r) => `${r.writer} ${r.path} ${r.old}→${r.new}${r.coalesced ? ` ×${r.coalesced}` : ''}`),
+      [
+        'plugin:lfo /a 1→10',
+        'plugin:lfo /a 10→29 ×19',
+        'plugin:lfo /a 29→30',
+        'cli /c 0→7',
+        'plugin:lfo /a 30→49 ×19',
+        'plugin:lfo /a 49→50',
+        'plugin:lfo /a 50→69 ×19',
+      ],
+    );
+    assert.equal(recs.length, 7, '7 records for 61 writes');
+    await audit.close();
+  });
+
   it('records changes by peers, the operator and scenes (not OSC, MIDI or plugins by default), with time, path, old, new, writer, node and stamp', async () => {
     const { dir, audit, w } = await setup();
     w.store.apply([{ path: '/a', value: 2 }], 'cli');
@@ -133,7 +159,8 @@ describe('audit: what is recorded', () => {
 
 describe('audit: rotation and pruning', () => {
   it('starts a new file before one would pass maxFileBytes, and keeps every record in order', async () => {
-    const { dir, audit, w } = await setup({ maxFileBytes: 1024, maxFiles: 100 });
+    // One record per write here: coalescing (tested below) would fold these into a few.
+    const { dir, audit, w } = await setup({ maxFileBytes: 1024, maxFiles: 100, coalesceMs: 0 });
     const write = counter(w);
     for (let i = 0; i < 40; i++) {
       write();
@@ -244,7 +271,7 @@ describe('audit: rotation and pruning', () => {
 
 describe('audit: never in the way', () => {
   it('drops records beyond queueLimit, counts them and logs once, without touching the write path', async () => {
-    const { dir, audit, w, lines } = await setup({ queueLimit: 16 });
+    const { dir, audit, w, lines } = await setup({ queueLimit: 16, coalesceMs: 0 });
     const write = counter(w);
     for (let i = 0; i < 100; i++) write();
     assert.equal(w.store.get('/c')!.value, 100 % 100, 'every write applied');
