@@ -241,6 +241,10 @@ const OSCQUERY = [
     'OSCQuery: a query for an attribute hana does not serve, or more than one at once (400).',
   ),
   sec(
+    'oscquery-bad-host',
+    'OSCQuery: an HTTP request whose Host is not this server (a DNS-rebinding page reading values); 421.',
+  ),
+  sec(
     'oscquery-bad-origin',
     'OSCQuery: a WebSocket from a web page (an Origin that is not this server): a page could otherwise set parameters.',
   ),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { OscQueryConfig } from '../config/oscquery-schema.ts';
@@ -139,6 +140,17 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     requests++;
     const from = req.socket.remoteAddress;
+    // A page on evil.example whose DNS later answers 127.0.0.1 (DNS rebinding) could read every
+    // value through the visitor's browser; it sends `Host: evil.example`, never one of ours.
+    const host = req.headers.host?.toLowerCase();
+    if (host === undefined || !hosts.has(host)) {
+      reject(
+        'oscquery-bad-host',
+        from,
+        `OSCQuery request with Host ${JSON.stringify(req.headers.host?.slice(0, 200) ?? null)}, not this server (DNS rebinding?)`,
+      );
+      return send(res, 421, 'oscquery-bad-host\n', false);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       reject('oscquery-bad-method', from, `OSCQuery request with method ${String(req.method).slice(0, 16)}`);
       res.setHeader('Allow', 'GET, HEAD');
@@ -170,6 +182,7 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
   });
 
   let origins = new Set<string>();
+  let hosts = new Set<string>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const from = req.socket.remoteAddress;
@@ -280,7 +293,10 @@ export async function startOscQueryServer(init: OscQueryServerInit): Promise<Osc
       `OSCQuery port ${busy} is in use; serving OSCQuery on a free port instead`,
     ),
   );
-  origins = allowedOrigins(allowedHosts(init.bind, port));
+  // Apps that found us over mDNS may connect by the name it announces (this host's, .local).
+  const named = [hostname(), `${hostname()}.local`].map((n) => `${n}:${port}`.toLowerCase());
+  hosts = new Set([...allowedHosts(init.bind, port), ...named]);
+  origins = allowedOrigins(hosts);
   const wildcard = init.bind === '0.0.0.0' || init.bind === '::';
   hostInfo = JSON.stringify({
     NAME: init.name,

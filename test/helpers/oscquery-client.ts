@@ -9,9 +9,14 @@ import { WebSocket } from 'ws';
 
 export type HttpReply = { status: number; type: string | undefined; body: string };
 
-export function httpGet(port: number, path: string, method = 'GET'): Promise<HttpReply> {
+export function httpGet(
+  port: number,
+  path: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));

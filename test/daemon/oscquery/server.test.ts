@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { OscQueryConfig } from '../../../daemon/config/oscquery-schema.ts';
 import { DEFAULT_PARAMS, type ParamMap } from '../../../daemon/config/params-schema.ts';
@@ -360,6 +361,17 @@ describe('OSCQuery under bad input', () => {
     assert.equal((await httpGet(port, '/p/0?VALUE')).status, 200);
     stalled.ws.terminate();
     reader.close();
+  });
+
+  it('the attacker: a DNS-rebinding page (Host evil.example) reads nothing; our own names are served', async () => {
+    const { port, server } = await start();
+    const evil = await httpGet(port, '/layer/1/opacity?VALUE', 'GET', { Host: `evil.example:${port}` });
+    assert.equal(evil.status, 421);
+    assert.ok(!evil.body.includes('VALUE'), 'no value in the answer');
+    assert.equal(server.stats().rejected['oscquery-bad-host'], 1);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `${hostname()}.local:${port}`]) {
+      assert.equal((await httpGet(port, '/tempo?VALUE', 'GET', { Host: host })).status, 200, host);
+    }
   });
 
   it('refuses a WebSocket from a web page (Origin) and beyond maxClients', async () => {
