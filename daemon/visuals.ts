@@ -9,6 +9,7 @@ import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
 import { readMaster, watchMaster } from './output/master.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
+import { loadOrCreateToken, rotateToken } from './output/token-file.ts';
 import { pluginRuntimeHandlers } from './plugins/handlers.ts';
 import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
 import type { Registry } from './state/registry.ts';
@@ -57,7 +58,8 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       const o = await startOutputServer({
         bind: config.output.bind,
         port: config.output.port,
-        ...(config.output.token !== undefined && { token: config.output.token }),
+        // Kept in the home unless the config fixes it: a page left open survives a restart.
+        token: config.output.token ?? (await loadOrCreateToken(init.home, security)),
         allowNonLoopback: config.output.allowNonLoopback,
         maxClients: config.output.maxClients,
         rejectIntervalMs: config.log.rejectIntervalMs,
@@ -117,7 +119,13 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
     }
     return {
       status: () => ({ output: output ? output.stats() : null, plugins: plugins ? plugins.status() : null }),
-      handlers: { ...outputHandlers(output), ...pluginRuntimeHandlers(plugins) },
+      handlers: {
+        ...outputHandlers(
+          output,
+          config.output.token === undefined ? () => rotateToken(init.home) : undefined,
+        ),
+        ...pluginRuntimeHandlers(plugins),
+      },
       close,
     };
   } catch (err) {

@@ -37,7 +37,8 @@ ${PAIR_USAGE}
   midi map list [--json] | map remove <id>   MIDI mappings
   midi clock [--json]                        MIDI clock out and in, start/stop, tempo source
   midi clock play|stop|continue              start (on the next bar), stop or continue the clock
-  output [--json]                            the output page's URL (with its token) and counters
+  output [--json] [--new-token]              the output page's URL (with its token) and counters;
+                                             --new-token replaces the token (old pages are cut off)
 ${ABLETON_LINK_USAGE}
 ${PLUGIN_USAGE}
 ${PUBLISHER_USAGE}

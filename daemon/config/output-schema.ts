@@ -40,7 +40,7 @@ export const OutputConfig = z
       )
       .optional()
       .describe(
-        'Fixed token for the page URL, so a bookmark survives restarts (default: a new random 128-bit token at every start).',
+        'Fixed token for the page URL (default: a random 128-bit token kept in `output-token` in the home, 0600, the same at every start; `hana output --new-token` replaces it).',
       ),
     maxClients: z
       .number()

@@ -15,26 +15,40 @@ export type OutputInfo = {
   rejectedTotal: number;
 };
 
-/** `server` is undefined when output.enabled is false. */
-export function outputHandlers(server: OutputServer | undefined): Handlers {
+/**
+ * `server` is undefined when output.enabled is false. `newToken` makes and saves a new token
+ * (undefined when the config fixes one: then the config is what to change).
+ */
+export function outputHandlers(server: OutputServer | undefined, newToken?: () => Promise<string>): Handlers {
+  const info = (): OutputInfo => {
+    if (!server) {
+      throw controlError(
+        'output-disabled',
+        'the output page is off: set output.enabled to true in the config and restart the daemon',
+      );
+    }
+    const s = server.stats();
+    return {
+      url: server.url,
+      port: server.port,
+      clients: s.clients,
+      published: s.published,
+      sent: s.sent,
+      dropped: s.dropped,
+      rejectedTotal: s.rejectedTotal,
+    };
+  };
   return {
-    'output.url': (): OutputInfo => {
-      if (!server) {
+    'output.url': info,
+    'output.new-token': async (): Promise<OutputInfo> => {
+      if (server && !newToken) {
         throw controlError(
-          'output-disabled',
-          'the output page is off: set output.enabled to true in the config and restart the daemon',
+          'output-token-fixed',
+          'the token is fixed by output.token in the config: change it there and restart the daemon',
         );
       }
-      const s = server.stats();
-      return {
-        url: server.url,
-        port: server.port,
-        clients: s.clients,
-        published: s.published,
-        sent: s.sent,
-        dropped: s.dropped,
-        rejectedTotal: s.rejectedTotal,
-      };
+      if (server && newToken) server.setToken(await newToken());
+      return info();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { ComposedFrame } from '../../plugins/display-list.ts';
 import { isLoopbackAddress } from '../config/output-schema.ts';
 import {
@@ -66,6 +66,8 @@ export type OutputServer = {
   readonly url: string;
   readonly port: number;
   readonly token: string;
+  /** Replaces the token: pages holding the old one are disconnected and cannot come back. */
+  setToken(token: string): void;
   /**
    * Streams a frame to every connected page: a `ComposedFrame`, or one the runtime already
    * serialised (its `EncodedFrame`, whose `json` is sent as is).
@@ -95,7 +97,8 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     );
   }
   const { log } = init;
-  const token = init.token ?? newToken();
+  let token = init.token ?? newToken();
+  const pages = new Set<WebSocket>();
   const maxClients = init.maxClients ?? 8;
   const heartbeatMs = init.heartbeatMs ?? 10_000;
   const files = await loadPageFiles();
@@ -259,11 +262,13 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       if (!r.ok) return refuseUpgrade(req, socket, r);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      pages.add(ws);
       heartbeat.add(ws);
       fanout.add(ws);
       ws.on('message', () => {}); // nothing a page says matters
       ws.on('error', () => ws.terminate());
       ws.once('close', () => {
+        pages.delete(ws);
         heartbeat.delete(ws);
         fanout.remove(ws);
         log.info({ event: 'output.disconnected', clients: fanout.size }, 'output page disconnected');
@@ -280,7 +285,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   );
   hosts = allowedHosts(init.bind, port);
   origins = allowedOrigins(hosts);
-  const url = pageUrl(init.bind, port, token);
+  let url = pageUrl(init.bind, port, token);
 
   log.info(
     { event: 'output.ready', bind: init.bind, port },
@@ -288,9 +293,19 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   );
 
   return {
-    url,
+    get url() {
+      return url;
+    },
     port,
-    token,
+    get token() {
+      return token;
+    },
+    setToken(t) {
+      token = t;
+      url = pageUrl(init.bind, port, token);
+      // 4001: the page's token is no longer valid; it keeps retrying and is refused (403).
+      for (const ws of pages) ws.close(4001, 'token rotated');
+    },
     publish(frame) {
       lastBody = 'json' in frame ? frame.json : JSON.stringify(frame);
       fanout.publish(withMaster(lastBody, master));
