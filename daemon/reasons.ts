@@ -198,6 +198,10 @@ const PLUGIN = [
     "Plugins: a write to a path outside the manifest's `writes` (recorded in the plugin fault log).",
   ),
   bad('plugin-unknown-address', 'Plugins: a write to a path that is not a declared parameter.'),
+  bad(
+    'plugin-master-write',
+    'Plugins: a write to `/master/opacity` or `/master/blackout`, which only people (and linked peers) set: no plugin can undo a blackout.',
+  ),
   bad('plugin-wrong-type', "Plugins: a value the parameter's type cannot take."),
   bad('plugin-wrong-arity', 'Plugins: a value with the wrong number of arguments for the parameter.'),
   bad('plugin-out-of-range', "Plugins: a value outside a rejecting parameter's range."),

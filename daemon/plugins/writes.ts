@@ -2,6 +2,7 @@ import type { Permissions } from '../../plugins/sandbox/permissions.ts';
 import type { PluginWrite, WriteValue } from '../../plugins/sandbox/sandbox.ts';
 import type { OscArg } from '../../protocols/osc/types.ts';
 import type { Rejections } from '../ingest/rejections.ts';
+import { MASTER_BLACKOUT, MASTER_OPACITY } from '../output/master.ts';
 import { isSecurityReason, type ReasonCode } from '../reasons.ts';
 import { coerceArgs } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
@@ -77,6 +78,15 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
           'plugin-undeclared-write',
           `${plugin} wrote ${undeclared.join(', ')}, not declared in its manifest's writes`,
           undeclared,
+        );
+      }
+      const master = paths.filter((p) => p === MASTER_OPACITY || p === MASTER_BLACKOUT);
+      if (master.length) {
+        return refuse(
+          plugin,
+          'plugin-master-write',
+          `${plugin} wrote ${master.join(', ')}: the master is the performer's, never a plugin's`,
+          master,
         );
       }
       const batch: Write[] = [];

@@ -21,6 +21,8 @@ const PARAMS = ParamMap.parse({
   '/t': { type: 'trigger' },
   '/on': { type: 'bool' },
   '/s': { type: 'string', maxLength: 4 },
+  '/master/blackout': { type: 'bool' },
+  '/master/opacity': { type: 'float', min: 0, max: 1, default: 1 },
 });
 
 function setup(withRejections = false) {
@@ -35,7 +37,7 @@ function setup(withRejections = false) {
     : undefined;
   const perms = compilePermissions({
     reads: [],
-    writes: ['/a', '/strict', '/n', '/c', '/t', '/on', '/s', '/undeclared-param'],
+    writes: ['/a', '/strict', '/n', '/c', '/t', '/on', '/s', '/undeclared-param', '/master/*'],
   });
   const writer = createPluginWriter({
     registry,
@@ -48,6 +50,24 @@ function setup(withRejections = false) {
 }
 
 describe('plugin writes', () => {
+  it('refuses /master/opacity and /master/blackout even when declared: no plugin can undo a blackout', () => {
+    const t = setup(true);
+    t.store.apply([{ path: '/master/blackout', value: true }], 'osc:udp:127.0.0.1:9000');
+    assert.equal(t.writer.write('com.example.p', [{ path: '/master/blackout', value: false }]), 0);
+    assert.equal(
+      t.writer.write('com.example.p', [
+        { path: '/a', value: 0.5 },
+        { path: '/master/opacity', value: 1 },
+      ]),
+      0,
+      'the whole frame, as for any refusal',
+    );
+    assert.equal(t.store.get('/master/blackout')?.value, true);
+    assert.equal(t.store.get('/a')?.value, 0);
+    assert.equal(t.rejections!.counts()['plugin-master-write'], 2);
+    assert.deepEqual(t.writer.stats(), { applied: 0, refused: 2, held: 0 });
+  });
+
   it('applies declared writes as one batch, coerced, stamped with the plugin as source', () => {
     const t = setup();
     const n = t.writer.write('com.example.p', [
