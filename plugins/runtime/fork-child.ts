@@ -26,6 +26,11 @@ export function forkPluginHost(opts: {
     serialization: 'json',
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
+      // glibc gives each thread that finds the arenas busy a new one (up to 8 per core), and
+      // their freed pages stay resident. Measured on one host with the examples: 11 arenas
+      // holding 15.7 MiB at start and 17.9 MiB four minutes on; with 2, one arena held 7.2 MiB
+      // throughout and the host's RSS sat 8 MiB lower. A value already set is kept.
+      MALLOC_ARENA_MAX: '2',
       ...process.env,
       HANA_PLUGIN_HOST_TEST_HOOKS: opts.testHooks ? '1' : '0',
       HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.stall ? '1' : '0',
