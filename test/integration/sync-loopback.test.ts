@@ -137,7 +137,10 @@ describe('sync permissions and recovery on loopback', () => {
       }
       b2 = await startDaemon({ home: b.home, config: { name: 'bee', peers: { port: b.peerPort } } });
       assert.ok(
-        await eventually(async () => (await values(b2!))['/master/blackout'] === true, 300, 50),
+        // A restart under load means a Node start, a DTLS handshake and a snapshot pull, each
+        // slow on a busy 2-core laptop (CI's loaded run overran 15 s once): catching up is the
+        // claim here, not how fast, so the bound is a minute.
+        await eventually(async () => (await values(b2!))['/master/blackout'] === true, 1200, 50),
         'b catches up after restart',
       );
       assert.ok(
