@@ -174,6 +174,14 @@ export function createOscFeedback(init: OscFeedbackInit): OscFeedback {
         message: `${msg.address} is not a hana control address or is disabled`,
       };
     }
+    // A WebSocket client has LISTEN for this; a subscription would send UDP to the port its
+    // TCP connection happens to come from.
+    if (from.transport === 'ws') {
+      return {
+        reason: 'unknown-address',
+        message: `${msg.address} over the OSCQuery WebSocket: send {"COMMAND":"LISTEN","DATA":"/path"} instead`,
+      };
+    }
     // [port] then option words: a UDP client may name the port to send to; TCP replies on its
     // connection, so a port there is ignored.
     const args = [...msg.args];

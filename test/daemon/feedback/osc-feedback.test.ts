@@ -100,6 +100,18 @@ describe('OSC feedback value types', () => {
     assert.deepEqual(s.sent, []);
   });
 
+  it('refuses /hana/subscribe over the OSCQuery WebSocket, pointing to LISTEN', () => {
+    const s = setup();
+    const r = s.feedback.onControl(oscMessage('/hana/subscribe', []), {
+      transport: 'ws',
+      address: '127.0.0.1',
+      port: 50123,
+    });
+    assert.equal(r?.reason, 'unknown-address');
+    assert.match(r!.message, /LISTEN/);
+    assert.equal(s.feedback.stats().subscribers, 0);
+  });
+
   it('a renewal with other words switches the format and resends the state in it', () => {
     const s = setup();
     s.subscribe({ type: 'i', value: 9000 });
