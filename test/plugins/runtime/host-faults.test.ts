@@ -57,7 +57,7 @@ describe('plugin host faults', () => {
     assert.ok(!alive(first));
   });
 
-  it('the attacker: a V8 fatal error (SIGTRAP, no plugin named) is bisected to its plugin, which is quarantined while the others draw', async () => {
+  it('the attacker: a V8 fatal error (SIGTRAP, no plugin named) is bisected to its plugin (or, under load, named by isolated-vm), which is quarantined while the others draw', async () => {
     const r = run(
       [
         src.spec('com.example.fatal', src.V8_FATAL),
@@ -75,27 +75,49 @@ describe('plugin host faults', () => {
     // What happened, in every message: this failed once in CI and its message said too little.
     const story = JSON.stringify(r.events.filter((e) => e.kind !== 'started' && e.kind !== 'log'));
     const crashes = r.events.filter((e) => e.kind === 'host-crash');
-    assert.equal(crashes.length, 3, `it crashed the host three times: once with all, twice bisecting: ${story}`);
-    for (const c of crashes) assert.match(c.reason, /signal SIGTRAP/, story);
-    assert.equal(crashes[0]!.plugin, undefined, `the crash named no plugin: ${story}`);
-    const steps = r.events.filter((e) => e.kind === 'bisect');
-    assert.deepEqual(
-      steps.map((e) => e.code),
-      ['bisect-step', 'bisect-step', 'bisect-found'],
-      story,
-    );
-    assert.match(steps[0]!.reason, /running 2 of 3 plugins.*held out: com\.example\.good2/, story);
-    // good2 was held when the host crashed again: it is not the culprit and runs, good1 is held.
-    assert.match(
-      steps[1]!.reason,
-      /running 2 of 3 plugins, 2 suspect\(s\) \(com\.example\.fatal, com\.example\.good1\); held out: com\.example\.good1/,
-    );
-    assert.match(steps.at(-1)!.reason, /found com\.example\.fatal/);
     const q = r.events.find((e) => e.kind === 'quarantine');
-    assert.equal(q?.plugin, 'com.example.fatal');
-    assert.equal(q?.code, 'bisect-found');
-    // Each step was logged as it happened.
-    assert.equal(r.lines.filter((l) => l.event === 'plugin.bisect').length, 3);
+    assert.equal(q?.plugin, 'com.example.fatal', story);
+    if (crashes[0]?.plugin === undefined) {
+      // V8's own fatal error: nothing names the plugin, so bisection finds it.
+      assert.equal(
+        crashes.length,
+        3,
+        `it crashed the host three times: once with all, twice bisecting: ${story}`,
+      );
+      for (const c of crashes) assert.match(c.reason, /signal SIGTRAP/, story);
+      const steps = r.events.filter((e) => e.kind === 'bisect');
+      assert.deepEqual(
+        steps.map((e) => e.code),
+        ['bisect-step', 'bisect-step', 'bisect-found'],
+        story,
+      );
+      assert.match(steps[0]!.reason, /running 2 of 3 plugins.*held out: com\.example\.good2/, story);
+      // good2 was held when the host crashed again: it is not the culprit and runs, good1 is held.
+      assert.match(
+        steps[1]!.reason,
+        /running 2 of 3 plugins, 2 suspect\(s\) \(com\.example\.fatal, com\.example\.good1\); held out: com\.example\.good1/,
+      );
+      assert.match(steps.at(-1)!.reason, /found com\.example\.fatal/);
+      assert.equal(q?.code, 'bisect-found');
+      // Each step was logged as it happened.
+      assert.equal(r.lines.filter((l) => l.event === 'plugin.bisect').length, 3);
+    } else {
+      // On a loaded machine the frame's string work can outlast its time limit first: V8 then
+      // cannot stop the script ("Script failed to terminate"), isolated-vm aborts naming the
+      // isolate, and the named plugin is quarantined without a bisection (seen in CI at load
+      // 10-12). Either way the culprit, and only it, is quarantined.
+      for (const c of crashes) {
+        assert.equal(c.plugin, 'com.example.fatal', story);
+        assert.equal(c.code, 'host-catastrophic', story);
+      }
+      assert.equal(q?.code, 'host-catastrophic', story);
+      assert.deepEqual(
+        r.events.filter((e) => e.kind === 'bisect'),
+        [],
+        story,
+      );
+    }
+    assert.equal(r.events.filter((e) => e.kind === 'quarantine').length, 1, `only the culprit: ${story}`);
     // The other two draw again, the culprit does not, and nothing is held any more.
     assert.ok(
       await waitFor(() => {
