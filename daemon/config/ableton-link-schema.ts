@@ -3,7 +3,9 @@ import { z } from 'zod';
 // Ableton Link: whether this daemon joins the LAN's Link session, and the limits on what Link
 // peers may send (Link is plaintext and unauthenticated; docs/security.md).
 
-const Ipv4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address of this machine, e.g. "192.168.1.20"');
+const Ipv4 = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'an IPv4 address of this machine, e.g. "192.168.1.20"');
 
 export const AbletonLinkConfig = z
   .object({

@@ -21,10 +21,10 @@ import {
   decodeLink,
   encodeLink,
   LINK_VERSION,
-  SYNC_OF_LINK,
   type LinkMessage,
   type PairMessage,
   type RotateFromBody,
+  SYNC_OF_LINK,
 } from './v1/wire.ts';
 import { judgeBind } from './verify.ts';
 

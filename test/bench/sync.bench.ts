@@ -262,7 +262,9 @@ async function healing(report: Report): Promise<void> {
 }
 
 export async function run(report: Report): Promise<void> {
-  report('signed writes next to the same run without signatures (two sync services, loopback UDP, 1k updates/s):');
+  report(
+    'signed writes next to the same run without signatures (two sync services, loopback UDP, 1k updates/s):',
+  );
   await signing(report);
   report('propagation at 1k updates/s on loopback:');
   await bareHops(report);

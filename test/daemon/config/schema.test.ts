@@ -157,7 +157,10 @@ describe('Config: parameter errors name the field', () => {
 
 describe('Config: other errors name the field', () => {
   it('an unknown top-level or nested field (strict)', () => {
-    assert.match(errorOf({ bogus: 1 }), /unknown field "bogus": the top level takes "abletonLink", "audit", /);
+    assert.match(
+      errorOf({ bogus: 1 }),
+      /unknown field "bogus": the top level takes "abletonLink", "audit", /,
+    );
     const e = errorOf({ osc: { prot: 9000 } });
     assert.match(e, /unknown field "osc\.prot": did you mean "osc\.port"\?/);
     assert.match(e, /at osc/);
