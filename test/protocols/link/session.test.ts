@@ -14,6 +14,7 @@ import {
 } from '../../../protocols/link/session.ts';
 import { decodeMeasurement } from '../../../protocols/link/v1/measurement.ts';
 import { createFakeClock } from '../../helpers/fake-timers.ts';
+import { prng } from '../../helpers/prng.ts';
 
 // Link's session rules and its measurement, on a fake clock.
 
@@ -107,11 +108,7 @@ describe('Link measurement', () => {
     });
     // 500 µs each way, but three pongs in five are read 2-12 ms late (a seeded, varying delay),
     // as on a laptop whose event loop is busy rendering.
-    let seed = 7;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const rand = prng(7);
     for (let i = 0; result === undefined && i < 500; i++) {
       const ping = decodeMeasurement(sent.at(-1)!);
       assert.ok(ping.ok && ping.value.type === 'ping');
