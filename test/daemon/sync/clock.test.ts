@@ -2,21 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createOffsetEstimator } from '../../../daemon/sync/clock.ts';
+import { prng } from '../../helpers/prng.ts';
 
 // The per-peer offset estimator fed with exchanges whose true offset and path delays the test
 // chooses, and the session clock's leader choice and beat arithmetic with an injected clock.
-
-/** A seeded PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * One ping/pong exchange with a peer whose clock reads `offset` ms ahead of ours: the ping

@@ -25,6 +25,7 @@ import { decodeSync, encodeSync } from '../../../daemon/sync/v2/codec.ts';
 import { signBatch } from '../../../daemon/sync/v2/pack.ts';
 import { createIdentity } from '../../../trust-store/identity.ts';
 import type { PeerStore } from '../../../trust-store/peers.ts';
+import { prng } from '../../helpers/prng.ts';
 import { mustOpen } from '../../trust-store/helpers.ts';
 
 // Convergence of the whole replication path: several replicas, each a real store, registry,
@@ -55,18 +56,6 @@ const VALUES: Record<string, fc.Arbitrary<Value>> = {
   '/go': fc.constant(null),
   '/tempo': fc.double({ min: 20, max: 999, noNaN: true }),
 };
-
-/** mulberry32: the channel's loss, duplication and delays replay from the run's seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
