@@ -2,28 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { framingOf } from '../../../protocols/osc/framing.ts';
-import {
-  createLengthPrefixDecoder,
-  type LengthPrefixErrorCode,
-  lengthPrefixEncode,
-} from '../../../protocols/osc/length-prefix.ts';
+import { createLengthPrefixDecoder, lengthPrefixEncode } from '../../../protocols/osc/length-prefix.ts';
+import { decodeStream } from './osc-test-helpers.ts';
 
 // OSC 1.0 stream framing (a 32-bit big-endian size before each packet), as liblo's TCP sends it.
 
-function decode(chunks: ReadonlyArray<ArrayLike<number>>, maxFrameBytes = 1024) {
-  const frames: number[][] = [];
-  const errors: LengthPrefixErrorCode[] = [];
-  const d = createLengthPrefixDecoder({
-    maxFrameBytes,
-    onFrame: (f) => frames.push(Array.from(f)),
-    onError: (code, message) => {
-      assert.equal(typeof message, 'string');
-      errors.push(code);
-    },
-  });
-  for (const c of chunks) d.push(Uint8Array.from(c));
-  return { frames, errors, partial: d.partial };
-}
+const decode = (chunks: ReadonlyArray<ArrayLike<number>>, maxFrameBytes = 1024) =>
+  decodeStream(createLengthPrefixDecoder, chunks, maxFrameBytes);
 
 describe('length-prefixed OSC frames', () => {
   it('encodes a packet behind its size, big-endian', () => {

@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeOscPacket } from '../../../protocols/osc/codec.ts';
+import type { StreamDecoder } from '../../../protocols/osc/framing.ts';
 import type { OscArg, OscDecodeCode, OscMessage, OscPacket, Timetag } from '../../../protocols/osc/types.ts';
 
 // Shared by the OSC codec tests: byte builders for hand-crafted packets, generators of valid
@@ -265,3 +267,30 @@ export const limitsArb = fc.constantFrom(
   { maxBytes: 256, maxDepth: 2 },
   { maxBytes: 65536, maxDepth: 1 },
 );
+
+/** A stream decoder's constructor (SLIP or size-prefixed): both take the same three things. */
+type DecoderFactory<C extends string> = (init: {
+  maxFrameBytes: number;
+  onFrame: (frame: Uint8Array) => void;
+  onError: (code: C, message: string) => void;
+}) => StreamDecoder;
+
+/** Feeds `chunks` to a fresh decoder; what came out, and whether it holds half a frame. */
+export function decodeStream<C extends string>(
+  create: DecoderFactory<C>,
+  chunks: ReadonlyArray<ArrayLike<number>>,
+  maxFrameBytes = 1024,
+) {
+  const frames: number[][] = [];
+  const errors: C[] = [];
+  const d = create({
+    maxFrameBytes,
+    onFrame: (f) => frames.push(Array.from(f)),
+    onError: (code, message) => {
+      assert.equal(typeof message, 'string');
+      errors.push(code);
+    },
+  });
+  for (const c of chunks) d.push(Uint8Array.from(c));
+  return { frames, errors, partial: d.partial };
+}

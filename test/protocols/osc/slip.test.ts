@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createSlipDecoder, type SlipErrorCode, slipEncode } from '../../../protocols/osc/slip.ts';
+import { createSlipDecoder, slipEncode } from '../../../protocols/osc/slip.ts';
+import { decodeStream } from './osc-test-helpers.ts';
 
 // SLIP (RFC 1055) as OSC 1.1 uses it over TCP: END = 0xc0, ESC = 0xdb, ESC_END = 0xdc, ESC_ESC = 0xdd.
 
@@ -10,20 +11,8 @@ const ESC = 0xdb;
 const ESC_END = 0xdc;
 const ESC_ESC = 0xdd;
 
-function decode(chunks: ReadonlyArray<ArrayLike<number>>, maxFrameBytes = 1024) {
-  const frames: number[][] = [];
-  const errors: SlipErrorCode[] = [];
-  const d = createSlipDecoder({
-    maxFrameBytes,
-    onFrame: (f) => frames.push(Array.from(f)),
-    onError: (code, message) => {
-      assert.equal(typeof message, 'string');
-      errors.push(code);
-    },
-  });
-  for (const c of chunks) d.push(Uint8Array.from(c));
-  return { frames, errors };
-}
+const decode = (chunks: ReadonlyArray<ArrayLike<number>>, maxFrameBytes = 1024) =>
+  decodeStream(createSlipDecoder, chunks, maxFrameBytes);
 
 describe('SLIP', () => {
   it('encodes END and ESC inside a frame as escape pairs, framed by END', () => {
