@@ -39,6 +39,7 @@ export type PairFailure =
   | 'wrong-code'
   | 'busy'
   | 'invalid'
+  | 'unsaved'
   | 'timeout'
   | 'bad-code';
 export type JoinResult =
@@ -84,6 +85,7 @@ const MESSAGES: Record<Exclude<PairFailure, 'bad-code'>, string> = {
   'wrong-code': 'wrong pairing code: check it against the code on the other screen',
   busy: 'the other laptop is pairing with someone else right now: try again in a few seconds',
   invalid: 'the other laptop sent an invalid pairing message',
+  unsaved: 'the other laptop could not save the pairing (see its log): nothing was paired',
   timeout: 'the other laptop stopped answering while pairing',
 };
 
@@ -185,8 +187,19 @@ export function createPairing<L extends PairLink>(init: PairingInit<L>) {
     }
     r.offer.state = 'used';
     broadcast(false);
+    // Pin before saying done: when the joiner's `hana pair` prints "paired", this laptop
+    // already trusts it on disk, so neither operator can act on a half-made pairing.
+    try {
+      await init.paired(l, r.offer.role);
+    } catch (err) {
+      init.log.error(
+        { event: 'pair.unsaved', peer: l.peerId, err },
+        'pairing matched but the pin could not be saved',
+      );
+      init.send(l, { type: 'pair-fail', body: { reason: 'unsaved' } });
+      return;
+    }
     init.send(l, { type: 'pair-done', body: { role: r.offer.role } });
-    await init.paired(l, r.offer.role);
     security.info(
       { event: 'pair.paired', peer: l.peerId, name: l.name, role: r.offer.role, side: 'code' },
       `paired with ${l.name} (${l.peerId}) as ${r.offer.role}`,

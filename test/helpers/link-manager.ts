@@ -18,6 +18,8 @@ export type ManagerSide = {
   m: LinkManager;
   store: PeerStore;
   id: Identity;
+  /** The temp dir holding peers.json. */
+  dir: string;
   /** Every log line, security ones with `security: true`. */
   lines: Record<string, unknown>[];
 };
@@ -54,5 +56,5 @@ export async function managerSide(o: {
     timers: o.clock.timers,
     ...o.init,
   });
-  return { m, store: opened.store, id: o.identity, lines };
+  return { m, store: opened.store, id: o.identity, dir, lines };
 }

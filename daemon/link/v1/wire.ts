@@ -106,7 +106,7 @@ export const PairBodies = {
   'pair-confirm': z.object({ tag: B64_32 }).strict(),
   'pair-done': z.object({ role: z.enum(['performer', 'observer']) }).strict(),
   'pair-fail': z
-    .object({ reason: z.enum(['no-code', 'expired', 'burned', 'wrong-code', 'busy', 'invalid']) })
+    .object({ reason: z.enum(['no-code', 'expired', 'burned', 'wrong-code', 'busy', 'invalid', 'unsaved']) })
     .strict(),
 } as const;
 export type PairType = keyof typeof PairBodies;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { LinkConfig } from '../../../daemon/config/link-schema.ts';
 import { createIdentity, type Identity } from '../../../trust-store/identity.ts';
@@ -60,6 +61,9 @@ describe('pairing with a short code (policy pair, the default)', () => {
       await waitFor(() => b.m.peers()[0]?.offersPairing === true);
       const r = await b.m.pairJoin(code, { waitMs: 2000 });
       assert.deepEqual(r, { ok: true, peerId: a.id.deviceId, name: 'alpha', role: 'performer' });
+      // Once the joiner hears "paired", the code holder has already pinned it (CI once saw the
+      // joiner's CLI return while the holder's pin was still being written).
+      assert.equal(a.store.get(b.id.deviceId)?.state, 'trusted', 'A pinned B before B was told');
       await waitFor(() => a.m.stats().linked >= 1);
       assert.equal(a.m.stats().linked, 1);
       assert.equal(b.m.stats().linked, 1);
@@ -68,6 +72,26 @@ describe('pairing with a short code (policy pair, the default)', () => {
       assert.equal(b.store.get(a.id.deviceId)?.role, 'performer');
       assert.equal(a.m.pairStatus().state, 'used');
       assert.ok(!a.lines.some((l) => JSON.stringify(l).includes(code)), 'the code is never logged');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a code holder that cannot save the pin tells the joiner, and neither side trusts the other', async () => {
+    const { a, b, close } = await linked();
+    try {
+      const { code } = a.m.pairOpen({ role: 'performer', expiresMs: 300_000 });
+      await waitFor(() => b.m.peers()[0]?.offersPairing === true);
+      await rm(a.dir, { recursive: true, force: true }); // A's peers.json can no longer be written
+      const r = await b.m.pairJoin(code, { waitMs: 2000 });
+      assert.equal(r.ok, false);
+      assert.equal(!r.ok && r.reason, 'unsaved');
+      assert.match(!r.ok ? r.message : '', /could not save the pairing/);
+      assert.equal(a.store.get(b.id.deviceId), undefined);
+      assert.equal(b.store.get(a.id.deviceId), undefined);
+      assert.equal(a.m.stats().linked, 0);
+      assert.equal(b.m.stats().linked, 0);
+      assert.ok(a.lines.some((l) => l.event === 'pair.unsaved' && l.peer === b.id.deviceId));
     } finally {
       await close();
     }
