@@ -13,10 +13,13 @@ import { clockSampleHandlers } from './clock/samples.ts';
 import type { ClockReading } from './clock/session-clock.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import type { Config } from './config/schema.ts';
+import { startConsole } from './console/index.ts';
+import type { ConsoleServer, ConsoleStats } from './console/server.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
 import { sceneHandlers } from './control/scene-handlers.ts';
-import { type ControlServer, openControlServer } from './control/server.ts';
+import { type ControlServer, type Handlers, openControlServer } from './control/server.ts';
+import { uiHandlers } from './control/ui-handlers.ts';
 import { createOscFeedback, type OscFeedback } from './feedback/osc-feedback.ts';
 import { controlSocketPath } from './home.ts';
 import { type ControlHandler, createOscIngest, type IngestStats } from './ingest/osc-ingest.ts';
@@ -78,6 +81,8 @@ export type DaemonStatus = {
   midi: ReturnType<MidiService['status']>;
   storage: StorageStatus;
   output: VisualsStatus['output'];
+  /** The operator console (null when `console.enabled` is false). */
+  console: ConsoleStats | null;
   plugins: VisualsStatus['plugins'];
   clockMark: ClockMarkStatus;
   abletonLink: AbletonLinkStatus;
@@ -423,9 +428,11 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       runtime: runtime.status(),
       ...peering.status(),
       ...visuals.status(),
+      console: consoleServer?.stats() ?? null,
     });
 
-    const control: ControlServer = await openControlServer(controlSocketPath(init.home), {
+    let consoleServer: ConsoleServer | undefined;
+    const handlers: Handlers = {
       status,
       ...stateHandlers(registry, fades),
       ...midiHandlers(midi, config.midi.learnTimeoutSeconds),
@@ -436,7 +443,35 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       ...abletonLink.handlers,
       ...clock.handlers,
       ...clockSampleHandlers(peering.clock),
-    });
+      ...uiHandlers(() => consoleServer),
+    };
+    if (config.console.enabled) {
+      // The same handlers as the control socket; what the console writes is named `ui`.
+      const c = await startConsole({
+        home: init.home,
+        config: config.console,
+        handlers: {
+          ...handlers,
+          ...stateHandlers(registry, fades, 'ui'),
+          ...sceneHandlers({
+            scenes: storage.scenes,
+            audit: storage.audit,
+            security,
+            launcher,
+            fades,
+            writer: 'ui',
+          }),
+        },
+        store,
+        ...(storage.audit && { audit: storage.audit }),
+        rejectIntervalMs: config.log.rejectIntervalMs,
+        log,
+        security,
+      });
+      consoleServer = c;
+      closers.push(() => c.close());
+    }
+    const control: ControlServer = await openControlServer(controlSocketPath(init.home), handlers);
     closers.push(() => control.close());
 
     log.info(

@@ -223,6 +223,36 @@ const OUTPUT = [
   ),
 ] as const;
 
+// The operator console (daemon/console/): the same guard as the output page, and the messages
+// its WebSocket takes. The page never sends a wrong shape, an unknown method or an oversize
+// message, so those are someone else talking to the socket.
+const CONSOLE = [
+  sec('console-bad-host', 'Console: a Host header other than the loopback address and port it serves.'),
+  sec('console-bad-token', 'Console: a missing or wrong token (the one `hana ui` prints).'),
+  sec(
+    'console-referer-token',
+    'Console: a request carrying the token only in its Referer; a token is taken from the URL and nowhere else.',
+  ),
+  sec('console-bad-origin', 'Console: a WebSocket from another Origin, or none.'),
+  sec('console-bad-method', 'Console: an HTTP method other than GET or HEAD.'),
+  sec('console-bad-request', 'Console: an unparsable URL or a refused WebSocket handshake.'),
+  sec('console-too-many-clients', 'Console: `console.maxClients` pages are connected already.'),
+  bad('console-not-found', 'Console: a request for an unknown path.'),
+  sec(
+    'console-request-timeout',
+    'Console: a connection that did not send a whole request in time (half-sent or silent); closed.',
+  ),
+  sec('console-oversize', 'Console: a WebSocket message over 64 KiB; the socket is closed (1009).'),
+  sec(
+    'console-bad-message',
+    'Console: a WebSocket message that is not JSON of the shape `{id, method, params}`; answered `bad-message`.',
+  ),
+  sec(
+    'console-unknown-method',
+    'Console: a method the console does not offer (it offers a fixed list, not the whole control socket); answered `unknown-method`.',
+  ),
+] as const;
+
 // The OSCQuery server (daemon/oscquery/): its HTTP namespace and WebSocket. OSC packets sent
 // over its WebSocket are input like UDP's and are counted on the input channel.
 const OSCQUERY = [
@@ -426,6 +456,12 @@ export const CHANNELS = {
     title: 'The output page',
     counted: '`hana output` (`--json`: `rejected`)',
     reasons: OUTPUT,
+  },
+  console: {
+    event: 'console.rejected',
+    title: 'The operator console',
+    counted: '`hana status` (`--json`: `console.rejected`), and live in the console itself',
+    reasons: CONSOLE,
   },
   oscquery: {
     event: 'oscquery.rejected',

@@ -12,6 +12,7 @@ import { PLUGIN_FLAGS, PLUGIN_USAGE, pluginCommand } from './plugin-commands.ts'
 import { PUBLISHER_FLAGS, PUBLISHER_USAGE, publisherCommand } from './publisher-commands.ts';
 import { SCENE_FLAGS, SCENE_USAGE, sceneCommand } from './scene-commands.ts';
 import { START_FLAGS, startCommand } from './start.ts';
+import { UI_FLAGS, UI_USAGE, uiCommand } from './ui-commands.ts';
 
 // `hana <command>`: exit 0 ok, 1 failure, 2 usage error; errors on stderr in one sentence.
 
@@ -39,6 +40,7 @@ ${PAIR_USAGE}
   midi clock play|stop|continue              start (on the next bar), stop or continue the clock
   output [--json] [--new-token]              the output page's URL (with its token) and counters;
                                              --new-token replaces the token (old pages are cut off)
+${UI_USAGE}
 ${ABLETON_LINK_USAGE}
 ${PLUGIN_USAGE}
 ${PUBLISHER_USAGE}
@@ -115,6 +117,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   pair: { flags: PAIR_FLAGS, run: pairCommand },
   output: { flags: OUTPUT_FLAGS, run: outputCommand },
+  ui: { flags: UI_FLAGS, run: uiCommand },
   plugin: {
     flags: PLUGIN_FLAGS,
     subcommands: [

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AbletonLinkConfig } from './ableton-link-schema.ts';
+import { ConsoleConfig } from './console-schema.ts';
 import { LinkConfig } from './link-schema.ts';
 import { MidiConfig } from './midi-schema.ts';
 import { OscConfig } from './osc-schema.ts';
@@ -48,6 +49,7 @@ export const Config = z
     sync: SyncConfig.prefault({}),
     abletonLink: AbletonLinkConfig.prefault({}),
     output: OutputConfig.prefault({}),
+    console: ConsoleConfig.prefault({}),
     plugins: PluginsConfig.prefault({}).describe(
       'Visual plugins: whether they run, frame rate, canvas size, fault policy.',
     ),

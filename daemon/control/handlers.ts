@@ -22,7 +22,8 @@ const SetParams = z
   .object({ path: z.string().min(1).max(256), words: z.array(z.string().max(4096)).max(16) })
   .strict();
 
-export function stateHandlers(registry: Registry, store: Store): Handlers {
+/** `writer` is the source the writes carry: `cli` on the control socket, `ui` in the console. */
+export function stateHandlers(registry: Registry, store: Store, writer = 'cli'): Handlers {
   const view = (path: string): ParamView => {
     const e = store.get(path)!;
     return {
@@ -52,7 +53,7 @@ export function stateHandlers(registry: Registry, store: Store): Handlers {
       const c = coerceText(spec, words);
       if (!c.ok) throw controlError(c.code, `${path}: ${c.message}`);
       if (c.noop) return { params: [view(path)], clamped: false };
-      store.apply([{ path, value: c.value }], 'cli');
+      store.apply([{ path, value: c.value }], writer);
       return { params: [view(path)], clamped: c.clamped };
     },
   };

@@ -30,6 +30,8 @@ export type SceneHandlerContext = {
   /** Quantized launches and fades; without it `--fade` and `--at` other than now are refused. */
   launcher?: Launcher;
   fades?: FadeView;
+  /** Who the audit names for the operator's action: `cli` (default) or `ui` (the console). */
+  writer?: string;
 };
 
 const withoutLaunch = (r: LoadResult): LaunchResult => (r.ok ? { ...r, launch: null } : r);
@@ -50,12 +52,13 @@ const refuse = (r: SceneFailure): never => {
 
 export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
   const { scenes, audit } = ctx;
+  const writer = ctx.writer ?? 'cli';
   return {
     async 'scene.save'(params) {
       const { name, only, force } = Save.parse(params);
       const r = await scenes.save(name, { only, force });
       if (!r.ok) return refuse(r);
-      audit?.action('scene.save', 'cli', {
+      audit?.action('scene.save', writer, {
         name: r.name,
         params: r.params,
         replaced: r.replaced,
@@ -75,7 +78,7 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
         : withoutLaunch(await scenes.load(name));
       if (!r.ok && r.code === 'no-beat') throw controlError('scene-no-beat', r.error);
       if (!r.ok) {
-        audit?.action('scene.load-failed', 'cli', { name, code: r.code });
+        audit?.action('scene.load-failed', writer, { name, code: r.code });
         if (SUSPECT.has(r.code)) {
           ctx.security?.warn(
             { event: 'scene.refused', name, code: r.code },
@@ -84,7 +87,7 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
         }
         return refuse(r);
       }
-      audit?.action('scene.load', 'cli', loadRecord(r));
+      audit?.action('scene.load', writer, loadRecord(r));
       return r;
     },
     async 'scene.status'() {
@@ -97,7 +100,7 @@ export function sceneHandlers(ctx: SceneHandlerContext): Handlers {
       const { name } = Name.parse(params);
       const r = await scenes.delete(name);
       if (!r.ok) return refuse(r);
-      audit?.action('scene.delete', 'cli', { name: r.name });
+      audit?.action('scene.delete', writer, { name: r.name });
       return r;
     },
   };

@@ -11,11 +11,13 @@ const FILES: Record<string, string> = {
   'style.css': 'text/css; charset=utf-8',
 };
 
+/** `files` maps each name in `dir` to its type (the console serves its own page this way). */
 export async function loadPageFiles(
   dir = new URL('./page/', import.meta.url),
+  files: Readonly<Record<string, string>> = FILES,
 ): Promise<Map<string, PageFile>> {
   const out = new Map<string, PageFile>();
-  for (const [name, type] of Object.entries(FILES)) {
+  for (const [name, type] of Object.entries(files)) {
     out.set(name, { body: await readFile(new URL(name, dir)), type });
   }
   return out;

@@ -13,16 +13,16 @@ import { newToken } from './guard.ts';
 export const TOKEN_FILE = 'output-token';
 const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
-/** The home's token, made on first use. */
-export async function loadOrCreateToken(home: string, security: Logger): Promise<string> {
-  const path = join(home, TOKEN_FILE);
+/** The home's token, made on first use. The console keeps its own the same way (`file`). */
+export async function loadOrCreateToken(home: string, security: Logger, file = TOKEN_FILE): Promise<string> {
+  const path = join(home, file);
   let text: string | undefined;
   try {
     const s = await stat(path);
     if ((s.mode & 0o077) !== 0) {
       security.warn(
         { event: 'output.token-exposed', file: path, mode: (s.mode & 0o777).toString(8) },
-        `${path} was readable by other users: the output page gets a new token`,
+        `${path} was readable by other users: it gets a new token`,
       );
     } else {
       text = (await readFile(path, 'utf8')).trim();
@@ -34,14 +34,14 @@ export async function loadOrCreateToken(home: string, security: Logger): Promise
   if (text !== undefined)
     security.warn(
       { event: 'output.token-invalid', file: path },
-      `${path} does not hold a token: the output page gets a new one`,
+      `${path} does not hold a token: it gets a new one`,
     );
-  return rotateToken(home);
+  return rotateToken(home, file);
 }
 
 /** A new random token, saved (0600) before it is returned. */
-export async function rotateToken(home: string): Promise<string> {
+export async function rotateToken(home: string, file = TOKEN_FILE): Promise<string> {
   const token = newToken();
-  await writeFileAtomic(join(home, TOKEN_FILE), `${token}\n`, 0o600);
+  await writeFileAtomic(join(home, file), `${token}\n`, 0o600);
   return token;
 }

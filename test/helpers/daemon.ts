@@ -152,6 +152,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const given = (opts.config ?? {}) as {
     peers?: Record<string, unknown>;
     output?: Record<string, unknown>;
+    console?: Record<string, unknown>;
     plugins?: Record<string, unknown>;
     oscquery?: Record<string, unknown>;
   };
@@ -168,6 +169,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
       ...given.peers,
     },
     output: { port: 0, ...given.output },
+    console: { port: 0, ...given.console },
     // No mDNS announcements from tests outside their own namespaces, as for peers above.
     oscquery: { port: 0, advertise: false, ...given.oscquery },
     plugins: { enabled: false, ...given.plugins },

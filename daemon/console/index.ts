@@ -1,0 +1,47 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ConsoleConfig } from '../config/console-schema.ts';
+import type { Handlers } from '../control/server.ts';
+import type { Logger } from '../log.ts';
+import { loadOrCreateToken } from '../output/token-file.ts';
+import type { Store } from '../state/store.ts';
+import { createBridge } from './bridge.ts';
+import { consolePluginHandlers } from './plugin-handlers.ts';
+import { type ConsoleServer, startConsoleServer } from './server.ts';
+
+// The operator console, composed: its token (kept in the home, so an open page reconnects after a
+// restart), the control methods it may call (the daemon's own, with writes named `ui`), and its
+// server.
+
+export const CONSOLE_TOKEN_FILE = 'console-token';
+
+export type ConsoleInit = {
+  home: string;
+  config: ConsoleConfig;
+  /** The daemon's control handlers, with `set` and `scene.*` already writing as `ui`. */
+  handlers: Handlers;
+  store: Pick<Store, 'subscribe'>;
+  audit?: AuditLog;
+  outputOrigin?: () => string | undefined;
+  rejectIntervalMs: number;
+  log: Logger;
+  security: Logger;
+};
+
+export async function startConsole(init: ConsoleInit): Promise<ConsoleServer> {
+  const answer = createBridge({
+    handlers: { ...init.handlers, ...consolePluginHandlers(init.home, init.handlers) },
+    ...(init.audit && { audit: init.audit }),
+  });
+  return startConsoleServer({
+    bind: init.config.bind,
+    port: init.config.port,
+    maxClients: init.config.maxClients,
+    token: await loadOrCreateToken(init.home, init.security, CONSOLE_TOKEN_FILE),
+    store: init.store,
+    answer,
+    ...(init.outputOrigin && { outputOrigin: init.outputOrigin }),
+    rejectIntervalMs: init.rejectIntervalMs,
+    log: init.log,
+    security: init.security,
+  });
+}
