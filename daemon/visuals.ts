@@ -8,6 +8,7 @@ import type { Handlers } from './control/server.ts';
 import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
 import { readMaster, watchMaster } from './output/master.ts';
+import { type LayerPlan, readMix, watchMix } from './output/mix.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
 import { loadOrCreateToken, rotateToken } from './output/token-file.ts';
 import { pluginRuntimeHandlers } from './plugins/handlers.ts';
@@ -28,6 +29,8 @@ export type VisualsInit = {
   log: Logger;
   security: Logger;
   clock: SyncService['clock'];
+  /** Origins that may frame the output page (the console's preview). */
+  embedders?: () => readonly string[];
 };
 
 export type VisualsStatus = { output: OutputStats | null; plugins: PluginServiceStatus | null };
@@ -52,6 +55,8 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
   const close = async () => {
     for (const c of closers.reverse()) await c();
   };
+  // Which plugin is on which mixer channel, from the manifests of the plugins loaded last.
+  let plan: LayerPlan = new Map();
   try {
     let output: OutputServer | undefined;
     if (config.output.enabled) {
@@ -62,6 +67,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         token: config.output.token ?? (await loadOrCreateToken(init.home, security)),
         allowNonLoopback: config.output.allowNonLoopback,
         maxClients: config.output.maxClients,
+        ...(init.embedders && { embedders: init.embedders }),
         rejectIntervalMs: config.log.rejectIntervalMs,
         log,
         security,
@@ -70,8 +76,14 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       closers.push(() => o.close());
       o.setMaster(readMaster(store));
       const unwatch = watchMaster(store, (m) => o.setMaster(m));
+      const unwatchMix = watchMix(
+        store,
+        () => plan,
+        (m) => o.setMix(m),
+      );
       closers.push(async () => {
         unwatch();
+        unwatchMix();
       });
     }
 
@@ -90,6 +102,9 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         width: config.plugins.width,
         height: config.plugins.height,
         takeoverMs: config.plugins.takeoverMs,
+        // Drawing for nobody is wasted: plugins draw while a page watches (issue 18, idle).
+        watched: (output?.stats().clients ?? 0) > 0,
+        host: { idleFps: config.plugins.idleFps },
         policy: faultPolicy(config.plugins.faults),
         loadPlugins: async () => {
           // Every load re-verifies the installed files; a refusal is counted, not fatal.
@@ -97,6 +112,10 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
           if (!r.ok) throw new Error(r.error);
           for (const x of r.refused)
             rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.path });
+          plan = new Map(
+            r.plugins.flatMap((x) => (x.manifest.layer ? [[x.manifest.id, x.manifest.layer]] : [])),
+          );
+          output?.setMix(readMix(store, plan));
           return r.plugins;
         },
         onQuarantine: (id, reason) => {
@@ -114,6 +133,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       if (output) {
         const o = output;
         p.onFrame((f) => o.publish(f));
+        o.onClients((n) => p.setWatched(n > 0));
       }
       await p.start();
     }

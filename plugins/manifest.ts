@@ -153,6 +153,15 @@ export const PluginManifest = z
     writes: Patterns.describe('OSC address patterns of the parameters the plugin may write.'),
     // prefault, not default: the default {} is itself parsed, so the inner defaults fill in.
     limits: Limits.prefault({}),
+    // The mixer channel: the compositor applies /layer/N/opacity, /blend and /deck to this
+    // plugin's layer. Without one the layer is drawn as is, over the crossfaded decks.
+    layer: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Mixer channel N: the output applies /layer/N/opacity, /layer/N/blend and /layer/N/deck.'),
     description: ShownText('the description', 1024, { newlines: true }).optional(),
   })
   .strict();

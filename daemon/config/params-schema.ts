@@ -142,6 +142,19 @@ function layers(n: number): ParamMap {
       description: `Hue shift of layer ${i}.`,
     };
     out[`/layer/${i}/color`] = { type: 'color', default: '#ffffffff', description: `Tint of layer ${i}.` };
+    // Applied by the output page's compositor (daemon/output/mix.ts), not by plugins.
+    out[`/layer/${i}/blend`] = {
+      type: 'string',
+      default: 'normal',
+      maxLength: 16,
+      description: `How layer ${i} is laid over the layers below it: normal, add, multiply or screen (anything else draws as normal).`,
+    };
+    out[`/layer/${i}/deck`] = {
+      type: 'string',
+      default: i <= 2 ? 'a' : 'b',
+      maxLength: 1,
+      description: `Crossfader deck of layer ${i}: a or b (/master/crossfade 0 shows deck A, 1 deck B).`,
+    };
   }
   return out;
 }
@@ -157,6 +170,14 @@ export const DEFAULT_PARAMS: ParamMap = {
     description: 'Master opacity of the whole output.',
   },
   '/master/blackout': { type: 'bool', default: false, description: 'Blackout: hide all output while true.' },
+  '/master/crossfade': {
+    type: 'float',
+    min: 0,
+    max: 1,
+    default: 0,
+    outOfRange: 'clamp',
+    description: 'A/B crossfader: 0 shows deck A, 1 deck B, between mixes them.',
+  },
   ...layers(4),
   '/tempo': {
     type: 'float',

@@ -33,12 +33,15 @@ export function watchMaster(store: Pick<Store, 'get' | 'subscribe'>, fn: (m: Mas
  * The frame's JSON with the master added: the frame's own text is kept as is (it may be 2 MiB of
  * display lists, already checked), so this is one concatenation. The master goes last because
  * JSON.parse keeps the last of duplicate keys: a "master" inside the body cannot win. A body that
- * is not a JSON object is sent unchanged; the page draws nothing from it.
+ * is not a JSON object is sent unchanged; the page draws nothing from it. `extra` is either ''
+ * or `"key":value,` pairs ending in a comma.
  */
-export function withMaster(body: string, m: Master): string {
+export function withMaster(body: string, m: Master, extra = ''): string {
   const text = body.trimEnd();
   if (!text.startsWith('{') || !text.endsWith('}')) return body;
-  const master = `"master":{"opacity":${m.opacity},"blackout":${m.blackout}}`;
+  // `extra` is the daemon's own fields (the mix, the shader inputs), already JSON: they go last
+  // too, for the same reason.
+  const master = `${extra}"master":{"opacity":${m.opacity},"blackout":${m.blackout}}`;
   const inner = text.slice(1, -1);
   return inner.trim() === '' ? `{${master}}` : `{${inner},${master}}`;
 }

@@ -24,6 +24,7 @@ import {
   pageUrl,
 } from './guard.ts';
 import { FULL, type Master, withMaster } from './master.ts';
+import { type Mix, mixJson } from './mix.ts';
 import { loadPageFiles, SECURITY_HEADERS } from './page-files.ts';
 
 // The visual output page: plain HTTP on loopback serving three static files, and a WebSocket
@@ -53,6 +54,11 @@ export type OutputServerInit = {
    * them for 35 s and more, Node checking only every 30 s by default).
    */
   requestTimeoutMs?: number;
+  /**
+   * Origins allowed to frame the page (the operator console's preview); by default none may.
+   * Asked at each load, since the console's port is known only once it listens.
+   */
+  embedders?: () => readonly string[];
 };
 
 export type OutputStats = FanoutStats & {
@@ -79,6 +85,13 @@ export type OutputServer = {
    */
   setMaster(master: Master): void;
   readonly master: Master;
+  /**
+   * Calls `fn` with the number of connected pages whenever it changes; returns the unsubscribe.
+   * The plugin service pauses drawing-only plugins while nobody watches (engine.ts).
+   */
+  onClients(fn: (clients: number) => void): () => void;
+  /** The layer mix (mix.ts) sent beside the master; sent at once when it changes. */
+  setMix(mix: Mix): void;
   stats(): OutputStats;
   close(): Promise<void>;
 };
@@ -103,7 +116,19 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   const heartbeatMs = init.heartbeatMs ?? 10_000;
   const files = await loadPageFiles();
   const fanout = createFanout();
+  const clientListeners = new Set<(clients: number) => void>();
+  const clientsChanged = () => {
+    for (const fn of clientListeners) {
+      try {
+        fn(fanout.size);
+      } catch (err) {
+        log.error({ err, event: 'output.listener-failed' }, 'an output client listener failed');
+      }
+    }
+  };
   let master = FULL;
+  /** `"mix":…,` or '' before any mix is set (then frames are sent exactly as before). */
+  let mixField = '';
   let lastBody: string | undefined;
   const rejections = createRejections({
     log,
@@ -187,6 +212,15 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       const t = checkToken(token, url);
       if (!t.ok) return replyRefused(req, res, t);
       const f = files.get('index.html')!;
+      const by = init.embedders?.() ?? [];
+      // Only the console may frame the page: its CSP names it, and X-Frame-Options (which can
+      // only say DENY or SAMEORIGIN) is left out so it does not veto that.
+      if (by.length > 0) {
+        const { 'X-Frame-Options': _, ...rest } = SECURITY_HEADERS;
+        const csp = rest['Content-Security-Policy']!.replace("frame-ancestors 'none'", `frame-ancestors ${by.join(' ')}`);
+        res.writeHead(200, { ...rest, 'Content-Security-Policy': csp, 'Content-Type': f.type, 'Content-Length': f.body.length });
+        return res.end(head ? undefined : f.body);
+      }
       return reply(res, 200, f.type, f.body, head);
     }
     // The script and stylesheet are the same for everyone and hold nothing secret; the page that
@@ -272,8 +306,10 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
         heartbeat.delete(ws);
         fanout.remove(ws);
         log.info({ event: 'output.disconnected', clients: fanout.size }, 'output page disconnected');
+        clientsChanged();
       });
       log.info({ event: 'output.connected', clients: fanout.size }, 'output page connected');
+      clientsChanged();
     });
   });
 
@@ -308,15 +344,27 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     },
     publish(frame) {
       lastBody = 'json' in frame ? frame.json : JSON.stringify(frame);
-      fanout.publish(withMaster(lastBody, master));
+      fanout.publish(withMaster(lastBody, master, mixField));
     },
     setMaster(m) {
       if (m.opacity === master.opacity && m.blackout === master.blackout) return;
       master = { opacity: m.opacity, blackout: m.blackout };
-      fanout.publish(withMaster(lastBody ?? '{}', master));
+      fanout.publish(withMaster(lastBody ?? '{}', master, mixField));
     },
     get master() {
       return master;
+    },
+    onClients(fn) {
+      clientListeners.add(fn);
+      return () => {
+        clientListeners.delete(fn);
+      };
+    },
+    setMix(m) {
+      const field = `"mix":${mixJson(m)},`;
+      if (field === mixField) return;
+      mixField = field;
+      fanout.publish(withMaster(lastBody ?? '{}', master, mixField));
     },
     stats: () => ({
       clients: fanout.size,

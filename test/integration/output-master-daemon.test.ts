@@ -95,7 +95,11 @@ describe('master opacity and blackout in a real daemon', { skip: missing }, () =
       const half = await brightest(page, 10);
       assert.ok(Math.max(...half) <= 129, `no pixel above half brightness (${half})`);
       assert.ok(Math.max(...half) > 0, `the picture is still there (${half})`);
-      assert.deepEqual(await d.values('/master/*'), { '/master/opacity': 0.5, '/master/blackout': false });
+      assert.deepEqual(await d.values('/master/*'), {
+        '/master/opacity': 0.5,
+        '/master/blackout': false,
+        '/master/crossfade': 0,
+      });
     } finally {
       await context.close();
       osc.close();

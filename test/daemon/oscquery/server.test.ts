@@ -99,7 +99,13 @@ describe('OSCQuery namespace over HTTP', () => {
     const { port, store, server } = await start();
     const layer = await query(port, '/layer/2');
     assert.equal(layer.FULL_PATH, '/layer/2');
-    assert.deepEqual(Object.keys(layer.CONTENTS as object).sort(), ['color', 'hue', 'opacity']);
+    assert.deepEqual(Object.keys(layer.CONTENTS as object).sort(), [
+      'blend',
+      'color',
+      'deck',
+      'hue',
+      'opacity',
+    ]);
     assert.deepEqual(await query(port, '/layer/2/'), layer, 'a trailing slash is the same node');
     store.apply([{ path: '/layer/1/opacity', value: 0.25 }], 'cli');
     assert.deepEqual(await query(port, '/layer/1/opacity?VALUE'), { VALUE: [0.25] });

@@ -16,7 +16,7 @@ function paths(r: Resolved): readonly string[] {
 describe('createRegistry', () => {
   it('lists the declared paths sorted and returns their specs', () => {
     assert.deepEqual(registry.paths, Object.keys(DEFAULT_PARAMS).sort());
-    assert.equal(registry.paths.length, 17);
+    assert.equal(registry.paths.length, 26);
     assert.deepEqual(registry.get('/tempo'), DEFAULT_PARAMS['/tempo']);
     assert.equal(registry.get('/nope'), undefined);
     assert.equal(registry.get('/layer/1'), undefined);

@@ -24,18 +24,14 @@ var plugin = (() => {
     frame: () => frame
   });
   var BEATS_PER_BAR = 4;
-  function level(v, fallback) {
-    return typeof v === "number" && Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : fallback;
-  }
   function rgb(v, fallback) {
     return typeof v === "string" && /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(v) ? v.slice(0, 7) : fallback;
   }
   function frame(f) {
     const color = rgb(f.params["/layer/2/color"], "#ffffff");
-    const strength = level(f.params["/layer/2/opacity"], 0);
     const beatInBar = (Math.floor(f.beat) % BEATS_PER_BAR + BEATS_PER_BAR) % BEATS_PER_BAR;
     const decay = (1 - f.phase) ** 4;
-    const flash = strength * decay * (beatInBar === 0 ? 1 : 0.6);
+    const flash = decay * (beatInBar === 0 ? 1 : 0.6);
     const out = [];
     if (flash > 2e-3) {
       out.push({ op: "rect", x: 0, y: 0, w: f.width, h: f.height, color, alpha: flash, blend: "add" });

@@ -3,15 +3,11 @@ import type { Command, DisplayList, FrameInfo, ParamValue } from '../../../api/h
 // Flashes on the shared beat. There is no audio analysis: the beat comes from the session clock
 // that every linked daemon agrees on, so two laptops running this flash on the same frame.
 //
-// /layer/2/opacity sets how bright the flash is (the "lfo" example sweeps it), /layer/2/color
-// tints it. A row of four squares at the top counts the beats of the bar, so the plugin shows something
+// The manifest puts it on mixer channel 2: the output page applies /layer/2/opacity (the "lfo"
+// example sweeps it) and /layer/2/blend to the whole layer; /layer/2/color tints it. A row of four squares at the top counts the beats of the bar, so the plugin shows something
 // even while the flash level is 0.
 
 const BEATS_PER_BAR = 4;
-
-function level(v: ParamValue | undefined, fallback: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : fallback;
-}
 
 /** The parameter's "#rrggbbaa" as "#rrggbb" (the alpha is applied through `alpha` instead). */
 function rgb(v: ParamValue | undefined, fallback: string): string {
@@ -20,11 +16,10 @@ function rgb(v: ParamValue | undefined, fallback: string): string {
 
 export function frame(f: FrameInfo): DisplayList {
   const color = rgb(f.params['/layer/2/color'], '#ffffff');
-  const strength = level(f.params['/layer/2/opacity'], 0);
   const beatInBar = ((Math.floor(f.beat) % BEATS_PER_BAR) + BEATS_PER_BAR) % BEATS_PER_BAR;
   // Sharp attack on the beat, quick decay; the bar's first beat hits harder.
   const decay = (1 - f.phase) ** 4;
-  const flash = strength * decay * (beatInBar === 0 ? 1 : 0.6);
+  const flash = decay * (beatInBar === 0 ? 1 : 0.6);
 
   const out: Command[] = [];
   if (flash > 0.002) {

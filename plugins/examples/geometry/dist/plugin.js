@@ -50,9 +50,8 @@ var plugin = (() => {
   var UNIT = polygon(SIDES);
   function frame(f) {
     const hue = num(f.params["/layer/1/hue"], 0);
-    const alpha = Math.min(1, Math.max(0, num(f.params["/layer/1/opacity"], 1)));
+    const alpha = 1;
     const t = tint(f.params["/layer/1/color"]);
-    if (alpha <= 0) return [];
     const cx = f.width / 2;
     const cy = f.height / 2;
     const unit = Math.min(f.width, f.height) / 2;

@@ -1,7 +1,7 @@
 import type { Command, DisplayList, FrameInfo, ParamValue } from '../../../api/hana-plugin.d.ts';
 
 // A ring of rotating polygons around a star, driven by parameters and the shared beat:
-// /layer/1/hue turns the palette, /layer/1/opacity fades the whole pattern, /layer/1/color tints
+// /layer/1/hue turns the palette, /layer/1/opacity (applied by the output's mixer) fades the whole pattern, /layer/1/color tints
 // it. Everything is a function of the beat and the parameters (nothing accumulates from frame to
 // frame), so every linked daemon draws the same picture.
 
@@ -56,9 +56,9 @@ const UNIT = polygon(SIDES);
 
 export function frame(f: FrameInfo): DisplayList {
   const hue = num(f.params['/layer/1/hue'], 0);
-  const alpha = Math.min(1, Math.max(0, num(f.params['/layer/1/opacity'], 1)));
+  // /layer/1/opacity is the compositor's (the manifest's "layer": 1): the page fades this layer.
+  const alpha = 1;
   const t = tint(f.params['/layer/1/color']);
-  if (alpha <= 0) return [];
 
   const cx = f.width / 2;
   const cy = f.height / 2;
