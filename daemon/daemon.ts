@@ -358,6 +358,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       log,
     });
 
+    let consoleServer: ConsoleServer | undefined;
     const visuals = await startVisuals({
       home: init.home,
       config,
@@ -367,6 +368,8 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       log,
       security,
       clock: peering.clock,
+      // The console (started below) frames the output page as its preview.
+      embedders: () => (consoleServer ? [new URL(consoleServer.url).origin] : []),
     });
     closers.push(() => visuals.close());
 
@@ -431,7 +434,6 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       console: consoleServer?.stats() ?? null,
     });
 
-    let consoleServer: ConsoleServer | undefined;
     const handlers: Handlers = {
       status,
       ...stateHandlers(registry, fades),

@@ -23,8 +23,8 @@ export type BridgeReject = (
 
 const OFFERED: ReadonlySet<string> = new Set([...READ_METHODS, ...ACTION_METHODS]);
 const ACTIONS: ReadonlySet<string> = new Set(ACTION_METHODS);
-// A connection's stream context: the console never streams, and nothing waits on `closed`.
-const NO_STREAM: StreamContext = { emit() {}, closed: new Promise<void>(() => {}) };
+/** The console never streams, and nothing waits on `closed`. */
+export const NO_STREAM: StreamContext = { emit() {}, closed: new Promise<void>(() => {}) };
 
 /** What of an action's params goes into the audit record (a pairing code is a secret). */
 function auditDetail(method: string, params: Record<string, unknown>): Record<string, unknown> {

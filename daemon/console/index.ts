@@ -4,7 +4,7 @@ import type { Handlers } from '../control/server.ts';
 import type { Logger } from '../log.ts';
 import { loadOrCreateToken } from '../output/token-file.ts';
 import type { Store } from '../state/store.ts';
-import { createBridge } from './bridge.ts';
+import { createBridge, NO_STREAM } from './bridge.ts';
 import { consolePluginHandlers } from './plugin-handlers.ts';
 import { type ConsoleServer, startConsoleServer } from './server.ts';
 
@@ -21,11 +21,20 @@ export type ConsoleInit = {
   handlers: Handlers;
   store: Pick<Store, 'subscribe'>;
   audit?: AuditLog;
-  outputOrigin?: () => string | undefined;
   rejectIntervalMs: number;
   log: Logger;
   security: Logger;
 };
+
+/** Where the output page is served (the one frame the console shows), if it is. */
+function outputOrigin(handlers: Handlers): string | undefined {
+  try {
+    const r = handlers['output.url']?.({}, NO_STREAM) as { url: string } | undefined;
+    return r ? new URL(r.url).origin : undefined;
+  } catch {
+    return undefined; // the output page is off
+  }
+}
 
 export async function startConsole(init: ConsoleInit): Promise<ConsoleServer> {
   const answer = createBridge({
@@ -39,7 +48,7 @@ export async function startConsole(init: ConsoleInit): Promise<ConsoleServer> {
     token: await loadOrCreateToken(init.home, init.security, CONSOLE_TOKEN_FILE),
     store: init.store,
     answer,
-    ...(init.outputOrigin && { outputOrigin: init.outputOrigin }),
+    outputOrigin: () => outputOrigin(init.handlers),
     rejectIntervalMs: init.rejectIntervalMs,
     log: init.log,
     security: init.security,

@@ -9,6 +9,7 @@ import {
 import { loadPublishers } from '../../trust-store/publishers.ts';
 import { controlError } from '../control/protocol.ts';
 import type { Handlers } from '../control/server.ts';
+import { NO_STREAM } from './bridge.ts';
 
 // The console's plugin actions. `hana plugin enable|disable|remove` edits the home's index and
 // asks the daemon to reload; the console does the same from inside the daemon, through the same
@@ -28,7 +29,7 @@ export function consolePluginHandlers(home: string, runtime: Handlers): Handlers
   const call = async (method: string, params: unknown) => {
     const h = runtime[method];
     if (!h) return undefined;
-    return h(params, { emit() {}, closed: new Promise<void>(() => {}) });
+    return h(params, NO_STREAM);
   };
   return {
     async 'plugin.installed'() {
