@@ -97,6 +97,15 @@ export const PluginsConfig = z
       .describe(
         "After a human write to a parameter (OSC, MIDI, `hana set`, a scene), plugin writes to it are held off for this long, as touch mode in DAW automation: a performer's fader is not snapped back by an LFO. 0: plugins always write.",
       ),
+    idleFps: z
+      .number()
+      .int()
+      .min(0)
+      .max(120)
+      .default(10)
+      .describe(
+        'While no output page is connected, plugins that only draw are paused and plugins that declare `writes` (an LFO) run this many times a second, so their writes still reach the show. 0: pause them too.',
+      ),
     faults: PluginFaultConfig.prefault({}).describe('When a misbehaving plugin is restarted or quarantined.'),
   })
   .strict();

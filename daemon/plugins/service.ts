@@ -53,7 +53,10 @@ export type PluginServiceInit = {
     | 'maxRssMb'
     | 'probationMs'
     | 'cpuMsPerSecond'
+    | 'idleFps'
   >;
+  /** Whether an output page watches at start (default true); then setWatched as pages come and go. */
+  watched?: boolean;
   /** Repeated fault lines: one per (kind, plugin) per interval (default 10 s). */
   logIntervalMs?: number;
   /** Plugin writes to a parameter a person wrote are held off this long (config plugins.takeoverMs; default 2000). */
@@ -81,6 +84,11 @@ export type PluginService = {
   onFrame(listener: FrameListener): () => void;
   /** Re-enables a quarantined plugin; false when no loaded plugin by that id is quarantined. */
   enable(id: string): boolean;
+  /**
+   * Whether an output page watches. Without one, plugins that only draw are paused and those
+   * that declare writes run at `host.idleFps` (engine.ts), so an idle daemon costs little.
+   */
+  setWatched(watched: boolean): void;
   close(): Promise<void>;
 };
 
@@ -95,6 +103,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   let host: PluginHost | undefined;
   let unsubscribe: (() => void) | undefined;
   let closed = false;
+  let watched = init.watched ?? true;
   const listeners = new Set<FrameListener>();
 
   const takeover = createTakeover({ holdMs: init.takeoverMs ?? 2000, now: init.now ?? Date.now });
@@ -186,6 +195,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
       clock: init.clock,
       policy: init.policy,
       params: readValues(),
+      watched,
       log,
       onFrame,
       onWrites: (plugin, writes) => writer.write(plugin, writes),
@@ -248,6 +258,15 @@ export function createPluginService(init: PluginServiceInit): PluginService {
       return () => {
         listeners.delete(listener);
       };
+    },
+    setWatched(w) {
+      if (w === watched) return;
+      watched = w;
+      host?.setWatched(w);
+      log.debug(
+        { event: w ? 'plugin.watched' : 'plugin.unwatched' },
+        w ? 'an output page watches: plugins draw' : 'no output page: plugins that only draw are paused',
+      );
     },
     enable(id) {
       const ok = host?.enable(id) ?? false;

@@ -93,6 +93,8 @@ process.on('message', (raw: unknown) => {
         height: msg.height,
         policy: msg.policy,
         ...(msg.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: msg.cpuMsPerSecond } : {}),
+        watched: msg.watched,
+        ...(msg.idleFps !== undefined ? { idleFps: msg.idleFps } : {}),
         clock: follower.read,
         onFrame(frame) {
           // A daemon that has not taken the previous frame yet gets none: frames are dropped,
@@ -142,6 +144,9 @@ process.on('message', (raw: unknown) => {
       return;
     case 'clock':
       applyClock(msg);
+      return;
+    case 'watched':
+      engine?.setWatched(msg.watched);
       return;
     case 'enable':
       engine?.enable(msg.id);

@@ -58,6 +58,13 @@ export type EngineInit = {
    * core but one (at least one), so the daemon and the frame loop keep a core of their own.
    */
   cpuMsPerSecond?: number;
+  /** Whether some output page watches at start (default true: every plugin draws). */
+  watched?: boolean;
+  /**
+   * Ticks per second while no page watches, for the plugins that declare writes (default 10,
+   * never above frameRate); 0 pauses them too.
+   */
+  idleFps?: number;
   onFrame(frame: EncodedFrame): void;
   onWrites(plugin: string, writes: PluginWrite[]): void;
   onEvent(event: RuntimeEvent): void;
@@ -72,6 +79,12 @@ export type Engine = {
   pushEvents(events: readonly TriggerEvent[]): void;
   /** Re-enables a quarantined plugin; false if there is no such plugin or it is not quarantined. */
   enable(id: string): boolean;
+  /**
+   * Whether an output page watches. Without one nothing is composed, plugins that only draw are
+   * paused (their isolates stay loaded), and plugins that declare writes run at idleFps: their
+   * writes still reach the show, which peers and controllers see without a page here.
+   */
+  setWatched(watched: boolean): void;
   stats(): PluginStats[];
   /** Frames emitted, and frames whose layers had to be trimmed to MAX_COMPOSED_BYTES. */
   totals(): { frames: number; trimmed: number };
@@ -100,7 +113,8 @@ export function createEngine(init: EngineInit): Engine {
   const timers = init.timers ?? realTimers;
   const load = init.load ?? createSandbox;
   const watchdog = init.watchdog ?? createCpuWatchdog();
-  const period = 1000 / init.frameRate;
+  const idleFps = Math.max(0, Math.min(init.frameRate, init.idleFps ?? 10));
+  let watched = init.watched ?? true;
   const params = new Map<string, ParamValue>();
   let slots: Slot[] = [];
   let batch: Batch | undefined;
@@ -110,6 +124,10 @@ export function createEngine(init: EngineInit): Engine {
   let started = now();
   let ticks = 0;
   let tickTimer: unknown;
+
+  const writes = (s: Slot) => s.spec.manifest.writes.length > 0;
+  /** Ticks per second now; 0 while nothing would run (unwatched, and no writer or idleFps 0). */
+  const tickRate = () => (watched ? init.frameRate : idleFps > 0 && slots.some(writes) ? idleFps : 0);
 
   const emitEvent = (slot: Slot, kind: EventKind, reason: string, extra: Partial<RuntimeEvent> = {}) =>
     init.onEvent({ kind, plugin: slot.id, reason, ...extra });
@@ -317,6 +335,7 @@ export function createEngine(init: EngineInit): Engine {
 
   function emit(b: Batch): void {
     b.emitted = true;
+    if (!watched) return; // no page: the writers ran for their writes, nobody needs the picture
     const drawn = slots.filter((s) => s.state === 'running' && s.layer !== undefined);
     const frame = shares.compose({ ...b, width: init.width, height: init.height }, drawn);
     if (frame.trimmed) trimmed++;
@@ -337,17 +356,18 @@ export function createEngine(init: EngineInit): Engine {
       emitted: false,
     };
     batch = b;
-    const running = slots.filter((s) => s.state === 'running');
+    const running = slots.filter((s) => s.state === 'running' && (watched || writes(s)));
     const rates = shares.rates(running);
+    const rate = watched ? init.frameRate : idleFps;
     for (let i = 0; i < running.length; i++) {
       const slot = running[i]!;
       const fps = slot.fps;
       const before = slot.credit;
-      slot.credit = Math.min(1, slot.credit + rates[i]! / init.frameRate);
+      slot.credit = Math.min(1, slot.credit + rates[i]! / rate);
       if (slot.inFlight) continue;
       if (slot.credit < 1 - 1e-9) {
         // Would it have run at its own fps? Then its CPU share held it back this tick.
-        if (slot.throttled && Math.min(1, before + fps / init.frameRate) >= 1 - 1e-9) slot.stats.throttled++;
+        if (slot.throttled && Math.min(1, before + fps / rate) >= 1 - 1e-9) slot.stats.throttled++;
         continue;
       }
       slot.credit -= 1;
@@ -358,6 +378,13 @@ export function createEngine(init: EngineInit): Engine {
   }
 
   function schedule(): void {
+    const rate = tickRate();
+    if (rate === 0) {
+      // Nothing to run until a page watches or a writer arrives (setWatched, setPlugins).
+      tickTimer = undefined;
+      return;
+    }
+    const period = 1000 / rate;
     ticks++;
     let due = started + ticks * period;
     const t = now();
@@ -368,6 +395,15 @@ export function createEngine(init: EngineInit): Engine {
       due = t;
     }
     tickTimer = timers.set(Math.max(0, due - t), tick);
+  }
+
+  /** Starts the loop over at the current rate, with a tick now. */
+  function restartLoop(): void {
+    if (closed) return;
+    timers.clear(tickTimer);
+    started = now();
+    ticks = 0;
+    tickTimer = timers.set(0, tick);
   }
 
   tickTimer = timers.set(0, tick);
@@ -397,6 +433,13 @@ export function createEngine(init: EngineInit): Engine {
       }
       slots = next;
       for (const slot of fresh) start(slot);
+      if (tickTimer === undefined && tickRate() > 0) restartLoop();
+    },
+    setWatched(w) {
+      if (w === watched) return;
+      watched = w;
+      // A page that appears gets a fresh frame at once, not after an idle period.
+      restartLoop();
     },
     pushEvents(events) {
       for (const e of events)

@@ -44,6 +44,10 @@ export type HostInit = {
   probationMs?: number;
   /** CPU all plugins together may use per second, ms (engine.ts; default every core but one). */
   cpuMsPerSecond?: number;
+  /** Whether an output page watches at start (default true); see setWatched. */
+  watched?: boolean;
+  /** Ticks per second for writing plugins while no page watches (engine.ts; default 10, 0 pauses). */
+  idleFps?: number;
   /** Lets tests trigger the crash and hang paths (see child.ts). */
   testHooks?: boolean;
 };
@@ -67,6 +71,8 @@ export type HostStats = {
     maxRssMb: number;
     /** The bisection under way, if any. */
     bisect: { step: number; suspects: string[]; held: string[] } | null;
+    /** False while no output page watches: plugins that only draw are paused (engine.ts). */
+    watched: boolean;
   };
   plugins: PluginStats[];
 };
@@ -84,6 +90,8 @@ export type PluginHost = {
   pushEvents(events: readonly TriggerEvent[]): void;
   /** Re-enables a quarantined plugin; false when no plugin by that id is quarantined. */
   enable(id: string): boolean;
+  /** Whether an output page watches; kept across host restarts. */
+  setWatched(watched: boolean): void;
   stats(): HostStats;
   /** Resolves when the current child has loaded its plugin list. */
   ready(): Promise<void>;

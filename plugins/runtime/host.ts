@@ -65,6 +65,7 @@ export function startPluginHost(init: HostInit): PluginHost {
   let badMessageLogged = false;
   const security = securityLogger(log);
   let isReady = false;
+  let watched = init.watched ?? true;
 
   const maxRssMb = (): number =>
     init.maxRssMb ?? defaultRssCeilingMb(plugins.map((p) => p.manifest.limits.memoryMb));
@@ -187,6 +188,8 @@ export function startPluginHost(init: HostInit): PluginHost {
       height: init.height,
       policy: init.policy ?? {},
       ...(init.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: init.cpuMsPerSecond } : {}),
+      watched,
+      ...(init.idleFps !== undefined ? { idleFps: init.idleFps } : {}),
       plugins: list,
       quarantined: [...quarantined],
       params: Object.fromEntries(params),
@@ -371,6 +374,11 @@ export function startPluginHost(init: HostInit): PluginHost {
       post({ t: 'enable', id });
       return true;
     },
+    setWatched(w) {
+      if (w === watched) return;
+      watched = w;
+      post({ t: 'watched', watched: w });
+    },
     stats() {
       const s = bisector.active ? bisector.current() : undefined;
       return {
@@ -384,6 +392,7 @@ export function startPluginHost(init: HostInit): PluginHost {
           rssMb,
           maxRssMb: maxRssMb(),
           bisect: s ? { step: s.step, suspects: s.suspects, held: [...bisector.held()] } : null,
+          watched,
         },
         plugins: book.plugins(plugins, quarantined, bisector.held()),
       };

@@ -25,6 +25,8 @@ export type ToChild =
       height: number;
       policy: Partial<FaultPolicy>;
       cpuMsPerSecond?: number;
+      watched: boolean;
+      idleFps?: number;
       plugins: readonly PluginSpec[];
       quarantined: string[];
       params: Record<string, ParamValue>;
@@ -36,6 +38,7 @@ export type ToChild =
   | { t: 'events'; events: TriggerEvent[] }
   | ({ t: 'clock' } & ClockMessage)
   | { t: 'enable'; id: string }
+  | { t: 'watched'; watched: boolean }
   // Only honoured when the child runs with HANA_PLUGIN_HOST_TEST_HOOKS=1 (tests of the crash paths).
   | { t: 'test-catastrophic'; id: string }
   | { t: 'test-hang' };

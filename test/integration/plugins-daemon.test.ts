@@ -19,6 +19,24 @@ const framesOf = async (d: TestDaemon, id: string) =>
 
 const EXAMPLES = ['hana.examples.beat-strobe', 'hana.examples.geometry', 'hana.examples.lfo'];
 
+/** A page's WebSocket held open (plugins that only draw run only while a page watches). */
+async function watch(url: string): Promise<() => void> {
+  const u = new URL(url);
+  const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { origin: u.origin });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the output page did not connect within 10 s')), 10_000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.once('error', reject);
+  });
+  return () => ws.close();
+}
+
+const outputUrl = async (d: TestDaemon) =>
+  (JSON.parse((await d.cli('output', '--json')).stdout) as { url: string }).url;
+
 async function oneFrame(url: string): Promise<{ layers: Array<{ id: string; commands: unknown[] }> }> {
   const u = new URL(url);
   const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { origin: u.origin });
@@ -42,7 +60,9 @@ describe('plugins in a real daemon', () => {
   it('runs the bundled examples, streams their frames, and quarantines a spinning plugin without stopping them', async () => {
     const fx = await createInstallFixture('e2e');
     const d = await startDaemon({ config: { plugins: { enabled: true } } });
+    let unwatch: (() => void) | undefined;
     try {
+      unwatch = await watch(await outputUrl(d));
       assert.ok(
         d.logs.some((l) => l.event === 'plugins.bundled-installed' && l.security === true),
         'the daemon says it signed and trusted its bundled examples',
@@ -58,8 +78,7 @@ describe('plugins in a real daemon', () => {
         'all three examples produce frames',
       );
 
-      const out = JSON.parse((await d.cli('output', '--json')).stdout) as { url: string };
-      const frame = await oneFrame(out.url);
+      const frame = await oneFrame(await outputUrl(d));
       assert.deepEqual(frame.layers.map((l) => l.id).sort(), EXAMPLES);
       assert.ok(frame.layers.every((l) => Array.isArray(l.commands)));
 
@@ -119,8 +138,67 @@ describe('plugins in a real daemon', () => {
         'enable lifts the quarantine',
       );
     } finally {
+      unwatch?.();
       await d.stop();
       await fx.cleanup();
+    }
+  });
+
+  // Issue 18's reproduction: with no page connected, the three examples drew at 60 fps in the
+  // plugin host anyway (6-7 % of a core for nothing).
+  it('without a page only the LFO runs (at plugins.idleFps, still writing); a page brings the drawing back', async () => {
+    const d = await startDaemon({ config: { plugins: { enabled: true } } });
+    let unwatch: (() => void) | undefined;
+    try {
+      assert.ok(
+        await eventually(
+          async () => (await pluginsOf(d)).filter((p) => p.state === 'running').length === 3,
+          300,
+          100,
+        ),
+        'the three examples are loaded',
+      );
+      assert.equal((await d.status()).plugins?.host?.watched, false, 'status says nobody watches');
+      const drawOnly = ['hana.examples.beat-strobe', 'hana.examples.geometry'];
+      const idle = await Promise.all(drawOnly.map((id) => framesOf(d, id)));
+      const lfo = await framesOf(d, 'hana.examples.lfo');
+      const before = (await d.values('/layer/2/opacity'))['/layer/2/opacity'];
+      assert.ok(
+        await eventually(
+          async () =>
+            (await framesOf(d, 'hana.examples.lfo')) > lfo + 5 &&
+            (await d.values('/layer/2/opacity'))['/layer/2/opacity'] !== before,
+          200,
+          100,
+        ),
+        'the LFO keeps running and writing: peers and controllers see its parameter',
+      );
+      assert.deepEqual(
+        await Promise.all(drawOnly.map((id) => framesOf(d, id))),
+        idle,
+        'the plugins that only draw stay paused',
+      );
+
+      unwatch = await watch(await outputUrl(d));
+      assert.ok(
+        await eventually(
+          async () =>
+            (await Promise.all(drawOnly.map((id) => framesOf(d, id)))).every((n, i) => n > idle[i]! + 10),
+          200,
+          100,
+        ),
+        'a page brings the drawing back',
+      );
+      assert.equal((await d.status()).plugins?.host?.watched, true);
+      unwatch();
+      unwatch = undefined;
+      assert.ok(
+        await eventually(async () => (await d.status()).plugins?.host?.watched === false, 100, 100),
+        'and when it leaves, the drawing pauses again',
+      );
+    } finally {
+      unwatch?.();
+      await d.stop();
     }
   });
 });

@@ -216,6 +216,93 @@ describe('frame engine: the loop (manual clock)', () => {
   });
 });
 
+describe('frame engine: no page watching (idle)', () => {
+  // The issue 18 reproduction: with no output page connected, the bundled examples still drew
+  // at 60 fps in the plugin host (6-7 % of a core for nothing).
+  it('pauses plugins that only draw, runs writers at idleFps for their writes, and composes nothing', async () => {
+    const timers = manualTimers();
+    let t = 0;
+    const h = harness({
+      timers,
+      now: () => t,
+      clock: () => ({ timeMs: t, beat: t / 500, tempo: 120 }),
+      idleFps: 10,
+    });
+    h.engine.setPlugins([
+      src.spec('com.example.draw', src.GOOD),
+      src.spec('com.example.lfo', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats().every((s) => s.state === 'running')));
+    const step = async () => {
+      const before = h.stats('com.example.lfo').frames + h.stats('com.example.draw').frames;
+      assert.ok(timers.runNext(), 'a tick is due');
+      await eventually(() => h.stats('com.example.lfo').frames + h.stats('com.example.draw').frames > before);
+    };
+    await step();
+    h.engine.setWatched(false);
+    const frames = h.frames.length;
+    const drew = h.stats('com.example.draw').frames;
+    const wrote = h.writes.length;
+    assert.deepEqual(timers.pending(), [0], 'the loop starts over at once');
+    await step();
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(timers.pending(), [100], 'one tick pending, at 10 per second');
+      t += 100;
+      await step();
+    }
+    assert.equal(h.stats('com.example.draw').frames, drew, 'the drawing plugin is paused');
+    assert.equal(h.stats('com.example.draw').state, 'running', 'paused, not stopped: its isolate stays');
+    assert.equal(h.writes.length, wrote + 6, 'the writer ran every idle tick and its writes went out');
+    assert.equal(h.frames.length, frames, 'no frame composed for nobody');
+
+    h.engine.setWatched(true);
+    assert.deepEqual(timers.pending(), [0], 'a page that appears gets a frame at once');
+    const n = h.frames.length;
+    timers.runNext();
+    assert.ok(await eventually(() => h.frames.length > n));
+    assert.deepEqual(
+      layersOf(h.frames.at(-1)!).map((l) => l.id),
+      ['com.example.draw', 'com.example.lfo'],
+    );
+    assert.equal(h.stats('com.example.draw').frames, drew + 1, 'drawing again');
+    assert.ok(Math.abs(timers.pending()[0]! - 1000 / 60) < 1e-6, 'back at the frame rate');
+  });
+
+  it('stops ticking altogether when no plugin writes, and starts again for a writer or a page', async () => {
+    const timers = manualTimers();
+    const h = harness({ timers, watched: false });
+    h.engine.setPlugins([src.spec('com.example.draw', src.GOOD)]);
+    assert.ok(await eventually(() => h.engine.stats()[0]?.state === 'running'));
+    while (timers.runNext()); // the tick set at creation finds nothing to run and sets none
+    assert.deepEqual(timers.pending(), []);
+    assert.equal(h.stats('com.example.draw').frames, 0);
+    assert.equal(h.frames.length, 0);
+    h.engine.setPlugins([
+      src.spec('com.example.draw', src.GOOD),
+      src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+    ]);
+    assert.equal(timers.pending().length, 1, 'a writer restarts the loop');
+    h.engine.setPlugins([src.spec('com.example.draw', src.GOOD)]);
+    timers.runNext();
+    assert.deepEqual(timers.pending(), [], 'and without it the loop stops again');
+    h.engine.setWatched(true);
+    timers.runNext();
+    assert.ok(await eventually(() => h.frames.length > 0), 'a page brings the picture back');
+  });
+
+  it('idleFps 0 pauses writers too', async () => {
+    const timers = manualTimers();
+    const h = harness({ timers, watched: false, idleFps: 0 });
+    h.engine.setPlugins([
+      src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats()[0]?.state === 'running'));
+    while (timers.runNext());
+    assert.equal(h.writes.length, 0);
+    assert.deepEqual(timers.pending(), []);
+  });
+});
+
 describe('frame engine: adversarial plugins are contained while a good one keeps drawing', () => {
   const GOOD_ID = 'com.example.good';
   const BAD_ID = 'com.example.bad';

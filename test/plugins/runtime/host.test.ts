@@ -79,6 +79,29 @@ describe('plugin host (child process)', () => {
     assert.ok(!alive(pid));
   });
 
+  it('keeps "no page watching" across a restart of the child: the restarted host does not draw for nobody', async () => {
+    const r = run([
+      src.spec('com.example.good', src.GOOD),
+      src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+    ]);
+    await r.host.ready();
+    r.host.setWatched(false);
+    assert.equal(r.host.stats().host.watched, false);
+    process.kill(r.host.stats().host.pid!, 'SIGKILL');
+    assert.ok(await eventually(() => r.events.some((e) => e.kind === 'host-restart'), 200, 25));
+    await r.host.ready();
+    const writes = r.writes.length;
+    assert.ok(await eventually(() => r.writes.length > writes + 3, 200, 25), 'the writer runs in the new child');
+    const frames = r.count();
+    const drew = goodFrames(r);
+    const wrote = r.writes.length;
+    assert.ok(await eventually(() => r.writes.length > wrote + 3, 200, 25));
+    assert.equal(r.count(), frames, 'no frames composed');
+    assert.equal(goodFrames(r), drew, 'the drawing plugin stays paused');
+    r.host.setWatched(true);
+    assert.ok(await eventually(() => goodFrames(r) > drew + 5 && r.count() > frames, 200, 25), 'drawing again');
+  });
+
   it('a catastrophic isolate error aborts the child; the plugin named in it is quarantined after repeated crashes', async () => {
     const r = run([src.spec('com.example.good', src.GOOD), src.spec('com.example.doomed', src.GOOD)], {
       testHooks: true,

@@ -1,0 +1,80 @@
+// What an idle daemon costs: CPU (share of one core) and resident memory of the daemon and its
+// plugin host with the bundled examples installed, with no output page and with one page
+// watching, next to `node -e setInterval` measured the same way in the same run. CPU is read
+// from /proc (utime + stime), so it counts what the processes used, not what the machine did.
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+
+const WINDOW_MS = 10_000;
+const TICKS = 100; // USER_HZ on Linux
+
+type Sample = { ticks: number; rssMb: number };
+
+async function sample(pid: number): Promise<Sample> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { ticks: Number(f[11]) + Number(f[12]), rssMb: rssKb / 1024 };
+}
+
+/** CPU % of one core over the window, and RSS at its end, summed over the processes. */
+async function measure(pids: () => Promise<number[]>): Promise<{ cpu: number; rssMb: number }> {
+  const before = await Promise.all((await pids()).map(sample));
+  const t0 = performance.now();
+  await sleep(WINDOW_MS);
+  const ms = performance.now() - t0;
+  const after = await Promise.all((await pids()).map(sample));
+  const ticks = after.reduce((a, s) => a + s.ticks, 0) - before.reduce((a, s) => a + s.ticks, 0);
+  return { cpu: (100 * (ticks / TICKS) * 1000) / ms, rssMb: after.reduce((a, s) => a + s.rssMb, 0) };
+}
+
+async function baseline(): Promise<{ cpu: number; rssMb: number }> {
+  const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await sleep(500);
+    return await measure(async () => [p.pid!]);
+  } finally {
+    p.kill();
+  }
+}
+
+const hostPid = async (d: TestDaemon) => (await d.status()).plugins?.host?.pid ?? undefined;
+
+export async function run(report: (line: string) => void): Promise<void> {
+  const bare = await baseline();
+  const d = await startDaemon({ config: { plugins: { enabled: true } } });
+  let ws: WebSocket | undefined;
+  try {
+    await eventually(
+      async () =>
+        ((await d.status()).plugins?.plugins ?? []).filter((p) => p.state === 'running').length === 3,
+      300,
+      100,
+    );
+    const pids = async () => [d.proc.pid!, ...[await hostPid(d)].filter((p): p is number => p !== undefined)];
+    await sleep(2000); // start-up work settles
+    const idle = await measure(pids);
+    const url = new URL((JSON.parse((await d.cli('output', '--json')).stdout) as { url: string }).url);
+    ws = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get('token')}`, { origin: url.origin });
+    ws.on('message', () => {});
+    await new Promise((r, j) => ws!.once('open', r).once('error', j));
+    await sleep(1000);
+    const watched = await measure(pids);
+    const f = (x: { cpu: number; rssMb: number }) =>
+      `${x.cpu.toFixed(2).padStart(6)} % of a core  ${x.rssMb.toFixed(0).padStart(5)} MiB`;
+    report(`  over ${WINDOW_MS / 1000} s each, daemon + plugin host, bundled examples installed:`);
+    report(`  node -e setInterval (baseline)      ${f(bare)}`);
+    report(
+      `  hana, no output page                ${f(idle)}  (${(idle.cpu / Math.max(bare.cpu, 0.01)).toFixed(1)}× CPU, ${(idle.rssMb / bare.rssMb).toFixed(1)}× RSS)`,
+    );
+    report(`  hana, one output page watching      ${f(watched)}`);
+  } finally {
+    ws?.close();
+    await d.stop();
+  }
+}
