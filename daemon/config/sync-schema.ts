@@ -29,14 +29,34 @@ export const SyncConfig = z
       .max(64)
       .default(4)
       .describe(
-        'Unacknowledged update batches allowed per link (a batch is what changed in one event-loop turn, one or more datagrams). While the window is full, further changes coalesce: only the latest value of each path is sent.',
+        'Unacknowledged update flushes allowed per link before a round trip is measured, and the least ever after (a flush is what changed in one event-loop turn, one or more datagrams). Once acks come back the window grows to what the writer sends in two round trips, up to `sync.maxWindow`. While the window is full, changes queue and leave together with the next ack.',
+      ),
+    maxWindow: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(32)
+      .describe(
+        'The most unacknowledged update flushes the adaptive window may grow to per link (never below `sync.window`). Larger smooths a fast fader over a slow round trip; each flush in flight costs one signed datagram.',
+      ),
+    maxQueued: z
+      .number()
+      .int()
+      .min(16)
+      .max(65_536)
+      .default(4096)
+      .describe(
+        "Changed values queued per link while its window is full. Past this (the peer stopped acknowledging or cannot keep up) the queue collapses to each path's latest value, which still arrives: intermediate steps are dropped, memory stays bounded.",
       ),
     ackDelayMs: z
       .number()
       .min(0)
       .max(50)
-      .default(1)
-      .describe('How long a receiver may wait to acknowledge, so one ack covers several datagrams.'),
+      .default(0)
+      .describe(
+        'How long a receiver may wait to acknowledge, so one ack covers several datagrams. 0 (the default): acknowledge at the end of the event-loop turn the updates arrived in, waiting on no timer.',
+      ),
     clockPingMs: z
       .number()
       .int()

@@ -57,7 +57,8 @@ export type PeerSyncStats = {
 };
 
 export type PeerSync = {
-  mark(path: string): void;
+  /** This daemon changed `path`; with the new entry, that very value is queued to go (outbox.ts). */
+  mark(path: string, entry?: SyncEntry): void;
   receive(bytes: Uint8Array): void;
   /** Asks the peer for certificates of devices whose batches it passed on. */
   requestCerts(ids: readonly string[]): void;
@@ -105,6 +106,8 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     onUnsendable: (path, err) => init.onUnsendable(path, err.message),
     now: init.now,
     window: config.window,
+    maxWindow: Math.max(config.window, config.maxWindow),
+    maxQueued: config.maxQueued,
     minRtoMs: Math.max(5, config.ackDelayMs * 4),
     maxRtoMs: 1000,
   });
@@ -135,10 +138,12 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
   // ── updates in ──
   const inbox = createInbox();
   let ackTimer: unknown;
+  let ackQueued = false;
   let unacked = 0;
   const sendAck = () => {
     cancel(ackTimer);
     ackTimer = undefined;
+    ackQueued = false;
     unacked = 0;
     const a = inbox.ack();
     sendMsg({ kind: 'ack', upTo: a.upTo, sack: a.sack });
@@ -219,8 +224,16 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
         });
         received.updates += fresh.length;
         if (fresh.length) init.onBatch(m.batch, fresh, 'updates');
-        // Ack even duplicates: the first ack may be the one that was lost.
-        if (++unacked >= config.window || config.ackDelayMs === 0) sendAck();
+        // Ack even duplicates: the first ack may be the one that was lost. With no delay
+        // configured (the default) the ack leaves at the end of this event-loop turn: it waits
+        // on no timer (a 1 ms timer fired 1–15 ms late on a loaded laptop and filled the
+        // sender's window, issue 18), and datagrams read in one burst share one ack.
+        if (config.ackDelayMs === 0) {
+          if (!ackQueued) {
+            ackQueued = true;
+            setImmediate(() => ackQueued && !closed && sendAck());
+          }
+        } else if (++unacked >= config.window) sendAck();
         else ackTimer ??= later(config.ackDelayMs, sendAck);
         return;
       }
@@ -280,8 +293,8 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
   clockLoop(0);
 
   return {
-    mark(path) {
-      outbox.mark(path);
+    mark(path, entry) {
+      outbox.mark(path, entry);
       queueFlush();
     },
     receive,

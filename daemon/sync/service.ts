@@ -80,6 +80,10 @@ export type PeerSyncView = {
   bytes: number;
   received: number;
   retransmits: number;
+  /** Unacknowledged flushes the adaptive window allows now (sync.window … sync.maxWindow); absent from an older daemon. */
+  window?: number;
+  /** Values given up for their path's latest because the peer did not keep up (sync.maxQueued); absent from an older daemon. */
+  coalesced?: number;
 };
 
 export type SyncStatus = {
@@ -171,7 +175,11 @@ export function createSyncService(init: SyncServiceInit) {
       // anti-entropy passes them on (the origin's batch, unchanged) where a link is missing.
       if (c.source.startsWith('peer:')) continue;
       proofs.delete(c.path);
-      for (const l of links.values()) l.mark(c.path);
+      if (links.size === 0) continue;
+      // The value itself, so a fader's every step goes out (the outbox queues values in order);
+      // another daemon's write would not be ours to send, and ownEntry reads it at send time.
+      const mine = c.stamp.node === selfId() ? { path: c.path, value: c.value, stamp: c.stamp } : undefined;
+      for (const l of links.values()) l.mark(c.path, mine);
     }
   });
 
@@ -444,6 +452,8 @@ export function createSyncService(init: SyncServiceInit) {
         bytes: s.out.bytes,
         received: s.received.updates,
         retransmits: s.out.retransmits,
+        window: s.out.window,
+        coalesced: s.out.coalesced,
       };
     },
     linkStats: (peerId: string) => links.get(peerId)?.stats(),

@@ -301,12 +301,19 @@ describe('outbox: retransmission', () => {
     assert.equal(o.outbox.expire(), false, 'nothing re-marked');
     assert.equal(o.outbox.stats().retransmits, 0);
     assert.equal(o.outbox.stats().inFlight, 1);
-    assert.equal(o.outbox.stats().rtoMs, 40, 'no backoff when nothing was resent');
+    // A timed-out datagram backs off even when nothing goes again: a peer that stopped acking
+    // a moving fader would otherwise reopen the window every few ms (issue 18).
+    assert.equal(o.outbox.stats().rtoMs, 80, 'a timeout backs off');
     assert.equal(o.outbox.flush(), false);
     assert.equal(o.take().length, 0, 'nothing resent');
     o.outbox.onAck(2, []);
     assert.equal(o.outbox.stats().inFlight, 0);
     assert.equal(o.outbox.stats().acked, 1);
+    assert.equal(
+      o.outbox.stats().rtoMs,
+      32 + 4 * 16,
+      'the next ack ends the backoff (RTO from its 32 ms sample)',
+    );
   });
 
   it('the RTO doubles on each loss and returns to the measured value after an ack', () => {
