@@ -45,12 +45,11 @@ import { createHlc } from './state/hlc.ts';
 import { createRegistry } from './state/registry.ts';
 import { createStore } from './state/store.ts';
 import { type StorageStatus, startStorage } from './storage.ts';
+import { VERSION } from './version.ts';
 import { startVisuals, type VisualsStatus } from './visuals.ts';
 
 // The composition root: builds every part from the config, wires the one-way flow
 // (protocols → ingest → store → feedback), and tears it down in reverse.
-
-export const VERSION = '0.1.0';
 
 export type DaemonInit = {
   home: string;

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { trustStoreError } from './errors.ts';
+import { GROUP } from './short-id.ts';
+
+export { shortId } from './short-id.ts';
 
 // A device ID is read aloud, typed from a projector screen and pasted between chats, so it
 // carries a check character per 13-character chunk (like Syncthing) and parsing forgives the
@@ -15,7 +18,6 @@ const CHUNK = 13;
 const CHUNKS = 4;
 const BARE_LENGTH = CHUNK * CHUNKS; // 52 characters carry 260 bits: the 256 of the hash + 4 zero bits
 const CHECKED_LENGTH = (CHUNK + 1) * CHUNKS;
-const GROUP = 7;
 
 // Letters people read as digits (and type as such) map back to the letter; 0, 1 and 8 are not
 // in the base32 alphabet, so this never changes a valid character.
@@ -162,10 +164,4 @@ export function requireDeviceId(text: string, what = 'device ID'): string {
     throw trustStoreError('invalid-device-id', `invalid ${what} ${shown}: ${parsed.error}`);
   }
   return parsed.id;
-}
-
-/** The first group: enough to tell devices apart in logs and default display names. */
-export function shortId(id: string): string {
-  const dash = id.indexOf('-');
-  return dash < 0 ? id.slice(0, GROUP) : id.slice(0, dash);
 }

@@ -6,10 +6,6 @@ import { callOrReport, type Out, print } from './client-call.ts';
 // `hana ableton-link status|play|stop`: the Link session as this daemon sees it, and Link's
 // start/stop (hana has no transport of its own; tempo is /tempo, set like any parameter).
 
-export const ABLETON_LINK_FLAGS = { home: 'string', json: 'boolean' } as const;
-export const ABLETON_LINK_USAGE = `  ableton-link status [--json]               the Link session: peers, tempo, beat, phase, start/stop
-  ableton-link play | ableton-link stop      start or stop every app in the Link session`;
-
 /** The `link` line of `hana status`. */
 export function abletonLinkLine(s: AbletonLinkStatus): string {
   if (!s.enabled) return 'off (`hana start --ableton-link` or abletonLink.enabled turns it on)';

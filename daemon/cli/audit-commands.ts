@@ -10,20 +10,6 @@ import { formatValue, table } from './format.ts';
 // `hana audit [--json] [--since 10m|ISO] [--path PATTERN] [--writer PREFIX] [--limit N]`, and
 // `hana audit --verify [--json]`: exit 0 when the chain is whole, 1 naming the first break.
 
-export const AUDIT_FLAGS = {
-  home: 'string',
-  json: 'boolean',
-  since: 'string',
-  path: 'string',
-  writer: 'string',
-  limit: 'string',
-  verify: 'boolean',
-} as const;
-
-export const AUDIT_USAGE = `  audit [--json] [--since 10m|2h|ISO] [--path PATTERN] [--writer PREFIX] [--limit N]
-                                             who changed what (peers, operator, scenes)
-  audit --verify [--json]                    check that no record was deleted, edited, reordered or cut off`;
-
 type AuditAnswer = { records: AuditRecord[]; skippedLines: number; filesRead: number; dir: string };
 
 function detailText(d: Record<string, unknown> | undefined): string {

@@ -4,6 +4,8 @@
 // the daemon's steady allocation, and RSS climbs with it and stays (docs/soak.md); 16 MiB semi-
 // spaces hold it near 32 MiB. V8 reads the flag only at start, so it is on every launcher
 // (this line, package.json's scripts, the plugin host's fork, test/helpers/daemon.ts).
+import { fileURLToPath } from 'node:url';
+
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
@@ -11,6 +13,16 @@ if (major < 24) {
   );
   process.exit(1);
 }
+// Node strips the types from every .ts it loads, and the first file alone costs 100–250 ms
+// (the stripper is compiled from WebAssembly at each start): more than the rest of `hana status`.
+// The module compile cache keeps the stripped source and V8's code cache, keyed by each file's
+// content, so a warm `hana status` skips both (`npm run bench -- cli`). It lives in this
+// install's node_modules, writable only by whoever can already change the code it caches (a
+// shared /tmp, Node's default, is not); where it cannot be written, Node runs without it.
+const nodeModule = await import('node:module');
+nodeModule.enableCompileCache?.(
+  fileURLToPath(new URL('../../node_modules/.cache/hana-compile', import.meta.url)),
+);
 const { main } = await import('./main.ts');
 main(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),

@@ -5,12 +5,10 @@ import { abletonLinkLine } from './ableton-link-commands.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport as call, type Out, print } from './client-call.ts';
 import { formatValue, paramsTable, table } from './format.ts';
+import { launchLine } from './launch-line.ts';
 import { midiClockLine } from './midi-clock-commands.ts';
-import { launchLine } from './scene-commands.ts';
 
 // Commands that talk to a running daemon over its control socket.
-
-export const CLIENT_FLAGS = { home: 'string', json: 'boolean' } as const;
 
 function mdnsText(m: DaemonStatus['mdns']): string {
   if (!m.enabled) return 'off';

@@ -8,10 +8,16 @@ const WIDE =
   /^[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{16fe0}-\u{18aff}\u{1b000}-\u{1b2ff}\u{1f200}-\u{1f2ff}\u{20000}-\u{3fffd}]/u;
 const EMOJI = /\p{Emoji_Presentation}|\p{Extended_Pictographic}\ufe0f/u;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]+$/u;
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Built on first use: constructing it (ICU's break rules) takes 20–30 ms, a good part of a
+// `hana status`, whose cells are nearly always plain ASCII and never need it.
+let segmenter: Intl.Segmenter | undefined;
+// Printable ASCII: one column per character.
+const ASCII = /^[\x20-\x7e]*$/;
 
 /** Columns `s` takes in a terminal (after `printable`). */
 export function displayWidth(s: string): number {
+  if (ASCII.test(s)) return s.length;
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   let width = 0;
   for (const { segment } of segmenter.segment(s)) {
     if (ZERO_WIDTH.test(segment)) continue;

@@ -8,8 +8,6 @@ import { table } from './format.ts';
 
 // `hana id`, `hana peers`, `hana trust list|allow|block|forget`.
 
-export const LINK_FLAGS = { home: 'string', json: 'boolean', role: 'string', name: 'string' } as const;
-
 type Held = { name: string; address?: string; presentedId: string; pinnedId: string; at: string };
 type StoredPeer = {
   id: string;

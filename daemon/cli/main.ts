@@ -1,18 +1,26 @@
-import { VERSION } from '../daemon.ts';
-import { ABLETON_LINK_FLAGS, ABLETON_LINK_USAGE, abletonLinkCommand } from './ableton-link-commands.ts';
+import { VERSION } from '../version.ts';
 import { type FlagSpec, type Parsed, parseCommandArgs, UsageError } from './args.ts';
-import { AUDIT_FLAGS, AUDIT_USAGE, auditCommand } from './audit-commands.ts';
 import type { Out } from './client-call.ts';
-import { CLIENT_FLAGS, getCommand, paramsCommand, setCommand, statusCommand } from './client-commands.ts';
-import { idCommand, LINK_FLAGS, peersCommand, trustCommand } from './link-commands.ts';
-import { MIDI_FLAGS, midiCommand } from './midi-commands.ts';
-import { OUTPUT_FLAGS, outputCommand } from './output-commands.ts';
-import { PAIR_FLAGS, PAIR_USAGE, pairCommand } from './pair-commands.ts';
-import { PLUGIN_FLAGS, PLUGIN_USAGE, pluginCommand } from './plugin-commands.ts';
-import { PUBLISHER_FLAGS, PUBLISHER_USAGE, publisherCommand } from './publisher-commands.ts';
-import { SCENE_FLAGS, SCENE_USAGE, sceneCommand } from './scene-commands.ts';
-import { START_FLAGS, startCommand } from './start.ts';
-import { UI_FLAGS, UI_USAGE, uiCommand } from './ui-commands.ts';
+import {
+  ABLETON_LINK_FLAGS,
+  ABLETON_LINK_USAGE,
+  AUDIT_FLAGS,
+  AUDIT_USAGE,
+  CLIENT_FLAGS,
+  LINK_FLAGS,
+  MIDI_FLAGS,
+  OUTPUT_FLAGS,
+  PAIR_FLAGS,
+  PAIR_USAGE,
+  PLUGIN_FLAGS,
+  PLUGIN_USAGE,
+  PUBLISHER_FLAGS,
+  PUBLISHER_USAGE,
+  SCENE_FLAGS,
+  SCENE_USAGE,
+  START_FLAGS,
+  UI_USAGE,
+} from './command-specs.ts';
 
 // `hana <command>`: exit 0 ok, 1 failure, 2 usage error; errors on stderr in one sentence.
 
@@ -87,6 +95,34 @@ export type Command = {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
+type Run = Command['run'];
+
+/**
+ * A command whose module is imported when it runs, not when `hana` starts: `hana status` then
+ * loads the client and its formatting, not the daemon behind `start` or the plugin toolchain
+ * (test/daemon/cli/lazy-load.test.ts checks which modules each client command loads).
+ */
+const lazy =
+  <M>(importer: () => Promise<M>, pick: (m: M) => Run): Run =>
+  async (args, out) =>
+    pick(await importer())(args, out);
+
+// Each command's module, imported by the first command that runs from it.
+const load = {
+  start: () => import('./start.ts'),
+  client: () => import('./client-commands.ts'),
+  midi: () => import('./midi-commands.ts'),
+  link: () => import('./link-commands.ts'),
+  pair: () => import('./pair-commands.ts'),
+  output: () => import('./output-commands.ts'),
+  ui: () => import('./ui-commands.ts'),
+  plugin: () => import('./plugin-commands.ts'),
+  publisher: () => import('./publisher-commands.ts'),
+  scene: () => import('./scene-commands.ts'),
+  audit: () => import('./audit-commands.ts'),
+  abletonLink: () => import('./ableton-link-commands.ts'),
+};
+
 /** The parser's command table: what `hana` accepts, and what the docs test checks the docs against. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start: {
@@ -96,28 +132,28 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       if (level !== undefined && !LEVELS.includes(level as string)) {
         throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
       }
-      return startCommand(args, out);
+      return lazy(load.start, (m) => m.startCommand)(args, out);
     },
   },
-  status: { flags: CLIENT_FLAGS, run: statusCommand },
-  params: { flags: CLIENT_FLAGS, run: paramsCommand },
-  get: { flags: CLIENT_FLAGS, run: getCommand },
-  set: { flags: CLIENT_FLAGS, run: setCommand },
+  status: { flags: CLIENT_FLAGS, run: lazy(load.client, (m) => m.statusCommand) },
+  params: { flags: CLIENT_FLAGS, run: lazy(load.client, (m) => m.paramsCommand) },
+  get: { flags: CLIENT_FLAGS, run: lazy(load.client, (m) => m.getCommand) },
+  set: { flags: CLIENT_FLAGS, run: lazy(load.client, (m) => m.setCommand) },
   midi: {
     flags: MIDI_FLAGS,
     subcommands: ['ports', 'monitor', 'learn', 'map list', 'map remove', 'clock'],
-    run: midiCommand,
+    run: lazy(load.midi, (m) => m.midiCommand),
   },
-  id: { flags: CLIENT_FLAGS, run: idCommand },
-  peers: { flags: CLIENT_FLAGS, run: peersCommand },
+  id: { flags: CLIENT_FLAGS, run: lazy(load.link, (m) => m.idCommand) },
+  peers: { flags: CLIENT_FLAGS, run: lazy(load.link, (m) => m.peersCommand) },
   trust: {
     flags: LINK_FLAGS,
     subcommands: ['list', 'allow', 'block', 'forget', 'rotate'],
-    run: trustCommand,
+    run: lazy(load.link, (m) => m.trustCommand),
   },
-  pair: { flags: PAIR_FLAGS, run: pairCommand },
-  output: { flags: OUTPUT_FLAGS, run: outputCommand },
-  ui: { flags: UI_FLAGS, run: uiCommand },
+  pair: { flags: PAIR_FLAGS, run: lazy(load.pair, (m) => m.pairCommand) },
+  output: { flags: OUTPUT_FLAGS, run: lazy(load.output, (m) => m.outputCommand) },
+  ui: { flags: CLIENT_FLAGS, run: lazy(load.ui, (m) => m.uiCommand) },
   plugin: {
     flags: PLUGIN_FLAGS,
     subcommands: [
@@ -132,15 +168,23 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       'enable',
       'disable',
     ],
-    run: pluginCommand,
+    run: lazy(load.plugin, (m) => m.pluginCommand),
   },
-  publisher: { flags: PUBLISHER_FLAGS, subcommands: ['trust', 'list', 'revoke'], run: publisherCommand },
-  scene: { flags: SCENE_FLAGS, subcommands: ['save', 'load', 'status', 'list', 'delete'], run: sceneCommand },
-  audit: { flags: AUDIT_FLAGS, run: auditCommand },
+  publisher: {
+    flags: PUBLISHER_FLAGS,
+    subcommands: ['trust', 'list', 'revoke'],
+    run: lazy(load.publisher, (m) => m.publisherCommand),
+  },
+  scene: {
+    flags: SCENE_FLAGS,
+    subcommands: ['save', 'load', 'status', 'list', 'delete'],
+    run: lazy(load.scene, (m) => m.sceneCommand),
+  },
+  audit: { flags: AUDIT_FLAGS, run: lazy(load.audit, (m) => m.auditCommand) },
   'ableton-link': {
     flags: ABLETON_LINK_FLAGS,
     subcommands: ['status', 'play', 'stop'],
-    run: abletonLinkCommand,
+    run: lazy(load.abletonLink, (m) => m.abletonLinkCommand),
   },
 };
 

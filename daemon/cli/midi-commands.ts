@@ -6,8 +6,6 @@ import { midiClockCommand } from './midi-clock-commands.ts';
 
 // `hana midi ports|monitor|learn|map list|map remove|clock`.
 
-export const MIDI_FLAGS = { home: 'string', json: 'boolean', timeout: 'string' } as const;
-
 type MappingView = {
   id: string;
   origin: string;

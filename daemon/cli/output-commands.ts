@@ -4,8 +4,6 @@ import { callOrReport, type Out, print } from './client-call.ts';
 
 // `hana output`: where to point the browser that shows the visuals.
 
-export const OUTPUT_FLAGS = { home: 'string', json: 'boolean', 'new-token': 'boolean' } as const;
-
 export async function outputCommand(args: Parsed, out: Out): Promise<number> {
   if (args.positionals.length) throw new UsageError('output takes no arguments');
   const rotate = args.flags['new-token'] === true;

@@ -5,18 +5,6 @@ import { callOrReport, type Out, print } from './client-call.ts';
 
 // `hana pair` on laptop A prints a code; `hana pair <code>` on laptop B pairs with A.
 
-export const PAIR_FLAGS = {
-  home: 'string',
-  json: 'boolean',
-  role: 'string',
-  expires: 'string',
-  peer: 'string',
-} as const;
-
-export const PAIR_USAGE = `  pair [--role performer|observer] [--expires 5m] [--json]
-                                             show a code to read out to the other laptop's operator
-  pair <code> [--peer HOST:PORT] [--json]    pair with the laptop showing that code`;
-
 /** "5m", "90s", "1h" or plain seconds, 10 s to 1 h. */
 export function parseExpiry(text: string): number {
   const m = /^(\d+)\s*(s|m|h)?$/.exec(text.trim());

@@ -28,28 +28,6 @@ import { notifyDaemon } from './publisher-commands.ts';
 // the operator's install/list/remove/enable/disable. Everything works on the home's files
 // directly; a running daemon is told to reload afterwards, and not needed.
 
-export const PLUGIN_FLAGS = {
-  home: 'string',
-  json: 'boolean',
-  out: 'string',
-  key: 'string',
-  pubkey: 'string',
-  force: 'boolean',
-  'passphrase-file': 'string',
-} as const;
-
-export const PLUGIN_USAGE = `  plugin keygen [--out DIR] [--passphrase-file FILE] [--force]
-                                             make a publisher key (passphrase: asked, or HANA_PUBLISHER_PASSPHRASE)
-  plugin sign <dir> [--key FILE] [--passphrase-file FILE]
-                                             sign a plugin folder (writes plugin.sig)
-  plugin verify <dir|archive> [--pubkey KEY] [--json]
-                                             check a plugin's signature against trusted publishers (and KEY)
-  plugin pack <dir> [--out FILE]             make a .hana-plugin archive of a signed folder
-  plugin audit <dir|archive> [--json]        what a plugin declares and what its code tries, before install
-  plugin install <archive|dir> [--force]     verify and install (--force: replace the same version)
-  plugin list [--json]                       installed plugins, each re-verified
-  plugin remove|enable|disable <id>          uninstall, allow (clears quarantine), or stop a plugin`;
-
 const SUBCOMMANDS: Record<string, { flags: readonly string[]; args: 0 | 1; usage: string }> = {
   keygen: { flags: ['out', 'passphrase-file', 'force', 'json'], args: 0, usage: 'plugin keygen [--out DIR]' },
   sign: { flags: ['key', 'passphrase-file', 'json'], args: 1, usage: 'plugin sign <dir> [--key FILE]' },

@@ -10,20 +10,6 @@ import { table } from './format.ts';
 // `hana publisher trust|list|revoke`: which plugin publishers this installation runs code from.
 // These work on <home>/publishers.json directly, with or without a running daemon.
 
-export const PUBLISHER_FLAGS = {
-  home: 'string',
-  json: 'boolean',
-  name: 'string',
-  reason: 'string',
-  force: 'boolean',
-} as const;
-
-export const PUBLISHER_USAGE = `  publisher trust <public-key|publisher.pub> [--name NAME] [--force]
-                                             run plugins signed by this key
-  publisher list [--json]                    trusted and revoked plugin publishers
-  publisher revoke <key-id|public-key> [--reason TEXT]
-                                             stop running its plugins, for good`;
-
 /** A public key given as base64 or as the path of a publisher.pub file. */
 export async function publicKeyArg(arg: string): Promise<string> {
   if (publicKeyFromBase64(arg.trim())) return arg.trim();

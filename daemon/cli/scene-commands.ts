@@ -1,31 +1,14 @@
-import { shortId } from '../../trust-store/device-id.ts';
-import type { FadeViewStatus, LaunchStatus } from '../scenes/fade-view.ts';
+import type { FadeViewStatus } from '../scenes/fade-view.ts';
 import { launchOptions } from '../scenes/launch-spec.ts';
 import type { LaunchResult } from '../scenes/launcher.ts';
 import type { SaveResult, SceneInfo } from '../scenes/scenes.ts';
 import { type Parsed, UsageError } from './args.ts';
 import { callOrReport, type Out, print } from './client-call.ts';
 import { formatValue, printable, table } from './format.ts';
+import { launchText } from './launch-line.ts';
 
 // `hana scene save <name> [--only PATTERN] [--force] | load <name> [--fade F] [--at A] | status |
 // list [--json] | delete <name>`.
-
-export const SCENE_FLAGS = {
-  home: 'string',
-  json: 'boolean',
-  only: 'string',
-  force: 'boolean',
-  fade: 'string',
-  at: 'string',
-} as const;
-
-export const SCENE_USAGE = `  scene save <name> [--only PATTERN] [--force]  save current values (sealed) as a scene
-  scene load <name> [--fade 2s|4b] [--at bar|beat|now]
-                                             apply a scene (replicates to peers); --at bar|beat
-                                             starts it on the shared beat on every laptop, and
-                                             --fade glides floats and colours over seconds or beats
-  scene status [--json]                      launches waiting for their beat or fading
-  scene list [--json] | scene delete <name>  saved scenes`;
 
 type Ok<T> = Extract<T, { ok: true }>;
 
@@ -51,29 +34,6 @@ function listText(scenes: SceneInfo[]): string {
   ]);
   const why = scenes.filter((s) => s.error).map((s) => `${printable(s.name)}: ${printable(s.error!)}`);
   return why.length ? `${rows}\n\nunreadable:\n${why.map((w) => `  ${w}`).join('\n')}` : rows;
-}
-
-/** One launch in words: what, when, how long, and how far it got on this laptop. */
-export function launchText(l: LaunchStatus): string {
-  const when =
-    l.startBeat === null ? `at session ${l.startMs.toFixed(1)} ms` : `on beat ${l.startBeat.toFixed(2)}`;
-  const head = `${l.scene} from ${shortId(l.origin)} ${when}, fade ${l.fade}`;
-  switch (l.state) {
-    case 'pending':
-      return `${head}: waiting (${l.fading} parameter(s))`;
-    case 'active':
-      return `${head}: fading (${l.fading} parameter(s)), started at beat ${l.startedAt?.beat?.toFixed(3) ?? '?'}`;
-    case 'done':
-      return `${head}: done${l.startedAt ? `, started at beat ${l.startedAt.beat?.toFixed(3) ?? '?'}` : ''}`;
-    case 'ignored':
-      return `${head}: not rendered (${l.note ?? 'no targets'})`;
-  }
-}
-
-/** The `launch` line of `hana status`: only while something waits or fades. */
-export function launchLine(s: FadeViewStatus | undefined): string | undefined {
-  const live = s?.launches.filter((l) => l.state === 'pending' || l.state === 'active') ?? [];
-  return live.length ? live.map(launchText).join('; ') : undefined;
 }
 
 function statusText(s: FadeViewStatus): string {

@@ -9,18 +9,6 @@ import { createLogger } from '../log.ts';
 import { type Parsed, portFlag } from './args.ts';
 import type { Out } from './client-call.ts';
 
-export const START_FLAGS = {
-  home: 'string',
-  config: 'string',
-  'osc-port': 'string',
-  'osc-bind': 'string',
-  'peer-port': 'string',
-  name: 'string',
-  'log-level': 'string',
-  'log-json': 'boolean',
-  'ableton-link': 'boolean',
-} as const;
-
 /** Runs the daemon in the foreground until SIGINT/SIGTERM. Resolves with the exit code. */
 export async function startCommand(args: Parsed, out: Out): Promise<number> {
   const home = resolveHome(args.flags.home as string | undefined);

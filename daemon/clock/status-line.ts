@@ -1,4 +1,4 @@
-import { shortId } from '../../trust-store/device-id.ts';
+import { shortId } from '../../trust-store/short-id.ts';
 import type { ClockReading } from './session-clock.ts';
 
 // The `clock` line of `hana status`: the shared beat, its tempo, and whose clock it follows, in

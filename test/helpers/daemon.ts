@@ -33,11 +33,16 @@ const NODE_ARGS = ['--no-node-snapshot', '--max-semi-space-size=16'];
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
-/** Runs `hana <args>` to completion (bounded by timeoutMs). */
-export function runCli(args: readonly string[], timeoutMs = PROCESS_START_MS): Promise<CliResult> {
+/** Runs `hana <args>` to completion (bounded by timeoutMs); `node` adds Node options and environment. */
+export function runCli(
+  args: readonly string[],
+  timeoutMs = PROCESS_START_MS,
+  node: { args?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, BIN, ...args], {
+    const child = spawn(process.execPath, [...NODE_ARGS, ...(node.args ?? []), BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...node.env },
     });
     let stdout = '';
     let stderr = '';

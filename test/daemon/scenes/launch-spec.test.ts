@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { launchLine, launchText } from '../../../daemon/cli/scene-commands.ts';
+import { launchLine, launchText } from '../../../daemon/cli/launch-line.ts';
 import type { LaunchStatus } from '../../../daemon/scenes/fade-view.ts';
 import { glides, interpolate } from '../../../daemon/scenes/interpolate.ts';
 import {
