@@ -3,6 +3,7 @@ import type { ConsoleConfig } from '../config/console-schema.ts';
 import type { Handlers } from '../control/server.ts';
 import type { Logger } from '../log.ts';
 import { loadOrCreateToken } from '../output/token-file.ts';
+import { CHANNELS } from '../reasons.ts';
 import type { Store } from '../state/store.ts';
 import { createBridge, NO_STREAM } from './bridge.ts';
 import { consolePluginHandlers } from './plugin-handlers.ts';
@@ -36,9 +37,21 @@ function outputOrigin(handlers: Handlers): string | undefined {
   }
 }
 
+/** Which refusal codes are security events, by channel: the page marks those. */
+const SECURITY_CODES = Object.fromEntries(
+  Object.entries(CHANNELS).map(([channel, spec]) => [
+    channel,
+    spec.reasons.filter((r) => r.security).map((r) => r.code),
+  ]),
+);
+
 export async function startConsole(init: ConsoleInit): Promise<ConsoleServer> {
   const answer = createBridge({
-    handlers: { ...init.handlers, ...consolePluginHandlers(init.home, init.handlers) },
+    handlers: {
+      ...init.handlers,
+      ...consolePluginHandlers(init.home, init.handlers),
+      'console.reasons': () => SECURITY_CODES,
+    },
     ...(init.audit && { audit: init.audit }),
   });
   return startConsoleServer({

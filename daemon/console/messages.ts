@@ -30,6 +30,7 @@ export const READ_METHODS = [
   'scene.status',
   'audit.query',
   'output.url',
+  'console.reasons',
 ] as const;
 
 /** Actions: each is audited with writer `ui` (a value change by the store, the rest here). */

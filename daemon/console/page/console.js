@@ -72,6 +72,27 @@ function call(method, params = {}) {
   });
 }
 
+/**
+ * Puts `fresh` (each with data-key and data-shape) into `box`, keeping the rows already there
+ * whose key and shape are unchanged and updating their text in place: a table refreshed every
+ * second must not swap a button from under the operator's pointer.
+ */
+function syncChildren(box, fresh) {
+  const old = new Map([...box.children].map((c) => [c.dataset.key, c]));
+  const next = fresh.map((f) => {
+    const o = f.dataset.key === undefined ? undefined : old.get(f.dataset.key);
+    if (!o || o.dataset.shape !== f.dataset.shape || o.children.length !== f.children.length) return f;
+    for (const a of f.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+    const oc = [...o.children];
+    [...f.children].forEach((c, i) => {
+      if (!oc[i].querySelector('button, input') && !oc[i].isEqualNode(c)) oc[i].replaceWith(c);
+    });
+    return o;
+  });
+  if (next.length !== box.children.length || next.some((n, i) => box.children[i] !== n))
+    box.replaceChildren(...next);
+}
+
 const say = (id, text, bad = false) => {
   $(id).textContent = text;
   $(id).classList.toggle('bad', bad);
@@ -344,26 +365,29 @@ function renderPeers(id, peers, trust) {
     return '';
   };
   const body = $('peer-table').tBodies[0];
-  body.replaceChildren(
-    ...[...rows.values()].map((r) =>
-      el(
-        'tr',
-        { 'data-peer': r.id, 'data-state': r.state },
-        el('td', {}, r.name ?? ''),
-        el('td', { class: 'mono', title: r.id }, short(r.id)),
-        el('td', { class: `state s-${r.state}` }, r.state),
-        el('td', {}, r.role ?? ''),
-        el('td', {}, ms(r.rttMs)),
-        el('td', {}, ms(r.clock?.offsetMs ?? r.sync?.offsetMs)),
-        el('td', { class: 'why' }, why(r)),
-        el('td', {}, peerActions(r.id, r.role, r.state)),
-      ),
+  const fresh = [...rows.values()].map((r) =>
+    el(
+      'tr',
+      { 'data-key': r.id, 'data-shape': `${r.state}|${r.role}`, 'data-peer': r.id, 'data-state': r.state },
+      el('td', {}, r.name ?? ''),
+      el('td', { class: 'mono', title: r.id }, short(r.id)),
+      el('td', { class: `state s-${r.state}` }, r.state),
+      el('td', {}, r.role ?? ''),
+      el('td', {}, ms(r.rttMs)),
+      el('td', {}, ms(r.clock?.offsetMs ?? r.sync?.offsetMs)),
+      el('td', { class: 'why' }, why(r)),
+      el('td', {}, peerActions(r.id, r.role, r.state)),
     ),
   );
   if (rows.size === 0)
-    body.append(
-      el('tr', {}, el('td', { colSpan: 8, class: 'muted' }, 'No peers yet: pair with another laptop below.')),
+    fresh.push(
+      el(
+        'tr',
+        { 'data-key': '' },
+        el('td', { colSpan: 8, class: 'muted' }, 'No peers yet: pair with another laptop below.'),
+      ),
     );
+  syncChildren(body, fresh);
   const h = trust.held ?? [];
   $('held').hidden = h.length === 0;
   $('held').textContent = h
@@ -408,46 +432,50 @@ function renderPlugins(installed, runtime) {
     });
     return b;
   };
-  body.replaceChildren(
-    ...(installed.plugins ?? []).map((p) => {
-      const r = live.get(p.id);
-      const state = p.quarantined
-        ? `quarantined: ${p.quarantined.reason}`
-        : !p.enabled
-          ? 'disabled'
-          : (r?.state ?? 'not running');
-      const fps = fpsOf(r);
-      return el(
-        'tr',
-        {
-          'data-plugin': p.id,
-          'data-state': p.quarantined ? 'quarantined' : p.enabled ? (r?.state ?? 'stopped') : 'disabled',
-        },
-        el('td', {}, p.id),
-        el('td', {}, p.publisherName ?? p.publisherKeyId),
-        el('td', {}, p.version),
-        el('td', { class: p.quarantined ? 'state bad' : 'state' }, state),
-        el('td', {}, fps === undefined ? '–' : String(Math.round(fps))),
-        el('td', {}, String(r?.overruns ?? 0)),
-        el('td', {}, String(r?.restarts ?? 0)),
-        el(
-          'td',
-          { class: 'actions' },
-          p.quarantined || !p.enabled ? change(p.id, 'enable') : change(p.id, 'disable'),
-          change(p.id, 'remove'),
-        ),
-      );
-    }),
-  );
-  if (body.rows.length === 0)
-    body.append(el('tr', {}, el('td', { colSpan: 8, class: 'muted' }, 'No plugins installed.')));
+  const fresh = (installed.plugins ?? []).map((p) => {
+    const r = live.get(p.id);
+    const state = p.quarantined
+      ? `quarantined: ${p.quarantined.reason}`
+      : !p.enabled
+        ? 'disabled'
+        : (r?.state ?? 'not running');
+    const fps = fpsOf(r);
+    return el(
+      'tr',
+      {
+        'data-key': p.id,
+        'data-shape': p.quarantined || !p.enabled ? 'off' : 'on',
+        'data-plugin': p.id,
+        'data-state': p.quarantined ? 'quarantined' : p.enabled ? (r?.state ?? 'stopped') : 'disabled',
+      },
+      el('td', {}, p.id),
+      el('td', {}, p.publisherName ?? p.publisherKeyId),
+      el('td', {}, p.version),
+      el('td', { class: p.quarantined ? 'state bad' : 'state' }, state),
+      el('td', {}, fps === undefined ? '–' : String(Math.round(fps))),
+      el('td', {}, String(r?.overruns ?? 0)),
+      el('td', {}, String(r?.restarts ?? 0)),
+      el(
+        'td',
+        { class: 'actions' },
+        p.quarantined || !p.enabled ? change(p.id, 'enable') : change(p.id, 'disable'),
+        change(p.id, 'remove'),
+      ),
+    );
+  });
+  if (fresh.length === 0)
+    fresh.push(
+      el('tr', { 'data-key': '' }, el('td', { colSpan: 8, class: 'muted' }, 'No plugins installed.')),
+    );
+  syncChildren(body, fresh);
 }
 
 // ---- Scenes and audit -------------------------------------------------------------------
 
 function renderScenes(list) {
-  $('scene-list').replaceChildren(
-    ...(list.scenes ?? []).map((s) => {
+  syncChildren(
+    $('scene-list'),
+    (list.scenes ?? []).map((s) => {
       const name = typeof s === 'string' ? s : s.name;
       const b = el('button', { type: 'button', 'aria-label': `load scene ${name}` }, 'Load');
       b.addEventListener('click', async () => {
@@ -458,7 +486,7 @@ function renderScenes(list) {
           say('scene-result', e.message, true);
         }
       });
-      return el('li', {}, el('span', {}, name), ' ', b);
+      return el('li', { 'data-key': name }, el('span', {}, name), ' ', b);
     }),
   );
 }
@@ -490,9 +518,17 @@ function renderAudit(r) {
 
 // ---- Security and health ----------------------------------------------------------------
 
-// Which reasons are security events: every one but plain bad input (docs/reasons.md).
-const PLAIN =
-  /not-found|unknown-address|wrong-type|wrong-arity|not-finite|out-of-range|truncated|tcp-idle|tcp-evicted|bad-pattern/;
+/** Security codes by channel (docs/reasons.md), asked of the daemon once per connection. */
+let securityCodes = {};
+const CHANNEL = {
+  input: 'input',
+  console: 'console',
+  output: 'output',
+  oscquery: 'oscquery',
+  peers: 'link',
+  mdns: 'mdns',
+};
+const isSecurity = (where, reason) => (securityCodes[CHANNEL[where]] ?? []).includes(reason);
 
 function renderHealth(s, out) {
   const rows = [];
@@ -510,7 +546,7 @@ function renderHealth(s, out) {
     ...rows.map((r) =>
       el(
         'tr',
-        { class: PLAIN.test(r.reason) ? '' : 'security', 'data-reason': r.reason },
+        { class: isSecurity(r.where, r.reason) ? 'security' : '', 'data-reason': r.reason },
         el('td', {}, r.where),
         el('td', {}, r.reason),
         el('td', {}, String(r.n)),
@@ -585,6 +621,7 @@ async function refresh() {
 
 async function loadAll() {
   try {
+    securityCodes = await call('console.reasons');
     const r = await call('params');
     renderParams(r.params);
   } catch (e) {
