@@ -17,8 +17,8 @@ import {
   type Check,
   checkHost,
   checkOrigin,
+  checkToken,
   pageUrl,
-  tokenMatches,
 } from '../output/guard.ts';
 import { loadPageFiles, SECURITY_HEADERS } from '../output/page-files.ts';
 import type { ReasonCode } from '../reasons.ts';
@@ -84,6 +84,7 @@ const HIGH_WATER = 4 << 20;
 const RENAME: Partial<Record<ReasonCode<'output'>, Reason>> = {
   'output-bad-host': 'console-bad-host',
   'output-bad-origin': 'console-bad-origin',
+  'output-bad-token': 'console-bad-token',
 };
 
 const asConsole = (c: Check): Refusal | undefined =>
@@ -101,26 +102,19 @@ const asConsole = (c: Check): Refusal | undefined =>
  * (what a page elsewhere that once held the console's address would send) is refused and named.
  */
 function checkConsoleToken(token: string, url: URL, referer: string | undefined): Refusal | undefined {
-  if (tokenMatches(token, url.searchParams.get('token'))) return undefined;
+  const refused = asConsole(checkToken(token, url));
+  if (!refused) return undefined;
   let inReferer = false;
   try {
     inReferer = referer !== undefined && new URL(referer).searchParams.has('token');
   } catch {}
-  if (inReferer)
-    return {
-      ok: false,
-      status: 403,
-      reason: 'console-referer-token',
-      message: 'console request with a token in its Referer only: tokens are taken from the URL',
-    };
-  return {
-    ok: false,
-    status: 403,
-    reason: 'console-bad-token',
-    message: url.searchParams.has('token')
-      ? 'console request with a wrong token'
-      : 'console request without a token',
-  };
+  return inReferer
+    ? {
+        ...refused,
+        reason: 'console-referer-token',
+        message: 'console request with a token in its Referer only: tokens are taken from the URL',
+      }
+    : refused;
 }
 
 function csp(frame: string | undefined): string {
