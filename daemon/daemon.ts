@@ -167,6 +167,8 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   const { maxDriftMs } = config.sync;
   // Kept whatever storage.persist says: a restart must never reissue a stamp peers have seen.
   const mark = openClockMark({ home: init.home, maxDriftMs, log, firstStart: loaded.created });
+  // The first lease is written now, off the event loop, not by the show's first write.
+  mark.ahead(Date.now());
   const hlc = createHlc({ node: () => identity.deviceId, maxDriftMs, mark });
   const store = createStore({
     registry: registry.stored,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,12 @@ function run(h: string, wall: { now: number }) {
   const mark = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now });
   const hlc = createHlc({ node: 'n1', now, maxDriftMs: MAX_DRIFT, mark });
   return { mark, hlc, lines };
+}
+
+/** Waits (bounded) until no write ahead is under way. */
+async function settled(mark: ReturnType<typeof openClockMark>): Promise<void> {
+  for (let i = 0; i < 500 && mark.status().pending !== null; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(mark.status().pending, null, 'the write ahead did not finish within 5 s');
 }
 
 const maxOf = (stamps: Stamp[]) => stamps.reduce((a, b) => (compareStamps(a, b) >= 0 ? a : b));
@@ -98,6 +105,50 @@ describe('the clock high-water mark', () => {
     // 10 s / 0.5 s lease = 20 leases, plus the first write.
     assert.ok(writes >= 20 && writes <= 21, `${writes} writes`);
     assert.equal(failures, 0);
+  });
+
+  // Issue 18's profile of OSC ingest named this: a synchronous fsync on the stamp path once per
+  // lease, stalling everything behind it for as long as the disk took.
+  it('writes the next lease ahead in the background: at a steady stamp rate no stamp waits on a write', async () => {
+    const h = await home();
+    const wall = { now: 9_000_000 };
+    const { hlc, mark } = run(h, wall);
+    hlc.tick(); // the first stamp of a run has nothing ahead of it: one synchronous write
+    const synchronous = () => mark.status().writes - mark.status().background;
+    assert.equal(synchronous(), 1);
+    for (let i = 0; i < 5000; i++) {
+      wall.now += 1;
+      const s = hlc.tick();
+      const onDisk = JSON.parse(readFileSync(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
+      assert.ok(s.t < onDisk, `stamp ${s.t} issued under the mark on disk (${onDisk})`);
+      // The disk keeps up: what is being written ahead lands before the next stamp.
+      if (mark.status().pending !== null) await settled(mark);
+    }
+    assert.equal(synchronous(), 1, 'no other synchronous write');
+    assert.ok(mark.status().background >= 9, `${mark.status().background} writes ahead in 5 s`);
+    assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE], 'no temp file left');
+  });
+
+  it('a disk slower than half a lease falls back to the synchronous write, and a late write ahead never lowers the mark', async () => {
+    const h = await home();
+    const wall = { now: 9_000_000 };
+    const { hlc, mark } = run(h, wall);
+    const issued: Stamp[] = [];
+    // No await: the writes ahead cannot finish while 3 s of stamps go by.
+    for (let i = 0; i < 3000; i++) {
+      wall.now += 1;
+      issued.push(hlc.tick());
+      const onDisk = JSON.parse(readFileSync(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
+      assert.ok(issued.at(-1)!.t < onDisk);
+    }
+    assert.notEqual(mark.status().pending, null, 'a write ahead is still under way');
+    const before = mark.status().writes;
+    assert.ok(before >= 6, `${before} synchronous writes`);
+    await settled(mark);
+    const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
+    assert.ok(onDisk > maxOf(issued).t, 'the stale write ahead was dropped, not renamed over the newer mark');
+    assert.equal(mark.status().writes, before);
+    assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
   });
 
   it('remote stamps at the drift bound, however many, write no more than once per lease', async () => {
