@@ -27,6 +27,12 @@ import type { SyncUpdate } from './v2/pack.ts';
 export type OutboxInit = {
   /** Current entry for a path; undefined when it no longer exists (then nothing is sent). */
   entryOf(path: string): SyncEntry | undefined;
+  /**
+   * Whether a queued entry may still go under this daemon's name: the wire leaves the stamp's
+   * node implicit (it is the batch's origin), so a value stamped before an identity rotation
+   * must not leave after it. One that may not goes as its path's current entry instead.
+   */
+  owns?(entry: SyncEntry): boolean;
   /** Packs updates into datagrams (the codec's packUpdates); throws RangeError for an entry too big. */
   pack(updates: readonly SyncUpdate[]): Uint8Array[];
   send(datagram: Uint8Array): void;
@@ -184,7 +190,9 @@ export function createOutbox(init: OutboxInit): Outbox {
     const updates: SyncUpdate[] = [];
     let used = 0;
     while (used < queue.length && updates.length < limit) {
-      updates.push({ ...queue[used++]!, seq: nextSeq++ });
+      const e = queue[used++]!;
+      if (init.owns && !init.owns(e)) dirty.add(e.path);
+      else updates.push({ ...e, seq: nextSeq++ });
     }
     // splice is O(n) per flush, not per entry: a flush takes many.
     if (used > 0) queue = used === queue.length ? [] : queue.slice(used);

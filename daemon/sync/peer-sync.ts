@@ -101,6 +101,7 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
   // ── updates out ──
   const outbox = createOutbox({
     entryOf: init.entryOf,
+    owns: (e) => e.stamp.node === init.self(),
     pack: (u) => packUpdates(u, init.self(), init.sign),
     send: init.send,
     onUnsendable: (path, err) => init.onUnsendable(path, err.message),

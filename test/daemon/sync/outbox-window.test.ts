@@ -48,7 +48,7 @@ const signer = createSigner(() => identity);
 /** An outbox reading `current`, signing with the real key and counting the signatures it makes. */
 function signingOutbox(
   current: Map<string, SyncEntry>,
-  init: Pick<OutboxInit, 'send' | 'now' | 'window' | 'maxWindow' | 'maxQueued'>,
+  init: Pick<OutboxInit, 'send' | 'now' | 'window' | 'maxWindow' | 'maxQueued' | 'owns'>,
 ) {
   let signatures = 0;
   const outbox = createOutbox({
@@ -317,5 +317,32 @@ describe('outbox window: a lying peer', () => {
       assert.ok(st.dirty <= 7, `dirty ${st.dirty}`);
     }
     assert.equal(s.signatures(), s.outbox.stats().datagrams);
+  });
+});
+
+describe('outbox window: an identity rotation', () => {
+  it('a value queued under the old device ID does not leave under the new one: its path goes with its current entry', () => {
+    const current = new Map<string, SyncEntry>();
+    const sent: SyncEntry[] = [];
+    let self = 'OLD';
+    const { outbox } = signingOutbox(current, {
+      send(bytes) {
+        const r = decodeSync(bytes, NODE);
+        assert.ok(r.ok && r.msg.kind === 'updates');
+        sent.push(...r.msg.batch.entries);
+      },
+      now: () => 0,
+      window: 4,
+      owns: (e) => e.stamp.node === self,
+    });
+    const old: SyncEntry = { path: '/a', value: 1, stamp: { t: 1_700_000_000_000, c: 0, node: 'OLD' } };
+    outbox.mark('/a', old);
+    self = NODE; // rotated before the flush
+    current.set('/a', { path: '/a', value: 2, stamp: { t: 1_700_000_000_001, c: 0, node: NODE } });
+    outbox.flush();
+    assert.deepEqual(
+      sent.map((e) => e.value),
+      [2],
+    );
   });
 });
