@@ -1,9 +1,10 @@
 // Replication, four scenarios, each beside a baseline measured in the same run:
 //  0. what signatures cost (sync-signing.ts): propagation, bytes and CPU per update, signed
 //     next to unsigned;
-//  1. propagation on loopback: an OSC message into daemon A → applied on daemon B, seen as B's
-//     OSC feedback arriving here, at 1k updates/s; baseline: the same two UDP hops through a bare
-//     relay socket (send → relay → receive), and a bare one-way hop;
+//  1. a fader on loopback: OSC messages into daemon A → applied on daemon B (over the verified
+//     DTLS link), seen as B's OSC feedback arriving here, at 1k and 5k updates/s for 3 s each:
+//     the share of the fader's values that arrived, and their p50/p99; baseline at the same
+//     rate: the same two UDP hops through a bare relay socket (send → relay → receive);
 //  2. coalescing: 10k updates/s into A for one second, on one path and spread over 1,000 paths:
 //     sync datagrams and bytes per update A sent to B, against the entry's own path + value +
 //     stamp bytes;
@@ -11,6 +12,7 @@
 //     while both sides write; time from heal until all three agree (root only).
 // Daemons are real child processes; traffic stays on 127.0.0.0/8 or inside namespaces made here.
 import { createSocket, type Socket } from 'node:dgram';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callDaemon } from '../../daemon/control/client.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
@@ -22,8 +24,9 @@ import { signing } from './sync-signing.ts';
 
 type Report = (line: string) => void;
 
-const RATE = 1000;
-const SAMPLES = 3000;
+/** The fader rates the propagation scenario runs at, updates/s (issue 18: controllers send 1–5k/s). */
+const RATES = [1000, 5000];
+const SECONDS = 3;
 const pct = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
@@ -53,45 +56,55 @@ function summary(lat: number[]): string {
   return `p50 ${us(pct(lat, 50))}, p99 ${us(pct(lat, 99))} (n=${lat.length})`;
 }
 
-async function bareHops(report: Report): Promise<void> {
+/** The baseline: the same two UDP hops through a bare relay socket, at `rate` for SECONDS. */
+async function bareRelay(report: Report, rate: number): Promise<void> {
   const rx = await bindSocket();
   const relay = await bindSocket();
   const tx = await bindSocket();
+  const count = rate * SECONDS;
   const sentAt = new Map<number, number>();
-  const oneWay: number[] = [];
-  const twoHop: number[] = [];
-  let mode: 'one' | 'two' = 'one';
+  const lat: number[] = [];
   relay.on('message', (m) => relay.send(m, portOf(rx), '127.0.0.1'));
   rx.on('message', (m) => {
     const t = sentAt.get(m.readUInt32BE(0));
-    if (t !== undefined) (mode === 'one' ? oneWay : twoHop).push(now() - t);
+    if (t !== undefined) lat.push(now() - t);
   });
-  for (const m of ['one', 'two'] as const) {
-    mode = m;
-    await paced(SAMPLES, RATE, (i) => {
-      const b = Buffer.alloc(40);
-      b.writeUInt32BE(i, 0);
-      sentAt.set(i, now());
-      tx.send(b, m === 'one' ? portOf(rx) : portOf(relay), '127.0.0.1');
-    });
-    await sleep(100);
-    sentAt.clear();
-  }
-  report(`  baseline bare UDP one-way          ${summary(oneWay)}`);
-  report(`  baseline bare UDP two hops (relay)  ${summary(twoHop)}`);
+  await paced(count, rate, (i) => {
+    const b = Buffer.alloc(40);
+    b.writeUInt32BE(i, 0);
+    sentAt.set(i, now());
+    tx.send(b, portOf(relay), '127.0.0.1');
+  });
+  await sleep(200);
+  report(`  ${rate}/s  baseline bare UDP two hops (relay)    ${delivered(lat, count)}`);
   for (const s of [rx, relay, tx]) s.close();
 }
 
-async function pair(feedbackPort: number, params?: object): Promise<{ a: TestDaemon; b: TestDaemon }> {
+/** Share of `count` values that arrived, and their latency. */
+function delivered(lat: number[], count: number): string {
+  return `delivered ${((100 * lat.length) / count).toFixed(1)} % (${lat.length}/${count}), ${summary(lat)}`;
+}
+
+async function pair(
+  feedbackPort: number,
+  params?: object,
+  sync?: object,
+): Promise<{ a: TestDaemon; b: TestDaemon }> {
   const b = await startDaemon({
     config: {
       name: 'bee',
       osc: { feedback: { targets: [{ host: '127.0.0.1', port: feedbackPort }] } },
       ...(params && { params }),
+      ...(sync && { sync }),
     },
   });
   const a = await startDaemon({
-    config: { name: 'ay', peers: { static: [`127.0.0.1:${b.peerPort}`] }, ...(params && { params }) },
+    config: {
+      name: 'ay',
+      peers: { static: [`127.0.0.1:${b.peerPort}`] },
+      ...(params && { params }),
+      ...(sync && { sync }),
+    },
   });
   const linked = await eventually(
     async () => (await a.status()).sync.links === 1 && (await b.status()).sync.links === 1,
@@ -111,37 +124,60 @@ async function syncView(d: TestDaemon, peer: string): Promise<PeerSyncView> {
   return v;
 }
 
-async function propagation(report: Report): Promise<void> {
+/** `sync` overrides both daemons' sync config (to compare settings by hand; the bench runs the defaults). */
+export async function propagation(report: Report, sync?: object, rates = RATES): Promise<void> {
   const fb = await bindSocket();
-  const { a, b } = await pair(portOf(fb));
+  const { a, b } = await pair(portOf(fb), undefined, sync);
   const tx = await bindSocket();
   try {
-    // Each update carries a distinct value; B's feedback echoes it back with the path.
-    const sentAt = new Map<number, number>();
-    const lat: number[] = [];
-    fb.on('message', (m) => {
-      const d = decodeOscPacket(m, { maxBytes: 2048, maxDepth: 2 });
-      if (!d.ok || d.packet.kind !== 'message' || d.packet.address !== '/layer/1/hue') return;
-      const v = Math.round((d.packet.args[0]?.value as number) * 1e6);
-      const t = sentAt.get(v);
-      if (t !== undefined) {
-        lat.push(now() - t);
-        sentAt.delete(v);
-      }
-    });
-    const value = (i: number) => (i + 1) / (SAMPLES + 2);
-    await paced(SAMPLES, RATE, (i) => {
-      sentAt.set(Math.round(value(i) * 1e6), now());
-      tx.send(
-        encodeOscPacket(oscMessage('/layer/1/hue', [{ type: 'f', value: value(i) }])),
-        a.udpPort,
-        '127.0.0.1',
+    for (const rate of rates) {
+      // The figures depend on what else the laptop is doing: say how loaded it was.
+      report(
+        `  load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
       );
-    });
-    await sleep(500);
-    report(
-      `  hana OSC in on A → applied on B → B's feedback here  ${summary(lat)}  lost ${SAMPLES - lat.length}`,
-    );
+      await bareRelay(report, rate);
+      const count = rate * SECONDS;
+      // Each update carries a distinct value i/(count+1); B's feedback echoes it back with the
+      // path. A float32 keeps far more precision than the step, so the index comes back exact.
+      const sentAt = new Map<number, number>();
+      const lat: number[] = [];
+      const onFeedback = (m: Buffer) => {
+        const d = decodeOscPacket(m, { maxBytes: 2048, maxDepth: 2 });
+        if (!d.ok || d.packet.kind !== 'message' || d.packet.address !== '/layer/1/hue') return;
+        const i = Math.round((d.packet.args[0]?.value as number) * (count + 1));
+        const t = sentAt.get(i);
+        if (t !== undefined) {
+          lat.push(now() - t);
+          sentAt.delete(i);
+        }
+      };
+      fb.on('message', onFeedback);
+      const before = await syncView(a, b.deviceId);
+      const heardBefore = (await syncView(b, a.deviceId)).received;
+      await paced(count, rate, (i) => {
+        sentAt.set(i + 1, now());
+        tx.send(
+          encodeOscPacket(oscMessage('/layer/1/hue', [{ type: 'f', value: (i + 1) / (count + 1) }])),
+          a.udpPort,
+          '127.0.0.1',
+        );
+      });
+      await sleep(500);
+      fb.off('message', onFeedback);
+      const after = await syncView(a, b.deviceId);
+      const heard = (await syncView(b, a.deviceId)).received - heardBefore;
+      const dg = after.datagrams - before.datagrams;
+      const perDatagram = (after.sent - before.sent) / Math.max(1, dg);
+      report(
+        `  ${rate}/s  hana OSC in on A → B → B's feedback  ${delivered(lat, count)}; ` +
+          `sync: A sent ${after.sent - before.sent} updates, B received ${heard}; ` +
+          `${perDatagram.toFixed(2)} updates per sync datagram, retransmits ${after.retransmits - before.retransmits}, ` +
+          `coalesced ${(after.coalesced ?? 0) - (before.coalesced ?? 0)}, window ${after.window}, srtt ${after.srttMs?.toFixed(1) ?? '–'} ms`,
+      );
+      await sleep(300);
+    }
   } finally {
     tx.close();
     fb.close();
@@ -266,8 +302,9 @@ export async function run(report: Report): Promise<void> {
     'signed writes next to the same run without signatures (two sync services, loopback UDP, 1k updates/s):',
   );
   await signing(report);
-  report('propagation at 1k updates/s on loopback:');
-  await bareHops(report);
+  report(
+    `a fader at ${RATES.map((r) => `${r / 1000}k`).join(' and ')} updates/s on loopback, ${SECONDS} s each:`,
+  );
   await propagation(report);
   report('coalescing:');
   await coalescing(report);
