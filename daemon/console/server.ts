@@ -326,13 +326,16 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
     });
   });
 
-  // Changes are gathered per path (the last value wins) and sent once a frame, so a fader
-  // written 1,000 times a second costs each page 60 small messages, never a backlog.
+  // Changes are gathered per path (the last value wins) and sent at most once a frame, so a
+  // fader written 1,000 times a second costs each page 60 small messages, never a backlog. A
+  // change after a quiet frame leaves at the end of its event-loop turn, not a frame later.
   const coalesceMs = init.coalesceMs ?? 16;
   const pending = new Map<string, { path: string; value: unknown; source: string }>();
   let timer: NodeJS.Timeout | undefined;
+  let lastFlush = -Infinity;
   const flush = () => {
     timer = undefined;
+    lastFlush = performance.now();
     if (pending.size === 0) return;
     const text = JSON.stringify({ type: 'changes', changes: [...pending.values()] });
     pending.clear();
@@ -349,7 +352,7 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
   const unsubscribe = init.store.subscribe((changes: readonly Change[]) => {
     if (pages.size === 0) return;
     for (const c of changes) pending.set(c.path, { path: c.path, value: c.value, source: c.source });
-    timer ??= setTimeout(flush, coalesceMs);
+    timer ??= setTimeout(flush, Math.max(0, lastFlush + coalesceMs - performance.now()));
   });
 
   const port = await listenOrFallback(server, init.port, init.bind, (busy) =>
