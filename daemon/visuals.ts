@@ -8,8 +8,11 @@ import type { Handlers } from './control/server.ts';
 import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
 import { readMaster, watchMaster } from './output/master.ts';
-import { type LayerPlan, readMix, watchMix } from './output/mix.ts';
+import { type LayerPlan, readMix, touchesMix } from './output/mix.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
+import { createShaderFaults } from './output/shader-faults.ts';
+import { planShaders } from './output/shader-plan.ts';
+import { createShaderInputs, type ShaderPlan, shaderTableJson } from './output/shaders.ts';
 import { loadOrCreateToken, rotateToken } from './output/token-file.ts';
 import { pluginRuntimeHandlers } from './plugins/handlers.ts';
 import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
@@ -55,8 +58,38 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
   const close = async () => {
     for (const c of closers.reverse()) await c();
   };
-  // Which plugin is on which mixer channel, from the manifests of the plugins loaded last.
+  // Which plugin is on which mixer channel, and whose ISF shaders the page runs, from the
+  // manifests of the plugins loaded last.
   let plan: LayerPlan = new Map();
+  let shaderPlan: ShaderPlan = new Map();
+  const inputs = createShaderInputs(store);
+  let plugins: PluginService | undefined;
+  const quarantine = (id: string, reason: string) =>
+    quarantinePlugin(init.home, id, reason).then((q) => {
+      if (!q.ok)
+        log.error(
+          { event: 'plugin.quarantine-save-failed', plugin: id },
+          `could not record the quarantine of ${id}: ${q.error}`,
+        );
+      return q.ok;
+    });
+  const shaderFaults = createShaderFaults({
+    running: (id) => shaderPlan.has(id),
+    now: () => Date.now(),
+    onFault: (f, count) =>
+      log.warn(
+        { event: 'plugin.shader-fault', plugin: f.plugin, shader: f.shader, kind: f.kind, count },
+        `${f.plugin}: shader ${f.shader} ${f.kind}: ${f.message}`,
+      ),
+    onQuarantine: (id, reason) => {
+      log.warn(
+        { event: 'plugin.quarantined', plugin: id, reason: 'shader-fault' },
+        `${id} quarantined: ${reason}`,
+      );
+      // Stopped by loading the plugin list again: a quarantined plugin is not loaded.
+      void quarantine(id, reason).then((ok) => (ok ? plugins?.reload() : undefined));
+    },
+  });
   try {
     let output: OutputServer | undefined;
     if (config.output.enabled) {
@@ -69,6 +102,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         maxClients: config.output.maxClients,
         ...(init.embedders && { embedders: init.embedders }),
         rejectIntervalMs: config.log.rejectIntervalMs,
+        onPageMessage: (text, remote) => shaderFaults.report(text, remote),
         log,
         security,
       });
@@ -76,18 +110,17 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       closers.push(() => o.close());
       o.setMaster(readMaster(store));
       const unwatch = watchMaster(store, (m) => o.setMaster(m));
-      const unwatchMix = watchMix(
-        store,
-        () => plan,
-        (m) => o.setMix(m),
-      );
+      const unwatchMix = store.subscribe((changes) => {
+        const touched = inputs.observe(changes);
+        if (touched || changes.some((c) => touchesMix(c.path, plan)))
+          o.setMix({ ...readMix(store, plan), inputs: inputs.values() });
+      });
       closers.push(async () => {
         unwatch();
         unwatchMix();
       });
     }
 
-    let plugins: PluginService | undefined;
     if (config.plugins.enabled) {
       if (config.plugins.bundledExamples)
         await bootstrapBundledPlugins({ home: init.home, examplesDir: BUNDLED_EXAMPLES_DIR, log });
@@ -112,20 +145,21 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
           if (!r.ok) throw new Error(r.error);
           for (const x of r.refused)
             rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.path });
+          const shaders = planShaders(r.plugins, registry);
+          for (const x of shaders.refused)
+            rejections.reject('plugin-refused', x.id, x.error, { code: x.code, file: x.file });
+          const running = r.plugins.filter((x) => !shaders.refused.some((b) => b.id === x.manifest.id));
           plan = new Map(
-            r.plugins.flatMap((x) => (x.manifest.layer ? [[x.manifest.id, x.manifest.layer]] : [])),
+            running.flatMap((x) => (x.manifest.layer ? [[x.manifest.id, x.manifest.layer]] : [])),
           );
-          output?.setMix(readMix(store, plan));
-          return r.plugins;
+          shaderPlan = shaders.plan;
+          inputs.setPlan(shaderPlan);
+          output?.setShaders(shaderTableJson(shaderPlan));
+          output?.setMix({ ...readMix(store, plan), inputs: inputs.values() });
+          return running;
         },
         onQuarantine: (id, reason) => {
-          void quarantinePlugin(init.home, id, reason).then((q) => {
-            if (!q.ok)
-              log.error(
-                { event: 'plugin.quarantine-save-failed', plugin: id },
-                `could not record the quarantine of ${id}: ${q.error}`,
-              );
-          });
+          void quarantine(id, reason);
         },
       });
       plugins = p;

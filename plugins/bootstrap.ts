@@ -84,6 +84,12 @@ async function prepare(exampleDir: string, target: string, keyId: string): Promi
     if (!r.ok) return { ok: false, id: m.manifest.id, reason: `dist/${f.path}: ${r.error}` };
     files.push({ path: `dist/${f.path}`, bytes: r.bytes });
   }
+  // ISF shaders are plugin files the manifest names (outside dist/: they are source, not built).
+  for (const ref of m.manifest.shaders ?? []) {
+    const r = await readPluginFile(exampleDir, ref.file, 1024 * 1024);
+    if (!r.ok) return { ok: false, id: m.manifest.id, reason: `${ref.file}: ${r.error}` };
+    files.push({ path: ref.file, bytes: r.bytes });
+  }
   await writeArchiveFiles(files, target);
   return { ok: true, id: m.manifest.id, version: m.manifest.version, dir: target };
 }

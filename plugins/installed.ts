@@ -5,7 +5,7 @@ import type { Logger } from '../daemon/log.ts';
 import { securityLogger } from '../daemon/log.ts';
 import { loadPublishers, publisherStatus, trustedKeys } from '../trust-store/publishers.ts';
 import type { PublishersFile } from '../trust-store/publishers-schema.ts';
-import { listingDigest, readPluginFile, SIGNATURE_FILE } from './digest.ts';
+import { type FileEntry, listingDigest, readPluginFile, SIGNATURE_FILE } from './digest.ts';
 import {
   type IndexFailure,
   type InstalledPlugin,
@@ -14,6 +14,8 @@ import {
   pluginsDir,
   withIndex,
 } from './installed-index.ts';
+import { type IsfShader, parseIsf } from './isf/header.ts';
+import type { ShaderRef } from './isf/manifest-schema.ts';
 import type { PluginManifest } from './manifest.ts';
 import { type VerifyCode, type VerifyResult, verifyPlugin } from './signing.ts';
 
@@ -37,13 +39,16 @@ export type LoadCode =
   | 'publishers-unreadable'
   | 'publisher-revoked'
   | 'index-mismatch'
-  | 'entry-invalid';
+  | 'entry-invalid'
+  | 'shader-invalid';
 export type LoadFailure = { ok: false; code: LoadCode; error: string; path?: string };
 
 export type LoadedPlugin = {
   readonly manifest: PluginManifest;
   /** The entry file's text, byte-for-byte what the signature covers. */
   readonly entrySource: string;
+  /** The manifest's ISF shaders, read and checked (isf/header.ts), in manifest order. */
+  readonly shaders: readonly { readonly ref: ShaderRef; readonly shader: IsfShader }[];
   readonly dir: string;
   readonly publisher: { readonly keyId: string; readonly name: string };
 };
@@ -89,6 +94,34 @@ export async function verifyAgainst(
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+// Shader files are checked against the ISF limit by parseIsf; this only bounds the read.
+const ISF_LIMITS_BYTES = 1024 * 1024;
+
+/** Reads a listed, signed file as UTF-8 text, refusing it unless its bytes hash as signed. */
+async function readSigned(
+  id: string,
+  dir: string,
+  files: readonly FileEntry[],
+  path: string,
+  maxBytes: number,
+  invalid: 'entry-invalid' | 'shader-invalid',
+): Promise<{ ok: true; text: string } | LoadFailure> {
+  const listed = files.find((f) => f.path === path);
+  if (!listed)
+    return { ok: false, code: invalid, error: `${id}: ${path} is not among the signed files`, path };
+  const read = await readPluginFile(dir, path, maxBytes);
+  if (!read.ok) return { ok: false, code: read.code, error: `${id}: ${read.error}`, path: read.path };
+  // The file could change between verification and this read; compare with the signed hash.
+  if (createHash('sha256').update(read.bytes).digest('hex') !== listed.sha256) {
+    return { ok: false, code: 'file-changed', error: `${id}: ${path} changed after it was signed`, path };
+  }
+  try {
+    return { ok: true, text: utf8.decode(read.bytes) };
+  } catch {
+    return { ok: false, code: invalid, error: `${id}: ${path} is not valid UTF-8`, path };
+  }
+}
+
 /** Re-verifies and reads an installed plugin. Never throws on the home's content. */
 export async function loadInstalledPlugin(home: string, id: string): Promise<LoadResult> {
   const idx = await loadIndex(home);
@@ -114,23 +147,24 @@ export async function loadInstalledPlugin(home: string, id: string): Promise<Loa
       error: `${id}: the files in ${dir} are ${m.id}@${m.version} by ${v.keyId}, not the ${entry.version} by ${entry.publisherKeyId} that was installed; reinstall it`,
     };
   }
-  const listed = v.files.find((f) => f.path === m.entry)!;
-  const read = await readPluginFile(dir, m.entry, MAX_ENTRY_BYTES);
-  if (!read.ok) return { ok: false, code: read.code, error: `${id}: ${read.error}`, path: read.path };
-  // The entry could change between verification and this read; compare with the signed hash.
-  if (createHash('sha256').update(read.bytes).digest('hex') !== listed.sha256) {
-    return {
-      ok: false,
-      code: 'file-changed',
-      error: `${id}: ${m.entry} changed after it was signed`,
-      path: m.entry,
-    };
-  }
-  let entrySource: string;
-  try {
-    entrySource = utf8.decode(read.bytes);
-  } catch {
-    return { ok: false, code: 'entry-invalid', error: `${id}: ${m.entry} is not valid UTF-8`, path: m.entry };
+  const code = await readSigned(id, dir, v.files, m.entry, MAX_ENTRY_BYTES, 'entry-invalid');
+  if (!code.ok) return code;
+  const entrySource = code.text;
+  const shaders: { ref: ShaderRef; shader: IsfShader }[] = [];
+  for (const ref of m.shaders ?? []) {
+    // A shader file is signed like the entry (the listing covers every file); it is read once
+    // more here and compared with the signed hash for the same reason.
+    const file = await readSigned(id, dir, v.files, ref.file, ISF_LIMITS_BYTES, 'shader-invalid');
+    if (!file.ok) return file;
+    const parsed = parseIsf(file.text);
+    if (!parsed.ok)
+      return {
+        ok: false,
+        code: 'shader-invalid',
+        error: `${id}: ${ref.file}: ${parsed.error}`,
+        path: ref.file,
+      };
+    shaders.push({ ref, shader: parsed.shader });
   }
   const name = publisherStatus(pubs.file, v.keyId);
   return {
@@ -138,6 +172,7 @@ export async function loadInstalledPlugin(home: string, id: string): Promise<Loa
     plugin: {
       manifest: m,
       entrySource,
+      shaders,
       dir,
       publisher: { keyId: v.keyId, name: name.state === 'unknown' ? v.keyId : name.publisher.name },
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { compilePattern } from '../daemon/state/pattern.ts';
+import { Shaders } from './isf/manifest-schema.ts';
 import { relativePathProblem } from './paths.ts';
 import { unsafeTextProblem } from './text-safety.ts';
 
@@ -162,6 +163,7 @@ export const PluginManifest = z
       .max(64)
       .optional()
       .describe('Mixer channel N: the output applies /layer/N/opacity, /layer/N/blend and /layer/N/deck.'),
+    shaders: Shaders.optional(),
     description: ShownText('the description', 1024, { newlines: true }).optional(),
   })
   .strict();

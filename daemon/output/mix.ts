@@ -1,4 +1,4 @@
-import type { Change, Store } from '../state/store.ts';
+import type { Store } from '../state/store.ts';
 
 // The layer mixer: each plugin's layer has an opacity, a blend mode and a deck (A or B), and the
 // crossfader /master/crossfade mixes deck A into deck B. Like the master, the mix is read from the
@@ -16,6 +16,8 @@ export type Mix = {
   readonly crossfade: number;
   /** By plugin id; a plugin with no mixer channel (no "layer" in its manifest) is absent. */
   readonly layers: Readonly<Record<string, LayerMix>>;
+  /** ISF input values by plugin id, one record per shader (daemon/output/shaders.ts). */
+  readonly inputs?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
 };
 
 /** Plugin id → its mixer channel N (the /layer/N/… parameters), from the manifests. */
@@ -60,19 +62,7 @@ export function touchesMix(path: string, plan: LayerPlan): boolean {
   return false;
 }
 
-/** Calls `fn` with the new mix whenever a write touches it; `plan()` is read at each change. */
-export function watchMix(
-  store: Pick<Store, 'get' | 'subscribe'>,
-  plan: () => LayerPlan,
-  fn: (m: Mix) => void,
-): () => void {
-  return store.subscribe((changes: readonly Change[]) => {
-    const p = plan();
-    if (changes.some((c) => touchesMix(c.path, p))) fn(readMix(store, p));
-  });
-}
-
 /** The mix as the JSON the page reads (`"mix":…` is added beside the master, see master.ts). */
 export function mixJson(m: Mix): string {
-  return JSON.stringify({ crossfade: m.crossfade, layers: m.layers });
+  return JSON.stringify({ crossfade: m.crossfade, layers: m.layers, ...(m.inputs && { inputs: m.inputs }) });
 }

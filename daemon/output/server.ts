@@ -49,6 +49,11 @@ export type OutputServerInit = {
   /** A page that does not answer a ping within this long is dropped (default 10 s). */
   heartbeatMs?: number;
   /**
+   * A text message from a page (at most 1 KiB): a page reports its shader faults this way
+   * (daemon/output/shader-faults.ts). It is untrusted input; without a handler it is ignored.
+   */
+  onPageMessage?: (text: string, remote: string) => void;
+  /**
    * A connection that has not sent a whole request within this long is closed (default 5 s):
    * half-sent or silent connections otherwise each hold a file descriptor (measured: 3,000 of
    * them for 35 s and more, Node checking only every 30 s by default).
@@ -92,6 +97,11 @@ export type OutputServer = {
   onClients(fn: (clients: number) => void): () => void;
   /** The layer mix (mix.ts) sent beside the master; sent at once when it changes. */
   setMix(mix: Mix): void;
+  /**
+   * The ISF shader table (`{"shaders":…}`, daemon/output/shaders.ts): sent to every page now and
+   * to each page that connects later, before its first frame. Not a frame, so never dropped.
+   */
+  setShaders(json: string): void;
   stats(): OutputStats;
   close(): Promise<void>;
 };
@@ -99,7 +109,7 @@ export type OutputServer = {
 /** Clients send nothing meaningful; anything larger closes the socket (1009). */
 const MAX_CLIENT_MESSAGE = 1024;
 const WS_PATH = '/ws';
-const ASSETS = new Set(['/renderer.js', '/style.css']);
+const ASSETS = new Set(['/renderer.js', '/isf.js', '/style.css']);
 
 type Refusal = Extract<Check, { ok: false }>;
 
@@ -129,6 +139,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
   let master = FULL;
   /** `"mix":…,` or '' before any mix is set (then frames are sent exactly as before). */
   let mixField = '';
+  let shaders: string | undefined;
   let lastBody: string | undefined;
   const rejections = createRejections({
     log,
@@ -217,8 +228,16 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       // only say DENY or SAMEORIGIN) is left out so it does not veto that.
       if (by.length > 0) {
         const { 'X-Frame-Options': _, ...rest } = SECURITY_HEADERS;
-        const csp = rest['Content-Security-Policy']!.replace("frame-ancestors 'none'", `frame-ancestors ${by.join(' ')}`);
-        res.writeHead(200, { ...rest, 'Content-Security-Policy': csp, 'Content-Type': f.type, 'Content-Length': f.body.length });
+        const csp = rest['Content-Security-Policy']!.replace(
+          "frame-ancestors 'none'",
+          `frame-ancestors ${by.join(' ')}`,
+        );
+        res.writeHead(200, {
+          ...rest,
+          'Content-Security-Policy': csp,
+          'Content-Type': f.type,
+          'Content-Length': f.body.length,
+        });
         return res.end(head ? undefined : f.body);
       }
       return reply(res, 200, f.type, f.body, head);
@@ -298,8 +317,12 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     wss.handleUpgrade(req, socket, head, (ws) => {
       pages.add(ws);
       heartbeat.add(ws);
+      if (shaders !== undefined) ws.send(shaders);
       fanout.add(ws);
-      ws.on('message', () => {}); // nothing a page says matters
+      const remote = req.socket.remoteAddress ?? 'unknown';
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary && init.onPageMessage) init.onPageMessage(String(data), remote);
+      });
       ws.on('error', () => ws.terminate());
       ws.once('close', () => {
         pages.delete(ws);
@@ -359,6 +382,10 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       return () => {
         clientListeners.delete(fn);
       };
+    },
+    setShaders(json) {
+      shaders = json;
+      for (const ws of pages) ws.send(json);
     },
     setMix(m) {
       const field = `"mix":${mixJson(m)},`;

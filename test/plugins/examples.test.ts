@@ -22,6 +22,8 @@ import { frameAt, type LoadedPlugin, loadPlugin } from './example-runner.ts';
 
 const run = promisify(execFile);
 const EXPECTED = ['beat-strobe', 'geometry', 'lfo'];
+/** The ISF examples: their picture is the shader (test/plugins/isf/examples.test.ts). */
+const SHADERS = ['isf-plasma', 'isf-rings', 'isf-trails'];
 
 type Example = { name: string; dir: string; manifest: PluginManifest; bundle: string };
 const examples: Example[] = [];
@@ -91,11 +93,12 @@ before(async () => {
   }
 });
 
-test('the three examples are there, with valid manifests pointing at their bundle', () => {
+test('the six examples are there, with valid manifests pointing at their bundle', () => {
   assert.deepEqual(
     examples.map((e) => e.name),
-    EXPECTED,
+    [...EXPECTED, ...SHADERS].sort(),
   );
+  for (const name of SHADERS) assert.ok(examples.find((e) => e.name === name)!.manifest.shaders, name);
   for (const e of examples) {
     assert.equal(e.manifest.entry, OUTPUT, e.name);
     assert.equal(
@@ -225,7 +228,7 @@ describe('each example in a real isolate', () => {
 });
 
 test('with the default parameters of a fresh `hana start`, each example draws something', async () => {
-  for (const e of examples) {
+  for (const e of examples.filter((x) => !x.manifest.shaders)) {
     const p = await loadPlugin(e.bundle);
     try {
       const params = readable(e.manifest, (_, spec) => defaultValue(spec));

@@ -11,6 +11,8 @@
 // ~40 instead of ~57 fps at 1280×720 in software-rendered Chromium, and would make blend modes
 // act only within a plugin's own layer.)
 
+import { createIsf } from './isf.js';
+
 const BLENDS = { normal: 'source-over', add: 'lighter', multiply: 'multiply', screen: 'screen' };
 const ALIGNS = { left: 'left', center: 'center', right: 'right' };
 const MAX_LAYERS = 64;
@@ -292,7 +294,7 @@ function drawFrame(ctx, frame, mix = NO_MIX, extras = NO_EXTRAS) {
   return skipped;
 }
 
-const NO_MIX = { crossfade: 0, layers: {} };
+const NO_MIX = { crossfade: 0, layers: {}, inputs: {} };
 
 /** The daemon's mix from a message, or undefined when it carries none that is well formed. */
 function readMix(message) {
@@ -308,7 +310,9 @@ function readMix(message) {
       deck: l.deck === 'a' || l.deck === 'b' ? l.deck : null,
     };
   }
-  return { crossfade: Math.min(1, Math.max(0, m.crossfade)), layers };
+  // Shader inputs by plugin id, one record per shader; isf.js checks each value as it sets it.
+  const inputs = m.inputs !== null && typeof m.inputs === 'object' ? m.inputs : {};
+  return { crossfade: Math.min(1, Math.max(0, m.crossfade)), layers, inputs };
 }
 
 /**
@@ -363,6 +367,28 @@ const state = {
   /** The layer mix as the daemon last said (daemon/output/mix.ts). */
   mix: NO_MIX,
 };
+let socket = null;
+// Shader faults go back to the daemon over the page's socket (daemon/output/shader-faults.ts).
+const isf = createIsf({
+  report(message) {
+    if (socket !== null && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  },
+});
+/** Draws a layer's ISF shaders (if its plugin has any) under its commands. */
+const shaderExtras = {
+  frame: null,
+  beforeCommands(ctx, layer, view) {
+    if (typeof layer.id !== 'string' || !isf.has(layer.id)) return;
+    const time = finite(this.frame?.time) ? this.frame.time : 0;
+    const values = Object.hasOwn(state.mix.inputs, layer.id) ? state.mix.inputs[layer.id] : undefined;
+    isf.draw(layer.id, Array.isArray(values) ? values : undefined, time, view.w, view.h, (picture) => {
+      ctx.save();
+      resetDrawing(ctx);
+      ctx.drawImage(picture, view.ox, view.oy, view.w, view.h);
+      ctx.restore();
+    });
+  },
+};
 let latest = null;
 let latestSeq = 0;
 let drawnSeq = 0;
@@ -384,6 +410,7 @@ function resize() {
 function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  socket = ws;
   ws.onopen = () => {
     state.connected = true;
     state.connects++;
@@ -399,6 +426,11 @@ function connect() {
       message = JSON.parse(event.data);
     } catch {
       state.badMessages++;
+      return;
+    }
+    if (message !== null && typeof message === 'object' && Object.hasOwn(message, 'shaders')) {
+      isf.setTable(message);
+      dirty = true;
       return;
     }
     const master = readMaster(message);
@@ -451,7 +483,9 @@ function tick(now) {
     const started = performance.now();
     try {
       if (latest !== null) {
-        state.skipped += drawFrame(ctx2d, latest, state.mix);
+        shaderExtras.frame = latest;
+        state.skipped += drawFrame(ctx2d, latest, state.mix, shaderExtras);
+        isf.endFrame(finite(latest.time) ? latest.time : 0);
         state.index = finite(latest.index) ? latest.index : null;
         state.layers = Array.isArray(latest.layers) ? latest.layers.length : 0;
       }
@@ -498,7 +532,10 @@ window.hanaOutput = Object.freeze({
     canvas: { width: canvas.width, height: canvas.height },
     fullscreen: document.fullscreenElement !== null,
     idle: document.body.classList.contains('idle'),
+    isf: isf.stats(),
   }),
+  /** Rehearses a runaway shader: the WebGL context is lost while plugin `id`'s shader draws. */
+  loseShaderContext: (id) => isf.loseWhileDrawing(String(id)),
 });
 
 resize();

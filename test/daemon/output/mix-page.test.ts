@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { securityLogger } from '../../../daemon/log.ts';
+import type { Page } from 'playwright-core';
 import type { Blend, Mix } from '../../../daemon/output/mix.ts';
-import { type OutputServer, startOutputServer } from '../../../daemon/output/server.ts';
+import type { OutputServer } from '../../../daemon/output/server.ts';
 import type { ComposedFrame } from '../../../plugins/display-list.ts';
-import { captureLogger } from '../../helpers/log-capture.ts';
+import { type OutputPage, openOutputPage } from '../../helpers/output-page.ts';
 import { missingTool } from '../../helpers/tools.ts';
 
 // The layer mixer in real headless Chromium: the page composites each layer by the mix the
 // daemon sends (opacity, blend mode, deck) and crossfades deck A into deck B. Every expected
 // pixel is the blend formula worked out by hand for two flat colours; the canvas is read back.
 
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM } from '../../helpers/output-page.ts';
+
 const missing = missingTool(CHROMIUM, 'chromium');
 const WAIT = { timeout: 15_000 };
 
@@ -49,26 +49,16 @@ function near(actual: Rgba, expected: readonly number[], where: string, toleranc
 }
 
 describe('layer opacity, blend modes and the crossfader in headless Chromium', { skip: missing }, () => {
-  let browser: Browser;
   let server: OutputServer;
   let page: Page;
   let index = 0;
+  let opened: OutputPage | undefined;
   before(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    const { log } = captureLogger();
-    server = await startOutputServer({ bind: '127.0.0.1', port: 0, log, security: securityLogger(log) });
-    const context = await browser.newContext({ viewport: { width: 320, height: 180 } });
-    page = await context.newPage();
-    await page.goto(server.url);
-    await page.waitForFunction(
-      () => (globalThis as never as Hana).hanaOutput?.stats().connected === true,
-      null,
-      WAIT,
-    );
+    opened = await openOutputPage({ width: 320, height: 180 });
+    ({ server, page } = opened);
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await opened?.close();
   });
 
   /** Sends the mix, then a frame, and reads the centre pixel once the page drew that frame. */
