@@ -16,12 +16,14 @@ const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 /** The home's token, made on first use. The console keeps its own the same way (`file`). */
 export async function loadOrCreateToken(home: string, security: Logger, file = TOKEN_FILE): Promise<string> {
   const path = join(home, file);
+  // Events name whose token it is: output.token-exposed, console.token-exposed.
+  const owner = file === TOKEN_FILE ? 'output' : file.replace(/-token$/, '');
   let text: string | undefined;
   try {
     const s = await stat(path);
     if ((s.mode & 0o077) !== 0) {
       security.warn(
-        { event: 'output.token-exposed', file: path, mode: (s.mode & 0o777).toString(8) },
+        { event: `${owner}.token-exposed`, file: path, mode: (s.mode & 0o777).toString(8) },
         `${path} was readable by other users: it gets a new token`,
       );
     } else {
@@ -33,7 +35,7 @@ export async function loadOrCreateToken(home: string, security: Logger, file = T
   if (text !== undefined && TOKEN.test(text)) return text;
   if (text !== undefined)
     security.warn(
-      { event: 'output.token-invalid', file: path },
+      { event: `${owner}.token-invalid`, file: path },
       `${path} does not hold a token: it gets a new one`,
     );
   return rotateToken(home, file);
