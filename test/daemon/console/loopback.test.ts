@@ -57,7 +57,7 @@ describe('the console stays on loopback', () => {
       assert.equal((await stat(file)).mode & 0o777, 0o600);
       assert.equal(
         await loadOrCreateToken(home, security, CONSOLE_TOKEN_FILE),
-        console,
+        own,
         'stable across starts',
       );
       await chmod(file, 0o640);
