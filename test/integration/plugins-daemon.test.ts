@@ -17,7 +17,14 @@ const pluginsOf = async (d: TestDaemon): Promise<RuntimeStatus[]> =>
 const framesOf = async (d: TestDaemon, id: string) =>
   (await pluginsOf(d)).find((p) => p.id === id)?.frames ?? 0;
 
-const EXAMPLES = ['hana.examples.beat-strobe', 'hana.examples.geometry', 'hana.examples.lfo'];
+const EXAMPLES = [
+  'hana.examples.beat-strobe',
+  'hana.examples.geometry',
+  'hana.examples.isf-plasma',
+  'hana.examples.isf-rings',
+  'hana.examples.isf-trails',
+  'hana.examples.lfo',
+];
 
 /** A page's WebSocket held open (plugins that only draw run only while a page watches). */
 async function watch(url: string): Promise<() => void> {
@@ -71,11 +78,11 @@ describe('plugins in a real daemon', () => {
       assert.deepEqual(listed.map((p) => p.id).sort(), EXAMPLES);
       assert.ok(
         await eventually(
-          async () => (await pluginsOf(d)).filter((p) => p.frames > 10).length === 3,
+          async () => (await pluginsOf(d)).filter((p) => p.frames > 10).length === EXAMPLES.length,
           200,
           100,
         ),
-        'all three examples produce frames',
+        'all six examples produce frames',
       );
 
       const frame = await oneFrame(await outputUrl(d));
@@ -152,11 +159,11 @@ describe('plugins in a real daemon', () => {
     try {
       assert.ok(
         await eventually(
-          async () => (await pluginsOf(d)).filter((p) => p.state === 'running').length === 3,
+          async () => (await pluginsOf(d)).filter((p) => p.state === 'running').length === EXAMPLES.length,
           300,
           100,
         ),
-        'the three examples are loaded',
+        'the six examples are loaded',
       );
       assert.equal((await d.status()).plugins?.host?.watched, false, 'status says nobody watches');
       const drawOnly = ['hana.examples.beat-strobe', 'hana.examples.geometry'];
