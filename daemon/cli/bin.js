@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
+  const pinned = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
   process.stderr.write(
-    `hana: needs Node.js 24 or newer, this is ${process.version}: run it through npm (\`npx hana\`, \`npm start\`), which uses the pinned Node from node_modules.\n`,
+    `hana: needs Node.js 24 or newer, this is ${process.version}: run it on the Node that npm ci pinned, \`${pinned} ${fileURLToPath(import.meta.url)} …\` (or put its folder first on PATH; docs/cli.md).\n`,
   );
   process.exit(1);
 }
