@@ -6,7 +6,8 @@ import { missingTool } from '../helpers/tools.ts';
 
 // The bundled ISF examples in a real daemon, drawn by the output page in headless Chromium:
 // crossfaded to deck B with the plasma's channel up and tinted red, every pixel is red only; with
-// the tint black, black. Then the plasma's shader loses the page's WebGL context three times
+// the tint black, black (so nothing else draws over the show: the LFO's old scope and printed
+// value are gone from the default demo). Then the plasma's shader loses the page's WebGL context three times
 // (WEBGL_lose_context, as a GPU reset of a runaway shader does): the daemon quarantines it from
 // the page's reports, and the rings on channel 4 keep drawing.
 
@@ -46,8 +47,6 @@ describe('ISF example plugins in a real daemon', { skip: missing }, () => {
     const d = await startDaemon({ config: { plugins: { enabled: true } } });
     const context = await browser.newContext({ viewport: { width: 320, height: 180 } });
     try {
-      // The LFO draws its trace over every deck: out of the way of the pixel sums.
-      assert.equal((await d.cli('plugin', 'disable', 'hana.examples.lfo')).code, 0);
       const page = await context.newPage();
       const out = JSON.parse((await d.cli('output', '--json')).stdout) as { url: string };
       await page.goto(out.url);

@@ -27,7 +27,6 @@ var plugin = (() => {
   var TARGET = "/layer/2/opacity";
   var PERIOD_BEATS = 8;
   var MIN_WRITE_INTERVAL_S = 0.05;
-  var SAMPLES = 96;
   var lastWrite = Number.NEGATIVE_INFINITY;
   var lastValue = Number.NaN;
   var wave = (beat) => 0.5 - 0.5 * Math.cos(beat / PERIOD_BEATS * Math.PI * 2);
@@ -41,30 +40,7 @@ var plugin = (() => {
       lastWrite = f.time;
       lastValue = value;
     }
-    const left = f.width * 0.1;
-    const right = f.width * 0.9;
-    const bottom = f.height * 0.95;
-    const amp = f.height * 0.12;
-    const points = [];
-    for (let i = 0; i <= SAMPLES; i++) {
-      const beat = f.beat - PERIOD_BEATS + i / SAMPLES * PERIOD_BEATS;
-      points.push(left + (right - left) * i / SAMPLES, bottom - wave(beat) * amp);
-    }
-    const out = [
-      { op: "line", x1: left, y1: bottom, x2: right, y2: bottom, color: "#3af2ff", alpha: 0.3 },
-      { op: "polyline", points, color: "#3af2ff", lineWidth: 3, alpha: 0.9 },
-      { op: "circle", x: right, y: bottom - value * amp, r: 8, color: "#ffffff" },
-      {
-        op: "text",
-        x: right,
-        y: bottom - amp - 12,
-        text: `${TARGET} ${value.toFixed(2)}`,
-        size: 18,
-        align: "right",
-        color: "#3af2ff"
-      }
-    ];
-    return out;
+    return [];
   }
   return __toCommonJS(index_exports);
 })();
