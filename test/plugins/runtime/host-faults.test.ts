@@ -77,45 +77,50 @@ describe('plugin host faults', () => {
     const crashes = r.events.filter((e) => e.kind === 'host-crash');
     const q = r.events.find((e) => e.kind === 'quarantine');
     assert.equal(q?.plugin, 'com.example.fatal', story);
-    if (crashes[0]?.plugin === undefined) {
-      // V8's own fatal error: nothing names the plugin, so bisection finds it.
-      assert.equal(
-        crashes.length,
-        3,
-        `it crashed the host three times: once with all, twice bisecting: ${story}`,
-      );
-      for (const c of crashes) assert.match(c.reason, /signal SIGTRAP/, story);
-      const steps = r.events.filter((e) => e.kind === 'bisect');
+    // Two paths, and on a loaded machine a mix of both. V8's own fatal error (SIGTRAP) names no
+    // plugin, so bisection finds it. Or the frame's string work outlasts its time limit first:
+    // V8 cannot stop the script ("Script failed to terminate"), isolated-vm aborts naming the
+    // isolate, and the named plugin is quarantined at its second such crash (seen in CI at load
+    // 10-12; at load 9 once mid-bisection, which then went on). Either way only the culprit is
+    // quarantined, and no crash ever names another plugin.
+    const unnamed = crashes.filter((c) => c.plugin === undefined);
+    const named = crashes.filter((c) => c.plugin !== undefined);
+    for (const c of unnamed) assert.match(c.reason, /signal SIGTRAP/, story);
+    for (const c of named) {
+      assert.equal(c.plugin, 'com.example.fatal', story);
+      assert.equal(c.code, 'host-catastrophic', story);
+    }
+    assert.ok(crashes.length <= 5, `a bounded number of host crashes: ${story}`);
+    const steps = r.events.filter((e) => e.kind === 'bisect');
+    if (q?.code === 'bisect-found') {
+      // Three plugins take at most two steps to find one.
+      assert.ok(steps.length >= 2 && steps.length <= 3, story);
       assert.deepEqual(
         steps.map((e) => e.code),
-        ['bisect-step', 'bisect-step', 'bisect-found'],
+        [...steps.slice(0, -1).map(() => 'bisect-step'), 'bisect-found'],
         story,
-      );
-      assert.match(steps[0]!.reason, /running 2 of 3 plugins.*held out: com\.example\.good2/, story);
-      // good2 was held when the host crashed again: it is not the culprit and runs, good1 is held.
-      assert.match(
-        steps[1]!.reason,
-        /running 2 of 3 plugins, 2 suspect\(s\) \(com\.example\.fatal, com\.example\.good1\); held out: com\.example\.good1/,
       );
       assert.match(steps.at(-1)!.reason, /found com\.example\.fatal/);
-      assert.equal(q?.code, 'bisect-found');
       // Each step was logged as it happened.
-      assert.equal(r.lines.filter((l) => l.event === 'plugin.bisect').length, 3);
-    } else {
-      // On a loaded machine the frame's string work can outlast its time limit first: V8 then
-      // cannot stop the script ("Script failed to terminate"), isolated-vm aborts naming the
-      // isolate, and the named plugin is quarantined without a bisection (seen in CI at load
-      // 10-12). Either way the culprit, and only it, is quarantined.
-      for (const c of crashes) {
-        assert.equal(c.plugin, 'com.example.fatal', story);
-        assert.equal(c.code, 'host-catastrophic', story);
+      assert.equal(r.lines.filter((l) => l.event === 'plugin.bisect').length, steps.length);
+      if (named.length === 0) {
+        // The pure path, exactly: once with all, twice bisecting.
+        assert.equal(
+          crashes.length,
+          3,
+          `it crashed the host three times: once with all, twice bisecting: ${story}`,
+        );
+        assert.match(steps[0]!.reason, /running 2 of 3 plugins.*held out: com\.example\.good2/, story);
+        // good2 was held when the host crashed again: it is not the culprit and runs, good1 is held.
+        assert.match(
+          steps[1]!.reason,
+          /running 2 of 3 plugins, 2 suspect\(s\) \(com\.example\.fatal, com\.example\.good1\); held out: com\.example\.good1/,
+        );
       }
+    } else {
       assert.equal(q?.code, 'host-catastrophic', story);
-      assert.deepEqual(
-        r.events.filter((e) => e.kind === 'bisect'),
-        [],
-        story,
-      );
+      assert.ok(named.length >= 2, `quarantined at its second named crash: ${story}`);
+      if (unnamed.length === 0) assert.deepEqual(steps, [], story);
     }
     assert.equal(r.events.filter((e) => e.kind === 'quarantine').length, 1, `only the culprit: ${story}`);
     // The other two draw again, the culprit does not, and nothing is held any more.
