@@ -11,7 +11,8 @@ import {
 import type { Logger } from '../log.ts';
 import { compareStamps, type Stamp, ZERO_STAMP } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Store } from '../state/store.ts';
+import type { Change, Store } from '../state/store.ts';
+import { type Timers, unrefTimers } from '../timers.ts';
 import { decodeState, encodeState, type PersistedEntry } from './state-file.ts';
 import { checkStoredValue, type StoredCode } from './stored-value.ts';
 
@@ -52,6 +53,8 @@ export type PersisterInit = {
   binding: HomeBinding;
   saveDelayMs: number;
   now?: () => number;
+  /** Save timers; injected so tests can see and fire them. */
+  timers?: Timers;
 };
 
 /** Why the state file was refused: readSealed's codes, or 'bad-state' for a body that is not ours. */
@@ -61,6 +64,13 @@ export type OpenPersister =
   | { ok: false; code: RefusalCode; error: string };
 
 const MAX_RETRY_MS = 30_000;
+/**
+ * Changes only plugins made (automation: an LFO rewrites its parameter as soon as it runs again)
+ * are saved this long after, not after saveDelayMs: sealing and fsyncing the state four times a
+ * second was most of an idle daemon's CPU while the bundled LFO ran (issue 18).
+ */
+export const AUTOMATION_SAVE_DELAY_MS = 5000;
+const isAutomation = (c: Change) => c.source.startsWith('plugin:');
 /** A declared default nobody has written: nothing to save. */
 const unwritten = (s: Stamp) => compareStamps(s, ZERO_STAMP) === 0;
 const FAILURE_LOG_INTERVAL_MS = 60_000;
@@ -174,7 +184,12 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
   let lastFailureLog = -Infinity;
   let dirty = false;
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = init.timers ?? unrefTimers;
+  let timer: unknown;
+  /** When the pending save timer fires (performance.now() ms). */
+  let timerDue = 0;
+  /** A change not made by a plugin is waiting to be saved: saveDelayMs applies, not the automation delay. */
+  let urgent = false;
   let saving: Promise<void> | undefined;
 
   function snapshot(): PersistedEntry[] {
@@ -193,6 +208,7 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
 
   async function save(): Promise<void> {
     dirty = false;
+    urgent = false;
     const at = now();
     const node = init.binding.device;
     const bytes = encodeState(node, at, snapshot());
@@ -223,14 +239,22 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
   // during a stream of changes saves are spaced to keep that work under a fifth of a core.
   const spacing = () => Math.max(init.saveDelayMs, Math.round(4 * lastSaveMs));
 
-  function schedule(delay = spacing()): void {
-    if (closed || timer || saving) return;
-    timer = setTimeout(run, delay);
-    timer.unref();
+  /** The delay for what is dirty now: automation alone waits longer. */
+  const due = () => (urgent ? spacing() : Math.max(AUTOMATION_SAVE_DELAY_MS, spacing()));
+
+  function schedule(delay = due()): void {
+    if (closed || saving) return;
+    const at = performance.now() + delay;
+    if (timer !== undefined) {
+      if (at >= timerDue) return;
+      cancelTimer(); // a person's change does not wait for the automation's slower save
+    }
+    timerDue = at;
+    timer = timers.set(delay, run);
   }
 
   function cancelTimer(): void {
-    if (timer) clearTimeout(timer);
+    if (timer !== undefined) timers.clear(timer);
     timer = undefined;
   }
 
@@ -243,7 +267,7 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
       const backoff =
         consecutiveFailures > 0
           ? Math.min(MAX_RETRY_MS, Math.max(init.saveDelayMs, 500 * 2 ** consecutiveFailures))
-          : spacing();
+          : due();
       schedule(backoff);
     });
     return saving;
@@ -254,8 +278,9 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
     if (!saving) void startSave();
   }
 
-  const unsubscribe = store.subscribe(() => {
+  const unsubscribe = store.subscribe((changes) => {
     dirty = true;
+    if (!urgent && !changes.every(isAutomation)) urgent = true;
     schedule();
   });
 

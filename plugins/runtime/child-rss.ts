@@ -1,15 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 // The plugin host's resident memory, read by the daemon from /proc, not reported by the child:
 // a child whose isolate was escaped could report anything. Memory outside the V8 heaps that
 // `memoryLimit` counts (measured: Intl objects grew a host with a 32 MB plugin to 3 GB, all of
 // it ICU's) shows up here, whatever allocated it.
 
-/** The process's resident set in MiB, or undefined if it is gone or /proc is not there. */
+/**
+ * The process's resident set in MiB, or undefined if it is gone or /proc is not there. Read
+ * synchronously: /proc is made by the kernel from memory, and the promise API cost ten times
+ * the CPU (172 µs against 16 µs a read, measured) four times a second in an idle daemon.
+ */
 export async function readRssMb(pid: number): Promise<number | undefined> {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/status`, 'utf8');
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }

@@ -3,7 +3,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openPersister, type Persister, type PersisterInit } from '../../../daemon/persist/persister.ts';
+import {
+  AUTOMATION_SAVE_DELAY_MS,
+  openPersister,
+  type Persister,
+  type PersisterInit,
+} from '../../../daemon/persist/persister.ts';
 import { decodeState, encodeState } from '../../../daemon/persist/state-file.ts';
 import { compareStamps } from '../../../daemon/state/hlc.ts';
 import { readSealed, type SealKey, writeSealedAtomic } from '../../../trust-store/sealed-file.ts';
@@ -190,6 +195,55 @@ describe('persisted state: save and restore', () => {
     assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 100);
     assert.ok(p.status().lastSavedAt);
     await p.close();
+  });
+
+  // Issue 18: the bundled LFO's 10 writes a second made an idle daemon seal and fsync its state
+  // four times a second, most of its CPU.
+  it("saves changes only plugins made after AUTOMATION_SAVE_DELAY_MS; a person's change brings the save forward", async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w = world();
+    const set: { delay: number; fn: () => void; id: number }[] = [];
+    let ids = 0;
+    const timers = {
+      set: (delay: number, fn: () => void) => {
+        set.push({ delay, fn, id: ++ids });
+        return ids;
+      },
+      clear: (h: unknown) => {
+        const i = set.findIndex((t) => t.id === h);
+        if (i >= 0) set.splice(i, 1);
+      },
+    };
+    const { p } = await opened(w, path, key, { saveDelayMs: 250, timers });
+    for (let i = 0; i < 20; i++) w.store.apply([{ path: '/c', value: i }], 'plugin:hana.examples.lfo');
+    assert.deepEqual(
+      set.map((t) => t.delay),
+      [AUTOMATION_SAVE_DELAY_MS],
+      'one save, five seconds out',
+    );
+    w.store.apply([{ path: '/c', value: 42 }], 'osc:udp:127.0.0.1:9000');
+    assert.deepEqual(
+      set.map((t) => t.delay),
+      [250],
+      "a person's write replaced it with the short delay",
+    );
+    set.shift()!.fn();
+    await p.flush();
+    assert.equal(p.status().saves, 1);
+    assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 42);
+    w.store.apply([{ path: '/c', value: 7 }], 'plugin:hana.examples.lfo');
+    assert.deepEqual(
+      set.map((t) => t.delay),
+      [AUTOMATION_SAVE_DELAY_MS],
+      'after the save, automation waits again',
+    );
+    await p.close();
+    assert.equal(
+      (await contents(path, key)).entries.find((e) => e.path === '/c')!.value,
+      7,
+      'close saves it',
+    );
   });
 
   it('saves again after changes that arrive while a save is running', async () => {
