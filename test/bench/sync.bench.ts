@@ -12,6 +12,7 @@
 //     while both sides write; time from heal until all three agree (root only).
 // Daemons are real child processes; traffic stays on 127.0.0.0/8 or inside namespaces made here.
 import { createSocket, type Socket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callDaemon } from '../../daemon/control/client.ts';
@@ -33,7 +34,9 @@ const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
 const now = () => performance.now();
 
 async function bindSocket(): Promise<Socket> {
-  const s = createSocket('udp4');
+  // A large receive buffer (up to net.core.rmem_max), so this process, spinning to pace its
+  // sends on a loaded machine, does not itself drop what hana delivered in a burst.
+  const s = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0 }, () => r()));
   return s;
 }
@@ -78,6 +81,18 @@ async function bareRelay(report: Report, rate: number): Promise<void> {
   await sleep(200);
   report(`  ${rate}/s  baseline bare UDP two hops (relay)    ${delivered(lat, count)}`);
   for (const s of [rx, relay, tx]) s.close();
+}
+
+/** UDP datagrams the kernel dropped for a full receive buffer, machine-wide (any process's socket). */
+async function rcvbufErrors(): Promise<number | undefined> {
+  try {
+    const lines = (await readFile('/proc/net/snmp', 'utf8')).split('\n').filter((l) => l.startsWith('Udp:'));
+    const [names, values] = lines.map((l) => l.split(/\s+/));
+    const i = names?.indexOf('RcvbufErrors') ?? -1;
+    return i > 0 ? Number(values?.[i]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Share of `count` values that arrived, and their latency. */
@@ -154,6 +169,7 @@ export async function propagation(report: Report, sync?: object, rates = RATES):
         }
       };
       fb.on('message', onFeedback);
+      const dropsBefore = await rcvbufErrors();
       const before = await syncView(a, b.deviceId);
       const heardBefore = (await syncView(b, a.deviceId)).received;
       await paced(count, rate, (i) => {
@@ -164,17 +180,25 @@ export async function propagation(report: Report, sync?: object, rates = RATES):
           '127.0.0.1',
         );
       });
-      await sleep(500);
+      // Values still on their way count as delivered: wait until B has been quiet for a
+      // second (at most 10 s). On a loaded machine the last ones can be most of a second late.
+      for (let quiet = 0, seen = -1, waited = 0; quiet < 1000 && waited < 10_000; waited += 100) {
+        await sleep(100);
+        quiet = lat.length === seen ? quiet + 100 : 0;
+        seen = lat.length;
+      }
       fb.off('message', onFeedback);
       const after = await syncView(a, b.deviceId);
       const heard = (await syncView(b, a.deviceId)).received - heardBefore;
+      const drops = await rcvbufErrors();
       const dg = after.datagrams - before.datagrams;
       const perDatagram = (after.sent - before.sent) / Math.max(1, dg);
       report(
         `  ${rate}/s  hana OSC in on A → B → B's feedback  ${delivered(lat, count)}; ` +
           `sync: A sent ${after.sent - before.sent} updates, B received ${heard}; ` +
           `${perDatagram.toFixed(2)} updates per sync datagram, retransmits ${after.retransmits - before.retransmits}, ` +
-          `coalesced ${(after.coalesced ?? 0) - (before.coalesced ?? 0)}, window ${after.window}, srtt ${after.srttMs?.toFixed(1) ?? '–'} ms`,
+          `coalesced ${(after.coalesced ?? 0) - (before.coalesced ?? 0)}, window ${after.window}, srtt ${after.srttMs?.toFixed(1) ?? '–'} ms; ` +
+          `kernel receive-buffer drops on this machine meanwhile ${drops === undefined || dropsBefore === undefined ? '–' : drops - dropsBefore}`,
       );
       await sleep(300);
     }
