@@ -3,14 +3,10 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { ReasonCode } from '../reasons.ts';
 
-// Who may load the output page. Socket-free, so the rules are plain functions of the request.
-//
-// - Host: only names of this server. A page on evil.example whose DNS later answers 127.0.0.1
-//   (DNS rebinding) sends `Host: evil.example:7410` and is refused before anything is served.
-// - Token: the page and its WebSocket need the per-start secret from the URL, so another local
-//   user or a web page guessing the port gets nothing.
-// - Origin: a WebSocket is not bound by the same-origin policy, so the handshake must come from a
-//   page this server served.
+// Who may load the output page, as plain functions: the names and origins of this server (used
+// by daemon/http/guarded-site.ts, where the Host and Origin rules are applied, and by OSCQuery),
+// and the page's token. The token (kept in the home) means another local user or a web page
+// guessing the port gets nothing.
 
 /** 128 bits, base64url (22 characters). */
 export function newToken(): string {
@@ -70,16 +66,6 @@ export type Check =
 
 const OK: Check = { ok: true };
 
-export function checkHost(hosts: ReadonlySet<string>, host: string | undefined): Check {
-  if (host !== undefined && hosts.has(host.toLowerCase())) return OK;
-  return {
-    ok: false,
-    status: 421,
-    reason: 'output-bad-host',
-    message: `output page request with Host ${JSON.stringify(host ?? null)}, not this server (DNS rebinding?)`,
-  };
-}
-
 export function checkToken(token: string, url: URL): Check {
   if (tokenMatches(token, url.searchParams.get('token'))) return OK;
   return {
@@ -89,15 +75,5 @@ export function checkToken(token: string, url: URL): Check {
     message: url.searchParams.has('token')
       ? 'output page request with a wrong token'
       : 'output page request without a token',
-  };
-}
-
-export function checkOrigin(origins: ReadonlySet<string>, origin: string | undefined): Check {
-  if (origin !== undefined && origins.has(origin.toLowerCase())) return OK;
-  return {
-    ok: false,
-    status: 403,
-    reason: 'output-bad-origin',
-    message: `output WebSocket from Origin ${JSON.stringify(origin ?? null)}, not a page of this server`,
   };
 }

@@ -1,28 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import type { ComposedFrame } from '../../plugins/display-list.ts';
 import { isLoopbackAddress } from '../config/output-schema.ts';
-import {
-  answerClientErrors,
-  createBoundedServer,
-  listenOrFallback,
-  refuseUpgradeWith,
-  startHeartbeat,
-} from '../http/serve.ts';
+import { startGuardedSite } from '../http/guarded-site.ts';
+import { startHeartbeat } from '../http/serve.ts';
 import { createRejections } from '../ingest/rejections.ts';
 import type { Logger } from '../log.ts';
+import type { ReasonCode } from '../reasons.ts';
 import { createFanout, type FanoutStats } from './fanout.ts';
-import {
-  allowedHosts,
-  allowedOrigins,
-  type Check,
-  checkHost,
-  checkOrigin,
-  checkToken,
-  newToken,
-  pageUrl,
-} from './guard.ts';
+import { checkToken, newToken, pageUrl } from './guard.ts';
 import { FULL, type Master, withMaster } from './master.ts';
 import { type Mix, mixJson } from './mix.ts';
 import { loadPageFiles, SECURITY_HEADERS } from './page-files.ts';
@@ -108,10 +93,6 @@ export type OutputServer = {
 
 /** Clients send nothing meaningful; anything larger closes the socket (1009). */
 const MAX_CLIENT_MESSAGE = 1024;
-const WS_PATH = '/ws';
-const ASSETS = new Set(['/renderer.js', '/isf.js', '/style.css']);
-
-type Refusal = Extract<Check, { ok: false }>;
 
 export async function startOutputServer(init: OutputServerInit): Promise<OutputServer> {
   if (!isLoopbackAddress(init.bind) && !init.allowNonLoopback) {
@@ -148,173 +129,54 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     channel: 'output',
   });
   const heartbeat = startHeartbeat(heartbeatMs);
-  // Filled once the port is known.
-  let hosts = new Set<string>();
-  let origins = new Set<string>();
 
-  const refuse = (req: IncomingMessage, r: Refusal) => {
-    rejections.reject(r.reason, req.socket.remoteAddress ?? 'unknown', r.message, {
-      method: req.method,
-      path: (req.url ?? '').split('?')[0]!.slice(0, 200),
-    });
-  };
-
-  const reply = (res: ServerResponse, status: number, type: string, body: Buffer | string, head: boolean) => {
-    res.writeHead(status, {
-      ...SECURITY_HEADERS,
-      'Content-Type': type,
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(head ? undefined : body);
-  };
-
-  const replyRefused = (req: IncomingMessage, res: ServerResponse, r: Refusal) => {
-    refuse(req, r);
-    const hint =
-      r.reason === 'output-bad-token'
-        ? 'Open the URL that `hana output` prints: it carries the token.\n'
-        : `${r.reason}\n`;
-    reply(res, r.status, 'text/plain; charset=utf-8', hint, req.method === 'HEAD');
-  };
-
-  const parseUrl = (req: IncomingMessage): URL | undefined => {
-    try {
-      return new URL(req.url ?? '/', 'http://output.invalid');
-    } catch {
-      return undefined;
-    }
-  };
-
-  const requestTimeout = init.requestTimeoutMs ?? 5000;
-  const server = createBoundedServer(requestTimeout);
-  answerClientErrors(server, (kind, from, code) =>
-    rejections.reject(
-      kind === 'timeout' ? 'output-request-timeout' : 'output-bad-request',
-      from,
-      kind === 'timeout'
-        ? `output page connection sent no whole request within ${requestTimeout} ms: closed`
-        : `output page request that does not parse as HTTP (${code}): closed`,
-    ),
-  );
-
-  server.on('request', (req, res) => {
-    const host = checkHost(hosts, req.headers.host);
-    if (!host.ok) return replyRefused(req, res, host);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return replyRefused(req, res, {
-        ok: false,
-        status: 405,
-        reason: 'output-bad-method',
-        message: `output page request with method ${String(req.method).slice(0, 16)}`,
-      });
-    }
-    const head = req.method === 'HEAD';
-    const url = parseUrl(req);
-    if (!url) {
-      return replyRefused(req, res, {
-        ok: false,
-        status: 400,
-        reason: 'output-bad-request',
-        message: 'output page request with an unparsable URL',
-      });
-    }
-    if (url.pathname === '/') {
-      const t = checkToken(token, url);
-      if (!t.ok) return replyRefused(req, res, t);
-      const f = files.get('index.html')!;
-      const by = init.embedders?.() ?? [];
+  const site = await startGuardedSite<ReasonCode<'output'>>({
+    name: 'output page',
+    bind: init.bind,
+    port: init.port,
+    reasons: {
+      host: 'output-bad-host',
+      method: 'output-bad-method',
+      request: 'output-bad-request',
+      notFound: 'output-not-found',
+      timeout: 'output-request-timeout',
+      origin: 'output-bad-origin',
+    },
+    reject: (reason, from, message, fields) => rejections.reject(reason, from, message, fields),
+    requestTimeoutMs: init.requestTimeoutMs ?? 5000,
+    maxPayload: MAX_CLIENT_MESSAGE,
+    files,
+    headers: (page) => {
+      const by = page ? (init.embedders?.() ?? []) : [];
+      if (by.length === 0) return SECURITY_HEADERS;
       // Only the console may frame the page: its CSP names it, and X-Frame-Options (which can
       // only say DENY or SAMEORIGIN) is left out so it does not veto that.
-      if (by.length > 0) {
-        const { 'X-Frame-Options': _, ...rest } = SECURITY_HEADERS;
-        const csp = rest['Content-Security-Policy']!.replace(
+      const { 'X-Frame-Options': _, ...rest } = SECURITY_HEADERS;
+      return {
+        ...rest,
+        'Content-Security-Policy': rest['Content-Security-Policy']!.replace(
           "frame-ancestors 'none'",
           `frame-ancestors ${by.join(' ')}`,
-        );
-        res.writeHead(200, {
-          ...rest,
-          'Content-Security-Policy': csp,
-          'Content-Type': f.type,
-          'Content-Length': f.body.length,
-        });
-        return res.end(head ? undefined : f.body);
-      }
-      return reply(res, 200, f.type, f.body, head);
-    }
-    // The script and stylesheet are the same for everyone and hold nothing secret; the page that
-    // loads them and the socket that feeds them need the token.
-    if (ASSETS.has(url.pathname)) {
-      const f = files.get(url.pathname.slice(1))!;
-      return reply(res, 200, f.type, f.body, head);
-    }
-    // Browsers ask for it on every load; answering keeps it out of the refusal counts.
-    if (url.pathname === '/favicon.ico') return reply(res, 204, 'text/plain', '', true);
-    if (url.pathname === WS_PATH) {
-      res.setHeader('Upgrade', 'websocket');
-      return reply(res, 426, 'text/plain; charset=utf-8', 'WebSocket only\n', head);
-    }
-    return replyRefused(req, res, {
-      ok: false,
-      status: 404,
-      reason: 'output-not-found',
-      message: 'output page request for an unknown path',
-    });
-  });
-
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_CLIENT_MESSAGE,
-    perMessageDeflate: false,
-  });
-
-  const refuseUpgrade = (req: IncomingMessage, socket: Duplex, r: Refusal) => {
-    refuse(req, r);
-    refuseUpgradeWith(socket, r.status, r.reason);
-  };
-
-  // A handshake ws itself finds malformed (no key, wrong version…) is refused and counted here too.
-  wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) =>
-    refuseUpgrade(req, socket, {
-      ok: false,
-      status: 400,
-      reason: 'output-bad-request',
-      message: `output WebSocket handshake refused: ${err.message}`,
-    }),
-  );
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    const url = parseUrl(req);
-    // In order, stopping at the first refusal: an unknown Host learns nothing else.
-    const checks: Array<() => Check> = [
-      () => checkHost(hosts, req.headers.host),
-      () =>
-        url?.pathname === WS_PATH
-          ? { ok: true }
-          : {
-              ok: false,
-              status: 404,
-              reason: 'output-not-found',
-              message: 'output WebSocket for an unknown path',
-            },
-      () => checkToken(token, url!),
-      () => checkOrigin(origins, req.headers.origin),
-      () =>
-        fanout.size < maxClients
-          ? { ok: true }
-          : {
-              ok: false,
-              status: 503,
-              reason: 'output-too-many-clients',
-              message: `output WebSocket refused: ${maxClients} pages are already connected (output.maxClients)`,
-            },
-    ];
-    for (const c of checks) {
-      const r = c();
-      if (!r.ok) return refuseUpgrade(req, socket, r);
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
+        ),
+      };
+    },
+    hint: (r) =>
+      r.reason === 'output-bad-token'
+        ? 'Open the URL that `hana output` prints: it carries the token.\n'
+        : `${r.reason}\n`,
+    checkToken: (url) => {
+      const t = checkToken(token, url);
+      return t.ok ? undefined : t;
+    },
+    checkRoom: () =>
+      fanout.size < maxClients
+        ? undefined
+        : {
+            status: 503,
+            reason: 'output-too-many-clients',
+            message: `output WebSocket refused: ${maxClients} pages are already connected (output.maxClients)`,
+          },
+    onConnection: (ws, req) => {
       pages.add(ws);
       heartbeat.add(ws);
       if (shaders !== undefined) ws.send(shaders);
@@ -333,17 +195,14 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
       });
       log.info({ event: 'output.connected', clients: fanout.size }, 'output page connected');
       clientsChanged();
-    });
+    },
+    onPortBusy: (busy) =>
+      log.warn(
+        { event: 'output.port-busy', port: busy },
+        `output port ${busy} is in use; serving the output page on a free port instead`,
+      ),
   });
-
-  const port = await listenOrFallback(server, init.port, init.bind, (busy) =>
-    log.warn(
-      { event: 'output.port-busy', port: busy },
-      `output port ${busy} is in use; serving the output page on a free port instead`,
-    ),
-  );
-  hosts = allowedHosts(init.bind, port);
-  origins = allowedOrigins(hosts);
+  const { port } = site;
   let url = pageUrl(init.bind, port, token);
 
   log.info(
@@ -401,11 +260,7 @@ export async function startOutputServer(init: OutputServerInit): Promise<OutputS
     }),
     async close() {
       heartbeat.stop();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await site.close();
     },
   };
 }
