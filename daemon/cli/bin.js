@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --no-node-snapshot --max-semi-space-size=16
-// Entry for `npx hana`: checks the runtime, then runs the TypeScript CLI (Node >= 24 strips types).
+// Entry for `hana` (npx, the npm scripts, or `node_modules/.bin/node daemon/cli/bin.js`, the
+// fastest: docs/cli.md): checks the runtime, then runs the TypeScript CLI (Node >= 24 strips types).
 // --max-semi-space-size=16: on a 24 GiB laptop V8 lets the young generation grow to 128 MiB under
 // the daemon's steady allocation, and RSS climbs with it and stays (docs/soak.md); 16 MiB semi-
 // spaces hold it near 32 MiB. V8 reads the flag only at start, so it is on every launcher
@@ -15,7 +16,7 @@ if (major < 24) {
   process.exit(1);
 }
 // Node strips the types from every .ts it loads, and the first file alone costs 100–250 ms
-// (the stripper is compiled from WebAssembly at each start): more than the rest of `hana status`.
+// (loading Node's type stripper, a WebAssembly build of swc): more than the rest of `hana status`.
 // The module compile cache keeps the stripped source and V8's code cache, keyed by each file's
 // content, so a warm `hana status` skips both (`npm run bench -- cli`). It lives in this
 // install's node_modules, writable only by whoever can already change the code it caches (a
