@@ -207,11 +207,13 @@ export function createOutbox(init: OutboxInit): Outbox {
 
   return {
     mark(path, entry) {
-      // A path already waiting for its latest value gains nothing from a queued older one.
-      if (entry === undefined || dirty.has(path)) {
+      if (entry === undefined) {
         dirty.add(path);
         return;
       }
+      // The entry is the path's current value: queued, it also settles a timeout's or an
+      // overflow's mark on the path, and no step of a fader that lost a datagram is skipped.
+      dirty.delete(path);
       queue.push(entry);
       if (queue.length > maxQueued) overflow();
     },

@@ -346,3 +346,32 @@ describe('outbox window: an identity rotation', () => {
     );
   });
 });
+
+describe('outbox window: a timeout while the fader moves', () => {
+  it('a path re-marked by a timeout still sends every later step of the fader, not only its latest', () => {
+    const current = new Map<string, SyncEntry>();
+    const sent: number[] = [];
+    let t = 0;
+    const { outbox } = signingOutbox(current, {
+      send(bytes) {
+        const r = decodeSync(bytes, NODE);
+        assert.ok(r.ok && r.msg.kind === 'updates');
+        sent.push(...r.msg.batch.entries.map((e) => e.value as number));
+      },
+      now: () => t,
+      window: 1,
+    });
+    const write = (value: number) => {
+      const e: SyncEntry = { path: '/f', value, stamp: { t: 1_700_000_000_000 + value, c: 0, node: NODE } };
+      current.set('/f', e);
+      outbox.mark('/f', e);
+    };
+    write(1);
+    outbox.flush(); // seq 1 in flight, the window (1) full
+    t += 1000;
+    assert.equal(outbox.expire(), true, 'seq 1 timed out: /f is re-marked');
+    for (let v = 2; v <= 5; v++) write(v);
+    outbox.flush();
+    assert.deepEqual(sent, [1, 2, 3, 4, 5], 'steps 2–5 all go, once each');
+  });
+});
