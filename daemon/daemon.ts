@@ -13,7 +13,7 @@ import { clockSampleHandlers } from './clock/samples.ts';
 import type { ClockReading } from './clock/session-clock.ts';
 import { TIMELINE_PATH, timelineParam } from './clock/timeline-register.ts';
 import type { Config } from './config/schema.ts';
-import { startConsole } from './console/index.ts';
+import { CONSOLE_TOKEN_FILE, startConsole } from './console/index.ts';
 import type { ConsoleServer, ConsoleStats } from './console/server.ts';
 import { stateHandlers } from './control/handlers.ts';
 import { midiHandlers } from './control/midi-handlers.ts';
@@ -32,6 +32,7 @@ import { createMidiService, type MidiService } from './midi/service.ts';
 import { type MidiClock, type MidiClockStatus, startMidiClock } from './midi-clock/service.ts';
 import type { OscQueryStats } from './oscquery/server.ts';
 import { startOscQuery } from './oscquery/service.ts';
+import { rotateToken } from './output/token-file.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
 import { familyTotal } from './reasons.ts';
@@ -446,7 +447,10 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       ...abletonLink.handlers,
       ...clock.handlers,
       ...clockSampleHandlers(peering.clock),
-      ...uiHandlers(() => consoleServer),
+      ...uiHandlers(
+        () => consoleServer,
+        () => rotateToken(init.home, CONSOLE_TOKEN_FILE),
+      ),
     };
     if (config.console.enabled) {
       // The same handlers as the control socket; what the console writes is named `ui`.

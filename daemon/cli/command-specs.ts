@@ -35,7 +35,10 @@ export const MIDI_FLAGS = { home: 'string', json: 'boolean', timeout: 'string' }
 
 export const OUTPUT_FLAGS = { home: 'string', json: 'boolean', 'new-token': 'boolean' } as const;
 
-export const UI_USAGE = `  ui [--json]                                the operator console's URL (with its token): open it in a browser`;
+export const UI_FLAGS = { home: 'string', json: 'boolean', 'new-token': 'boolean' } as const;
+
+export const UI_USAGE = `  ui [--json] [--new-token]                  the operator console's URL (with its token): open it in a browser;
+                                             --new-token replaces the token (open consoles are cut off)`;
 
 export const ABLETON_LINK_FLAGS = { home: 'string', json: 'boolean' } as const;
 

@@ -19,6 +19,7 @@ import {
   SCENE_FLAGS,
   SCENE_USAGE,
   START_FLAGS,
+  UI_FLAGS,
   UI_USAGE,
 } from './command-specs.ts';
 
@@ -153,7 +154,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   pair: { flags: PAIR_FLAGS, run: lazy(load.pair, (m) => m.pairCommand) },
   output: { flags: OUTPUT_FLAGS, run: lazy(load.output, (m) => m.outputCommand) },
-  ui: { flags: CLIENT_FLAGS, run: lazy(load.ui, (m) => m.uiCommand) },
+  ui: { flags: UI_FLAGS, run: lazy(load.ui, (m) => m.uiCommand) },
   plugin: {
     flags: PLUGIN_FLAGS,
     subcommands: [

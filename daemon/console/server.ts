@@ -52,6 +52,8 @@ export type ConsoleStats = {
 export type ConsoleServer = {
   readonly url: string;
   readonly port: number;
+  /** Replaces the token (`hana ui --new-token`): open pages are cut off and cannot come back. */
+  setToken(token: string): void;
   stats(): ConsoleStats;
   close(): Promise<void>;
 };
@@ -106,7 +108,8 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
       `console.bind is ${init.bind}: the console is served on loopback only (127.0.0.1 or ::1); from another machine use an SSH tunnel`,
     );
   }
-  const { log, token } = init;
+  const { log } = init;
+  let token = init.token;
   const rejections = createRejections({
     log,
     security: init.security,
@@ -192,15 +195,27 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
       ),
   });
   const { port } = site;
-  const url = pageUrl(init.bind, port, token);
+  let url = pageUrl(init.bind, port, token);
   log.info(
     { event: 'console.ready', bind: init.bind, port },
     `console on http://${init.bind.includes(':') ? `[${init.bind}]` : init.bind}:${port}/ (run \`hana ui\` for the URL with its token)`,
   );
 
   return {
-    url,
+    get url() {
+      return url;
+    },
     port,
+    setToken(t) {
+      token = t;
+      url = pageUrl(init.bind, port, token);
+      // 4001: the page's token is no longer valid; the page says so instead of retrying.
+      for (const ws of pages) ws.close(4001, 'token rotated');
+      init.security.info(
+        { event: 'console.token-rotated' },
+        'the console token was replaced: open pages are cut off',
+      );
+    },
     stats: () => ({
       port,
       bind: init.bind,

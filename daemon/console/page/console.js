@@ -50,10 +50,15 @@ function connect() {
     if (m.ok) w.resolve(m.result);
     else w.reject(Object.assign(new Error(m.error?.message ?? 'failed'), { code: m.error?.code }));
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     for (const w of waiting.values())
       w.reject(Object.assign(new Error('disconnected'), { code: 'disconnected' }));
     waiting.clear();
+    if (ev.code === 4001) {
+      // `hana ui --new-token`: this address is dead for good; retrying would only be refused.
+      setConn('error', 'the console token was replaced: open the address `hana ui` prints');
+      return;
+    }
     setConn('reconnecting', 'daemon unreachable: reconnecting…');
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 2000);

@@ -215,4 +215,30 @@ describe('the console boundary, against a real daemon', () => {
       ws.close();
     }
   });
+
+  // Last: it replaces the token every other test here uses.
+  it('hana ui --new-token revokes a seen token: open pages are closed (4001) and the old address is refused', async () => {
+    const ws = await open();
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const r = await d.cli('ui', '--new-token', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const fresh = new URL((JSON.parse(r.stdout) as { url: string }).url);
+    const newToken = fresh.searchParams.get('token')!;
+    assert.notEqual(newToken, token);
+    assert.equal(await closed, 4001, 'the open page is told its token was replaced');
+    assert.equal((await get(`/?token=${token}`)).status, 403, 'the old address is dead');
+    assert.equal((await get(`/?token=${newToken}`)).status, 200);
+    assert.equal(
+      await handshake(`/ws?token=${token}`, { Origin: url.origin }),
+      403,
+      'and so is its WebSocket',
+    );
+    assert.equal(
+      JSON.parse((await d.cli('ui', '--json')).stdout).url,
+      fresh.href,
+      'hana ui prints the new one',
+    );
+    assert.ok(d.logs.some((l) => l.event === 'console.token-rotated' && l.security === true));
+    token = newToken;
+  });
 });
