@@ -22,15 +22,25 @@ async function sample(pid: number): Promise<Sample> {
   return { ticks: Number(f[11]) + Number(f[12]), rssMb: rssKb / 1024 };
 }
 
-/** CPU % of one core over the window, and RSS at its end, summed over the processes. */
-async function measure(pids: () => Promise<number[]>): Promise<{ cpu: number; rssMb: number }> {
-  const before = await Promise.all((await pids()).map(sample));
+type Usage = { cpu: number; rssMb: number };
+
+/** CPU % of one core over the window and RSS at its end: summed, and per process. */
+async function measure(pids: () => Promise<number[]>): Promise<Usage & { each: Usage[] }> {
+  const list = await pids();
+  const before = await Promise.all(list.map(sample));
   const t0 = performance.now();
   await sleep(WINDOW_MS);
   const ms = performance.now() - t0;
-  const after = await Promise.all((await pids()).map(sample));
-  const ticks = after.reduce((a, s) => a + s.ticks, 0) - before.reduce((a, s) => a + s.ticks, 0);
-  return { cpu: (100 * (ticks / TICKS) * 1000) / ms, rssMb: after.reduce((a, s) => a + s.rssMb, 0) };
+  const after = await Promise.all(list.map(sample));
+  const each = after.map((a, i) => ({
+    cpu: (100 * ((a.ticks - before[i]!.ticks) / TICKS) * 1000) / ms,
+    rssMb: a.rssMb,
+  }));
+  return {
+    cpu: each.reduce((a, u) => a + u.cpu, 0),
+    rssMb: each.reduce((a, u) => a + u.rssMb, 0),
+    each,
+  };
 }
 
 async function baseline(): Promise<{ cpu: number; rssMb: number }> {
@@ -52,7 +62,7 @@ export async function run(report: (line: string) => void): Promise<void> {
   try {
     await eventually(
       async () =>
-        ((await d.status()).plugins?.plugins ?? []).filter((p) => p.state === 'running').length === 3,
+        ((await d.status()).plugins?.plugins ?? []).filter((p) => p.state === 'running').length >= 3,
       300,
       100,
     );
@@ -65,14 +75,18 @@ export async function run(report: (line: string) => void): Promise<void> {
     await new Promise((r, j) => ws!.once('open', r).once('error', j));
     await sleep(1000);
     const watched = await measure(pids);
-    const f = (x: { cpu: number; rssMb: number }) =>
+    const f = (x: Usage) =>
       `${x.cpu.toFixed(2).padStart(6)} % of a core  ${x.rssMb.toFixed(0).padStart(5)} MiB`;
+    const split = (x: { each: Usage[] }) =>
+      `    daemon ${f(x.each[0]!)}${x.each[1] ? `; plugin host ${f(x.each[1])}` : ''}`;
     report(`  over ${WINDOW_MS / 1000} s each, daemon + plugin host, bundled examples installed:`);
     report(`  node -e setInterval (baseline)      ${f(bare)}`);
     report(
       `  hana, no output page                ${f(idle)}  (${(idle.cpu / Math.max(bare.cpu, 0.01)).toFixed(1)}× CPU, ${(idle.rssMb / bare.rssMb).toFixed(1)}× RSS)`,
     );
+    report(split(idle));
     report(`  hana, one output page watching      ${f(watched)}`);
+    report(split(watched));
   } finally {
     ws?.close();
     await d.stop();
