@@ -9,6 +9,7 @@ const FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'renderer.js': 'text/javascript; charset=utf-8',
   'isf.js': 'text/javascript; charset=utf-8',
+  'timeline.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 

@@ -12,6 +12,7 @@
 // act only within a plugin's own layer.)
 
 import { createIsf } from './isf.js';
+import { createTimeline } from './timeline.js';
 
 const BLENDS = { normal: 'source-over', add: 'lighter', multiply: 'multiply', screen: 'screen' };
 const ALIGNS = { left: 'left', center: 'center', right: 'right' };
@@ -390,8 +391,9 @@ const shaderExtras = {
   },
 };
 let latest = null;
-let latestSeq = 0;
-let drawnSeq = 0;
+/** Frames by their session time (timeline.js); a frame without one is shown as it comes. */
+const timeline = createTimeline();
+let drawnFrame = null;
 let dirty = true;
 let retryDelay = RETRY_FIRST_MS;
 const drawTimes = [];
@@ -441,9 +443,13 @@ function connect() {
     const own = (master === undefined ? 0 : 1) + (mix === undefined ? 0 : 1);
     if (own === 0 || Object.keys(message).length > own) {
       latest = message;
+      // When the message reached the page, not when this handler got to run after a long draw.
+      const at =
+        event.timeStamp > 0 && event.timeStamp <= performance.now() ? event.timeStamp : performance.now();
+      if (!timeline.add(message, at)) timeline.reset();
       state.received++;
     }
-    latestSeq++;
+    dirty = true;
   };
   ws.onclose = () => {
     state.connected = false;
@@ -477,17 +483,19 @@ function updateStatus(now) {
 
 function tick(now) {
   requestAnimationFrame(tick);
-  if (latestSeq !== drawnSeq || dirty) {
-    drawnSeq = latestSeq;
+  // The frame whose session time has come (timeline.js), not simply the last to arrive.
+  const frame = timeline.pick(performance.now()) ?? latest;
+  if (frame !== drawnFrame || dirty) {
+    drawnFrame = frame;
     dirty = false;
     const started = performance.now();
     try {
-      if (latest !== null) {
-        shaderExtras.frame = latest;
-        state.skipped += drawFrame(ctx2d, latest, state.mix, shaderExtras);
-        isf.endFrame(finite(latest.time) ? latest.time : 0);
-        state.index = finite(latest.index) ? latest.index : null;
-        state.layers = Array.isArray(latest.layers) ? latest.layers.length : 0;
+      if (frame !== null) {
+        shaderExtras.frame = frame;
+        state.skipped += drawFrame(ctx2d, frame, state.mix, shaderExtras);
+        isf.endFrame(finite(frame.time) ? frame.time : 0);
+        state.index = finite(frame.index) ? frame.index : null;
+        state.layers = Array.isArray(frame.layers) ? frame.layers.length : 0;
       }
     } catch {
       state.skipped++; // a frame that broke drawing as a whole: the next one gets its chance
@@ -533,7 +541,13 @@ window.hanaOutput = Object.freeze({
     fullscreen: document.fullscreenElement !== null,
     idle: document.body.classList.contains('idle'),
     isf: isf.stats(),
+    timeline: timeline.stats(),
   }),
+  /**
+   * The beat this page shows at an instant given as epoch milliseconds (performance.timeOrigin
+   * + performance.now()): how two pages are compared at one moment.
+   */
+  beatAt: (epochMs) => timeline.beatAt(epochMs - performance.timeOrigin),
   /** Rehearses a runaway shader: the WebGL context is lost while plugin `id`'s shader draws. */
   loseShaderContext: (id) => isf.loseWhileDrawing(String(id)),
 });
