@@ -82,7 +82,8 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         `${f.plugin}: shader ${f.shader} ${f.kind}: ${f.message}`,
       ),
     onQuarantine: (id, reason) => {
-      log.warn(
+      // A security event, as every quarantine is (daemon/plugins/events.ts).
+      security.error(
         { event: 'plugin.quarantined', plugin: id, reason: 'shader-fault' },
         `${id} quarantined: ${reason}`,
       );

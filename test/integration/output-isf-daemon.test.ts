@@ -147,6 +147,10 @@ describe('ISF example plugins in a real daemon', { skip: missing }, () => {
         `the rings draw on without the plasma (${last}, ${JSON.stringify(await page.evaluate(() => (globalThis as never as Hana).hanaOutput.stats().isf))})`,
       );
       assert.ok(d.logs.some((l) => l.event === 'plugin.shader-fault' && l.kind === 'context-lost'));
+      assert.ok(
+        d.logs.some((l) => l.event === 'plugin.quarantined' && l.plugin === PLASMA && l.security === true),
+        'the quarantine is logged as a security event',
+      );
     } finally {
       await context.close();
       await d.stop();
