@@ -74,6 +74,8 @@ const ALL_BUCKETS_THRESHOLD = 32;
 const CLOCK_BURST = 8;
 const CLOCK_BURST_GAP_MS = 30;
 const MAX_PENDING_PINGS = 16;
+/** Digest rounds skipped in a row at most while updates wait in the window (see digestLoop). */
+const DIGEST_DEFERRALS = 3;
 
 export function createPeerSync(init: PeerSyncInit): PeerSync {
   const { config } = init;
@@ -163,8 +165,19 @@ export function createPeerSync(init: PeerSyncInit): PeerSync {
     ae.digestsSent++;
   };
   const jitter = (ms: number) => ms * (0.8 + Math.random() * 0.4);
+  // A digest covers values still queued here for this peer (its window is full): the peer
+  // would see a difference, ask, and apply the snapshot's newest value first, making every
+  // queued step that follows stale there (issue 18: a fader jumped and 0.5 % of its steps were
+  // dropped). So the digest waits while values are queued, but at most DIGEST_DEFERRALS rounds
+  // in a row: a fader that never stops must not stall the repair of everything else.
+  let deferred = 0;
   const digestLoop = () => {
-    sendDigest();
+    const out = outbox.stats();
+    if ((out.queued > 0 || out.dirty > 0) && deferred < DIGEST_DEFERRALS) deferred++;
+    else {
+      deferred = 0;
+      sendDigest();
+    }
     later(jitter(config.antiEntropyMs), digestLoop);
   };
   function serve(id: number, buckets: 'all' | readonly number[]): void {

@@ -172,6 +172,7 @@ export async function propagation(report: Report, sync?: object, rates = RATES):
       const dropsBefore = await rcvbufErrors();
       const before = await syncView(a, b.deviceId);
       const heardBefore = (await syncView(b, a.deviceId)).received;
+      const gateBefore = (await b.status()).sync;
       await paced(count, rate, (i) => {
         sentAt.set(i + 1, now());
         tx.send(
@@ -191,11 +192,12 @@ export async function propagation(report: Report, sync?: object, rates = RATES):
       const after = await syncView(a, b.deviceId);
       const heard = (await syncView(b, a.deviceId)).received - heardBefore;
       const drops = await rcvbufErrors();
+      const gate = (await b.status()).sync;
       const dg = after.datagrams - before.datagrams;
       const perDatagram = (after.sent - before.sent) / Math.max(1, dg);
       report(
         `  ${rate}/s  hana OSC in on A → B → B's feedback  ${delivered(lat, count)}; ` +
-          `sync: A sent ${after.sent - before.sent} updates, B received ${heard}; ` +
+          `sync: A sent ${after.sent - before.sent} updates, B received ${heard}, applied ${gate.applied - gateBefore.applied}, stale ${gate.stale - gateBefore.stale}; ` +
           `${perDatagram.toFixed(2)} updates per sync datagram, retransmits ${after.retransmits - before.retransmits}, ` +
           `coalesced ${(after.coalesced ?? 0) - (before.coalesced ?? 0)}, window ${after.window}, srtt ${after.srttMs?.toFixed(1) ?? '–'} ms; ` +
           `kernel receive-buffer drops on this machine meanwhile ${drops === undefined || dropsBefore === undefined ? '–' : drops - dropsBefore}`,

@@ -15,6 +15,22 @@ import { createFakeClock } from '../../helpers/fake-timers.ts';
 
 const [ida, idb] = [await createIdentity(), await createIdentity()];
 
+/** A store with nothing to serve and a clock that is the fake one: what these tests do not look at. */
+const quiet = (clock: ReturnType<typeof createFakeClock>) => ({
+  timers: clock.timers,
+  now: clock.now,
+  wall: clock.now,
+  entryOf: () => undefined,
+  batchesIn: () => [],
+  digest: () => ({ count: 0, hash: 0n, buckets: [] }),
+  differing: () => [],
+  certOf: () => undefined,
+  onCert: () => {},
+  onClock: () => {},
+  onMalformed: (code: string, detail: string) => assert.fail(`${code}: ${detail}`),
+  onUnsendable: (path: string, error: string) => assert.fail(`${path}: ${error}`),
+});
+
 function pairOf(config: Partial<SyncConfig>) {
   const clock = createFakeClock();
   const sides: Record<'a' | 'b', PeerSync> = {} as never;
@@ -25,7 +41,6 @@ function pairOf(config: Partial<SyncConfig>) {
     const other = me === 'a' ? 'b' : 'a';
     const signer = createSigner(() => id);
     return createPeerSync({
-      timers: clock.timers,
       peerId: (me === 'a' ? idb : ida).deviceId,
       self: () => id.deviceId,
       sign: signer.sign,
@@ -36,20 +51,10 @@ function pairOf(config: Partial<SyncConfig>) {
         // Delivered on a later turn, as a socket would.
         setImmediate(() => sides[other].receive(datagram));
       },
-      now: clock.now,
-      wall: clock.now,
-      entryOf: () => undefined,
-      batchesIn: () => [],
-      digest: () => ({ count: 0, hash: 0n, buckets: [] }),
-      differing: () => [],
+      ...quiet(clock),
       onBatch: (_b, fresh) => {
         if (me === 'b') applied.push(...fresh);
       },
-      certOf: () => undefined,
-      onCert: () => {},
-      onClock: () => {},
-      onMalformed: (code, detail) => assert.fail(`${code}: ${detail}`),
-      onUnsendable: (path, error) => assert.fail(`${path}: ${error}`),
     });
   };
   sides.a = make('a');
@@ -130,6 +135,46 @@ describe('peer sync: acks that do not wait', () => {
       assert.equal(p.sides.a.stats().out.acked, 1);
     } finally {
       p.close();
+    }
+  });
+});
+
+describe('peer sync: anti-entropy and a full window', () => {
+  it('no digest leaves while values wait in the window, for at most three rounds in a row', async () => {
+    const clock = createFakeClock();
+    const signer = createSigner(() => ida);
+    const kinds: string[] = [];
+    const sync = createPeerSync({
+      peerId: idb.deviceId,
+      self: () => ida.deviceId,
+      sign: signer.sign,
+      // A silent peer: nothing is acknowledged, so the window stays full once filled (its
+      // datagram times out after 4 × 4 × ackDelayMs = 800 ms, past the end of this test).
+      config: SyncConfig.parse({ antiEntropyMs: 100, window: 1, maxWindow: 1, ackDelayMs: 50 }),
+      send(datagram) {
+        const r = decodeSync(datagram, ida.deviceId);
+        if (r.ok) kinds.push(r.msg.kind);
+      },
+      ...quiet(clock),
+      onBatch: () => {},
+    });
+    try {
+      const write = (v: number) =>
+        sync.mark('/f', { path: '/f', value: v, stamp: { t: clock.now() + v, c: 0, node: ida.deviceId } });
+      write(0);
+      await turns(3); // flushed: one datagram in flight, the window (1) full
+      write(1);
+      write(2);
+      await turns(3); // both wait behind it
+      assert.equal(sync.stats().out.queued > 0, true);
+      const digests = () => kinds.filter((k) => k === 'digest').length;
+      // Rounds come every 80–120 ms: 3 deferred rounds end within 4 × 120 ms, not within 3 × 80.
+      await clock.advance(3 * 80 - 1, () => turns(1));
+      assert.equal(digests(), 0, 'deferred while values wait');
+      await clock.advance(4 * 120, () => turns(1));
+      assert.ok(digests() >= 1, 'sent after at most three deferrals');
+    } finally {
+      sync.close();
     }
   });
 });
