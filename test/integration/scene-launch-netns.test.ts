@@ -124,6 +124,8 @@ describe('a quantized scene launch on three namespaced laptops', { skip }, () =>
     assert.deepEqual(await valuesOf(all[2]!, '/layer/1/*'), {
       '/layer/1/opacity': 1,
       '/layer/1/hue': 0,
+      '/layer/1/blend': 'normal',
+      '/layer/1/deck': 'a',
       '/layer/1/color': '#ff8000ff',
     });
     assert.equal((await valuesOf(all[1]!, '/master/blackout'))['/master/blackout'], true);

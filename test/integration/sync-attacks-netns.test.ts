@@ -224,6 +224,8 @@ describe('sync attacks on three laptops in namespaces (issue 12)', { skip }, () 
     assert.deepEqual(await valuesOf(D, '/layer/1/*'), {
       '/layer/1/opacity': 0.25,
       '/layer/1/hue': 90,
+      '/layer/1/blend': 'normal',
+      '/layer/1/deck': 'a',
       '/layer/1/color': '#00ff00ff',
     });
     assert.equal((await param(A, '/scene')).value, 5);
