@@ -185,6 +185,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     store,
     registry: registry.stored,
     clock: () => sessionClock?.(),
+    self: () => identity.deviceId,
     onSubscriberError: (err) =>
       log.error({ err, event: 'store.subscriber-failed' }, 'a change subscriber failed'),
   });

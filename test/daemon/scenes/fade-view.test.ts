@@ -77,7 +77,13 @@ function laptop(node: string, clock: ReturnType<typeof sessionClock>) {
   const registry = createRegistry(PARAMS, { [LAUNCH_PATH]: launchParam });
   const hlc = createHlc({ node, now: () => Math.floor(clock.state.t) });
   const store = createStore({ registry: registry.stored, hlc });
-  const view = createFadeView({ store, registry: registry.stored, clock: clock.read, autoTick: false });
+  const view = createFadeView({
+    store,
+    registry: registry.stored,
+    clock: clock.read,
+    self: () => node,
+    autoTick: false,
+  });
   const seen: Change[] = [];
   view.subscribe((c) => seen.push(...c));
   const scenes = {
@@ -319,5 +325,50 @@ describe('the same launch on a second laptop', () => {
     await settle();
     assert.equal(B.seen.length, before, 'the same writes again change nothing');
     assert.equal(B.view.status().launches.length, 1);
+  });
+});
+
+describe('while nothing fades', () => {
+  it('passes a local write on at once, in the writer’s call (no deferral)', () => {
+    const clock = sessionClock();
+    const A = laptop('A', clock);
+    A.store.apply([{ path: '/a', value: 2 }], 'osc:udp:127.0.0.1:9000');
+    assert.deepEqual(
+      A.seen.map((c) => [c.path, c.value]),
+      [['/a', 2]],
+      'seen before the writer returned to the event loop',
+    );
+  });
+
+  it('still holds back another laptop’s write: a record after it may claim it', async () => {
+    const clock = sessionClock();
+    const A = laptop('A', clock);
+    const B = laptop('B', clock);
+    clock.toBeat(2.1);
+    await A.launch(ms(2000), 'bar');
+    deliver(A, B, ['/a']);
+    assert.equal(B.seen.length, 0, 'deferred');
+    deliver(A, B, [LAUNCH_PATH]);
+    await settle();
+    assert.equal(v(B.view, '/a'), 1, 'claimed as a target: the old value until the bar');
+    assert.equal(B.seen.filter((c) => c.path === '/a').length, 0, 'never shown early');
+  });
+
+  it('a write a subscriber makes reaches every subscriber after the batch it was answering', async () => {
+    const clock = sessionClock();
+    const A = laptop('A', clock);
+    const order: string[] = [];
+    A.view.subscribe((cs) => {
+      for (const c of cs) {
+        order.push(`first ${c.path}=${c.value}`);
+        if (c.path === '/a') A.store.apply([{ path: '/c', value: 7 }], 'cli');
+      }
+    });
+    A.view.subscribe((cs) => {
+      for (const c of cs) order.push(`second ${c.path}=${c.value}`);
+    });
+    A.store.apply([{ path: '/a', value: 2 }], 'cli');
+    await settle();
+    assert.deepEqual(order, ['first /a=2', 'second /a=2', 'first /c=7', 'second /c=7']);
   });
 });
