@@ -119,14 +119,17 @@ export function createDialer(init: DialerInit) {
         });
     }
   }
+  // The tick runs only while there is something to dial: with no peer configured or announced
+  // it would wake an idle daemon four times a second for an empty loop (issue 18).
   let tick: unknown;
   const arm = () => {
+    if (closed || tick !== undefined || targets.size === 0) return;
     tick = timers.set(tickMs, () => {
+      tick = undefined;
       dialTick();
-      if (!closed) arm();
+      arm();
     });
   };
-  arm();
 
   return {
     /** Adds or refreshes a peer to dial (static config or mDNS). */
@@ -153,6 +156,7 @@ export function createDialer(init: DialerInit) {
       }
       targets.set(key, { remote, hintId: hint, backoffMs: 0, nextAt: 0, dialling: false, fixed });
       dialTick();
+      arm();
     },
     /**
      * mDNS says the peer left. A goodbye is unauthenticated: a configured address stays, and
@@ -187,6 +191,7 @@ export function createDialer(init: DialerInit) {
           known: true,
         });
         dialTick();
+        arm();
       } else if (!t.dialling && t.nextAt > now() + 1000) {
         t.nextAt = now();
         dialTick();
@@ -208,6 +213,7 @@ export function createDialer(init: DialerInit) {
     close(): void {
       closed = true;
       timers.clear(tick);
+      tick = undefined;
     },
   };
 }
