@@ -17,39 +17,45 @@ export type CpuBudgetInit = {
 };
 
 export type CpuBudget = {
-  /** Whether work may start now. */
-  ready(): boolean;
+  /** Whether work may start at `t` (default now). */
+  ready(t?: number): boolean;
   /** Milliseconds until it may (0 if now). */
   msUntilReady(): number;
-  /** Runs `fn`, charging the time it takes. */
-  spend(fn: () => void): void;
+  /**
+   * Runs `fn`, charging the time it takes from `start` (default now; a caller that has just
+   * read the clock passes it on); returns when it ended. Two clock reads a piece of work at
+   * most: on the OSC ingest path every read counts (issue 18).
+   */
+  spend(fn: () => void, start?: number): number;
 };
 
 export function createCpuBudget(init: CpuBudgetInit): CpuBudget {
   let balance = init.burstMs;
   let at = init.now();
-  const refill = () => {
-    const t = init.now();
+  const refill = (t: number) => {
+    if (t <= at) return;
     balance = Math.min(init.burstMs, balance + (t - at) * init.share);
     at = t;
   };
   return {
-    ready() {
-      refill();
+    ready(t = init.now()) {
+      refill(t);
       return balance > 0;
     },
     msUntilReady() {
-      refill();
+      refill(init.now());
       return balance > 0 ? 0 : Math.ceil(-balance / init.share + 1e-9);
     },
-    spend(fn) {
-      const t = init.now();
+    spend(fn, start = init.now()) {
+      let end = start;
       try {
         fn();
       } finally {
-        refill();
-        balance -= init.now() - t;
+        end = init.now();
+        refill(end);
+        balance -= end - start;
       }
+      return end;
     },
   };
 }

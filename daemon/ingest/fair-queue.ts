@@ -8,8 +8,15 @@ import { createCpuBudget } from './cpu-budget.ts';
 // each round gives every waiting source `quantum` units: a source's head packet runs when its
 // deficit covers the cost, so however large one source's packets are, another source waits for
 // at most `quantum + largest cost - 1` of its units per round. After `unitsPerTurn` units or
-// `turnMs` of work, whichever comes first, the queue yields the event loop, and once work has
-// taken more than `cpuShare` of the time (cpu-budget.ts) it waits until it is back under.
+// `turnMs` of work since it last yielded, whichever comes first, the queue yields the event loop,
+// and once work has taken more than `cpuShare` of the time (cpu-budget.ts) it waits until it is
+// back under.
+//
+// Work run at once schedules nothing: it is counted towards the next yield, which therefore
+// comes after at most those limits of work, however many turns of the loop that work spread
+// over (fewer units a turn than allowed, never more). Scheduling a turn after every direct run
+// cost a setImmediate per datagram at a fader's rates, where each datagram has its own turn
+// (issue 18); now it costs one per `turnMs` of work.
 //
 // Both are capped in time because a unit's cost differs tenfold between builds and machines
 // (measured here: 6.5 µs a parameter write in the daemon) and the socket is read only between
@@ -86,24 +93,24 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
   let ranUnits = 0;
   let maxWaitUnits = 0;
   let dropped = 0;
-  let spent = 0; // units run in this turn of the event loop
-  let turnStart = 0; // when its first item ran
+  let spent = 0; // units run since the queue last yielded
+  let worked = 0; // ms of work since then
   let turnPending = false;
   let refill: unknown;
   let closed = false;
 
-  const run = (key: string, item: T, cost: number, waited: number) => {
+  /** `t`: now, as the caller just read it for the budget. */
+  const run = (key: string, item: T, cost: number, waited: number, t: number) => {
     // The stated bound is for packets that fit in one quantum (a fader move); a larger one
     // waits a round per quantum it needs, by design.
     if (cost <= init.quantum && waited > maxWaitUnits) maxWaitUnits = waited;
     ranUnits += cost;
-    if (spent === 0) turnStart = now();
     spent += cost;
-    budget.spend(() => init.run(item, key, waited));
+    worked += budget.spend(() => init.run(item, key, waited), t) - t;
   };
 
-  /** Whether `cost` more fits in this turn, which has begun. */
-  const fits = (cost: number) => spent + cost <= init.unitsPerTurn && now() - turnStart < init.turnMs;
+  /** Whether `cost` more fits before the queue must yield. */
+  const fits = (cost: number) => spent + cost <= init.unitsPerTurn && worked < init.turnMs;
 
   const nextTurn = () => {
     if (turnPending || closed) return;
@@ -111,6 +118,7 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     defer(() => {
       turnPending = false;
       spent = 0;
+      worked = 0;
       if (!closed && refill === undefined) drain();
     });
   };
@@ -143,7 +151,8 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
         nextTurn();
         return;
       }
-      if (!budget.ready()) {
+      const t = now();
+      if (!budget.ready(t)) {
         waitForBudget();
         return;
       }
@@ -154,7 +163,7 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
       queuedUnits -= it.cost;
       if (flow.head === flow.items.length) flows.delete(key); // empty: leaves the round, deficit reset
       const waited = ranUnits - flow.headAt;
-      run(key, it.item, it.cost, waited);
+      run(key, it.item, it.cost, waited, t);
       flow.headAt = ranUnits;
       if (closed) return;
     }
@@ -180,10 +189,12 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     submit(key, units, item) {
       if (closed) return 'dropped';
       const cost = Math.max(1, units);
-      if (queuedUnits === 0 && refill === undefined && (spent === 0 || fits(cost)) && budget.ready()) {
-        run(key, item, cost, 0);
-        nextTurn();
-        return 'ran';
+      if (queuedUnits === 0 && refill === undefined && (spent === 0 || fits(cost))) {
+        const t = now();
+        if (budget.ready(t)) {
+          run(key, item, cost, 0, t);
+          return 'ran';
+        }
       }
       let flow = flows.get(key);
       // Make room: the source with the most waiting pays, which is this one if it would be the

@@ -69,6 +69,29 @@ describe('fair queue (deficit round robin)', () => {
     assert.equal(s.q.stats().queuedUnits, 0);
   });
 
+  it('schedules no turn for work it runs at once: one yield per unitsPerTurn units, however many turns they spread over', () => {
+    const s = setup({ unitsPerTurn: 100 });
+    let yields = 0;
+    let most = 0;
+    // A fader at show rates: each datagram arrives in a turn of its own.
+    for (let i = 0; i < 1000; i++) {
+      const before = s.ran.length;
+      s.q.submit('a', 1, { src: 'a', n: i });
+      yields += s.deferred.length;
+      s.turn();
+      most = Math.max(most, s.ran.length - before);
+    }
+    s.settle();
+    assert.deepEqual(
+      s.ran.map((r) => r.n),
+      Array.from({ length: 1000 }, (_, i) => i),
+      'every one ran, in order',
+    );
+    assert.ok(yields <= 10, `${yields} turns scheduled for 1000 units at 100 a turn`);
+    assert.ok(yields >= 9, 'and still one per unitsPerTurn');
+    assert.ok(most <= 100, 'no turn of the loop ran more than unitsPerTurn');
+  });
+
   it('yields the event loop after unitsPerTurn, then goes on next turn', () => {
     const s = setup({ unitsPerTurn: 100 });
     for (let i = 0; i < 10; i++) s.q.submit('a', 30, { src: 'a', n: i });
