@@ -21,16 +21,22 @@ export function forkPluginHost(opts: {
 }): ChildProcess {
   const { log } = opts;
   const proc = fork(CHILD_PATH, [], {
-    // The young-generation cap of daemon/cli/bin.js: the host allocates a frame's JSON 60 times a second.
-    execArgv: ['--no-node-snapshot', '--max-semi-space-size=16'],
+    // Young generation at most 8 MiB (two semispaces of 4): the host allocates a frame's JSON 60
+    // times a second and V8 resizes new space with the survival rate, RSS following it (4 -> 8 ->
+    // 16 MiB seen; the daemon's cap of 16 allows 32). Measured beside the cap of 16 at the same
+    // load: RSS 101-109 MiB against 101-115, the same CPU per frame. Pinning it with
+    // --min-semi-space-size does not work here: V8's flags reach the plugins' isolates too, and
+    // their young generations grew (RSS 116-136 MiB) past what isolated-vm sizes from memoryMb.
+    execArgv: ['--no-node-snapshot', '--max-semi-space-size=4'],
     serialization: 'json',
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
       // glibc gives each thread that finds the arenas busy a new one (up to 8 per core), and
       // their freed pages stay resident. Measured on one host with the examples: 11 arenas
-      // holding 15.7 MiB at start and 17.9 MiB four minutes on; with 2, one arena held 7.2 MiB
-      // throughout and the host's RSS sat 8 MiB lower. A value already set is kept.
-      MALLOC_ARENA_MAX: '2',
+      // holding 15.7 MiB at start and 17.9 MiB four minutes on; with 2, the second arena held
+      // 3.8 -> 5.6 MiB, and with 1 (the main heap only) RSS sat another 4 MiB lower, with the
+      // same CPU per frame and no more overruns. A value already set is kept.
+      MALLOC_ARENA_MAX: '1',
       ...process.env,
       HANA_PLUGIN_HOST_TEST_HOOKS: opts.testHooks ? '1' : '0',
       HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.stall ? '1' : '0',

@@ -6,9 +6,9 @@ import { forkPluginHost } from '../../../plugins/runtime/fork-child.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
 
 // The plugin host's process environment: glibc's malloc arenas capped (fork-child.ts says why),
-// unless whoever started the daemon chose a value.
+// unless whoever started the daemon chose a value, and V8's young generation capped.
 
-async function childEnv(): Promise<Map<string, string>> {
+async function child(): Promise<{ env: Map<string, string>; argv: string[] }> {
   const proc = forkPluginHost({
     log: captureLogger().log,
     testHooks: false,
@@ -17,12 +17,14 @@ async function childEnv(): Promise<Map<string, string>> {
   });
   try {
     const text = await readFile(`/proc/${proc.pid}/environ`, 'utf8');
-    return new Map(
+    const argv = (await readFile(`/proc/${proc.pid}/cmdline`, 'utf8')).split('\0');
+    const env = new Map(
       text
         .split('\0')
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
+    return { env, argv };
   } finally {
     const exited = once(proc, 'exit');
     proc.kill('SIGKILL');
@@ -31,11 +33,11 @@ async function childEnv(): Promise<Map<string, string>> {
 }
 
 describe('the plugin host process environment', { skip: process.platform !== 'linux' }, () => {
-  it('caps glibc malloc arenas at 2', async () => {
+  it('caps glibc malloc arenas at 1', async () => {
     const saved = process.env.MALLOC_ARENA_MAX;
     delete process.env.MALLOC_ARENA_MAX;
     try {
-      assert.equal((await childEnv()).get('MALLOC_ARENA_MAX'), '2');
+      assert.equal((await child()).env.get('MALLOC_ARENA_MAX'), '1');
     } finally {
       if (saved !== undefined) process.env.MALLOC_ARENA_MAX = saved;
     }
@@ -45,10 +47,16 @@ describe('the plugin host process environment', { skip: process.platform !== 'li
     const saved = process.env.MALLOC_ARENA_MAX;
     process.env.MALLOC_ARENA_MAX = '4';
     try {
-      assert.equal((await childEnv()).get('MALLOC_ARENA_MAX'), '4');
+      assert.equal((await child()).env.get('MALLOC_ARENA_MAX'), '4');
     } finally {
       if (saved === undefined) delete process.env.MALLOC_ARENA_MAX;
       else process.env.MALLOC_ARENA_MAX = saved;
     }
+  });
+
+  it('caps the young generation at two semispaces of 4 MiB, and does not pin its size', async () => {
+    const { argv } = await child();
+    assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
+    assert.ok(!argv.some((a) => a.startsWith('--min-semi-space-size')), argv.join(' '));
   });
 });
