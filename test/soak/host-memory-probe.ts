@@ -15,13 +15,14 @@ const out = process.env.HANA_MEM_PROBE_OUT;
 if (out && process.send) {
   const require = createRequire(import.meta.url);
   const ivm = require('isolated-vm') as typeof ivmType;
-  const isolates: Isolate[] = [];
+  // Weakly held: a probe that kept disposed isolates alive would be a leak of its own.
+  const isolates: WeakRef<Isolate>[] = [];
   // isolated-vm's exports and prototypes are frozen: sandbox.ts is handed a copy whose Isolate
   // is a subclass that records each instance (its import rewritten by a load hook).
   class Recorded extends ivm.Isolate {
     constructor(...a: ConstructorParameters<typeof ivm.Isolate>) {
       super(...a);
-      isolates.push(this);
+      isolates.push(new WeakRef(this));
     }
   }
   const copy: Record<string, unknown> = {};
@@ -81,11 +82,13 @@ if (out && process.send) {
   };
   const sample = (tag?: string): void => {
     const mu = process.memoryUsage();
+    const cpu = process.cpuUsage();
     const spaces: Record<string, [used: number, size: number]> = {};
     for (const sp of v8.getHeapSpaceStatistics())
       spaces[sp.space_name.replace('_space', '')] = [mb(sp.space_used_size), mb(sp.space_size)];
     const iso = isolates
-      .filter((i) => !i.isDisposed)
+      .map((r) => r.deref())
+      .filter((i): i is Isolate => i !== undefined && !i.isDisposed)
       .map((i) => {
         const h = i.getHeapStatisticsSync();
         return {
@@ -98,7 +101,11 @@ if (out && process.send) {
       });
     const row = {
       s: Math.round((Date.now() - t0) / 1000),
+      pid: process.pid,
+      ppid: process.ppid,
       ...(tag ? { tag } : {}),
+      // CPU seconds so far: beside the frame count, what a frame costs with these settings.
+      cpuSec: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       rss: mb(mu.rss),
       heapUsed: mb(mu.heapUsed),
       heapTotal: mb(mu.heapTotal),

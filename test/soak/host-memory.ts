@@ -13,7 +13,8 @@ import type { PluginSpec } from '../../plugins/runtime/types.ts';
 //   npx node --no-node-snapshot test/soak/host-memory.ts OUT.jsonl MINUTES
 //
 // MALLOC_ARENA_MAX in the environment reaches the child; HANA_PROBE_SEMI=<MiB> replaces the
-// child's --max-semi-space-size (in this process's copy of fork-child.ts only).
+// child's --max-semi-space-size, and HANA_PROBE_SEMI=<min>:<max> sets both (in this process's
+// copy of fork-child.ts only).
 
 const [outFile, minutesArg] = process.argv.slice(2);
 if (!outFile || !minutesArg) {
@@ -29,7 +30,15 @@ if (semi) {
     load(url, context, next) {
       const r = next(url, context);
       if (!url.endsWith('/plugins/runtime/fork-child.ts')) return r;
-      const source = String(r.source).replace('--max-semi-space-size=16', `--max-semi-space-size=${semi}`);
+      const [min, max] = semi.includes(':') ? semi.split(':') : [undefined, semi];
+      const source = String(r.source)
+        .replace(/'--min-semi-space-size=\d+',\s*/, '')
+        .replace(
+          /--max-semi-space-size=\d+/,
+          min
+            ? `--min-semi-space-size=${min}', '--max-semi-space-size=${max}`
+            : `--max-semi-space-size=${max}`,
+        );
       return { ...r, source };
     },
   });

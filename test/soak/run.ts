@@ -3,11 +3,13 @@
 // cable every 5 minutes (a laptop's veth taken down for a few seconds) and a SIGKILL and restart
 // of one daemon every 10 minutes. Every 10 s each daemon is sampled (sample.ts); at the end the
 // slope per hour of each metric is printed with a verdict (trend.ts) and plotted (chart.ts).
-//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png]
+//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host]
+//   (--probe-host: each plugin host also samples its own heap spaces and arenas, host-memory-probe.ts)
 //   npm run soak -- --from /tmp/hana-soak-<n>.json [--out file.png]   (redraws a kept run)
 // Exit code 0 when every metric of every laptop is flat, 1 when one grows, 2 on a usage error.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -35,7 +37,7 @@ function usage(why: string): never {
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { durationSec: 0, pullSec: 300, killSec: 600, everySec: 10, out: '' };
+  const opts = { durationSec: 0, pullSec: 300, killSec: 600, everySec: 10, out: '', probeHost: false };
   const durations: Record<string, 'pullSec' | 'killSec' | 'everySec'> = {
     '--pull': 'pullSec',
     '--kill': 'killSec',
@@ -43,7 +45,8 @@ function parseArgs(argv: string[]) {
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a in durations || a === '--out') {
+    if (a === '--probe-host') opts.probeHost = true;
+    else if (a in durations || a === '--out') {
       const v = argv[++i];
       if (v === undefined) usage(`${a} needs a value`);
       if (a === '--out') opts.out = v;
@@ -103,10 +106,20 @@ async function main(): Promise<number> {
   });
 
   const log = (msg: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  // Set before the daemons start, so they and their plugin hosts inherit it. Only a process with
+  // an IPC channel samples (the plugin host); the daemons and senders load the probe and idle.
+  // Each row names the host's pid and its daemon's (ppid); the three laptops share the file.
+  const probeOut = join(tmpdir(), `hana-soak-host-${process.pid}.jsonl`);
+  if (opts.probeHost) {
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'host-memory-probe.ts')}`;
+    process.env.HANA_MEM_PROBE_OUT = probeOut;
+  }
   const mesh: Mesh = await startMesh({
     count: LAPTOPS,
     config: () => ({ plugins: { enabled: true, bundledExamples: true } }),
   });
+  if (opts.probeHost)
+    log(`plugin host samples: ${probeOut}; daemons ${mesh.daemons.map((d) => d.proc.pid).join(', ')}`);
   const hosts = mesh.namespaces.slice(1);
   const bridge = mesh.namespaces[0]!;
   const blasters: (ChildProcess | undefined)[] = [];
