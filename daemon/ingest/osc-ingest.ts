@@ -9,8 +9,8 @@ import type { Store, Write } from '../state/store.ts';
 import type { Timers } from '../timers.ts';
 import { createFairQueue } from './fair-queue.ts';
 import type { Rejections } from './rejections.ts';
+import { createSenderCache, type Sender } from './source-cache.ts';
 import type { SourceFilter } from './source-filter.ts';
-import { sourceKey } from './source-key.ts';
 import type { RateLimiter } from './token-bucket.ts';
 
 // OSC packet → validated writes → fair queue → store. Order of checks is cheapest first, so a
@@ -112,17 +112,15 @@ type Rejected = { reason: ReasonCode; message: string };
  * whose time has come.
  */
 type Job =
-  | { readonly kind: 'packet'; readonly packet: OscPacket; readonly from: IngestSource; readonly key: string }
-  | { readonly kind: 'due'; readonly writes: readonly Write[]; readonly from: IngestSource };
+  | { readonly kind: 'packet'; readonly packet: OscPacket; readonly src: Sender }
+  | { readonly kind: 'due'; readonly writes: readonly Write[]; readonly src: Sender };
 
 const defaultSchedule: Scheduler = (delay, fn) => {
   const t = setTimeout(fn, delay);
   return () => clearTimeout(t);
 };
 
-export function sourceLabel(from: IngestSource): string {
-  return `osc:${from.transport}:${from.address}:${from.port}`;
-}
+export { sourceLabel } from './source-cache.ts';
 
 /** Units a packet costs: one per parameter each message's address matches, at least one each. */
 export function packetCost(packet: OscPacket, registry: Registry): number {
@@ -142,16 +140,17 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   const schedule = init.schedule ?? defaultSchedule;
   const pending = new Set<() => void>();
   const stats = { packets: 0, messages: 0, writes: 0 };
+  const senders = createSenderCache();
   const fairness = init.fairness ?? OscFairness.parse({});
   const queue = createFairQueue<Job>({
     ...fairness,
-    run: (job) => (job.kind === 'due' ? apply(job.writes, job.from) : process(job.packet, job.from, job.key)),
+    run: (job) => (job.kind === 'due' ? apply(job.writes, job.src) : process(job.packet, job.src)),
     onDrop: (job, key, cost) =>
       rejections.reject(
         'overload',
-        job.from.address,
+        job.src.from.address,
         `${key}: dropped ${cost} units of OSC work, osc.fairness.maxQueuedUnits are waiting and this source has the most`,
-        { port: job.from.port },
+        { port: job.src.from.port },
       ),
     now: init.clock,
     defer: init.defer,
@@ -221,13 +220,13 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     return null;
   }
 
-  function apply(writes: readonly Write[], from: IngestSource): void {
+  function apply(writes: readonly Write[], src: Sender): void {
     stats.writes += writes.length;
-    store.apply(writes, sourceLabel(from));
+    store.apply(writes, src.label);
     if (marked === 0) return;
     const echo = writes.filter((w) => coerced.delete(w));
     marked = echo.length > 0 ? Math.max(0, marked - echo.length) : 0;
-    if (echo.length > 0) init.onCoerced!(from, echo);
+    if (echo.length > 0) init.onCoerced!(src.from, echo);
   }
 
   /** Charges the rest of a packet's cost (its first unit was taken before decoding). */
@@ -250,7 +249,8 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   }
 
   /** Validates a packet whole, then applies it (or schedules its time-tagged groups). */
-  function process(packet: OscPacket, from: IngestSource, key: string): void {
+  function process(packet: OscPacket, src: Sender): void {
+    const { from, key } = src;
     const who = from.address;
     if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
       // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
@@ -262,7 +262,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       }
       stats.packets++;
       stats.messages++;
-      if (writes.length) apply(writes, from);
+      if (writes.length) apply(writes, src);
       return;
     }
     const groups = new Map<number, Write[]>();
@@ -297,13 +297,13 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     for (const [due, writes] of groups) {
       if (writes.length === 0) continue;
       if (due <= t) {
-        apply(writes, from);
+        apply(writes, src);
         continue;
       }
       // Already charged: when due it joins its source's queue like any other work.
       const cancel = schedule(due - t, () => {
         pending.delete(cancel);
-        queue.submit(key, writes.length, { kind: 'due', writes, from });
+        queue.submit(key, writes.length, { kind: 'due', writes, src });
       });
       pending.add(cancel);
     }
@@ -316,7 +316,8 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         rejections.reject('not-allowed', who, `OSC from ${who}, which is not in osc.allow`);
         return;
       }
-      const key = sourceKey(from);
+      const src = senders.of(from);
+      const { key } = src;
       if (!init.limiter.take(key)) {
         rejections.reject('flood', who, `${key} exceeds osc.rateLimit; dropping its packets`, {
           port: from.port,
@@ -330,7 +331,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       }
       const cost = packetCost(decoded.packet, registry);
       if (!charge(key, from, cost)) return;
-      queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, from, key });
+      queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src });
     },
     stats: () => {
       const q = queue.stats();

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSenderCache } from '../../../daemon/ingest/source-cache.ts';
+
+// The per-sender record OSC ingest keeps: made on a sender's first packet and reused for every
+// later one (the key and label are not built per datagram), bounded in size.
+
+describe('sender cache', () => {
+  it('makes a sender once and hands the same record back for each of its packets', () => {
+    const cache = createSenderCache();
+    const first = cache.of({ transport: 'udp', address: '127.0.0.1', port: 9000 });
+    assert.deepEqual(
+      { key: first.key, label: first.label },
+      { key: '127.0.0.1:9000', label: 'osc:udp:127.0.0.1:9000' },
+    );
+    for (let i = 0; i < 100; i++)
+      assert.equal(cache.of({ transport: 'udp', address: '127.0.0.1', port: 9000 }), first);
+    const lan = cache.of({ transport: 'udp', address: '10.0.0.2', port: 5000 });
+    assert.equal(lan.key, '10.0.0.2', 'from the network the address is the source');
+    assert.equal(cache.size, 2);
+  });
+
+  it('a new TCP connection, or another transport on the same port, is another sender', () => {
+    const cache = createSenderCache();
+    const conn = (id: number) => ({ id, send: () => true });
+    const a = cache.of({ transport: 'tcp', address: '127.0.0.1', port: 9000, conn: conn(1) });
+    const b = cache.of({ transport: 'tcp', address: '127.0.0.1', port: 9000, conn: conn(2) });
+    assert.notEqual(a, b);
+    assert.equal(b.from.conn?.id, 2, 'feedback goes back on the connection the packet came on');
+    const u = cache.of({ transport: 'udp', address: '127.0.0.1', port: 9000 });
+    assert.equal(u.label, 'osc:udp:127.0.0.1:9000');
+    assert.equal(cache.size, 1, 'one address and port, one slot');
+  });
+
+  it('holds at most its bound of senders (a spoofed-source flood grows nothing)', () => {
+    const cache = createSenderCache(16);
+    for (let p = 0; p < 1000; p++)
+      cache.of({ transport: 'udp', address: `10.0.${p >> 8}.${p & 255}`, port: p });
+    assert.ok(cache.size <= 16, `${cache.size}`);
+    const s = cache.of({ transport: 'udp', address: '127.0.0.1', port: 1 });
+    assert.equal(s.label, 'osc:udp:127.0.0.1:1');
+  });
+});
