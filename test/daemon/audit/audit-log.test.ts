@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openAuditLog, sourceSelector } from '../../../daemon/audit/audit-log.ts';
+import { memoSelector, openAuditLog, sourceSelector } from '../../../daemon/audit/audit-log.ts';
 import { auditFileName, listAuditFiles, parseAuditFileName } from '../../../daemon/audit/files.ts';
 import { queryAudit } from '../../../daemon/audit/reader.ts';
 import type { AuditRecord } from '../../../daemon/audit/record.ts';
@@ -142,6 +142,21 @@ describe('audit: what is recorded', () => {
     assert.equal(osc('client'), false);
     const all = sourceSelector(['*']);
     assert.equal(all('midi:x'), true);
+  });
+
+  it('asks the prefixes once per writer, however the writers alternate, and answers the same', () => {
+    let asked = 0;
+    const inner = sourceSelector(['osc:udp', 'cli']);
+    const select = memoSelector((s) => {
+      asked++;
+      return inner(s);
+    }, 8);
+    const apps = [9000, 9001, 9002, 9003].map((p) => `osc:udp:127.0.0.1:${p}`);
+    for (let i = 0; i < 1000; i++) assert.equal(select(apps[i % 4]!), true);
+    assert.equal(select('osc:tcp:127.0.0.1:9000'), false);
+    assert.equal(asked, 5, 'four apps and one other writer');
+    for (let i = 0; i < 20; i++) select(`midi:${i}`);
+    assert.equal(select('osc:udp:127.0.0.1:9000'), true, 'past its bound it starts over, same answers');
   });
 
   it('records OSC and MIDI writers when the config names them', async () => {
