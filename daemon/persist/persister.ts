@@ -186,8 +186,9 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
   let closed = false;
   const timers = init.timers ?? unrefTimers;
   let timer: unknown;
-  /** When the pending save timer fires (performance.now() ms). */
+  /** When the pending save timer fires (performance.now() ms), and the delay it was set with. */
   let timerDue = 0;
+  let timerDelay = 0;
   /** A change not made by a plugin is waiting to be saved: saveDelayMs applies, not the automation delay. */
   let urgent = false;
   let saving: Promise<void> | undefined;
@@ -244,12 +245,16 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
 
   function schedule(delay = due()): void {
     if (closed || saving) return;
+    // Set no later than now with no longer a delay, the timer already fires in time: every OSC
+    // write lands here, and this check reads no clock (issue 18).
+    if (timer !== undefined && timerDelay <= delay) return;
     const at = performance.now() + delay;
     if (timer !== undefined) {
       if (at >= timerDue) return;
       cancelTimer(); // a person's change does not wait for the automation's slower save
     }
     timerDue = at;
+    timerDelay = delay;
     timer = timers.set(delay, run);
   }
 

@@ -246,6 +246,31 @@ describe('persisted state: save and restore', () => {
     );
   });
 
+  it('a stream of changes sets the save timer once and reads the clock for it once, not per change', async () => {
+    const w = world();
+    let reads = 0;
+    let sets = 0;
+    const timers = {
+      set: (_delay: number, _fn: () => void) => ++sets,
+      clear: () => {},
+    };
+    const { p } = await opened(w, fresh(), keyfile(), { saveDelayMs: 250, timers });
+    const now = performance.now;
+    performance.now = () => {
+      reads++;
+      return now.call(performance);
+    };
+    try {
+      for (let i = 0; i < 1000; i++)
+        w.store.apply([{ path: '/c', value: i % 100 }], 'osc:udp:127.0.0.1:9000');
+    } finally {
+      performance.now = now;
+    }
+    assert.equal(sets, 1, 'one save timer');
+    assert.ok(reads <= 1, `${reads} clock reads for 1000 changes`);
+    await p.close();
+  });
+
   it('saves again after changes that arrive while a save is running', async () => {
     const path = fresh();
     const key = keyfile();
