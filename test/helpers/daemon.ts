@@ -135,6 +135,8 @@ export type StartOptions = {
   seed?: (home: string) => Promise<void>;
   /** Restart in an existing home (its identity and trust store); the config is rewritten. */
   home?: string;
+  /** Added to the daemon's environment (the rest is this process's). */
+  env?: NodeJS.ProcessEnv;
 };
 
 /** One call on the daemon's control socket (no CLI process); a failure throws with the daemon's message. */
@@ -183,7 +185,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   await writeFile(join(home, 'config.json'), JSON.stringify(config));
   await opts.seed?.(home);
   const cmd = [...(opts.wrap ?? []), process.execPath, ...NODE_ARGS, BIN, ...args];
-  const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env && { env: { ...process.env, ...opts.env } }),
+  });
   const logs: LogLine[] = [];
   let stderr = '';
   proc.stderr!.on('data', (d) => {

@@ -38,6 +38,8 @@ export type MeshOptions = {
   config?: (i: number) => Record<string, unknown>;
   /** Extra namespaces on the switch that run no daemon (default 0); no daemon dials them. */
   spare?: number;
+  /** Added to daemon i's environment, e.g. a preload that sets its clock off (skewed-clock.ts). */
+  env?: (i: number) => NodeJS.ProcessEnv | undefined;
 };
 
 export async function startMesh(opts: MeshOptions): Promise<Mesh> {
@@ -65,7 +67,7 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     };
   };
   const start = (i: number, home?: string) =>
-    startDaemon({ wrap: ['ip', 'netns', 'exec', hosts[i]!], config: configOf(i), home });
+    startDaemon({ wrap: ['ip', 'netns', 'exec', hosts[i]!], config: configOf(i), home, env: opts.env?.(i) });
 
   async function rewrite(): Promise<void> {
     await exec('ip', ['netns', 'exec', bridge, 'nft', 'delete table bridge chaos']).catch(() => {});

@@ -355,6 +355,8 @@ const state = {
   badMessages: 0,
   skipped: 0,
   index: null,
+  /** The beat of the frame on screen, so a test can see that the timeline chose it (beatAt). */
+  beat: null,
   layers: 0,
   fps: 0,
   /** Time spent drawing one frame, ms (moving average). */
@@ -495,6 +497,7 @@ function tick(now) {
         state.skipped += drawFrame(ctx2d, frame, state.mix, shaderExtras);
         isf.endFrame(finite(frame.time) ? frame.time : 0);
         state.index = finite(frame.index) ? frame.index : null;
+        state.beat = finite(frame.beat) ? frame.beat : null;
         state.layers = Array.isArray(frame.layers) ? frame.layers.length : 0;
       }
     } catch {
