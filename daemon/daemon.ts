@@ -373,6 +373,18 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       clock: peering.clock,
       // The console (started below) frames the output page as its preview.
       embedders: () => (consoleServer ? [new URL(consoleServer.url).origin] : []),
+      // Who takes plugin writes besides the picture: without a page and without any of these,
+      // an LFO would stamp, audit and save for nobody (issue 18; docs/plugins.md, idle).
+      writesNeeded: () => {
+        const fb = feedback.stats();
+        return (
+          peering.linked() > 0 ||
+          fb.targets + fb.subscribers > 0 ||
+          midi.status().outputs > 0 ||
+          (oscQuery.status()?.listens ?? 0) > 0 ||
+          (consoleServer?.stats().clients ?? 0) > 0
+        );
+      },
     });
     closers.push(() => visuals.close());
 

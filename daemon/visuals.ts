@@ -34,7 +34,15 @@ export type VisualsInit = {
   clock: SyncService['clock'];
   /** Origins that may frame the output page (the console's preview). */
   embedders?: () => readonly string[];
+  /**
+   * Whether anything outside the picture takes what plugins write (a linked peer, a feedback
+   * target, a listener, a console): asked once a second. Default: always.
+   */
+  writesNeeded?: () => boolean;
 };
+
+/** How often the daemon asks whether plugin writes have an audience. */
+export const WRITES_NEEDED_POLL_MS = 1000;
 
 export type VisualsStatus = { output: OutputStats | null; plugins: PluginServiceStatus | null };
 
@@ -138,6 +146,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         takeoverMs: config.plugins.takeoverMs,
         // Drawing for nobody is wasted: plugins draw while a page watches (issue 18, idle).
         watched: (output?.stats().clients ?? 0) > 0,
+        writesNeeded: init.writesNeeded?.() ?? true,
         host: { idleFps: config.plugins.idleFps },
         policy: faultPolicy(config.plugins.faults),
         loadPlugins: async () => {
@@ -169,6 +178,14 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         const o = output;
         p.onFrame((f) => o.publish(f));
         o.onClients((n) => p.setWatched(n > 0));
+      }
+      const needed = init.writesNeeded;
+      if (needed) {
+        // Polled, not pushed: five parts each know their own audience, and a check a second
+        // costs microseconds; an LFO that starts a second after a peer links is on time.
+        const poll = setInterval(() => p.setWritesNeeded(needed()), WRITES_NEEDED_POLL_MS);
+        poll.unref();
+        closers.push(async () => clearInterval(poll));
       }
       await p.start();
     }

@@ -267,6 +267,8 @@ export async function startPeering(init: PeeringInit) {
       handlers,
       clock: sync.clock,
       port: () => endpoint.port,
+      /** Trusted links syncing now (cheap: polled each second for whether plugin writes have an audience). */
+      linked: () => syncLinks.size,
       status: (): PeeringStatus => ({
         peers: {
           deviceId: identity.deviceId,

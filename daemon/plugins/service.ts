@@ -57,6 +57,8 @@ export type PluginServiceInit = {
   >;
   /** Whether an output page watches at start (default true); then setWatched as pages come and go. */
   watched?: boolean;
+  /** Whether something outside the picture takes plugin writes at start (default true); then setWritesNeeded. */
+  writesNeeded?: boolean;
   /** Repeated fault lines: one per (kind, plugin) per interval (default 10 s). */
   logIntervalMs?: number;
   /** Plugin writes to a parameter a person wrote are held off this long (config plugins.takeoverMs; default 2000). */
@@ -89,6 +91,12 @@ export type PluginService = {
    * that declare writes run at `host.idleFps` (engine.ts), so an idle daemon costs little.
    */
   setWatched(watched: boolean): void;
+  /**
+   * Whether anything outside the picture takes what plugins write: a linked peer, an OSC or
+   * MIDI feedback target, an OSCQuery listener, a console. With no page and none of these, the
+   * writers are paused too and the plugin host does nothing (docs/plugins.md, "idle").
+   */
+  setWritesNeeded(needed: boolean): void;
   close(): Promise<void>;
 };
 
@@ -104,6 +112,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   let unsubscribe: (() => void) | undefined;
   let closed = false;
   let watched = init.watched ?? true;
+  let writesNeeded = init.writesNeeded ?? true;
   const listeners = new Set<FrameListener>();
 
   const takeover = createTakeover({ holdMs: init.takeoverMs ?? 2000, now: init.now ?? Date.now });
@@ -196,6 +205,7 @@ export function createPluginService(init: PluginServiceInit): PluginService {
       policy: init.policy,
       params: readValues(),
       watched,
+      writesNeeded,
       log,
       onFrame,
       onWrites: (plugin, writes) => writer.write(plugin, writes),
@@ -266,6 +276,17 @@ export function createPluginService(init: PluginServiceInit): PluginService {
       log.debug(
         { event: w ? 'plugin.watched' : 'plugin.unwatched' },
         w ? 'an output page watches: plugins draw' : 'no output page: plugins that only draw are paused',
+      );
+    },
+    setWritesNeeded(n) {
+      if (n === writesNeeded) return;
+      writesNeeded = n;
+      host?.setWritesNeeded(n);
+      log.debug(
+        { event: n ? 'plugin.writes-needed' : 'plugin.writes-unneeded' },
+        n
+          ? 'a peer, feedback target, listener or console takes plugin writes: writers run without a page'
+          : 'nothing takes plugin writes: without a page, writers are paused too',
       );
     },
     enable(id) {

@@ -34,6 +34,8 @@ let droppedEvents = 0;
 let droppedFrames = 0;
 let sendingFrame = false;
 let flushScheduled = false;
+/** Whether the engine ticks at all: a page watches, or the writers' writes have an audience. */
+let active = true;
 
 function catastrophic(plugin: string, message: string): never {
   // Synchronous, because the next line ends the process: an IPC message might never leave.
@@ -64,6 +66,8 @@ function applyClock(c: ClockMessage): void {
   follower.update({ timeMs: c.timeMs, beat: c.beat, tempo: c.tempo }, BigInt(c.ns));
 }
 
+const STATS_ACTIVE_MS = 250;
+const STATS_IDLE_MS = 1000;
 const STATE_CHANGES = new Set(['started', 'restart', 'quarantine', 'load-failed']);
 let statsScheduled = false;
 
@@ -80,6 +84,20 @@ function sendStats(): void {
   });
 }
 
+/**
+ * Stats 4 times a second while frames run; once a second while nothing does (the counters do
+ * not move, and the daemon only needs to hear from us within its hang timeout, 5 s).
+ */
+function statsLoop(): void {
+  setTimeout(
+    () => {
+      sendStats();
+      statsLoop();
+    },
+    active ? STATS_ACTIVE_MS : STATS_IDLE_MS,
+  );
+}
+
 process.on('message', (raw: unknown) => {
   const msg = raw as ToChild;
   switch (msg.t) {
@@ -94,6 +112,7 @@ process.on('message', (raw: unknown) => {
         policy: msg.policy,
         ...(msg.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: msg.cpuMsPerSecond } : {}),
         watched: msg.watched,
+        writesNeeded: msg.writesNeeded,
         ...(msg.idleFps !== undefined ? { idleFps: msg.idleFps } : {}),
         clock: follower.read,
         onFrame(frame) {
@@ -128,7 +147,8 @@ process.on('message', (raw: unknown) => {
       });
       engine.updateParams(msg.params);
       engine.setPlugins(msg.plugins, msg.quarantined);
-      setInterval(sendStats, 250);
+      active = msg.watched || msg.writesNeeded;
+      statsLoop();
       send!({ t: 'ready' });
       return;
     }
@@ -146,7 +166,9 @@ process.on('message', (raw: unknown) => {
       applyClock(msg);
       return;
     case 'watched':
+      engine?.setWritesNeeded(msg.writesNeeded);
       engine?.setWatched(msg.watched);
+      active = msg.watched || msg.writesNeeded;
       return;
     case 'enable':
       engine?.enable(msg.id);

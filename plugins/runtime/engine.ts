@@ -65,6 +65,12 @@ export type EngineInit = {
    * never above frameRate); 0 pauses them too.
    */
   idleFps?: number;
+  /**
+   * Whether anything outside the picture takes what plugins write (a linked peer, an OSC or MIDI
+   * feedback target, an OSCQuery listener, a console; the daemon decides). Default true. While
+   * no page watches and this is false, the writers are paused too and the loop stops.
+   */
+  writesNeeded?: boolean;
   onFrame(frame: EncodedFrame): void;
   onWrites(plugin: string, writes: PluginWrite[]): void;
   onEvent(event: RuntimeEvent): void;
@@ -85,6 +91,8 @@ export type Engine = {
    * writes still reach the show, which peers and controllers see without a page here.
    */
   setWatched(watched: boolean): void;
+  /** Whether the writers' writes have an audience while no page watches (EngineInit.writesNeeded). */
+  setWritesNeeded(needed: boolean): void;
   stats(): PluginStats[];
   /** Frames emitted, and frames whose layers had to be trimmed to MAX_COMPOSED_BYTES. */
   totals(): { frames: number; trimmed: number };
@@ -115,6 +123,7 @@ export function createEngine(init: EngineInit): Engine {
   const watchdog = init.watchdog ?? createCpuWatchdog();
   const idleFps = Math.max(0, Math.min(init.frameRate, init.idleFps ?? 10));
   let watched = init.watched ?? true;
+  let writesNeeded = init.writesNeeded ?? true;
   const params = new Map<string, ParamValue>();
   let slots: Slot[] = [];
   let batch: Batch | undefined;
@@ -126,8 +135,10 @@ export function createEngine(init: EngineInit): Engine {
   let tickTimer: unknown;
 
   const writes = (s: Slot) => s.spec.manifest.writes.length > 0;
-  /** Ticks per second now; 0 while nothing would run (unwatched, and no writer or idleFps 0). */
-  const tickRate = () => (watched ? init.frameRate : idleFps > 0 && slots.some(writes) ? idleFps : 0);
+  /** Runs while unwatched: it writes, and something takes its writes. */
+  const unwatchedRuns = (s: Slot) => writesNeeded && writes(s);
+  /** Ticks per second now; 0 while nothing would run (unwatched, and no needed writer or idleFps 0). */
+  const tickRate = () => (watched ? init.frameRate : idleFps > 0 && slots.some(unwatchedRuns) ? idleFps : 0);
 
   const emitEvent = (slot: Slot, kind: EventKind, reason: string, extra: Partial<RuntimeEvent> = {}) =>
     init.onEvent({ kind, plugin: slot.id, reason, ...extra });
@@ -356,7 +367,7 @@ export function createEngine(init: EngineInit): Engine {
       emitted: false,
     };
     batch = b;
-    const running = slots.filter((s) => s.state === 'running' && (watched || writes(s)));
+    const running = slots.filter((s) => s.state === 'running' && (watched || unwatchedRuns(s)));
     const rates = shares.rates(running);
     const rate = watched ? init.frameRate : idleFps;
     for (let i = 0; i < running.length; i++) {
@@ -440,6 +451,11 @@ export function createEngine(init: EngineInit): Engine {
       watched = w;
       // A page that appears gets a fresh frame at once, not after an idle period.
       restartLoop();
+    },
+    setWritesNeeded(needed) {
+      if (needed === writesNeeded) return;
+      writesNeeded = needed;
+      if (!watched) restartLoop();
     },
     pushEvents(events) {
       for (const e of events)

@@ -22,15 +22,20 @@ export type HostInit = {
   log: Logger;
   /** Initial parameter values (paths some plugin reads). */
   params?: Readonly<Record<string, ParamValue>>;
-  /** How often a clock sample goes to the child, ms (default 100). */
+  /** How often a clock sample goes to the child while it ticks, ms (default 100). */
   clockIntervalMs?: number;
+  /**
+   * The same, and the daemon's check of the child (hang, RSS), while nothing ticks: no page and
+   * no audience for the writes (default 1000). A fresh sample goes out whenever it ticks again.
+   */
+  idleIntervalMs?: number;
   /** Parameter changes are batched for this long, ms (default half a frame). */
   paramsFlushMs?: number;
   /** Host restarts: first delay, cap, and how long a host must live for the count to reset. */
   restart?: { backoffMs?: number; maxBackoffMs?: number; stableMs?: number };
   /** A plugin named in this many catastrophic crashes within `restart.stableMs` is quarantined (default 2). */
   crashesToQuarantine?: number;
-  /** A child silent for this long (ms) is killed and restarted (default 5000; it reports every 250 ms). */
+  /** A child silent for this long (ms) is killed and restarted (default 5000; it reports every 250 ms, every 1000 while idle). */
   unresponsiveMs?: number;
   /**
    * A child that has not said `ready` this long after it was forked is killed (ms, default
@@ -48,6 +53,8 @@ export type HostInit = {
   watched?: boolean;
   /** Ticks per second for writing plugins while no page watches (engine.ts; default 10, 0 pauses). */
   idleFps?: number;
+  /** Whether something outside the picture takes the plugins' writes at start (default true); see setWritesNeeded. */
+  writesNeeded?: boolean;
   /** Lets tests trigger the crash and hang paths (see child.ts). */
   testHooks?: boolean;
 };
@@ -73,6 +80,10 @@ export type HostStats = {
     bisect: { step: number; suspects: string[]; held: string[] } | null;
     /** False while no output page watches: plugins that only draw are paused (engine.ts). */
     watched: boolean;
+    /** False while nothing outside the picture takes the plugins' writes: without a page, writers pause too. */
+    writesNeeded: boolean;
+    /** IPC messages to the plugin host and from it, since the daemon started (all children). */
+    messages: { sent: number; received: number };
   };
   plugins: PluginStats[];
 };
@@ -92,6 +103,8 @@ export type PluginHost = {
   enable(id: string): boolean;
   /** Whether an output page watches; kept across host restarts. */
   setWatched(watched: boolean): void;
+  /** Whether a peer, a feedback target, a listener or a console takes the writes; kept across restarts. */
+  setWritesNeeded(needed: boolean): void;
   stats(): HostStats;
   /** Resolves when the current child has loaded its plugin list. */
   ready(): Promise<void>;

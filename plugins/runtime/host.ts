@@ -66,6 +66,14 @@ export function startPluginHost(init: HostInit): PluginHost {
   const security = securityLogger(log);
   let isReady = false;
   let watched = init.watched ?? true;
+  let writesNeeded = init.writesNeeded ?? true;
+  /** IPC messages to and from the children, since start: what an idle host still costs. */
+  let sent = 0;
+  let received = 0;
+  const clockMs = init.clockIntervalMs ?? 100;
+  const idleMs = init.idleIntervalMs ?? 1000;
+  /** Whether the child's frame loop ticks (engine.ts): a page, or writers whose writes are taken. */
+  const active = () => watched || (writesNeeded && plugins.some((p) => p.manifest.writes.length > 0));
 
   const maxRssMb = (): number =>
     init.maxRssMb ?? defaultRssCeilingMb(plugins.map((p) => p.manifest.limits.memoryMb));
@@ -80,6 +88,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     if (!child?.connected) return;
     try {
       child.send(msg);
+      sent++;
     } catch (err) {
       log.debug({ err, event: 'plugin.host-send-failed' }, 'could not message the plugin host');
     }
@@ -110,6 +119,7 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   function onMessage(raw: unknown): void {
     lastHeard = performance.now();
+    received++;
     if (isFrameMessage(raw)) {
       book.frame();
       guard('frame', () => init.onFrame({ index: raw.index, time: raw.time, json: raw.json }));
@@ -189,6 +199,7 @@ export function startPluginHost(init: HostInit): PluginHost {
       policy: init.policy ?? {},
       ...(init.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: init.cpuMsPerSecond } : {}),
       watched,
+      writesNeeded,
       ...(init.idleFps !== undefined ? { idleFps: init.idleFps } : {}),
       plugins: list,
       quarantined: [...quarantined],
@@ -304,8 +315,35 @@ export function startPluginHost(init: HostInit): PluginHost {
     });
   }
 
-  const clockTimer = setInterval(() => post({ t: 'clock', ...clockMessage() }), init.clockIntervalMs ?? 100);
-  const watchTimer = setInterval(() => {
+  // Both loops slow down while the child has nothing to tick: an idle daemon should not wake 14
+  // times a second to keep a clock fresh that nothing reads (issue 18).
+  let clockTimer: NodeJS.Timeout | undefined;
+  const clockLoop = () => {
+    if (closing) return;
+    post({ t: 'clock', ...clockMessage() });
+    clockTimer = setTimeout(clockLoop, active() ? clockMs : idleMs);
+  };
+  clockTimer = setTimeout(clockLoop, active() ? clockMs : idleMs);
+  let watchTimer: NodeJS.Timeout | undefined;
+  const watchLoop = () => {
+    if (closing) return;
+    watchChild();
+    watchTimer = setTimeout(watchLoop, active() ? 250 : idleMs);
+  };
+  watchTimer = setTimeout(watchLoop, active() ? 250 : idleMs);
+  /** After the child starts ticking again: a fresh clock sample now, and the fast loops. */
+  function wake(): void {
+    if (closing) return;
+    clearTimeout(clockTimer);
+    clearTimeout(watchTimer);
+    clockLoop();
+    watchTimer = setTimeout(watchLoop, 250);
+  }
+  function postWatched(): void {
+    post({ t: 'watched', watched, writesNeeded });
+  }
+
+  function watchChild(): void {
     const proc = child;
     if (!proc || killedFor) return;
     const t = performance.now();
@@ -328,7 +366,7 @@ export function startPluginHost(init: HostInit): PluginHost {
       return;
     }
     checkRss(proc);
-  }, 250);
+  }
 
   function flushParams(): void {
     paramsTimer = undefined;
@@ -341,7 +379,9 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   return {
     setPlugins(list) {
+      const was = active();
       plugins = list;
+      if (!was && active()) wake();
       const ids = new Set(list.map((p) => p.manifest.id));
       for (const id of quarantined) if (!ids.has(id)) quarantined.delete(id);
       if (bisector.active) {
@@ -376,8 +416,17 @@ export function startPluginHost(init: HostInit): PluginHost {
     },
     setWatched(w) {
       if (w === watched) return;
+      const was = active();
       watched = w;
-      post({ t: 'watched', watched: w });
+      if (!was && active()) wake();
+      postWatched();
+    },
+    setWritesNeeded(n) {
+      if (n === writesNeeded) return;
+      const was = active();
+      writesNeeded = n;
+      if (!was && active()) wake();
+      postWatched();
     },
     stats() {
       const s = bisector.active ? bisector.current() : undefined;
@@ -393,6 +442,8 @@ export function startPluginHost(init: HostInit): PluginHost {
           maxRssMb: maxRssMb(),
           bisect: s ? { step: s.step, suspects: s.suspects, held: [...bisector.held()] } : null,
           watched,
+          writesNeeded,
+          messages: { sent, received },
         },
         plugins: book.plugins(plugins, quarantined, bisector.held()),
       };
@@ -408,8 +459,8 @@ export function startPluginHost(init: HostInit): PluginHost {
     },
     close() {
       closing ??= (async () => {
-        clearInterval(clockTimer);
-        clearInterval(watchTimer);
+        clearTimeout(clockTimer);
+        clearTimeout(watchTimer);
         if (paramsTimer) clearTimeout(paramsTimer);
         if (restartTimer) clearTimeout(restartTimer);
         if (probationTimer) clearTimeout(probationTimer);

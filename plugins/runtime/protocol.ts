@@ -27,6 +27,7 @@ export type ToChild =
       cpuMsPerSecond?: number;
       watched: boolean;
       idleFps?: number;
+      writesNeeded: boolean;
       plugins: readonly PluginSpec[];
       quarantined: string[];
       params: Record<string, ParamValue>;
@@ -38,7 +39,8 @@ export type ToChild =
   | { t: 'events'; events: TriggerEvent[] }
   | ({ t: 'clock' } & ClockMessage)
   | { t: 'enable'; id: string }
-  | { t: 'watched'; watched: boolean }
+  // Who takes the host's output: a page (the picture), something outside it (the writes).
+  | { t: 'watched'; watched: boolean; writesNeeded: boolean }
   // Only honoured when the child runs with HANA_PLUGIN_HOST_TEST_HOOKS=1 (tests of the crash paths).
   | { t: 'test-catastrophic'; id: string }
   | { t: 'test-hang' };

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { oscMessage } from '../../protocols/osc/codec.ts';
 import { INFINITE_LOOP } from '../fixtures/plugins/sources.ts';
 import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { oscSender } from '../helpers/osc-client.ts';
 import { createInstallFixture } from '../plugins/install-fixture.ts';
 
 // The whole path in a real daemon: on first start it signs and trusts its bundled examples under
@@ -152,10 +154,12 @@ describe('plugins in a real daemon', () => {
   });
 
   // Issue 18's reproduction: with no page connected, the three examples drew at 60 fps in the
-  // plugin host anyway (6-7 % of a core for nothing).
-  it('without a page only the LFO runs (at plugins.idleFps, still writing); a page brings the drawing back', async () => {
+  // plugin host anyway (6-7 % of a core for nothing); then the LFO still wrote 10 times a second
+  // with nothing but the daemon's own store to take it.
+  it('without a page nothing runs until something takes the writes; then only the LFO runs (at plugins.idleFps); a page brings the drawing back', async () => {
     const d = await startDaemon({ config: { plugins: { enabled: true } } });
     let unwatch: (() => void) | undefined;
+    const sub = await oscSender(d.udpPort);
     try {
       assert.ok(
         await eventually(
@@ -165,9 +169,26 @@ describe('plugins in a real daemon', () => {
         ),
         'the six examples are loaded',
       );
-      assert.equal((await d.status()).plugins?.host?.watched, false, 'status says nobody watches');
+      const host = async () => (await d.status()).plugins!.host!;
+      assert.equal((await host()).watched, false, 'status says nobody watches');
+      assert.equal((await host()).writesNeeded, false, 'and nothing takes plugin writes');
       const drawOnly = ['hana.examples.beat-strobe', 'hana.examples.geometry'];
       const idle = await Promise.all(drawOnly.map((id) => framesOf(d, id)));
+      const lfoIdle = await framesOf(d, 'hana.examples.lfo');
+      const m0 = (await host()).messages;
+      await new Promise((r) => setTimeout(r, 3000));
+      const m1 = (await host()).messages;
+      assert.equal(await framesOf(d, 'hana.examples.lfo'), lfoIdle, 'the LFO is paused too');
+      // Timers only fire late on a loaded machine: the bound holds however slow it is. Active,
+      // the same 3 s carried ~30 clock samples, ~12 stats and ~30 write batches.
+      assert.ok(m1.sent - m0.sent <= 6, `to the host: ${m1.sent - m0.sent} messages in 3 s`);
+      assert.ok(
+        m1.received - m0.received <= 6,
+        `from the host: ${m1.received - m0.received} messages in 3 s`,
+      );
+
+      // An OSC feedback subscriber takes /layer/2/opacity: the LFO runs for it.
+      await sub.send(oscMessage('/hana/subscribe'));
       const lfo = await framesOf(d, 'hana.examples.lfo');
       const before = (await d.values('/layer/2/opacity'))['/layer/2/opacity'];
       assert.ok(
@@ -178,8 +199,9 @@ describe('plugins in a real daemon', () => {
           200,
           100,
         ),
-        'the LFO keeps running and writing: peers and controllers see its parameter',
+        'with a subscriber the LFO runs and writes: it sees its parameter move',
       );
+      assert.equal((await host()).writesNeeded, true);
       assert.deepEqual(
         await Promise.all(drawOnly.map((id) => framesOf(d, id))),
         idle,
@@ -205,6 +227,7 @@ describe('plugins in a real daemon', () => {
       );
     } finally {
       unwatch?.();
+      sub.close();
       await d.stop();
     }
   });

@@ -290,6 +290,42 @@ describe('frame engine: no page watching (idle)', () => {
     assert.ok(await eventually(() => h.frames.length > 0), 'a page brings the picture back');
   });
 
+  // What "a plugin's declared writes are needed" means: with no page, a writer runs only while
+  // something outside the picture takes its writes (the daemon says so: a peer, a feedback
+  // target, a listener, a console). Otherwise an idle daemon stamped, audited and saved an LFO
+  // ten times a second for nobody.
+  it('pauses writers too while nothing takes their writes, and runs them at idleFps once something does', async () => {
+    const timers = manualTimers();
+    const t = 0;
+    const h = harness({ timers, now: () => t, watched: false, writesNeeded: false, idleFps: 10 });
+    h.engine.setPlugins([
+      src.spec('com.example.draw', src.GOOD),
+      src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+    ]);
+    assert.ok(await eventually(() => h.engine.stats().every((s) => s.state === 'running')));
+    while (timers.runNext());
+    assert.deepEqual(timers.pending(), [], 'no page, no audience for the writes: no tick at all');
+    assert.equal(h.stats('com.example.w').frames, 0);
+    assert.equal(h.writes.length, 0);
+
+    h.engine.setWritesNeeded(true);
+    assert.deepEqual(timers.pending(), [0], 'an audience starts the writer at once');
+    timers.runNext();
+    await eventually(() => h.writes.length === 1);
+    assert.deepEqual(timers.pending(), [100], 'at idleFps');
+    assert.equal(h.stats('com.example.draw').frames, 0, 'the drawing plugin stays paused');
+
+    h.engine.setWritesNeeded(false);
+    while (timers.runNext());
+    assert.deepEqual(timers.pending(), [], 'the audience gone, the loop stops again');
+    assert.equal(h.writes.length, 1);
+
+    h.engine.setWatched(true);
+    timers.runNext();
+    assert.ok(await eventually(() => h.frames.length > 0), 'a page runs everything, audience or not');
+    assert.ok(h.stats('com.example.w').frames >= 2);
+  });
+
   it('idleFps 0 pauses writers too', async () => {
     const timers = manualTimers();
     const h = harness({ timers, watched: false, idleFps: 0 });

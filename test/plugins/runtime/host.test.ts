@@ -91,7 +91,10 @@ describe('plugin host (child process)', () => {
     assert.ok(await eventually(() => r.events.some((e) => e.kind === 'host-restart'), 200, 25));
     await r.host.ready();
     const writes = r.writes.length;
-    assert.ok(await eventually(() => r.writes.length > writes + 3, 200, 25), 'the writer runs in the new child');
+    assert.ok(
+      await eventually(() => r.writes.length > writes + 3, 200, 25),
+      'the writer runs in the new child',
+    );
     const frames = r.count();
     const drew = goodFrames(r);
     const wrote = r.writes.length;
@@ -99,7 +102,44 @@ describe('plugin host (child process)', () => {
     assert.equal(r.count(), frames, 'no frames composed');
     assert.equal(goodFrames(r), drew, 'the drawing plugin stays paused');
     r.host.setWatched(true);
-    assert.ok(await eventually(() => goodFrames(r) > drew + 5 && r.count() > frames, 200, 25), 'drawing again');
+    assert.ok(
+      await eventually(() => goodFrames(r) > drew + 5 && r.count() > frames, 200, 25),
+      'drawing again',
+    );
+  });
+
+  // Issue 18: an idle daemon and its host still talked 14 times a second (a clock sample every
+  // 100 ms, stats every 250 ms) and the LFO wrote 10 times a second for nobody.
+  it('with no page and nothing taking the writes, the host runs no plugin and the IPC slows to about a message a second each way', async () => {
+    const r = run(
+      [
+        src.spec('com.example.good', src.GOOD),
+        src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
+      ],
+      { watched: false, writesNeeded: false },
+    );
+    await r.host.ready();
+    await new Promise((res) => setTimeout(res, 1500)); // what start-up sends settles
+    const m0 = { ...r.host.stats().host.messages };
+    const wrote = r.writes.length;
+    const t0 = performance.now();
+    await new Promise((res) => setTimeout(res, 3000));
+    const s = r.host.stats().host.messages;
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(r.writes.length, wrote, 'the writer is paused: nothing takes its writes');
+    assert.equal(r.count(), 0, 'no frame');
+    assert.equal(r.host.stats().host.writesNeeded, false);
+    // Timers only run late on a loaded machine, so these bounds hold however slow it is;
+    // active, the same window holds ~10 clock samples and ~4 stats a second.
+    assert.ok(s.sent - m0.sent <= Math.ceil(seconds) + 1, `to the host: ${s.sent - m0.sent} in ${seconds} s`);
+    assert.ok(
+      s.received - m0.received <= Math.ceil(seconds) + 1,
+      `from the host: ${s.received - m0.received} in ${seconds} s`,
+    );
+
+    r.host.setWritesNeeded(true);
+    assert.ok(await eventually(() => r.writes.length > wrote + 3, 200, 25), 'an audience wakes the writer');
+    assert.equal(r.count(), 0, 'still no picture for nobody');
   });
 
   it('a catastrophic isolate error aborts the child; the plugin named in it is quarantined after repeated crashes', async () => {
