@@ -1,7 +1,8 @@
 // The output page in headless Chromium (software WebGL): how long drawing one frame of each
 // example takes at 1920×1080, how many frames a second the WebSocket delivers, and how closely two
 // pages agree on the beat they show, each beside a page drawing nothing (or, for the phase, two
-// pages without jitter) in the same run. `npm run bench -- output`.
+// pages without jitter) in the same run; then the phase on two namespaced laptops (as root, with
+// Chromium; test/helpers/phase-laptops.ts) beside that baseline. `npm run bench -- output`.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,12 @@ import { EXAMPLES_DIR, listExamples, OUTPUT } from '../../plugins/examples/build
 import { parseIsf } from '../../plugins/isf/header.ts';
 import { parseManifest } from '../../plugins/manifest.ts';
 import { openOutputPage } from '../helpers/output-page.ts';
+import {
+  percentile,
+  phaseLaptopsUnavailable,
+  samplePhase,
+  startPhaseLaptops,
+} from '../helpers/phase-laptops.ts';
 import { missingTool } from '../helpers/tools.ts';
 import { frameAt, loadPlugin } from '../plugins/example-runner.ts';
 
@@ -120,7 +127,9 @@ async function websocketRate(report: (line: string) => void) {
 
 const JITTER = `(() => { const N = WebSocket; class L extends N { set onmessage(fn) { let c = 0; super.onmessage = (e) => { c = Math.max(c, performance.now() + Math.random() * 15); setTimeout(() => fn.call(this, new MessageEvent('message', { data: e.data })), c - performance.now()); }; } get onmessage() { return super.onmessage; } } globalThis.WebSocket = L; })();`;
 
-async function phase(report: (line: string) => void) {
+/** Returns the baseline's p99 (two pages of one stream, no jitter), in frames. */
+async function phase(report: (line: string) => void): Promise<number> {
+  let baseline = Number.NaN;
   for (const jitter of [false, true]) {
     const o = await openOutputPage({ width: 160, height: 90 });
     try {
@@ -161,12 +170,33 @@ async function phase(report: (line: string) => void) {
       running = false;
       await stream;
       diffs.sort((a, b) => a - b);
+      if (!jitter) baseline = diffs[148]!;
       report(
         `two pages${jitter ? ', one with 0-15 ms jitter' : ', no jitter (baseline)'}: phase difference p50 ${diffs[75]!.toFixed(3)} frames, p99 ${diffs[148]!.toFixed(3)} frames`,
       );
     } finally {
       await o.close();
     }
+  }
+  return baseline;
+}
+
+/** Issue 16's two laptops (phase-laptops.ts), beside the one-daemon baseline above. */
+async function phaseOnTwoLaptops(report: (line: string) => void, baseline: number) {
+  const missing = phaseLaptopsUnavailable();
+  if (missing) {
+    report(`two laptops: skipped: ${missing}`);
+    return;
+  }
+  const rig = await startPhaseLaptops({ skewMs: 300, jitterMs: 30 });
+  try {
+    const s = await samplePhase(rig.laptops, { count: 300, intervalMs: 10, deadlineMs: 90_000 });
+    const p99 = percentile(s.frames, 0.99);
+    report(
+      `two laptops (netns daemons, one clock 300 ms off, one page with 0-30 ms jitter): phase difference p50 ${percentile(s.frames, 0.5).toFixed(3)} frames, p99 ${p99.toFixed(3)} frames over ${s.frames.length} instants (${(p99 / Math.max(baseline, 1e-3)).toFixed(1)}× the no-jitter baseline's p99)`,
+    );
+  } finally {
+    await rig.close();
   }
 }
 
@@ -178,5 +208,5 @@ export async function run(report: (line: string) => void): Promise<void> {
   }
   await frameTimes(report);
   await websocketRate(report);
-  await phase(report);
+  await phaseOnTwoLaptops(report, await phase(report));
 }
