@@ -104,7 +104,7 @@ export const PluginsConfig = z
       .max(120)
       .default(10)
       .describe(
-        'While no output page is connected, plugins that only draw are paused and plugins that declare `writes` (an LFO) run this many times a second, so their writes still reach the show. 0: pause them too.',
+        'While no output page is connected, plugins that only draw are paused and plugins that declare `writes` (an LFO) run this many times a second while something takes their writes (a linked peer, an OSC or MIDI feedback target, an OSCQuery listener, a console); with none of these they are paused too. 0: pause them always.',
       ),
     faults: PluginFaultConfig.prefault({}).describe('When a misbehaving plugin is restarted or quarantined.'),
   })
