@@ -99,6 +99,17 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       void quarantine(id, reason).then((ok) => (ok ? plugins?.reload() : undefined));
     },
   });
+  // A shader faults in the page, not in the plugin host: its count joins the plugin's row here.
+  const withShaderFaults = (s: PluginServiceStatus | undefined): PluginServiceStatus | null => {
+    if (!s) return null;
+    const counts = shaderFaults.counts();
+    return {
+      ...s,
+      plugins: s.plugins.map((p) =>
+        shaderPlan.has(p.id) || counts[p.id] ? { ...p, shaderFaults: counts[p.id] ?? 0 } : p,
+      ),
+    };
+  };
   try {
     let output: OutputServer | undefined;
     if (config.output.enabled) {
@@ -190,7 +201,10 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       await p.start();
     }
     return {
-      status: () => ({ output: output ? output.stats() : null, plugins: plugins ? plugins.status() : null }),
+      status: () => ({
+        output: output ? output.stats() : null,
+        plugins: withShaderFaults(plugins?.status()),
+      }),
       handlers: {
         ...outputHandlers(
           output,

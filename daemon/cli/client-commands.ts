@@ -81,7 +81,7 @@ export function statusText(s: DaemonStatus): string {
     `audit     ${s.storage.audit ? `${s.storage.audit.records} records, ${s.storage.audit.dropped} dropped` : 'off'}`,
     `output    ${s.output ? `${s.output.clients} page(s), ${s.output.sent} frames sent, ${s.output.dropped} dropped (\`hana output\` for the URL)` : 'off'}`,
     `console   ${s.console ? `${s.console.bind}:${s.console.port}, ${s.console.clients} page(s), ${s.console.rejectedTotal} refused (\`hana ui\` for the URL)` : 'off'}`,
-    `plugins   ${s.plugins ? s.plugins.plugins.map((p) => `${p.id} ${p.state} (${p.frames} frames, ${p.overruns} overruns, ${p.restarts} restarts)`).join('; ') || 'none installed and enabled' : 'off'}`,
+    `plugins   ${s.plugins ? s.plugins.plugins.map((p) => `${p.id} ${p.state} (${p.fps} fps, ${p.cpuMs} ms CPU a frame, ${p.frames} frames, ${p.overruns} overruns, ${p.restarts} restarts${p.shaderFaults ? `, ${p.shaderFaults} shader faults` : ''})`).join('; ') || 'none installed and enabled' : 'off'}`,
     `mdns      ${mdnsText(s.mdns)}`,
     `rejected  ${s.rejectedTotal}`,
   ];

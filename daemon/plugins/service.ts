@@ -67,7 +67,10 @@ export type PluginServiceInit = {
   now?: () => number;
 };
 
-export type PluginStatus = PluginStats;
+export type PluginStatus = PluginStats & {
+  /** ISF plugins only: faults their shaders had in output pages since the daemon started (visuals.ts). */
+  shaderFaults?: number;
+};
 
 export type PluginServiceStatus = {
   host: HostStats['host'] | null;

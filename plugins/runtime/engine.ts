@@ -480,7 +480,25 @@ export function createEngine(init: EngineInit): Engine {
       start(slot);
       return true;
     },
-    stats: () => slots.map((s) => ({ ...s.stats, state: s.state })),
+    stats: () => {
+      const t = now();
+      return slots.map((s) => {
+        const m = s.fpsMark;
+        // Measured over at least a second, so the 250 ms reports do not make it jitter.
+        if (t - m.at >= 1000) {
+          m.fps = m.at === 0 ? 0 : ((s.stats.frames - m.frames) * 1000) / (t - m.at);
+          m.at = t;
+          m.frames = s.stats.frames;
+        }
+        const running = s.state === 'running';
+        return {
+          ...s.stats,
+          state: s.state,
+          fps: running ? Math.round(m.fps * 10) / 10 : 0,
+          cpuMs: running ? Math.max(0, Math.round(s.cpuAvgMs * 1000) / 1000) : 0,
+        };
+      });
+    },
     totals: () => ({ frames: frameIndex, trimmed }),
     close() {
       closed = true;

@@ -29,6 +29,8 @@ export type Slot = SharedPlugin & {
   layer: string | undefined;
   /** Running average of the CPU its frames take, ms (its isolate's own clock). */
   cpuAvgMs: number;
+  /** Frames drawn when `at` (ms) was taken, and the rate since the one before. */
+  fpsMark: { at: number; frames: number; fps: number };
   /** Wall-clock limit for its next load: doubled after a load starved by a loaded machine. */
   loadTimeoutMs: number | undefined;
   stats: PluginStats;
@@ -70,6 +72,7 @@ export function createSlot(
     throttled: false,
     leftOut: false,
     loadTimeoutMs: undefined,
+    fpsMark: { at: 0, frames: 0, fps: 0 },
     stats: {
       id: m.id,
       version: m.version,

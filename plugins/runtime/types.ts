@@ -23,6 +23,10 @@ export type PluginStats = {
   leftOut: number;
   /** Frames it did not run because its fair share of the plugins' CPU held it below its fps. */
   throttled: number;
+  /** Frames drawn per second, over the last second or so (0 while it does not run). */
+  fps: number;
+  /** CPU per frame, ms: a running average over about its last 10 frames (isolate clock). */
+  cpuMs: number;
   lastError: string | null;
 };
 
@@ -35,6 +39,8 @@ export const zeroCounters = () => ({
   starved: 0,
   leftOut: 0,
   throttled: 0,
+  fps: 0,
+  cpuMs: 0,
 });
 
 export type EventKind =

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { eventually, startDaemon } from '../helpers/daemon.ts';
+import { control, eventually, startDaemon } from '../helpers/daemon.ts';
 import { missingTool } from '../helpers/tools.ts';
 
 // The bundled ISF examples in a real daemon, drawn by the output page in headless Chromium:
@@ -113,6 +113,16 @@ describe('ISF example plugins in a real daemon', { skip: missing }, () => {
           n,
           WAIT,
         );
+        if (n === 2) {
+          // Not quarantined yet: `hana status` counts its shader faults (control socket).
+          const faults = async () => {
+            const s = (await control(d, 'status')) as {
+              plugins: { plugins: { id: string; shaderFaults?: number }[] };
+            };
+            return s.plugins.plugins.find((p) => p.id === PLASMA)?.shaderFaults;
+          };
+          assert.ok(await eventually(async () => (await faults()) === 2, 50, 100), `${await faults()}`);
+        }
       }
       assert.ok(
         await eventually(
@@ -147,6 +157,20 @@ describe('ISF example plugins in a real daemon', { skip: missing }, () => {
         `the rings draw on without the plasma (${last}, ${JSON.stringify(await page.evaluate(() => (globalThis as never as Hana).hanaOutput.stats().isf))})`,
       );
       assert.ok(d.logs.some((l) => l.event === 'plugin.shader-fault' && l.kind === 'context-lost'));
+      // `hana status --json`, through the control socket: each ISF plugin's shader faults, and
+      // every plugin's frame rate and CPU a frame.
+      type Row = { id: string; fps: number; cpuMs: number; overruns: number; shaderFaults?: number };
+      const status = (await control(d, 'status')) as { plugins: { plugins: Row[] } };
+      const rows = new Map(status.plugins.plugins.map((p) => [p.id, p]));
+      assert.equal(rows.get('hana.examples.isf-rings')?.shaderFaults, 0);
+      assert.equal(
+        rows.get('hana.examples.lfo')?.shaderFaults,
+        undefined,
+        'a plugin without shaders has no count',
+      );
+      const geometry = rows.get('hana.examples.geometry')!;
+      assert.ok(geometry.fps > 0 && geometry.cpuMs > 0, JSON.stringify(geometry));
+      assert.equal(typeof geometry.overruns, 'number');
       assert.ok(
         d.logs.some((l) => l.event === 'plugin.quarantined' && l.plugin === PLASMA && l.security === true),
         'the quarantine is logged as a security event',
