@@ -90,7 +90,9 @@ describe('sync across three namespaces with loss, a partition and a crash', { sk
     await set(a, '/master/blackout', 'true');
     await set(b, '/layer/3/opacity', '0.33');
     const c2 = await mesh.restart(2);
-    assert.ok(await agree(mesh.daemons), 'all three agree after the restart');
+    // Bounded at 90 s: at a load average of 13 on 2 cores (a clean-clone suite beside a soak) the
+    // restarted daemon's start, handshakes and snapshot pull together outlasted 30 s.
+    assert.ok(await agree(mesh.daemons, 900), 'all three agree after the restart');
     assert.equal((await everything(c2))['/layer/3/opacity'], 0.33);
   });
 });
