@@ -23,8 +23,6 @@ export type Mix = {
 /** Plugin id → its mixer channel N (the /layer/N/… parameters), from the manifests. */
 export type LayerPlan = ReadonlyMap<string, number>;
 
-const LAYER_PARAM = /^\/layer\/([0-9]+)\/(opacity|blend|deck)$/;
-
 const unit = (v: unknown, fallback: number) =>
   typeof v === 'number' && Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : fallback;
 
@@ -52,14 +50,26 @@ export function readMix(store: Pick<Store, 'get'>, plan: LayerPlan): Mix {
   return { crossfade: unit(store.get(CROSSFADE)?.value, 0), layers };
 }
 
+// Every store change is asked whether it moves the mix (at 20k OSC messages a second a regex per
+// change was about 3 % of the daemon's profile), so each plan's paths are listed once. A plan is
+// replaced, never mutated, when the plugins change, so the plan itself keys the list.
+const pathsOf = new WeakMap<LayerPlan, ReadonlySet<string>>();
+
+/** The paths whose writes can change the mix of `plan`: its layers' opacity, blend and deck, and the crossfader. */
+export function mixPaths(plan: LayerPlan): ReadonlySet<string> {
+  let paths = pathsOf.get(plan);
+  if (!paths) {
+    const set = new Set<string>([CROSSFADE]);
+    for (const n of plan.values()) for (const p of ['opacity', 'blend', 'deck']) set.add(`/layer/${n}/${p}`);
+    paths = set;
+    pathsOf.set(plan, paths);
+  }
+  return paths;
+}
+
 /** Whether a write to `path` can change the mix of `plan`. */
 export function touchesMix(path: string, plan: LayerPlan): boolean {
-  if (path === CROSSFADE) return true;
-  const m = LAYER_PARAM.exec(path);
-  if (!m) return false;
-  const n = Number(m[1]);
-  for (const v of plan.values()) if (v === n) return true;
-  return false;
+  return mixPaths(plan).has(path);
 }
 
 /** The mix as the JSON the page reads (`"mix":…` is added beside the master, see master.ts). */
