@@ -55,11 +55,7 @@ describe('the console stays on loopback', () => {
       const file = join(home, CONSOLE_TOKEN_FILE);
       assert.notEqual(file, join(home, TOKEN_FILE));
       assert.equal((await stat(file)).mode & 0o777, 0o600);
-      assert.equal(
-        await loadOrCreateToken(home, security, CONSOLE_TOKEN_FILE),
-        own,
-        'stable across starts',
-      );
+      assert.equal(await loadOrCreateToken(home, security, CONSOLE_TOKEN_FILE), own, 'stable across starts');
       await chmod(file, 0o640);
       assert.notEqual(await loadOrCreateToken(home, security, CONSOLE_TOKEN_FILE), own);
       assert.ok(lines.some((l) => l.event === 'console.token-exposed' && l.security === true));
