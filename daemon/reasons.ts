@@ -66,7 +66,7 @@ const OSC = [
   bad('not-finite', 'NaN or ±∞ for a number.'),
   bad(
     'out-of-range',
-    'A value outside `[min, max]` of a parameter with `outOfRange: "reject"`, a string over `maxLength`, or a bad `/hana/subscribe` port.',
+    'A value outside `[min, max]` of a parameter with `outOfRange: "reject"`, a string over `maxLength` or not among its `values` (`/layer/N/blend`, `/layer/N/deck`), or a bad `/hana/subscribe` port.',
   ),
   bad('too-far-ahead', 'A bundle time-tagged further ahead than `osc.maxScheduleAheadMs`.'),
   bad('schedule-full', '`osc.maxScheduled` bundles already wait for their time tag.'),

@@ -56,9 +56,20 @@ const StringParam = z
       .describe(
         'Longest accepted string, in characters. Peers replicate a value in one datagram, so 256 is the most.',
       ),
+    values: z
+      .array(z.string().min(1).max(256))
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        'The only strings accepted (an enum, as OSCQuery VALS); any other is refused as out-of-range. Unset: any string up to maxLength.',
+      ),
     ...common,
   })
-  .strict();
+  .strict()
+  .refine((p) => p.default === undefined || p.values === undefined || p.values.includes(p.default), {
+    message: 'default must be one of values',
+  });
 
 const TriggerParam = z.object({ type: z.literal('trigger'), ...common }).strict();
 
@@ -147,12 +158,14 @@ function layers(n: number): ParamMap {
       type: 'string',
       default: 'normal',
       maxLength: 16,
-      description: `How layer ${i} is laid over the layers below it: normal, add, multiply or screen (anything else draws as normal).`,
+      values: ['normal', 'add', 'multiply', 'screen'],
+      description: `How layer ${i} is laid over the layers below it: normal, add, multiply or screen.`,
     };
     out[`/layer/${i}/deck`] = {
       type: 'string',
       default: i <= 2 ? 'a' : 'b',
       maxLength: 1,
+      values: ['a', 'b'],
       description: `Crossfader deck of layer ${i}: a or b (/master/crossfade 0 shows deck A, 1 deck B).`,
     };
   }

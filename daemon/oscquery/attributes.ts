@@ -81,6 +81,8 @@ export function valueArgs(spec: ParamSpec, value: Value): OscArg[] {
 /** The attributes of a method that do not change while the daemon runs (all but VALUE). */
 export function staticAttributes(path: string, spec: ParamSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { FULL_PATH: path, TYPE: typeTag(spec), ACCESS: access(spec) };
+  // An enum: OSCQuery's RANGE with VALS, so a controller offers a menu instead of a text field.
+  if (spec.type === 'string' && spec.values) out.RANGE = [{ VALS: [...spec.values] }];
   if (spec.type === 'float' || spec.type === 'int') {
     const range: Record<string, number> = {};
     if (spec.min !== undefined) range.MIN = spec.min;

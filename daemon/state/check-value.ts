@@ -1,5 +1,5 @@
 import type { ParamSpec } from '../config/params-schema.ts';
-import { type CoerceCode, canonicalColor, type Value } from './coerce.ts';
+import { type CoerceCode, canonicalColor, notAmong, type Value } from './coerce.ts';
 
 // A replicated value must already be exactly what the sender's store holds: there is nothing to
 // coerce, and clamping it here would make two daemons hold different values for one stamp and
@@ -17,11 +17,13 @@ export function checkValue(spec: ParamSpec, value: Value): Checked {
       return value === null ? OK : fail('wrong-type', `a trigger carries no value, got ${typeof value}`);
     case 'bool':
       return typeof value === 'boolean' ? OK : fail('wrong-type', `bool expected, got ${typeof value}`);
-    case 'string':
+    case 'string': {
       if (typeof value !== 'string') return fail('wrong-type', `string expected, got ${typeof value}`);
-      return value.length <= spec.maxLength
-        ? OK
-        : fail('out-of-range', `string is ${value.length} characters, more than ${spec.maxLength}`);
+      if (value.length > spec.maxLength)
+        return fail('out-of-range', `string is ${value.length} characters, more than ${spec.maxLength}`);
+      const refused = notAmong(spec.values, value);
+      return refused === undefined ? OK : fail('out-of-range', refused);
+    }
     case 'color':
       return typeof value === 'string' && canonicalColor(value) === value
         ? OK

@@ -60,7 +60,7 @@ export function coerceArgs(spec: ParamSpec, args: readonly Arg[]): Coerced {
       if (a.type !== 's' && a.type !== 'S' && a.type !== 'c') {
         return fail('wrong-type', `string expects a string, got type '${a.type}'`);
       }
-      return stringValue(spec.maxLength, a.value as string);
+      return stringValue(spec, a.value as string);
   }
 }
 
@@ -84,7 +84,7 @@ export function coerceText(spec: ParamSpec, words: readonly string[]): Coerced {
 }
 
 function textValue(spec: ParamSpec, words: readonly string[]): Coerced {
-  if (spec.type === 'string') return stringValue(spec.maxLength, words.join(' '));
+  if (spec.type === 'string') return stringValue(spec, words.join(' '));
   if (spec.type === 'trigger') {
     if (words.length === 0) return ok(null);
     return coerceArgs(spec, words.map(textToArg));
@@ -118,10 +118,20 @@ function inRange(spec: Extract<ParamSpec, { type: 'float' | 'int' }>, n: number)
   return ok(below ? spec.min! : spec.max!, true);
 }
 
-function stringValue(maxLength: number, s: string): Coerced {
-  if (s.length > maxLength)
-    return fail('out-of-range', `string is ${s.length} characters, more than ${maxLength}`);
-  return ok(s);
+function stringValue(
+  spec: { maxLength: number; values?: readonly string[] | undefined },
+  s: string,
+): Coerced {
+  if (s.length > spec.maxLength)
+    return fail('out-of-range', `string is ${s.length} characters, more than ${spec.maxLength}`);
+  const notAllowed = notAmong(spec.values, s);
+  return notAllowed ? fail('out-of-range', notAllowed) : ok(s);
+}
+
+/** Why `s` is refused by a parameter's `values` (an enum), or undefined when it is allowed. */
+export function notAmong(values: readonly string[] | undefined, s: string): string | undefined {
+  if (values === undefined || values.includes(s)) return undefined;
+  return `${JSON.stringify(s.slice(0, 40))} is not one of ${values.join(', ')}`;
 }
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');

@@ -341,6 +341,34 @@ describe('daemon over UDP and TCP', () => {
     }
   });
 
+  it('refuses a layer blend or deck outside its values (out-of-range, counted, and the allowed ones named)', async () => {
+    const s = await oscSender(d.udpPort);
+    const before = (await d.status()).rejected as Record<string, number>;
+    try {
+      await s.send(oscMessage('/layer/1/blend', [{ type: 's', value: 'overlay' }]));
+      await s.send(oscMessage('/layer/1/deck', [{ type: 's', value: 'c' }]));
+      await s.send(oscMessage('/layer/1/blend', [{ type: 's', value: 'screen' }]));
+      assert.ok(
+        await eventually(async () => (await d.values('/layer/1/blend'))['/layer/1/blend'] === 'screen'),
+        'a declared blend mode is applied',
+      );
+      assert.ok(
+        await eventually(async () => {
+          const now = (await d.status()).rejected as Record<string, number>;
+          return (now['out-of-range'] ?? 0) - (before['out-of-range'] ?? 0) === 2;
+        }),
+        'both refusals counted under out-of-range',
+      );
+      assert.equal((await d.values('/layer/1/deck'))['/layer/1/deck'], 'a', 'the deck kept its value');
+      // The refusal says which values are allowed (the OSC one is logged rate-limited per source).
+      const set = await d.cli('set', '/layer/1/blend', 'overlay');
+      assert.equal(set.code, 1);
+      assert.match(set.stderr, /"overlay" is not one of normal, add, multiply, screen/);
+    } finally {
+      s.close();
+    }
+  });
+
   it('reports usage errors with exit 2 and daemon errors with exit 1', async () => {
     const unknown = await d.cli('set', '/nope', '1');
     assert.equal(unknown.code, 1);

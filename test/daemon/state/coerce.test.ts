@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
-import { ParamSpec } from '../../../daemon/config/params-schema.ts';
+import { DEFAULT_PARAMS, ParamMap, ParamSpec } from '../../../daemon/config/params-schema.ts';
+import { staticAttributes } from '../../../daemon/oscquery/attributes.ts';
+import { checkValue } from '../../../daemon/state/check-value.ts';
 import {
   type Coerced,
   canonicalColor,
@@ -397,5 +399,41 @@ describe('initialValue', () => {
     assert.equal(initialValue(spec({ type: 'color' })), '#000000ff');
     assert.equal(initialValue(spec({ type: 'color', default: '#FFFFFF' })), '#ffffffff');
     assert.equal(initialValue(spec({ type: 'color', default: '#11223344' })), '#11223344');
+  });
+});
+
+describe('string parameters with values (an enum)', () => {
+  const blend = {
+    type: 'string' as const,
+    maxLength: 16,
+    values: ['normal', 'add', 'multiply', 'screen'],
+  };
+  it('accepts only the declared strings, from OSC, text and peers alike', () => {
+    assert.deepEqual(coerceArgs(blend, [{ type: 's', value: 'add' }]), {
+      ok: true,
+      value: 'add',
+      clamped: false,
+    });
+    const bad = coerceArgs(blend, [{ type: 's', value: 'overlay' }]);
+    assert.equal(bad.ok, false);
+    assert.equal(!bad.ok && bad.code, 'out-of-range');
+    assert.match(!bad.ok ? bad.message : '', /"overlay" is not one of normal, add, multiply, screen/);
+    assert.equal(coerceText(blend, ['Add']).ok, false, 'case matters: the page draws exactly these');
+    assert.equal(checkValue(blend, 'screen').ok, true);
+    const peer = checkValue(blend, 'dodge');
+    assert.equal(!peer.ok && peer.code, 'out-of-range');
+  });
+  it('the default configuration declares /layer/N/blend and /layer/N/deck as enums, and OSCQuery shows VALS', () => {
+    const params = ParamMap.parse(DEFAULT_PARAMS);
+    const deck = params['/layer/1/deck']!;
+    assert.ok(deck.type === 'string' && deck.values?.join() === 'a,b');
+    assert.deepEqual(staticAttributes('/layer/1/blend', params['/layer/1/blend']!).RANGE, [
+      { VALS: ['normal', 'add', 'multiply', 'screen'] },
+    ]);
+    assert.equal(
+      ParamMap.safeParse({ '/x': { type: 'string', default: 'c', values: ['a', 'b'] } }).success,
+      false,
+      'a default outside the values is a configuration error',
+    );
   });
 });
