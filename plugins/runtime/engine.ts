@@ -393,8 +393,10 @@ export function createEngine(init: EngineInit): Engine {
     if (rate === 0) {
       // Nothing to run until a page watches or a writer arrives (setWatched, setPlugins).
       tickTimer = undefined;
+      watchdog.setIdle(true);
       return;
     }
+    watchdog.setIdle(false);
     const period = 1000 / rate;
     ticks++;
     let due = started + ticks * period;
@@ -414,6 +416,7 @@ export function createEngine(init: EngineInit): Engine {
     timers.clear(tickTimer);
     started = now();
     ticks = 0;
+    watchdog.setIdle(false);
     tickTimer = timers.set(0, tick);
   }
 

@@ -9,6 +9,12 @@
 // plugin thread at priority 19 beside busy cores) stopping a call at its timeout took seconds of
 // wall time while the call used a few ms of CPU. A wall-clock bound remains only as a backstop
 // for a call blocked without using CPU at all, and it is far beyond any machine's load.
+//
+// While the frame loop is stopped (no page, no audience for writes) no call runs, so the only
+// thing to catch is an escape, and that is judged by CPU used since the last call, whatever the
+// sampling: sampling at `idleIntervalMs` then only lets an escaped isolate run longer before it is
+// disposed (at most that long, on one of its own threads, never the host's). At 20 samples a
+// second it was the largest wake-up left in an idle plugin host (issue 18).
 
 export type Watched = {
   /** The isolate's CPU time so far, in ns; undefined once it is disposed. */
@@ -46,13 +52,32 @@ export type CpuWatchdog = {
   watch(w: Watched): () => void;
   /** One sampling pass (the timer calls it; tests may too). */
   check(): void;
+  /** Idle: no call will run until the frame loop starts again, so sample at the idle interval. */
+  setIdle(idle: boolean): void;
+  /** The interval sampling runs at now, in ms (undefined while nothing is watched). */
+  intervalMs(): number | undefined;
   close(): void;
 };
 
-export function createCpuWatchdog(init: { intervalMs?: number; timers?: IntervalTimers } = {}): CpuWatchdog {
+/** Sampling while frames run, and while the frame loop is stopped (ms). */
+export const WATCH_INTERVAL_MS = 50;
+export const IDLE_WATCH_INTERVAL_MS = 250;
+
+export function createCpuWatchdog(
+  init: { intervalMs?: number; idleIntervalMs?: number; timers?: IntervalTimers } = {},
+): CpuWatchdog {
   const timers = init.timers ?? realIntervals;
   const watched = new Set<Watched>();
   let handle: unknown;
+  let idle = false;
+  const pace = () =>
+    idle ? (init.idleIntervalMs ?? IDLE_WATCH_INTERVAL_MS) : (init.intervalMs ?? WATCH_INTERVAL_MS);
+  let armedMs: number | undefined;
+  const arm = () => {
+    if (handle !== undefined) timers.cancel(handle);
+    armedMs = pace();
+    handle = timers.every(armedMs, check);
+  };
 
   function check(): void {
     for (const w of watched) {
@@ -90,16 +115,26 @@ export function createCpuWatchdog(init: { intervalMs?: number; timers?: Interval
   return {
     watch(w) {
       watched.add(w);
-      handle ??= timers.every(init.intervalMs ?? 50, check);
+      if (handle === undefined) arm();
       return () => {
         watched.delete(w);
       };
     },
     check,
+    setIdle(next) {
+      if (next === idle) return;
+      idle = next;
+      if (handle === undefined) return;
+      // Leaving idle: a sample now, so a call that starts at once is watched from its start.
+      if (!idle) check();
+      arm();
+    },
+    intervalMs: () => (handle === undefined ? undefined : armedMs),
     close() {
       watched.clear();
       if (handle !== undefined) timers.cancel(handle);
       handle = undefined;
+      armedMs = undefined;
     },
   };
 }

@@ -9,6 +9,11 @@ import {
   type RuntimeEvent,
 } from '../../../plugins/runtime/engine.ts';
 import type { PluginWrite } from '../../../plugins/sandbox/sandbox.ts';
+import {
+  createCpuWatchdog,
+  IDLE_WATCH_INTERVAL_MS,
+  WATCH_INTERVAL_MS,
+} from '../../../plugins/sandbox/watchdog.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { eventually } from '../../helpers/daemon.ts';
 import { manualTimers } from './manual-timers.ts';
@@ -297,7 +302,8 @@ describe('frame engine: no page watching (idle)', () => {
   it('pauses writers too while nothing takes their writes, and runs them at idleFps once something does', async () => {
     const timers = manualTimers();
     const t = 0;
-    const h = harness({ timers, now: () => t, watched: false, writesNeeded: false, idleFps: 10 });
+    const watchdog = createCpuWatchdog({ timers: { every: () => ({}), cancel: () => {} } });
+    const h = harness({ timers, now: () => t, watched: false, writesNeeded: false, idleFps: 10, watchdog });
     h.engine.setPlugins([
       src.spec('com.example.draw', src.GOOD),
       src.spec('com.example.w', src.writer([['/strobe', true]]), { writes: ['/strobe'] }),
@@ -305,11 +311,17 @@ describe('frame engine: no page watching (idle)', () => {
     assert.ok(await eventually(() => h.engine.stats().every((s) => s.state === 'running')));
     while (timers.runNext());
     assert.deepEqual(timers.pending(), [], 'no page, no audience for the writes: no tick at all');
+    assert.equal(
+      watchdog.intervalMs(),
+      IDLE_WATCH_INTERVAL_MS,
+      'no call will run: the watchdog samples slowly',
+    );
     assert.equal(h.stats('com.example.w').frames, 0);
     assert.equal(h.writes.length, 0);
 
     h.engine.setWritesNeeded(true);
     assert.deepEqual(timers.pending(), [0], 'an audience starts the writer at once');
+    assert.equal(watchdog.intervalMs(), WATCH_INTERVAL_MS, 'and the watchdog back at its pace');
     timers.runNext();
     await eventually(() => h.writes.length === 1);
     assert.deepEqual(timers.pending(), [100], 'at idleFps');

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ivm from 'isolated-vm';
-import { createCpuWatchdog, type IntervalTimers, type Watched } from '../../../plugins/sandbox/watchdog.ts';
+import {
+  createCpuWatchdog,
+  IDLE_WATCH_INTERVAL_MS,
+  type IntervalTimers,
+  WATCH_INTERVAL_MS,
+  type Watched,
+} from '../../../plugins/sandbox/watchdog.ts';
 
 // The watchdog is the line behind `timeout`: work an isolate does outside any call. The sandbox
 // removes the one such door we know of (FinalizationRegistry), so this test opens it on a raw
@@ -143,5 +149,38 @@ describe('CPU watchdog', () => {
     assert.equal(kills.length, 1);
     assert.match(kills[0]!, /blocked for 61 s/);
     watchdog.close();
+  });
+  it('samples slowly while the frame loop is stopped, and still catches CPU used since the last call', () => {
+    const armed: number[] = [];
+    const watchdog = createCpuWatchdog({
+      timers: { every: (ms) => armed.push(ms), cancel: () => {} },
+    });
+    let cpu = 0n;
+    let killed: string | undefined;
+    watchdog.watch({
+      cpuNs: () => cpu,
+      idleSinceNs: () => 0n,
+      callSinceNs: () => undefined,
+      callElapsedMs: () => undefined,
+      idleLimitNs: 20_000_000n,
+      hungAfterCpuMs: 1000,
+      stuckAfterMs: 60_000,
+      kill: (reason) => {
+        killed = reason;
+      },
+    });
+    assert.deepEqual(armed, [WATCH_INTERVAL_MS]);
+    watchdog.setIdle(true);
+    watchdog.setIdle(true);
+    assert.deepEqual(armed, [WATCH_INTERVAL_MS, IDLE_WATCH_INTERVAL_MS], 're-armed once, at the idle pace');
+    assert.equal(watchdog.intervalMs(), IDLE_WATCH_INTERVAL_MS);
+    // An escape judged by CPU, not by how often it was looked at: 200 ms used between samples.
+    cpu = 200_000_000n;
+    watchdog.check();
+    assert.match(killed ?? '', /outside any frame call/);
+    watchdog.setIdle(false);
+    assert.equal(watchdog.intervalMs(), WATCH_INTERVAL_MS);
+    watchdog.close();
+    assert.equal(watchdog.intervalMs(), undefined);
   });
 });
