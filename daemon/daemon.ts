@@ -35,6 +35,7 @@ import { startOscQuery } from './oscquery/service.ts';
 import { rotateToken } from './output/token-file.ts';
 import { createIdentityRef } from './peering/identity-ref.ts';
 import { type PeeringStatus, startPeering } from './peering/index.ts';
+import { createTakeover } from './plugins/takeover.ts';
 import { familyTotal } from './reasons.ts';
 import { type RuntimeStatus, startRuntimeStats } from './runtime-stats.ts';
 import { createFadeView, type FadeViewStatus } from './scenes/fade-view.ts';
@@ -330,6 +331,9 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     if (!midiStarted.ok) throw new Error(`invalid MIDI mapping: ${midiStarted.error}`);
     closers.push(() => midi.close());
 
+    // One takeover for the daemon: a person's write here (a store subscriber in the plugin
+    // service) or on a linked peer (the sync gate, from the origin's signed mark) holds plugins off.
+    const takeover = createTakeover({ holdMs: config.plugins.takeoverMs, now: Date.now });
     const peering = await startPeering({
       home: init.home,
       config,
@@ -344,6 +348,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       security,
       // storage.check must know the new device ID before identity.json does.
       beforeRotate: (id) => storage.addDevice(id),
+      onPeerHuman: (path) => takeover.touch(path),
     });
     closers.push(() => peering.close());
     sessionClock = peering.clock;
@@ -371,6 +376,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
       log,
       security,
       clock: peering.clock,
+      takeover,
       // The console (started below) frames the output page as its preview.
       embedders: () => (consoleServer ? [new URL(consoleServer.url).origin] : []),
       // Who takes plugin writes besides the picture: without a page and without any of these,

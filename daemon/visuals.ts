@@ -16,6 +16,7 @@ import { createShaderInputs, type ShaderPlan, shaderTableJson } from './output/s
 import { loadOrCreateToken, rotateToken } from './output/token-file.ts';
 import { pluginRuntimeHandlers } from './plugins/handlers.ts';
 import { createPluginService, type PluginService, type PluginServiceStatus } from './plugins/service.ts';
+import type { Takeover } from './plugins/takeover.ts';
 import type { Registry } from './state/registry.ts';
 import type { Store } from './state/store.ts';
 import type { SyncService } from './sync/service.ts';
@@ -39,6 +40,8 @@ export type VisualsInit = {
    * target, a listener, a console): asked once a second. Default: always.
    */
   writesNeeded?: () => boolean;
+  /** Plugins give way to a person's write here or on a linked peer (created with sync). */
+  takeover?: Takeover;
 };
 
 /** How often the daemon asks whether plugin writes have an audience. */
@@ -155,6 +158,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         width: config.plugins.width,
         height: config.plugins.height,
         takeoverMs: config.plugins.takeoverMs,
+        ...(init.takeover && { takeover: init.takeover }),
         // Drawing for nobody is wasted: plugins draw while a page watches (issue 18, idle).
         watched: (output?.stats().clients ?? 0) > 0,
         writesNeeded: init.writesNeeded?.() ?? true,

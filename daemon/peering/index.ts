@@ -38,6 +38,8 @@ export type PeeringInit = {
   security: Logger;
   /** Runs with the new device ID before a rotation writes identity.json. */
   beforeRotate?: (nextDeviceId: string) => Promise<void>;
+  /** A linked peer's write that a person made there was applied (plugins give way: takeover.ts). */
+  onPeerHuman?: (path: string) => void;
 };
 
 export type PeeringStatus = {
@@ -125,6 +127,7 @@ export async function startPeering(init: PeeringInit) {
       identity: () => identity.current,
       ownIds: () => identity.history,
       security,
+      onPeerHuman: (path) => init.onPeerHuman?.(path),
       onViolation(origin, reason) {
         // Counted against its address, and the link ends: it may link again, and is caught again.
         linksByPeer.get(origin)?.session.violation(reason);

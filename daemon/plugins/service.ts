@@ -16,7 +16,7 @@ import { isSecurityReason } from '../reasons.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
 import { createEventLog } from './events.ts';
-import { createTakeover } from './takeover.ts';
+import { createTakeover, type Takeover } from './takeover.ts';
 import { createPluginWriter } from './writes.ts';
 
 // The daemon's plugin service: loads the verified plugin list, runs it in the plugin host child
@@ -63,6 +63,8 @@ export type PluginServiceInit = {
   logIntervalMs?: number;
   /** Plugin writes to a parameter a person wrote are held off this long (config plugins.takeoverMs; default 2000). */
   takeoverMs?: number;
+  /** The daemon's takeover, shared with sync (a peer's person holds plugins off too); else one of its own. */
+  takeover?: Takeover;
   /** Clock for the takeover hold, ms (default Date.now): tests step it. */
   now?: () => number;
 };
@@ -118,7 +120,8 @@ export function createPluginService(init: PluginServiceInit): PluginService {
   let writesNeeded = init.writesNeeded ?? true;
   const listeners = new Set<FrameListener>();
 
-  const takeover = createTakeover({ holdMs: init.takeoverMs ?? 2000, now: init.now ?? Date.now });
+  const takeover =
+    init.takeover ?? createTakeover({ holdMs: init.takeoverMs ?? 2000, now: init.now ?? Date.now });
   const writer = createPluginWriter({
     held: takeover.held,
     registry,

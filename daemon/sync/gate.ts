@@ -46,6 +46,8 @@ export type GateInit = {
   onEquivocation(origin: string, path: string, detail: string): void;
   /** A write applied: the batch that proves it, kept to pass on. */
   onApplied(path: string, batch: Batch): void;
+  /** A write its origin marks as a person's (not its plugins') was applied: plugins here give way. */
+  onHuman?(path: string): void;
   onForeign(entry: SyncEntry): void;
 };
 
@@ -147,6 +149,7 @@ export function createGate(init: GateInit): Gate {
     if (store.merge(e.path, { value: e.value, stamp: e.stamp, source })) {
       counts.applied++;
       init.onApplied(e.path, batch);
+      if (e.human) init.onHuman?.(e.path);
     } else {
       // The store's clock refused the stamp (admits() above makes this a race at the bound).
       counts.refused++;

@@ -13,6 +13,7 @@ import type { Rejections } from '../ingest/rejections.ts';
 import { createBucket } from '../ingest/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
+import { isHumanSource } from '../state/human-source.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
 import { realTimers, type Timers } from '../timers.ts';
@@ -59,6 +60,8 @@ export type SyncServiceInit = {
   security?: Logger;
   /** An origin equivocated: drop its link (and, if sync.onEquivocation says so, block it). */
   onViolation?: (origin: string, reason: string) => void;
+  /** A peer's write that a person made on its origin was applied (plugins' takeover.ts). */
+  onPeerHuman?: (path: string) => void;
   now?: () => number;
   wall?: () => number;
   timers?: Timers;
@@ -111,6 +114,12 @@ export type SyncStatus = {
 
 /** Writes held for origins not paired here; far above a real ensemble's backlog. */
 const MAX_HELD = 4096;
+
+/** An own write as it goes out: marked when a person made it, so peers' plugins give way. */
+const entryOf = (path: string, e: { value: SyncEntry['value']; stamp: Stamp; source: string }): SyncEntry =>
+  isHumanSource(e.source)
+    ? { path, value: e.value, stamp: e.stamp, human: true }
+    : { path, value: e.value, stamp: e.stamp };
 const RELEASE_EVERY_MS = 1000;
 
 export function createSyncService(init: SyncServiceInit) {
@@ -178,7 +187,7 @@ export function createSyncService(init: SyncServiceInit) {
       if (links.size === 0) continue;
       // The value itself, so a fader's every step goes out (the outbox queues values in order);
       // another daemon's write would not be ours to send, and ownEntry reads it at send time.
-      const mine = c.stamp.node === selfId() ? { path: c.path, value: c.value, stamp: c.stamp } : undefined;
+      const mine = c.stamp.node === selfId() ? entryOf(c.path, c) : undefined;
       for (const l of links.values()) l.mark(c.path, mine);
     }
   });
@@ -223,6 +232,7 @@ export function createSyncService(init: SyncServiceInit) {
       const d = decodeTimeline(value);
       return d.ok ? undefined : d.message;
     },
+    onHuman: (path) => init.onPeerHuman?.(path),
     onEquivocation(origin, path, detail) {
       rejections.reject('sync-equivocation', shortId(origin), detail, { origin, path });
       security.warn(
@@ -312,7 +322,7 @@ export function createSyncService(init: SyncServiceInit) {
   function ownEntry(path: string): SyncEntry | undefined {
     const e = store.get(path);
     if (!e || e.stamp.node !== selfId()) return undefined;
-    return { path, value: e.value, stamp: e.stamp };
+    return entryOf(path, e);
   }
 
   let unproven = 0;
@@ -324,7 +334,7 @@ export function createSyncService(init: SyncServiceInit) {
     for (const [path, e] of store.entries()) {
       if (e.stamp.t === 0 && e.stamp.node === '') continue; // never written: nothing to tell
       if (want && !want.has(bucketOf(path))) continue;
-      if (e.stamp.node === selfId()) own.push({ path, value: e.value, stamp: e.stamp });
+      if (e.stamp.node === selfId()) own.push(entryOf(path, e));
       else {
         const proof = proofs.get(path);
         if (proof) others.add(proof);

@@ -53,7 +53,8 @@ import {
 // entry = u8 flags | varint path length (1..768) | path UTF-8 | t: u48 ms, or f64 when flags bit 3
 //       | varint c (≤ 2^32−1) | value
 //   flags bits 0–2: value kind; bit 3: t is f64 (t not a whole number in 0..2^48−1, or −0);
-//   bits 4–7: zero. value by kind: 0 null (trigger) | 1 false | 2 true | 3 f64 | 4 i32 (whole
+//   bit 4: a person made this write on the origin, not a plugin (peers' plugins give way to it);
+//   bits 5–7: zero. value by kind: 0 null (trigger) | 1 false | 2 true | 3 f64 | 4 i32 (whole
 //   numbers in int32, not −0) | 5 varint length (≤ 1024) + UTF-8 string | 6 colour: u32
 //   rrggbbaa, read back as "#rrggbbaa".
 //

@@ -18,8 +18,17 @@ import {
 // entry names a writer. Sizing lives next to encoding so the packers' arithmetic and the
 // bytes written cannot drift apart (the codec tests compare them on every generated batch).
 
-/** One replicated register value as it travels: what the store holds, minus the local `source`. */
-export type SyncEntry = { readonly path: string; readonly value: Value; readonly stamp: Stamp };
+/**
+ * One replicated register value as it travels: what the store holds, minus the local `source`,
+ * plus whether a person made it on the origin (not a plugin): signed with the rest, so a relay
+ * cannot turn a plugin's write into a performer's, and peers' plugins give way to it (takeover).
+ */
+export type SyncEntry = {
+  readonly path: string;
+  readonly value: Value;
+  readonly stamp: Stamp;
+  readonly human?: true;
+};
 
 /** ParamAddress allows 256 UTF-16 units, each at most 3 UTF-8 bytes. */
 export const MAX_PATH_BYTES = 768;
@@ -29,7 +38,8 @@ export const MAX_COUNTER = U32_MAX;
 const KIND = { null: 0, false: 1, true: 2, f64: 3, i32: 4, string: 5, colour: 6 } as const;
 const KIND_MASK = 0x07;
 const T_IS_F64 = 0x08;
-const RESERVED_FLAGS = 0xf0;
+const HUMAN = 0x10;
+const RESERVED_FLAGS = 0xe0;
 const COLOUR = /^#[0-9a-f]{8}$/;
 
 type Kind = (typeof KIND)[keyof typeof KIND];
@@ -90,7 +100,7 @@ function writeEntry(w: Writer, e: SyncEntry): void {
   entrySize(e);
   const kind = kindOf(e.value);
   const t = e.stamp.t;
-  w.u8(kind | (tIsU48(t) ? 0 : T_IS_F64));
+  w.u8(kind | (tIsU48(t) ? 0 : T_IS_F64) | (e.human ? HUMAN : 0));
   const path = utf8Bytes(e.path, MAX_PATH_BYTES, 'path');
   w.varint(path.length);
   w.bytes(path);
@@ -136,7 +146,9 @@ function readEntry(r: Reader, i: number, origin: string): SyncEntry {
   const t = flags & T_IS_F64 ? r.f64() : r.u48();
   if (!Number.isFinite(t)) fail('bad-value', `entry ${i}: stamp time is not finite`);
   const c = r.varint(MAX_COUNTER, 'stamp counter');
-  return { path, value: readValue(r, kind as Kind, i), stamp: { t, c, node: origin } };
+  const value = readValue(r, kind as Kind, i);
+  const stamp = { t, c, node: origin };
+  return flags & HUMAN ? { path, value, stamp, human: true } : { path, value, stamp };
 }
 
 function readValue(r: Reader, kind: Kind, i: number): Value {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createTakeover, isHumanSource } from '../../../daemon/plugins/takeover.ts';
+import { createTakeover } from '../../../daemon/plugins/takeover.ts';
 import { ZERO_STAMP } from '../../../daemon/state/hlc.ts';
+import { isHumanSource } from '../../../daemon/state/human-source.ts';
 import type { Change } from '../../../daemon/state/store.ts';
 
 const change = (path: string, source: string): Change => ({
@@ -53,9 +54,22 @@ describe('takeover', () => {
     assert.equal(t.held('/a'), true, 'a new touch restarts the hold');
   });
 
+  it('a person on a linked peer (touch, from the sync gate) holds the path as a local person does', () => {
+    let now = 0;
+    const t = createTakeover({ holdMs: 2000, now: () => now });
+    t.touch('/layer/2/opacity');
+    now += 1999;
+    assert.equal(t.held('/layer/2/opacity'), true);
+    assert.equal(t.held('/layer/1/opacity'), false);
+    now += 1;
+    assert.equal(t.held('/layer/2/opacity'), false);
+  });
+
   it('holds nothing with holdMs 0', () => {
     const t = createTakeover({ holdMs: 0, now: () => 0 });
     t.observe([change('/a', 'cli')]);
+    t.touch('/b');
     assert.equal(t.held('/a'), false);
+    assert.equal(t.held('/b'), false);
   });
 });

@@ -200,6 +200,19 @@ describe('sync codec: round trips', () => {
     }
   });
 
+  it('keeps the mark of a write a person made (flag bit 0x10 inside the signed list), and only there', () => {
+    const entries = [
+      { path: '/h', value: 0.5, stamp: at(5, 0), human: true as const },
+      { path: '/p', value: 0.5, stamp: at(5, 1) },
+    ];
+    const batch = batchOf(SENDER, entries);
+    const msg: SyncMessage = { kind: 'updates', firstSeq: 1, batch };
+    assert.deepStrictEqual(roundTrip(msg), msg);
+    // The list's bytes: the count, then the first entry's flags, f64 (3) | human (0x10).
+    assert.equal(batch.list[1], 0x13);
+    assert.equal(batch.list[1 + 1 + 1 + 2 + 6 + 1 + 8], 0x03, 'the plugin-made entry carries no mark');
+  });
+
   it('gives every decoded entry its batch’s origin as the stamp’s writer', () => {
     // The entry list names no writer: a relay cannot attribute an entry to anyone but the signer.
     const theirs = batchOf('THEM', [{ path: '/a', value: 1, stamp: at(9, 0, 'THEM') }]);
@@ -379,7 +392,8 @@ describe('sync codec: what decodeSync refuses', () => {
       ownList([1, 0x0b, 2, 0x2f, 0x78, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 0, ...Array(8).fill(0)]),
       'bad-value',
     ],
-    ['reserved entry flag bits', patched(5, [0x13]), 'bad-value'],
+    ['reserved entry flag bits', patched(5, [0x23]), 'bad-value'],
+    ['every reserved entry flag bit', patched(5, [0xe3]), 'bad-value'],
     ['an unknown value kind', patched(5, [0x07]), 'bad-value'],
     ['reserved batch flag bits', patched(2, [0x03]), 'bad-value'],
     [

@@ -100,6 +100,7 @@ async function fixture(opts: { maxHeld?: number; maxForeign?: number } = {}) {
     equivocations: [] as Array<{ origin: string; path: string; detail: string }>,
     applied: [] as Array<{ path: string; batch: Batch }>,
     foreign: [] as SyncEntry[],
+    human: [] as string[],
   };
   const gate = createGate({
     registry,
@@ -117,6 +118,7 @@ async function fixture(opts: { maxHeld?: number; maxForeign?: number } = {}) {
     },
     onEquivocation: (origin, path, detail) => calls.equivocations.push({ origin, path, detail }),
     onApplied: (path, batch) => calls.applied.push({ path, batch }),
+    onHuman: (path) => calls.human.push(path),
     onForeign: (e) => calls.foreign.push(e),
   });
 
@@ -124,12 +126,13 @@ async function fixture(opts: { maxHeld?: number; maxForeign?: number } = {}) {
   function deliver(
     sender: Identity,
     origin: Identity,
-    writes: Array<[path: string, value: Value, stamp: Partial<Stamp>]>,
+    writes: Array<[path: string, value: Value, stamp: Partial<Stamp>, human?: true]>,
   ) {
-    const entries: SyncEntry[] = writes.map(([path, value, s]) => ({
+    const entries: SyncEntry[] = writes.map(([path, value, s, human]) => ({
       path,
       value,
       stamp: { t: s.t ?? T0 - 1000, c: s.c ?? 0, node: origin.deviceId },
+      ...(human && { human }),
     }));
     const batch = signBatch(origin.deviceId, entries, signers.get(origin)!.sign);
     gate.accept(sender.deviceId, batch, entries);
@@ -379,6 +382,25 @@ describe('sync gate: applying', () => {
         ['/tempo', relayed],
       ],
       'the origin’s signed batch is kept as the proof to pass on',
+    );
+  });
+
+  it('reports a write its origin marks as a person’s once applied, never one held, stale or refused', async () => {
+    const f = await fixture();
+    f.deliver(A, A, [
+      ['/a', 0.1, { t: T0 - 50 }, true],
+      ['/b', 0.2, { t: T0 - 50 }],
+    ]);
+    f.deliver(R, A, [['/tempo', 140, { t: T0 - 40 }, true]]);
+    assert.deepEqual(f.calls.human, ['/a', '/tempo'], 'marked entries, relayed or not; /b was a plugin’s');
+    f.deliver(A, A, [['/a', 0.3, { t: T0 - 60 }, true]]);
+    f.deliver(X, X, [['/a', 0.4, { t: T0 - 30 }, true]]);
+    f.deliver(P, P, [['/a', 0.5, { t: T0 - 30 }, true]]);
+    f.deliver(O, O, [['/a', 0.6, { t: T0 - 30 }, true]]);
+    assert.deepEqual(
+      f.calls.human,
+      ['/a', '/tempo'],
+      'stale, blocked, pending and observer writes hold nothing off',
     );
   });
 

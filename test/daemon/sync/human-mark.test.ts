@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { ParamMap } from '../../../daemon/config/params-schema.ts';
+import { SyncConfig } from '../../../daemon/config/sync-schema.ts';
+import { createRejections } from '../../../daemon/ingest/rejections.ts';
+import { securityLogger } from '../../../daemon/log.ts';
+import { createHlc } from '../../../daemon/state/hlc.ts';
+import { createRegistry } from '../../../daemon/state/registry.ts';
+import { createStore } from '../../../daemon/state/store.ts';
+import { createSyncService, type SyncLinkHandle } from '../../../daemon/sync/service.ts';
+import { createIdentity } from '../../../trust-store/identity.ts';
+import { createFakeClock } from '../../helpers/fake-timers.ts';
+import { mustOpen } from '../../trust-store/helpers.ts';
+
+// Two sync services joined in memory: a write a person made on A (OSC, the CLI, the console)
+// reaches B marked as a person's, so B's plugins give way to it (plugins/takeover.ts); a write
+// A's plugin made, or B's own correction, does not. The mark travels inside A's signed batch,
+// through updates and through the snapshot a late link pulls.
+
+const log = pino({ level: 'silent' });
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hana-human-mark-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function laptop(name: string, clock: ReturnType<typeof createFakeClock>) {
+  const identity = await createIdentity();
+  const registry = createRegistry(
+    ParamMap.parse({
+      '/layer/1/opacity': { type: 'float', min: 0, max: 1 },
+      '/layer/2/opacity': { type: 'float', min: 0, max: 1 },
+      '/layer/3/opacity': { type: 'float', min: 0, max: 1 },
+    }),
+  );
+  const hlc = createHlc({ node: identity.deviceId, now: clock.now });
+  const store = createStore({ registry, hlc });
+  const peers = await mustOpen(join(dir, `${name}-peers.json`));
+  const human: string[] = [];
+  const sync = createSyncService({
+    identity: () => identity,
+    config: SyncConfig.parse({}),
+    registry,
+    store,
+    hlc,
+    peers,
+    rejections: createRejections({ log, security: securityLogger(log), intervalMs: 1000 }),
+    log,
+    now: clock.now,
+    wall: clock.now,
+    timers: clock.timers,
+    onPeerHuman: (path) => human.push(path),
+  });
+  return { identity, store, peers, sync, human };
+}
+
+describe('a person’s write, marked by its origin', () => {
+  it('reaches the peer marked (updates and snapshot alike); a plugin’s write does not', async () => {
+    const clock = createFakeClock();
+    const a = await laptop('a', clock);
+    const b = await laptop('b', clock);
+    await a.peers.pin({ id: b.identity.deviceId, name: 'b', state: 'trusted', role: 'performer' });
+    await b.peers.pin({ id: a.identity.deviceId, name: 'a', state: 'trusted', role: 'performer' });
+    // Written before the link: it reaches B in the snapshot B pulls on link-up.
+    a.store.apply([{ path: '/layer/3/opacity', value: 0.3 }], 'osc:udp:127.0.0.1:9000');
+    let toA: SyncLinkHandle | undefined;
+    let toB: SyncLinkHandle | undefined;
+    toB = b.sync.attach(
+      a.identity.deviceId,
+      (bytes) => queueMicrotask(() => toA?.receive(bytes)),
+      a.identity.certDer,
+    );
+    toA = a.sync.attach(
+      b.identity.deviceId,
+      (bytes) => queueMicrotask(() => toB?.receive(bytes)),
+      b.identity.certDer,
+    );
+    const settle = async () => {
+      const turn = () => new Promise<void>((r) => setImmediate(r));
+      for (let i = 0; i < 50; i++) {
+        await clock.advance(20, turn);
+        await turn();
+      }
+    };
+    try {
+      await settle();
+      assert.equal(b.store.get('/layer/3/opacity')?.value, 0.3);
+      a.store.apply([{ path: '/layer/1/opacity', value: 0.5 }], 'cli');
+      a.store.apply([{ path: '/layer/2/opacity', value: 0.7 }], 'plugin:hana.examples.lfo');
+      await settle();
+      assert.equal(b.store.get('/layer/1/opacity')?.value, 0.5);
+      assert.equal(b.store.get('/layer/2/opacity')?.value, 0.7);
+      assert.deepEqual(b.human.sort(), ['/layer/1/opacity', '/layer/3/opacity']);
+      assert.deepEqual(a.human, [], 'B wrote nothing');
+      b.store.apply([{ path: '/layer/2/opacity', value: 0.1 }], 'ui');
+      await settle();
+      assert.equal(a.store.get('/layer/2/opacity')?.value, 0.1);
+      assert.deepEqual(a.human, ['/layer/2/opacity'], 'the console is a person too, either way');
+    } finally {
+      toA?.close();
+      toB?.close();
+      a.sync.close();
+      b.sync.close();
+    }
+  });
+});
