@@ -20,7 +20,7 @@ type PluginsStatus = {
 const pluginsOf = async (d: TestDaemon) => (await d.status()).plugins as unknown as PluginsStatus;
 const lfoFrames = async (d: TestDaemon) =>
   (await pluginsOf(d)).plugins.find((p) => p.id === LFO)?.frames ?? 0;
-const valueOf = async (d: TestDaemon) => (await d.values(PATH))[PATH];
+const faderOn = async (d: TestDaemon) => (await d.values(PATH))[PATH];
 
 describe('takeover across linked laptops', () => {
   it('a performer’s OSC write on A holds off B’s LFO on that parameter', async () => {
@@ -32,16 +32,16 @@ describe('takeover across linked laptops', () => {
       assert.ok(await eventually(async () => (await a.status()).sync.links >= 1, 600, 100), 'a links');
       assert.ok(await eventually(async () => (await b.status()).sync.links >= 1, 600, 100), 'b links');
       // A linked peer takes the LFO's writes: it runs, and A sees the fader move.
-      const first = await valueOf(a);
+      const first = await faderOn(a);
       assert.ok(
-        await eventually(async () => (await valueOf(a)) !== first, 600, 100),
+        await eventually(async () => (await faderOn(a)) !== first, 600, 100),
         'B’s LFO moves the fader on A',
       );
       const osc = await oscSender(a.udpPort);
       await osc.send(oscMessage(PATH, [{ type: 'f', value: 0.125 }]));
       osc.close();
       assert.ok(
-        await eventually(async () => (await valueOf(b)) === 0.125, 600, 50),
+        await eventually(async () => (await faderOn(b)) === 0.125, 600, 50),
         'the performer’s value reaches B',
       );
       const held = (await pluginsOf(b)).writes.held;
@@ -50,8 +50,8 @@ describe('takeover across linked laptops', () => {
         await eventually(async () => (await lfoFrames(b)) >= frames + 10, 600, 100),
         'the LFO keeps running on B',
       );
-      assert.equal(await valueOf(b), 0.125, 'B’s LFO did not overwrite the performer on B');
-      assert.equal(await valueOf(a), 0.125, 'nor on A');
+      assert.equal(await faderOn(b), 0.125, 'B’s LFO did not overwrite the performer on B');
+      assert.equal(await faderOn(a), 0.125, 'nor on A');
       const after = (await pluginsOf(b)).writes;
       assert.ok(after.held > held, `its writes were held, and counted: ${held} -> ${JSON.stringify(after)}`);
     } finally {
