@@ -72,6 +72,8 @@ export function startPluginHost(init: HostInit): PluginHost {
   let received = 0;
   const clockMs = init.clockIntervalMs ?? 100;
   const idleMs = init.idleIntervalMs ?? 1000;
+  /** How often the child's liveness and RSS are checked while it ticks. */
+  const watchMs = 250;
   /** Whether the child's frame loop ticks (engine.ts): a page, or writers whose writes are taken. */
   const active = () => watched || (writesNeeded && plugins.some((p) => p.manifest.writes.length > 0));
 
@@ -328,16 +330,16 @@ export function startPluginHost(init: HostInit): PluginHost {
   const watchLoop = () => {
     if (closing) return;
     watchChild();
-    watchTimer = setTimeout(watchLoop, active() ? 250 : idleMs);
+    watchTimer = setTimeout(watchLoop, active() ? watchMs : idleMs);
   };
-  watchTimer = setTimeout(watchLoop, active() ? 250 : idleMs);
+  watchTimer = setTimeout(watchLoop, active() ? watchMs : idleMs);
   /** After the child starts ticking again: a fresh clock sample now, and the fast loops. */
   function wake(): void {
     if (closing) return;
     clearTimeout(clockTimer);
     clearTimeout(watchTimer);
     clockLoop();
-    watchTimer = setTimeout(watchLoop, 250);
+    watchTimer = setTimeout(watchLoop, watchMs);
   }
   function postWatched(): void {
     post({ t: 'watched', watched, writesNeeded });
