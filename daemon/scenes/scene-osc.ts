@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ControlHandler, IngestSource } from '../ingest/osc-ingest.ts';
+import { sourceLabel } from '../ingest/source-cache.ts';
 import type { Logger } from '../log.ts';
 import type { ReasonCode } from '../reasons.ts';
 import { launchOptions } from './launch-spec.ts';
@@ -39,7 +40,7 @@ export function sceneOscControl(init: SceneOscInit): ControlHandler {
     if (!o.ok) return { reason: o.code, message: o.error };
     if (busy) return { reason: 'scene-busy', message: 'another OSC scene load is still being read' };
     busy = true;
-    const who = `osc:${from.transport}:${from.address}:${from.port}`;
+    const who = sourceLabel(from);
     init.launcher
       .launch(name, { fade: o.fade, at: o.at })
       .then((r) => {
