@@ -1,8 +1,6 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
+import { launchChromiumIn } from './chromium-netns.ts';
 import { control, eventually, type TestDaemon } from './daemon.ts';
 import { type Mesh, meshUnavailable, startMesh } from './mesh.ts';
 import { CHROMIUM } from './output-page.ts';
@@ -60,35 +58,6 @@ export const jitterScript = (maxMs: number) => `(() => {
   }
   globalThis.WebSocket = Late;
 })();`;
-
-/**
- * Headless Chromium inside network namespace `ns`. Playwright runs the executable it is given
- * and talks to it over inherited pipes; `ip netns exec` keeps those and execs Chromium, so the
- * browser's PID is Chromium's own and closing the browser ends it.
- */
-export async function launchChromiumIn(ns: string): Promise<{ browser: Browser; close(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'hana-chromium-'));
-  const wrapper = join(dir, 'chromium');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec '${ns}' ${CHROMIUM} "$@"\n`);
-  await chmod(wrapper, 0o700);
-  try {
-    const browser = await chromium.launch({
-      executablePath: wrapper,
-      args: ['--no-sandbox'],
-      timeout: 60_000,
-    });
-    return {
-      browser,
-      async close() {
-        await browser.close().catch(() => {});
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
 
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
