@@ -21,6 +21,8 @@ export const PLOTTED: { key: keyof Sample; title: string }[] = [
   { key: 'timers', title: 'active timers' },
   { key: 'loopP99Ms', title: 'event-loop delay p99 (ms)' },
   { key: 'linked', title: 'peers linked' },
+  { key: 'minFps', title: 'lowest plugin fps (hana status, one-second reading)' },
+  { key: 'overruns', title: 'overruns, all plugins, since the daemon started' },
 ];
 
 const COLOURS = ['#d62728', '#1f77b4', '#2ca02c'];
@@ -34,7 +36,7 @@ function page(samples: readonly Sample[], laptops: number, caption: string, char
       backgroundColor: COLOURS[i % COLOURS.length],
       pointRadius: 0,
       borderWidth: 1.5,
-      data: samples.filter((s) => s.laptop === i).map((s) => ({ x: s.tSec / 60, y: s[m.key] })),
+      data: samples.filter((s) => s.laptop === i).map((s) => ({ x: s.tSec / 60, y: s[m.key] ?? null })),
     })),
   }));
   return `<!doctype html><html><head><meta charset="utf-8"><style>
@@ -70,7 +72,7 @@ export async function renderPlot(samples: readonly Sample[], laptops: number, ca
         '--disable-gpu',
         '--hide-scrollbars',
         `--user-data-dir=${join(dir, 'profile')}`,
-        '--window-size=1400,1120',
+        '--window-size=1400,1390',
         '--virtual-time-budget=3000',
         `--screenshot=${out}`,
         `file://${html}`,

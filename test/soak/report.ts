@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderPlot } from './chart.ts';
+import { fpsSummary, fpsTable } from './fps.ts';
 import type { Sample } from './sample.ts';
 import {
   fittedSpanHours,
@@ -17,15 +18,44 @@ import {
 // The end of a soak: the table of slopes and verdicts, the raw samples kept as JSON, the plot.
 // Also run alone on a kept JSON (`npm run soak -- --from <file>`) to redraw without a long run.
 
+/** One laptop's output page over the run (absent with --no-pages and in older records). */
+export type PageRecord = {
+  laptop: number;
+  /** Connections the page made in all (1 when it never lost its daemon). */
+  connects: number;
+  /** Seconds from each restart of its daemon to the page drawing from it again. */
+  reconnectSec: number[];
+  /** Restarts after which the page did not come back within the soak's bound. */
+  lost: number;
+};
+
 export type SoakRecord = {
-  opts: { durationSec: number; pullSec: number; killSec: number; everySec: number; out: string };
+  opts: {
+    durationSec: number;
+    pullSec: number;
+    killSec: number;
+    everySec: number;
+    out: string;
+    pages?: boolean;
+  };
   events: string[];
   samples: Sample[];
   orphans: number;
   minutes: number;
   laptops: number;
   oscRate: number;
+  pages?: PageRecord[];
 };
+
+/** The pages' lines: connections, reconnects after each restart, and any other reconnect. */
+export function pageLines(pages: readonly PageRecord[]): string[] {
+  return pages.map((p) => {
+    const restarts = p.reconnectSec.length + p.lost;
+    // Each restart that the page came back from is one connection more than the first.
+    const other = p.connects - 1 - p.reconnectSec.length;
+    return `laptop-${p.laptop + 1}'s page: ${p.connects} connections; ${restarts} daemon restart(s), reconnected after ${p.reconnectSec.map((x) => `${x.toFixed(1)} s`).join(', ') || '-'}${p.lost ? `, ${p.lost} not back` : ''}; ${Math.max(0, other)} other reconnect(s)`;
+  });
+}
 
 /** Loop delay is fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
 const RAW = new Set(['loopP99Ms']);
@@ -60,10 +90,17 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
 /** Prints the report, keeps the samples, draws the plot; returns the exit code (0 flat, 1 not). */
 export async function report(r: SoakRecord, keep: boolean): Promise<number> {
   const { lines, growing, unjudged } = table(r);
+  const lost = (r.pages ?? []).reduce((a, p) => a + p.lost, 0);
+  const frames = fpsTable(fpsSummary(r.samples, r.laptops));
   const every = (sec: number) => (sec >= 60 ? `${Number((sec / 60).toFixed(2))} min` : `${sec} s`);
   process.stdout.write(
     `\nSoak of ${r.minutes.toFixed(1)} min, ${r.samples.length} samples, ${r.orphans} orphaned children\n${r.events.map((e) => `- ${e}`).join('\n')}\n\n${lines.join('\n')}\n`,
   );
+  if (frames.length > 2)
+    process.stdout.write(
+      `\nPlugins, from hana status at each sample (fps over each ${r.opts.everySec} s interval with a page watching):\n${frames.join('\n')}\n`,
+    );
+  if (r.pages) process.stdout.write(`\n${pageLines(r.pages).join('\n')}\n`);
   if (keep) {
     const raw = join(tmpdir(), `hana-soak-${Date.now()}.json`);
     await writeFile(raw, JSON.stringify(r));
@@ -73,18 +110,20 @@ export async function report(r: SoakRecord, keep: boolean): Promise<number> {
   await renderPlot(
     r.samples,
     r.laptops,
-    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life`,
+    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}${r.pages ? ', an output page on each' : ''}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life`,
     out,
   );
   process.stdout.write(`plot: ${out}\n`);
-  if (unjudged > 0 && growing === 0 && r.orphans === 0) {
+  if (unjudged > 0 && growing === 0 && r.orphans === 0 && lost === 0) {
     process.stdout.write(
       `${unjudged} metric(s) had no samples after the ${WARM_UP_SEC} s warm-up of a process life: too short to judge; run longer.\n`,
     );
     return 1;
   }
-  if (growing > 0 || r.orphans > 0) {
-    process.stdout.write(`${growing} metric(s) growing, ${r.orphans} orphaned process(es): not flat.\n`);
+  if (growing > 0 || r.orphans > 0 || lost > 0) {
+    process.stdout.write(
+      `${growing} metric(s) growing, ${r.orphans} orphaned process(es), ${lost} page(s) not back after a restart: not flat.\n`,
+    );
     return 1;
   }
   process.stdout.write('every metric flat.\n');

@@ -1,15 +1,18 @@
 // The long-show soak (issue 17 item 3): three laptops in network namespaces, OSC at 200 msgs/s
 // into each over loopback inside its namespace, the bundled example plugins running, a pulled
 // cable every 5 minutes (a laptop's veth taken down for a few seconds) and a SIGKILL and restart
-// of one daemon every 10 minutes. Every 10 s each daemon is sampled (sample.ts); at the end the
-// slope per hour of each metric is printed with a verdict (trend.ts) and plotted (chart.ts).
-//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host]
+// of one daemon every 10 minutes. Each laptop's output page is open in a headless Chromium inside
+// its namespace for the whole run (pages.ts), so the drawing plugins draw. Every 10 s each daemon
+// is sampled (sample.ts); at the end the slope per hour of each metric is printed with a verdict
+// (trend.ts) and plotted (chart.ts), with each plugin's fps and overruns (fps.ts).
+//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host] [--no-pages]
+//   (--no-pages: no output page, as the soak ran before; the drawing plugins then stay paused)
 //   (--probe-host: each plugin host also samples its own heap spaces and arenas, host-memory-probe.ts)
 //   npm run soak -- --from /tmp/hana-soak-<n>.json [--out file.png]   (redraws a kept run)
 // Exit code 0 when every metric of every laptop is flat, 1 when one grows, 2 on a usage error.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -19,7 +22,8 @@ import { type Mesh, startMesh } from '../helpers/mesh.ts';
 import { netnsUnavailable } from '../helpers/netns.ts';
 import { missingTool } from '../helpers/tools.ts';
 import { CHROMIUM } from './chart.ts';
-import { report, type SoakRecord } from './report.ts';
+import { openSoakPages, type SoakPages } from './pages.ts';
+import { type PageRecord, report, type SoakRecord } from './report.ts';
 import { childPids, type Sample, sampleDaemon } from './sample.ts';
 import { parseDuration } from './trend.ts';
 
@@ -28,16 +32,28 @@ const LAPTOPS = 3;
 const OSC_RATE = 200;
 const CABLE_OUT_MS = 5_000;
 const BLAST = join(ROOT, 'test', 'helpers', 'osc-blast-cli.ts');
+/** The output page's port: fixed, so a restarted daemon serves the page where it was (each namespace has its own). */
+const OUTPUT_PORT = 7410;
+/** How long a page may take to reconnect after its daemon's restart before it counts as lost. */
+const RECONNECT_MS = 60_000;
 
 function usage(why: string): never {
   process.stderr.write(
-    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
+    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png] [--probe-host] [--no-pages]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
   );
   process.exit(2);
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { durationSec: 0, pullSec: 300, killSec: 600, everySec: 10, out: '', probeHost: false };
+  const opts = {
+    durationSec: 0,
+    pullSec: 300,
+    killSec: 600,
+    everySec: 10,
+    out: '',
+    probeHost: false,
+    pages: true,
+  };
   const durations: Record<string, 'pullSec' | 'killSec' | 'everySec'> = {
     '--pull': 'pullSec',
     '--kill': 'killSec',
@@ -46,6 +62,7 @@ function parseArgs(argv: string[]) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--probe-host') opts.probeHost = true;
+    else if (a === '--pages' || a === '--no-pages') opts.pages = a === '--pages';
     else if (a in durations || a === '--out') {
       const v = argv[++i];
       if (v === undefined) usage(`${a} needs a value`);
@@ -116,7 +133,7 @@ async function main(): Promise<number> {
   }
   const mesh: Mesh = await startMesh({
     count: LAPTOPS,
-    config: () => ({ plugins: { enabled: true, bundledExamples: true } }),
+    config: () => ({ plugins: { enabled: true, bundledExamples: true }, output: { port: OUTPUT_PORT } }),
   });
   if (opts.probeHost)
     log(`plugin host samples: ${probeOut}; daemons ${mesh.daemons.map((d) => d.proc.pid).join(', ')}`);
@@ -128,7 +145,20 @@ async function main(): Promise<number> {
   const events: string[] = [];
   const pending = new Set<Promise<void>>();
   let orphans = 0;
-  const t0 = Date.now();
+  let pages: SoakPages | undefined;
+  const pageRecords: PageRecord[] = Array.from({ length: LAPTOPS }, (_, laptop) => ({
+    laptop,
+    connects: 0,
+    reconnectSec: [],
+    lost: 0,
+  }));
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
+  // Restarted when the show starts: opening the pages on a loaded machine takes a minute, and
+  // the samples would otherwise catch up on that minute in a burst.
+  let t0 = Date.now();
   const now = () => (Date.now() - t0) / 1000;
   const note = (msg: string) => {
     events.push(`${(now() / 60).toFixed(1)} min: ${msg}`);
@@ -151,6 +181,7 @@ async function main(): Promise<number> {
   const killAndRestart = async (i: number) => {
     const old = mesh.daemons[i]!;
     const kids = await childPids(old.proc.pid!);
+    const connectsBefore = pages ? ((await pages.stats(i))?.connects ?? 0) : 0;
     blasters[i]?.kill('SIGTERM');
     note(`SIGKILL laptop-${i + 1} (pid ${old.proc.pid})`);
     await old.stop('SIGKILL', { keepHome: true });
@@ -173,14 +204,31 @@ async function main(): Promise<number> {
     lives[i]!++;
     blasters[i] = await startBlaster(hosts[i]!, d.udpPort, i);
     note(`laptop-${i + 1} restarted (pid ${d.proc.pid})`);
+    if (!pages) return;
+    // The page was left open: it must find the new daemon by itself, same address and token.
+    const took = await pages.reconnected(i, connectsBefore, RECONNECT_MS);
+    if (took === undefined) {
+      pageRecords[i]!.lost++;
+      note(`laptop-${i + 1}'s page did not reconnect within ${RECONNECT_MS / 1000} s`);
+    } else {
+      pageRecords[i]!.reconnectSec.push(took);
+      note(`laptop-${i + 1}'s page reconnected ${took.toFixed(1)} s after the restart`);
+    }
   };
 
   try {
+    if (opts.pages) {
+      pages = await openSoakPages(mesh.daemons, hosts);
+      log(`output pages open in Chromium, pids ${pages.pids.join(', ')} (not counted in hana's memory)`);
+    }
     for (let i = 0; i < LAPTOPS; i++)
       blasters[i] = await startBlaster(hosts[i]!, mesh.daemons[i]!.udpPort, i);
     log(
-      `soak for ${opts.durationSec} s: ${LAPTOPS} laptops, OSC ${OSC_RATE}/s each, cable pull every ${opts.pullSec} s, SIGKILL every ${opts.killSec} s`,
+      `soak for ${opts.durationSec} s: ${LAPTOPS} laptops, OSC ${OSC_RATE}/s each, cable pull every ${opts.pullSec} s, SIGKILL every ${opts.killSec} s, ${opts.pages ? 'an output page on each' : 'no output pages'}`,
     );
+    t0 = Date.now();
+    note(`load average ${load()} at the start`);
+    let loadNoted = false;
     let nextSample = 0;
     let nextPull = opts.pullSec;
     let nextKill = opts.killSec;
@@ -188,6 +236,10 @@ async function main(): Promise<number> {
     let kills = 0;
     while (!stopping && now() < opts.durationSec) {
       const t = now();
+      if (!loadNoted && t >= opts.durationSec / 2) {
+        note(`load average ${load()} half-way`);
+        loadNoted = true;
+      }
       if (t >= nextPull) {
         detach(pullCable(pulls++ % LAPTOPS));
         nextPull += opts.pullSec;
@@ -203,14 +255,15 @@ async function main(): Promise<number> {
         for (let i = 0; i < LAPTOPS; i++) {
           // A daemon being killed or restarting has no status to give: skipped, not zero.
           const s = await sampleDaemon(mesh.daemons[i]!, i, lives[i]!, t).catch(() => undefined);
-          if (s) round.push(s);
+          const page = await pages?.stats(i);
+          if (s) round.push(page ? { ...s, page } : s);
         }
         samples.push(...round);
         log(
           round
             .map(
               (s) =>
-                `L${s.laptop + 1} rss ${s.rssMiB.toFixed(0)}M fds ${s.fds} h ${s.handles} t ${s.timers} p99 ${s.loopP99Ms}ms linked ${s.linked}`,
+                `L${s.laptop + 1} rss ${s.rssMiB.toFixed(0)}M host ${s.childRssMiB.toFixed(0)}M fds ${s.fds} h ${s.handles} t ${s.timers} p99 ${s.loopP99Ms}ms linked ${s.linked} fps≥${s.minFps} ovr ${s.overruns}${s.page ? ` page ${s.page.connected ? 'on' : 'OFF'} ${s.page.fps}fps` : ''}`,
             )
             .join(' | '),
         );
@@ -221,13 +274,26 @@ async function main(): Promise<number> {
       });
     }
     await Promise.all(pending);
+    note(`load average ${load()} at the end`);
+    for (let i = 0; i < LAPTOPS && pages; i++)
+      pageRecords[i]!.connects = (await pages.stats(i))?.connects ?? 0;
   } finally {
+    await pages?.close();
     for (const b of blasters) b?.kill('SIGTERM');
     await mesh.close();
   }
 
   return report(
-    { opts, events, samples, orphans, minutes: now() / 60, laptops: LAPTOPS, oscRate: OSC_RATE },
+    {
+      opts,
+      events,
+      samples,
+      orphans,
+      minutes: now() / 60,
+      laptops: LAPTOPS,
+      oscRate: OSC_RATE,
+      ...(opts.pages && { pages: pageRecords }),
+    },
     true,
   );
 }

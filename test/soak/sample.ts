@@ -1,10 +1,21 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
+import type { PluginStats } from '../../plugins/runtime/types.ts';
 import { control, type TestDaemon } from '../helpers/daemon.ts';
 
 // One soak sample of one daemon: what the kernel says of its process (/proc: RSS, open fds,
 // and the plugin host child's RSS) and what the daemon says of itself over the control socket
-// (status.runtime: handles, timers, heap, event-loop delay; peers linked).
+// (status.runtime: handles, timers, heap, event-loop delay; peers linked; each plugin's frame
+// counters from status.plugins, and the output pages connected).
+
+/** One plugin as `hana status` reports it: counters count from the daemon's start (this life). */
+export type PluginSample = Pick<
+  PluginStats,
+  'id' | 'state' | 'fps' | 'cpuMs' | 'frames' | 'overruns' | 'starved' | 'throttled' | 'restarts'
+>;
+
+/** What the laptop's output page says of itself (renderer.js, hanaOutput.stats()). */
+export type PageSample = { connected: boolean; connects: number; received: number; fps: number };
 
 export type Sample = {
   tSec: number;
@@ -20,6 +31,15 @@ export type Sample = {
   heapMiB: number;
   loopP99Ms: number;
   linked: number;
+  /** Output pages connected to the daemon (status.output.clients); absent in older records. */
+  pages?: number;
+  plugins?: PluginSample[];
+  /** The lowest fps among running plugins (status), for the plot. */
+  minFps?: number;
+  /** Overruns of all plugins in this life, for the plot. */
+  overruns?: number;
+  /** The page's own view, when the soak runs pages (run.ts adds it). */
+  page?: PageSample;
 };
 
 const MiB = 1024 * 1024;
@@ -48,6 +68,18 @@ export async function sampleDaemon(
     childPids(pid),
     control(d, 'status') as Promise<DaemonStatus>,
   ]);
+  const plugins: PluginSample[] = (status.plugins?.plugins ?? []).map((p) => ({
+    id: p.id,
+    state: p.state,
+    fps: p.fps,
+    cpuMs: p.cpuMs,
+    frames: p.frames,
+    overruns: p.overruns,
+    starved: p.starved,
+    throttled: p.throttled,
+    restarts: p.restarts,
+  }));
+  const running = plugins.filter((p) => p.state === 'running');
   let childKiB = 0;
   for (const k of kids) childKiB += await rssKiB(k);
   return {
@@ -63,5 +95,9 @@ export async function sampleDaemon(
     heapMiB: status.runtime.heapUsedBytes / MiB,
     loopP99Ms: status.runtime.eventLoopDelayMs.p99,
     linked: status.peers.linked,
+    pages: status.output?.clients ?? 0,
+    plugins,
+    minFps: running.length ? Math.min(...running.map((p) => p.fps)) : 0,
+    overruns: plugins.reduce((a, p) => a + p.overruns, 0),
   };
 }
