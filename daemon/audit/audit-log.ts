@@ -297,19 +297,27 @@ export async function openAuditLog(init: AuditLogInit): Promise<AuditLog> {
   // writer, not per write (issue 18 profiled this subscriber at 6 % of OSC ingest, for writes it
   // never records).
   const coalescer = createCoalescer(config.coalesceMs);
+  // Runs only while a window is open: an idle daemon (or one taking only OSC) has none, and a
+  // timer a second for nothing was one of an idle daemon's wake-ups (issue 18).
+  let coalesceTimer: NodeJS.Timeout | undefined;
   const unsubscribe = init.store.subscribe((changes: readonly Change[]) => {
     for (const ch of changes) {
       if (!ch.changed || !selected(ch.source)) continue;
       const t = now();
       for (const rec of coalescer.offer(ch, t)) push(t, JSON.stringify(rec));
     }
+    if (coalescer.open > 0 && coalesceTimer === undefined && !closed) {
+      coalesceTimer = setInterval(() => pushDue(now()), config.coalesceMs);
+      coalesceTimer.unref();
+    }
   });
   const pushDue = (t: number) => {
     for (const rec of coalescer.due(t)) push(Date.parse(rec.time), JSON.stringify(rec));
+    if (coalescer.open === 0 && coalesceTimer !== undefined) {
+      clearInterval(coalesceTimer);
+      coalesceTimer = undefined;
+    }
   };
-  const coalesceTimer =
-    config.coalesceMs > 0 ? setInterval(() => pushDue(now()), config.coalesceMs) : undefined;
-  coalesceTimer?.unref();
 
   const pruneTimer = setInterval(() => void prune(), Math.min(PRUNE_INTERVAL_MS, fileMs));
   pruneTimer.unref();

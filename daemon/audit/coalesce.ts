@@ -16,6 +16,8 @@ export type Coalescer = {
   offer(change: Change, t: number): ChangeRecord[];
   /** Records of the windows ended by `t`, oldest first; `Infinity` ends them all. */
   due(t: number): ChangeRecord[];
+  /** Windows open now: while none is, nothing is due and the caller's timer can stop. */
+  readonly open: number;
 };
 
 type Held = { old: Change['previous']; last: Change; t: number; count: number };
@@ -69,6 +71,9 @@ export function createCoalescer(windowMs: number): Coalescer {
       const out: ChangeRecord[] = [];
       for (const [key, w] of windows) if (w.until <= t) end(key, w, out);
       return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    },
+    get open() {
+      return windows.size;
     },
   };
 }

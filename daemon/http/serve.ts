@@ -12,14 +12,54 @@ import type { WebSocket } from 'ws';
  * and more, Node checking only every 30 s by default).
  */
 export function createBoundedServer(requestTimeoutMs: number): Server {
-  return createServer({
+  // How often Node looks for requests over their time: the reaping granularity.
+  const checkMs = Math.max(50, Math.min(1000, requestTimeoutMs / 4));
+  const server = createServer({
     maxHeaderSize: 8192,
     requestTimeout: requestTimeoutMs,
     headersTimeout: requestTimeoutMs,
-    // How often Node looks for requests over their time: the reaping granularity.
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeoutMs / 4)),
+    connectionsCheckingInterval: checkMs,
     keepAliveTimeout: 5000,
   });
+  checkOnlyWhileConnected(server, checkMs);
+  return server;
+}
+
+type NodeTimer = NodeJS.Timeout & { _onTimeout?: unknown };
+
+/**
+ * Node arms the request-timeout check for the server's whole life: three servers woke an idle
+ * daemon three times a second with nothing to check (issue 18). Here Node's own check runs on
+ * the same interval, but only while a connection is open. Node keeps it under a private symbol;
+ * if a Node release moves it, Node's interval stays as it was (the reaping never stops).
+ */
+function checkOnlyWhileConnected(server: Server, everyMs: number): void {
+  let check: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let open = 0;
+  const stop = () => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
+  // Registered after Node's own 'listening' handler (in the constructor), which arms its interval.
+  server.on('listening', () => {
+    const key = Object.getOwnPropertySymbols(server).find(
+      (s) => s.description === 'http.server.connectionsCheckingInterval',
+    );
+    const nodeTimer = key && ((server as unknown as Record<symbol, unknown>)[key] as NodeTimer | undefined);
+    if (typeof nodeTimer?._onTimeout !== 'function') return;
+    check = nodeTimer._onTimeout as () => void;
+    clearInterval(nodeTimer);
+    if (open > 0 && timer === undefined) timer = setInterval(check, everyMs).unref();
+  });
+  server.on('connection', (socket: Duplex) => {
+    open++;
+    if (check && timer === undefined) timer = setInterval(check, everyMs).unref();
+    socket.once('close', () => {
+      if (--open === 0) stop();
+    });
+  });
+  server.on('close', stop);
 }
 
 export type ClientErrorKind = 'timeout' | 'malformed';
@@ -89,7 +129,9 @@ export type Heartbeat = { add(ws: WebSocket): void; delete(ws: WebSocket): void;
 /** A peer whose machine slept or lost its network holds a slot until it answers no ping. */
 export function startHeartbeat(everyMs: number): Heartbeat {
   const alive = new Map<WebSocket, boolean>();
-  const timer = setInterval(() => {
+  // Armed only while a peer is connected: with none it would wake an idle daemon for nothing.
+  let timer: NodeJS.Timeout | undefined;
+  const beat = () => {
     for (const [ws, ok] of alive) {
       if (!ok) {
         ws.terminate();
@@ -98,16 +140,23 @@ export function startHeartbeat(everyMs: number): Heartbeat {
       alive.set(ws, false);
       ws.ping();
     }
-  }, everyMs);
-  timer.unref();
+  };
+  const disarm = () => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
   return {
     add(ws) {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
+      timer ??= setInterval(beat, everyMs).unref();
     },
-    delete: (ws) => alive.delete(ws),
+    delete(ws) {
+      alive.delete(ws);
+      if (alive.size === 0) disarm();
+    },
     stop() {
-      clearInterval(timer);
+      disarm();
       for (const ws of alive.keys()) ws.terminate();
       alive.clear();
     },

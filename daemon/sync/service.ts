@@ -279,6 +279,7 @@ export function createSyncService(init: SyncServiceInit) {
       }
       let kept = 0;
       for (const e of entries) if (held.offer({ entry: e, batch, from: sender })) kept++;
+      armRelease();
       rejections.reject(
         kept === entries.length ? 'sync-unknown-origin' : 'sync-unknown-origin-dropped',
         shortId(sender),
@@ -310,13 +311,19 @@ export function createSyncService(init: SyncServiceInit) {
     };
     for (const w of held.release(ready)) accept(w.from, w.batch, [w.entry]);
   }
+  // Runs only while writes are held: an empty table needs no look a second, and the loop was
+  // one of an idle daemon's wake-ups (issue 18). A held write arms it.
   let releaseTimer: unknown;
-  const releaseLoop = () => {
-    release();
+  const armRelease = () => {
+    if (releaseTimer !== undefined || held.size === 0) return;
     releaseTimer = timers.set(RELEASE_EVERY_MS, releaseLoop);
     (releaseTimer as { unref?: () => void }).unref?.();
   };
-  releaseLoop();
+  const releaseLoop = () => {
+    releaseTimer = undefined;
+    release();
+    armRelease();
+  };
 
   /** This daemon's own current entry for a path, to send; undefined once another write holds it. */
   function ownEntry(path: string): SyncEntry | undefined {
@@ -492,7 +499,8 @@ export function createSyncService(init: SyncServiceInit) {
     close() {
       unsubscribe();
       timelineWriter?.close();
-      timers.clear(releaseTimer);
+      if (releaseTimer !== undefined) timers.clear(releaseTimer);
+      releaseTimer = undefined;
       for (const l of links.values()) l.close();
       links.clear();
     },
