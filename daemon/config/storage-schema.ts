@@ -67,7 +67,7 @@ export const StorageConfig = z
       .max(60000)
       .default(250)
       .describe(
-        'A change is saved this long after it happens; changes within the delay share one save. Saves are also spaced to 4× the time one takes (with a passphrase, scrypt makes a save ≈0.1–0.2 s).',
+        'A change is saved this long after it happens; changes within the delay share one save. While changes keep coming, saves are spaced 4× this apart (1 s by default: what a kill can lose in a stream); saves are also spaced to 4× the time one takes (with a passphrase, scrypt makes a save ≈0.1–0.2 s).',
       ),
   })
   .strict();

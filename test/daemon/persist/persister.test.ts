@@ -8,6 +8,7 @@ import {
   openPersister,
   type Persister,
   type PersisterInit,
+  STREAM_SAVE_FACTOR,
 } from '../../../daemon/persist/persister.ts';
 import { decodeState, encodeState } from '../../../daemon/persist/state-file.ts';
 import { compareStamps } from '../../../daemon/state/hlc.ts';
@@ -269,6 +270,60 @@ describe('persisted state: save and restore', () => {
     assert.equal(sets, 1, 'one save timer');
     assert.ok(reads <= 1, `${reads} clock reads for 1000 changes`);
     await p.close();
+  });
+
+  // Issue 18: at controller rates a sealed, fsync'd save every saveDelayMs was about 4 % of the
+  // daemon's OSC ingest profile. In a stream saves are spaced STREAM_SAVE_FACTOR × saveDelayMs
+  // from the last one's start (the bound on what a kill loses); after a quiet spell, saveDelayMs.
+  it('in a stream of changes saves at most once per STREAM_SAVE_FACTOR × saveDelayMs; after a quiet spell, after saveDelayMs', async () => {
+    const path = fresh();
+    const key = keyfile();
+    const w = world();
+    const set: { delay: number; fn: () => void }[] = [];
+    const timers = {
+      set: (delay: number, fn: () => void) => set.push({ delay, fn }),
+      clear: () => {},
+    };
+    const clock = { t: 10_000 };
+    const now = performance.now;
+    performance.now = () => clock.t;
+    try {
+      const { p } = await opened(w, path, key, { saveDelayMs: 250, timers });
+      const osc = (v: number) => w.store.apply([{ path: '/c', value: v }], 'osc:udp:127.0.0.1:9000');
+      osc(1);
+      assert.deepEqual(
+        set.map((s) => s.delay),
+        [250],
+        'the first change of a stream: saveDelayMs',
+      );
+      clock.t += 250;
+      set.shift()!.fn(); // the save starts now
+      await p.flush();
+      assert.equal(p.status().saves, 1);
+      clock.t += 50;
+      osc(2);
+      assert.deepEqual(
+        set.map((s) => s.delay),
+        [STREAM_SAVE_FACTOR * 250 - 50],
+        'a change 50 ms after a save waits until 4 × 250 ms after that save started',
+      );
+      clock.t += STREAM_SAVE_FACTOR * 250 - 50;
+      set.shift()!.fn();
+      await p.flush();
+      assert.equal(p.status().saves, 2);
+      assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 2);
+      clock.t += 5000;
+      osc(3);
+      assert.deepEqual(
+        set.map((s) => s.delay),
+        [250],
+        'after a quiet spell a change waits saveDelayMs again',
+      );
+      set.length = 0;
+      await p.close();
+    } finally {
+      performance.now = now;
+    }
   });
 
   it('saves again after changes that arrive while a save is running', async () => {
