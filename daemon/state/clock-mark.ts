@@ -1,7 +1,17 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { processAlive } from '../../trust-store/file-lock.ts';
 import type { Logger } from '../log.ts';
 import type { HlcMark } from './hlc.ts';
 
@@ -109,8 +119,31 @@ function writeMark(path: string, mark: number): void {
   }
 }
 
+const TEMP = /^clock\.json\.(\d+)(\.ahead)?\.tmp$/;
+
+/**
+ * A daemon killed while writing its mark (ahead, that is most of the time under OSC load)
+ * leaves its temp file; the mark itself is whole either way. Removed when its writer is gone.
+ */
+function removeDeadTemps(home: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(home);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMP.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(home, name));
+    } catch {}
+  }
+}
+
 export function openClockMark(init: ClockMarkInit): ClockMark {
   const path = join(init.home, CLOCK_MARK_FILE);
+  removeDeadTemps(init.home);
   const now = init.now ?? Date.now;
   const lease = leaseFor(init.maxDriftMs);
   const { log } = init;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,22 @@ describe('the clock high-water mark', () => {
     assert.deepEqual(onDisk, { version: 1, mark: s.t + leaseFor(MAX_DRIFT) });
     assert.equal(mark.status().mark, onDisk.mark);
     assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
+  });
+
+  // A SIGKILL during a write ahead (most of the time under OSC load) left clock.json.<pid>.ahead.tmp
+  // in the home for good; the storage SIGKILL test found it beside the state.
+  it("removes the temp files of a killed daemon's mark at open, not a live writer's", async () => {
+    const h = await home();
+    const dead = spawnSync('true').pid!;
+    const live = process.ppid;
+    for (const name of [
+      `clock.json.${dead}.ahead.tmp`,
+      `clock.json.${dead}.tmp`,
+      `clock.json.${live}.ahead.tmp`,
+    ])
+      await writeFile(join(h, name), '{');
+    run(h, { now: 5_000_000 });
+    assert.deepEqual((await readdir(h)).sort(), [`clock.json.${live}.ahead.tmp`]);
   });
 
   it('10,000 ticks over 10 s of wall time write the file about once per lease, not per tick', async () => {
