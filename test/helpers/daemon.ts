@@ -107,6 +107,51 @@ export async function runCliInProcess(
   }
 }
 
+/**
+ * Runs a `hana start …` that must be refused (bad config, a held home lock, a wrong passphrase)
+ * through the CLI's own `main(argv, out)` in this process: the same parser, checks, message and
+ * exit code as the binary, without a Node start (1-2 s idle, 6-8 s under load). Only for starts
+ * that must fail: if the daemon starts after all, it runs in this process, so on the timeout a
+ * SIGTERM stops it the way `hana start` stops, which exits this test file's process — the test
+ * fails either way, and nothing is left running.
+ */
+export async function runStartRefusal(
+  args: readonly string[],
+  timeoutMs = PROCESS_START_MS,
+): Promise<CliResult> {
+  if (args[0] !== 'start') throw new Error('runStartRefusal runs `hana start` only');
+  const { main } = await import('../../daemon/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const out = {
+    stdout: (s: string) => {
+      stdout += s;
+    },
+    stderr: (s: string) => {
+      stderr += s;
+    },
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const started = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => {
+      fail(new Error(`hana ${args.join(' ')} was not refused within ${timeoutMs} ms`));
+      process.emit('SIGTERM');
+    }, timeoutMs);
+  });
+  try {
+    const code = await Promise.race([
+      main(args, out).catch((err: unknown) => {
+        stderr += `hana: unexpected error: ${(err as Error)?.stack ?? err}\n`;
+        return 1;
+      }),
+      started,
+    ]);
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
 
 export type TestDaemon = {

@@ -10,7 +10,7 @@ import { callDaemon } from '../../daemon/control/client.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
 import { removeStaleTemps } from '../../daemon/persist/persister.ts';
-import { eventually, runCli, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { eventually, runStartRefusal, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 
 // One daemon per home. Two daemons on one home would each restore, save and audit the same
 // files and undo each other's writes, so the second must be turned away before it reads or
@@ -79,7 +79,10 @@ describe('one daemon per home', () => {
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(await snapshot(d.home), before, 'the first daemon is quiet (no writes of its own)');
 
-      const second = await runCli(['start', '--home', d.home, '--osc-port', '0', '--log-json'], 15_000);
+      const second = await runStartRefusal(
+        ['start', '--home', d.home, '--osc-port', '0', '--log-json'],
+        15_000,
+      );
       const after = await snapshot(d.home);
 
       assert.deepEqual(after, before, 'the second daemon left the home untouched');

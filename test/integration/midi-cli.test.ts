@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { main } from '../../daemon/cli/main.ts';
 import { Config } from '../../daemon/config/schema.ts';
 import { startDaemon as startInProcess } from '../../daemon/daemon.ts';
-import { eventually, makeHome, runCli, runCliInProcess, startDaemon } from '../helpers/daemon.ts';
+import { eventually, makeHome, runCliInProcess, runStartRefusal, startDaemon } from '../helpers/daemon.ts';
 import { captureLogger } from '../helpers/log-capture.ts';
 import { midiLoopback } from '../helpers/midi-loopback.ts';
 
@@ -56,7 +56,7 @@ describe('hana midi on a machine without MIDI', () => {
           midi: { mappings: [{ control: 'cc', number: 1, path: '/nope' }] },
         }),
       );
-      const r = await runCli(['start', '--home', home, '--osc-port', '0']);
+      const r = await runStartRefusal(['start', '--home', home, '--osc-port', '0']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /config:1: \/nope is not a declared parameter/);
     } finally {

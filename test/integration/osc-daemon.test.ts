@@ -18,8 +18,8 @@ import type { OscMessage } from '../../protocols/osc/types.ts';
 import {
   eventually,
   makeHome,
-  runCli,
   runCliInProcess,
+  runStartRefusal,
   startDaemon,
   type TestDaemon,
 } from '../helpers/daemon.ts';
@@ -427,7 +427,7 @@ describe('daemon start-up and shutdown', () => {
       JSON.stringify({ osc: { port: 'eight' }, params: { '/x': { type: 'float', min: 2, max: 1 } } }),
     );
     try {
-      const r = await runCli(['start', '--home', home, '--config', file]);
+      const r = await runStartRefusal(['start', '--home', home, '--config', file]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /osc\.port/);
       assert.match(r.stderr, /nothing was started/);
@@ -440,7 +440,7 @@ describe('daemon start-up and shutdown', () => {
   it('refuses to open OSC to the LAN without an allowlist', async () => {
     const home = await makeHome();
     try {
-      const r = await runCli(['start', '--home', home, '--osc-bind', '0.0.0.0', '--osc-port', '0']);
+      const r = await runStartRefusal(['start', '--home', home, '--osc-bind', '0.0.0.0', '--osc-port', '0']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /osc\.allow/);
     } finally {
@@ -453,7 +453,7 @@ describe('daemon start-up and shutdown', () => {
     const b = await startDaemon();
     try {
       assert.notEqual(a.udpPort, b.udpPort);
-      const second = await runCli(['start', '--home', a.home, '--osc-port', '0']);
+      const second = await runStartRefusal(['start', '--home', a.home, '--osc-port', '0']);
       assert.equal(second.code, 1);
       assert.match(second.stderr, /another hana \(pid \d+\) is running with home/);
       assert.equal((await a.status()).pid, a.proc.pid);
