@@ -10,7 +10,8 @@ import type ivm from 'isolated-vm';
 //   - the heap in use (plus ArrayBuffers) is over the plugin's memoryMb, or the heap committed
 //     is at 3/4 of it or more (the collector was fighting the limit: that is where the CPU
 //     went) → `memory`;
-//   - the call used more CPU (isolate.cpuTime, the thread's own clock) than it was allowed →
+//   - the call used more CPU (cpu-clock.ts: never the wall time `cpuTime` gives in this build)
+//     than it was allowed →
 //     `overrun`;
 //   - otherwise the machine did not give it the CPU to finish → `starved`, which is not the
 //     plugin's fault: the frame is lost, nothing is counted against it, and the next call gets

@@ -15,14 +15,20 @@
 // sampling: sampling at `idleIntervalMs` then only lets an escaped isolate run longer before it is
 // disposed (at most that long, on one of its own threads, never the host's). At 20 samples a
 // second it was the largest wake-up left in an idle plugin host (issue 18).
+//
+// "CPU used" is `cpuSinceNs` (cpu-clock.ts), not `cpuTime` alone: in the isolated-vm build we run,
+// `cpuTime` grows with wall time while a call holds the isolate's lock, so a call waiting for a
+// core on a loaded laptop would have looked hung, and a lock released late an escape.
+
+import { type CpuMark, cpuSinceNs, otherThreadsCpuNs } from './cpu-clock.ts';
 
 export type Watched = {
-  /** The isolate's CPU time so far, in ns; undefined once it is disposed. */
+  /** The isolate's `cpuTime` so far, in ns; undefined once it is disposed. */
   cpuNs(): bigint | undefined;
-  /** CPU ns when the last call ended (or watching began); undefined while a call runs. */
-  idleSinceNs(): bigint | undefined;
-  /** CPU ns when the running call began; undefined when idle. */
-  callSinceNs(): bigint | undefined;
+  /** When the last call ended (or watching began); undefined while a call runs. */
+  idleSince(): CpuMark | undefined;
+  /** When the running call began; undefined when idle. */
+  callSince(): CpuMark | undefined;
   /** How long the running call has run, in ms of wall time; undefined when idle. */
   callElapsedMs(): number | undefined;
   /** CPU the isolate may use while idle before it counts as an escape, in ns. */
@@ -64,9 +70,16 @@ export const WATCH_INTERVAL_MS = 50;
 export const IDLE_WATCH_INTERVAL_MS = 250;
 
 export function createCpuWatchdog(
-  init: { intervalMs?: number; idleIntervalMs?: number; timers?: IntervalTimers } = {},
+  init: {
+    intervalMs?: number;
+    idleIntervalMs?: number;
+    timers?: IntervalTimers;
+    /** The other threads' CPU clock (cpu-clock.ts); tests may drive it. */
+    othersCpuNs?: () => bigint;
+  } = {},
 ): CpuWatchdog {
   const timers = init.timers ?? realIntervals;
+  const othersCpuNs = init.othersCpuNs ?? otherThreadsCpuNs;
   const watched = new Set<Watched>();
   let handle: unknown;
   let idle = false;
@@ -80,15 +93,17 @@ export function createCpuWatchdog(
   };
 
   function check(): void {
+    if (watched.size === 0) return;
+    const others = othersCpuNs();
     for (const w of watched) {
       const cpu = w.cpuNs();
       if (cpu === undefined) {
         watched.delete(w);
         continue;
       }
-      const idleSince = w.idleSinceNs();
+      const idleSince = w.idleSince();
       if (idleSince !== undefined) {
-        const used = cpu - idleSince;
+        const used = cpuSinceNs(idleSince, cpu, others);
         if (used > w.idleLimitNs) {
           watched.delete(w);
           w.kill(
@@ -97,8 +112,8 @@ export function createCpuWatchdog(
         }
         continue;
       }
-      const since = w.callSinceNs();
-      const callCpuMs = since === undefined ? 0 : Number(cpu - since) / 1e6;
+      const since = w.callSince();
+      const callCpuMs = since === undefined ? 0 : Number(cpuSinceNs(since, cpu, others)) / 1e6;
       if (callCpuMs > w.hungAfterCpuMs) {
         watched.delete(w);
         w.kill(`a call has used ${Math.round(callCpuMs)} ms of CPU and did not stop at its timeout`);

@@ -35,7 +35,6 @@ function fakeLoad(plugins: Record<string, { cpuMs: number; json?: string }>) {
         permissions: compilePermissions(init.manifest),
         setupLogs: [],
         disposed: false,
-        cpuMs: () => 0,
         dispose() {},
         async frame() {
           return {

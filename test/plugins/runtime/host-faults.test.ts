@@ -81,11 +81,13 @@ describe('plugin host faults', () => {
     // plugin, so bisection finds it. Or the frame's string work outlasts its time limit first:
     // V8 cannot stop the script ("Script failed to terminate"), isolated-vm aborts naming the
     // isolate, and the named plugin is quarantined at its second such crash (seen in CI at load
-    // 10-12; at load 9 once mid-bisection, which then went on). Either way only the culprit is
-    // quarantined, and no crash ever names another plugin.
+    // 10-12; at load 9 once mid-bisection, which then went on). Or, with four spinners and a
+    // second test file on two cores, the host sent nothing for its unresponsive limit while the
+    // string work held it and was killed as hung, naming nobody: bisection then went on the same
+    // way. Either way only the culprit is quarantined, and no crash ever names another plugin.
     const unnamed = crashes.filter((c) => c.plugin === undefined);
     const named = crashes.filter((c) => c.plugin !== undefined);
-    for (const c of unnamed) assert.match(c.reason, /signal SIGTRAP/, story);
+    for (const c of unnamed) assert.match(c.reason, /signal SIGTRAP|\(hung\)$/, story);
     for (const c of named) {
       assert.equal(c.plugin, 'com.example.fatal', story);
       assert.equal(c.code, 'host-catastrophic', story);

@@ -52,6 +52,24 @@ export const frameInput = (
   events,
 });
 
+/**
+ * The outcome once the plugin has been judged: a `starved` frame (the machine gave it no CPU)
+ * is not a verdict, and the next call has a longer wall-clock limit (MAX_TIMEOUT_STRETCH), so a
+ * plugin that really loops is judged by its CPU within a few calls. Bounded: 12 calls.
+ */
+export async function judged(
+  s: Sandbox,
+  input = frameInput(),
+): Promise<{ outcome: FrameOutcome; starved: number }> {
+  let starved = 0;
+  for (let i = 0; i < 12; i++) {
+    const outcome = await s.frame(input);
+    if (outcome.ok || outcome.code !== 'starved') return { outcome, starved };
+    starved++;
+  }
+  assert.fail('still starved after 12 calls');
+}
+
 /** The outcome as a fault with `code`; fails the test otherwise. */
 export function failedWith(o: FrameOutcome, code: string): Extract<FrameOutcome, { ok: false }> {
   if (o.ok) assert.fail(`expected ${code}, the frame succeeded`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ivm from 'isolated-vm';
+import { type CpuMark, otherThreadsCpuNs } from '../../../plugins/sandbox/cpu-clock.ts';
 import {
   createCpuWatchdog,
   IDLE_WATCH_INTERVAL_MS,
@@ -12,6 +13,9 @@ import {
 // The watchdog is the line behind `timeout`: work an isolate does outside any call. The sandbox
 // removes the one such door we know of (FinalizationRegistry), so this test opens it on a raw
 // isolate to show the watchdog would still catch it.
+
+/** A mark where the isolate's clock and the other threads' clock read the same. */
+const at = (ns: bigint): CpuMark => ({ isolateNs: ns, othersNs: ns });
 
 const manualTimers = (): IntervalTimers & { fns: (() => void)[] } => {
   const fns: (() => void)[] = [];
@@ -41,14 +45,14 @@ describe('CPU watchdog', () => {
       { result: { reference: true } },
     );
     assert.equal(await run.apply(undefined, [], { timeout: 1000 }), 'returned normally');
-    const idleSince = isolate.cpuTime;
+    const idleSince: CpuMark = { isolateNs: isolate.cpuTime, othersNs: otherThreadsCpuNs() };
     let killedFor: string | undefined;
     const timers = manualTimers();
     const watchdog = createCpuWatchdog({ timers });
     const watched: Watched = {
       cpuNs: () => (isolate.isDisposed ? undefined : isolate.cpuTime),
-      idleSinceNs: () => idleSince,
-      callSinceNs: () => undefined,
+      idleSince: () => idleSince,
+      callSince: () => undefined,
       callElapsedMs: () => undefined,
       idleLimitNs: 20_000_000n,
       hungAfterCpuMs: 1000,
@@ -75,15 +79,15 @@ describe('CPU watchdog', () => {
 
   it('leaves an idle isolate alone, and kills a call that burns CPU past its timeout', () => {
     const timers = manualTimers();
-    const watchdog = createCpuWatchdog({ timers });
     let cpu = 1_000_000n;
+    const watchdog = createCpuWatchdog({ timers, othersCpuNs: () => cpu });
     let busyFor: number | undefined;
-    let callSince: bigint | undefined;
+    let callSince: CpuMark | undefined;
     const kills: string[] = [];
     watchdog.watch({
       cpuNs: () => cpu,
-      idleSinceNs: () => (busyFor === undefined ? 1_000_000n : undefined),
-      callSinceNs: () => callSince,
+      idleSince: () => (busyFor === undefined ? at(1_000_000n) : undefined),
+      callSince: () => callSince,
       callElapsedMs: () => busyFor,
       idleLimitNs: 5_000_000n,
       hungAfterCpuMs: 100,
@@ -94,7 +98,7 @@ describe('CPU watchdog', () => {
     cpu += 4_000_000n; // under the idle limit: GC noise, not an escape
     watchdog.check();
     busyFor = 50;
-    callSince = cpu;
+    callSince = at(cpu);
     cpu += 40_000_000n; // busy: CPU during a call is the timeout's business
     watchdog.check();
     busyFor = 5_000; // a starved call: long in wall time, little CPU, is not hung
@@ -117,8 +121,8 @@ describe('CPU watchdog', () => {
     let gone = false;
     watchdog.watch({
       cpuNs: () => (gone ? undefined : 10_000_000_000n),
-      idleSinceNs: () => 0n,
-      callSinceNs: () => undefined,
+      idleSince: () => at(0n),
+      callSince: () => undefined,
       callElapsedMs: () => undefined,
       idleLimitNs: 1n,
       hungAfterCpuMs: 1,
@@ -137,8 +141,8 @@ describe('CPU watchdog', () => {
     const kills: string[] = [];
     watchdog.watch({
       cpuNs: () => 5_000_000n,
-      idleSinceNs: () => undefined,
-      callSinceNs: () => 5_000_000n,
+      idleSince: () => undefined,
+      callSince: () => at(5_000_000n),
       callElapsedMs: () => 61_000,
       idleLimitNs: 1n,
       hungAfterCpuMs: 100,
@@ -152,15 +156,16 @@ describe('CPU watchdog', () => {
   });
   it('samples slowly while the frame loop is stopped, and still catches CPU used since the last call', () => {
     const armed: number[] = [];
+    let cpu = 0n;
     const watchdog = createCpuWatchdog({
       timers: { every: (ms) => armed.push(ms), cancel: () => {} },
+      othersCpuNs: () => cpu,
     });
-    let cpu = 0n;
     let killed: string | undefined;
     watchdog.watch({
       cpuNs: () => cpu,
-      idleSinceNs: () => 0n,
-      callSinceNs: () => undefined,
+      idleSince: () => at(0n),
+      callSince: () => undefined,
       callElapsedMs: () => undefined,
       idleLimitNs: 20_000_000n,
       hungAfterCpuMs: 1000,
@@ -182,5 +187,106 @@ describe('CPU watchdog', () => {
     assert.equal(watchdog.intervalMs(), WATCH_INTERVAL_MS);
     watchdog.close();
     assert.equal(watchdog.intervalMs(), undefined);
+  });
+
+  it('judges a call by the CPU it could have used: `cpuTime` growing while no other thread works is waiting, not CPU', () => {
+    // In the isolated-vm build we run, `cpuTime` is wall time under the isolate's lock, so a call
+    // waiting for a core grows it as fast as one that spins. Only the other threads' CPU tells
+    // them apart.
+    const timers = manualTimers();
+    let others = 0n;
+    const watchdog = createCpuWatchdog({ timers, othersCpuNs: () => others });
+    let cpu = 0n;
+    const kills: string[] = [];
+    watchdog.watch({
+      cpuNs: () => cpu,
+      idleSince: () => undefined,
+      callSince: () => at(0n),
+      callElapsedMs: () => Number(cpu / 1_000_000n),
+      idleLimitNs: 1n,
+      hungAfterCpuMs: 100,
+      stuckAfterMs: 60_000,
+      kill: (reason) => kills.push(reason),
+    });
+    cpu = 5_000_000_000n; // five seconds under the lock, starved: the other threads used 3 ms
+    others = 3_000_000n;
+    watchdog.check();
+    assert.deepEqual(kills, [], 'a starved call is not hung');
+    others = 150_000_000n; // now it (or something beside it) burned 150 ms
+    watchdog.check();
+    assert.equal(kills.length, 1);
+    assert.match(kills[0]!, /used 150 ms of CPU/);
+    watchdog.close();
+  });
+
+  it('a real isolate blocked without CPU is not called hung, and one that spins is', async () => {
+    const isolate = new ivm.Isolate({ memoryLimit: 32 });
+    const timers = manualTimers();
+    const watchdog = createCpuWatchdog({ timers });
+    const context = await isolate.createContext();
+    const block = await context.evalClosure(
+      `return function (ms) { return Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }`,
+      [],
+      { result: { reference: true } },
+    );
+    const spin = await context.evalClosure(`return function () { for (;;) {} }`, [], {
+      result: { reference: true },
+    });
+    let callSince: CpuMark | undefined;
+    let callStart = 0;
+    const kills: string[] = [];
+    watchdog.watch({
+      cpuNs: () => (isolate.isDisposed ? undefined : isolate.cpuTime),
+      idleSince: () => undefined,
+      callSince: () => callSince,
+      callElapsedMs: () => performance.now() - callStart,
+      idleLimitNs: 1n,
+      hungAfterCpuMs: 300,
+      stuckAfterMs: 60_000,
+      kill(reason) {
+        kills.push(reason);
+        isolate.dispose();
+      },
+    });
+    const start = (): void => {
+      callSince = { isolateNs: isolate.cpuTime, othersNs: otherThreadsCpuNs() };
+      callStart = performance.now();
+    };
+    try {
+      start();
+      const blocked = block.apply(undefined, [1200], { timeout: 10_000 });
+      let blockedFor = 0n;
+      let done = false;
+      void blocked.finally(() => {
+        done = true;
+      });
+      for (let i = 0; i < 100 && !done; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        blockedFor = isolate.cpuTime - callSince!.isolateNs;
+        timers.fns[0]!();
+      }
+      assert.equal(await blocked, 'timed-out');
+      assert.ok(
+        blockedFor > 600_000_000n,
+        `cpuTime grew ${blockedFor} ns while it waited: the trap this guards`,
+      );
+      assert.deepEqual(kills, [], 'blocked 1.2 s without CPU: not hung');
+
+      start();
+      const spun = spin.apply(undefined, []).then(
+        () => 'returned',
+        (err: unknown) => String(err),
+      );
+      for (let i = 0; i < 600 && kills.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (kills.length === 0) timers.fns[0]?.();
+      }
+      assert.equal(kills.length, 1, 'a call spinning with no timeout is killed once its CPU passes the mark');
+      assert.match(kills[0]!, /ms of CPU and did not stop at its timeout/);
+      assert.match(await spun, /disposed/i);
+    } finally {
+      watchdog.close();
+      if (!isolate.isDisposed) isolate.dispose();
+    }
   });
 });
