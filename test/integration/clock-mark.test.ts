@@ -36,7 +36,8 @@ describe('the clock high-water mark in a daemon', () => {
       const s = await status(d);
       assert.equal(s.clockMark.loaded, 'missing', 'a new home has no mark');
       assert.ok(s.clockMark.mark > first.t, 'the mark is ahead of the stamp just issued');
-      assert.equal(s.clockMark.writes, 1);
+      // One write at the first stamp; a busy machine may reach the next lease before status.
+      assert.ok(s.clockMark.writes >= 1, `${s.clockMark.writes} writes`);
       assert.equal(d.logs.find((l) => l.event === 'clock.mark-missing')?.level, 30, 'info: a new identity');
       await d.stop('SIGTERM', { keepHome: true });
 
