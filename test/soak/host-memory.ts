@@ -7,7 +7,7 @@ import type { PluginSpec } from '../../plugins/runtime/types.ts';
 
 // One plugin host (plugins/runtime/host.ts, the real fork of child.ts) with the three bundled
 // examples and 200 parameter changes a second, for the soak's open item: what grows in the
-// child. The child samples itself every 10 s (host-memory-probe.ts) into OUT, one JSON line
+// child (HANA_PROBE_PLUGINS below picks which). The child samples itself every 10 s (host-memory-probe.ts) into OUT, one JSON line
 // each; `kill -USR2 <child pid>` adds a sample before and after a full GC.
 //
 //   npx node --no-node-snapshot test/soak/host-memory.ts OUT.jsonl MINUTES
@@ -53,7 +53,11 @@ async function example(name: string): Promise<PluginSpec> {
   return { manifest: m.manifest, entrySource: await readFile(join(dir, m.manifest.entry), 'utf8') };
 }
 
-const plugins = await Promise.all(['geometry', 'beat-strobe', 'lfo'].map(example));
+// HANA_PROBE_PLUGINS=a,b,… picks the examples (default the three 2D ones; `all` for every one).
+const ALL = ['geometry', 'beat-strobe', 'lfo', 'isf-plasma', 'isf-rings', 'isf-trails'];
+const pick = process.env.HANA_PROBE_PLUGINS;
+const names = !pick ? ALL.slice(0, 3) : pick === 'all' ? ALL : pick.split(',');
+const plugins = await Promise.all(names.map(example));
 let frames = 0;
 const events: Record<string, number> = {};
 const host = startPluginHost({

@@ -5,7 +5,7 @@
 // its namespace for the whole run (pages.ts), so the drawing plugins draw. Every 10 s each daemon
 // is sampled (sample.ts); at the end the slope per hour of each metric is printed with a verdict
 // (trend.ts) and plotted (chart.ts), with each plugin's fps and overruns (fps.ts).
-//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host] [--no-pages]
+//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host] [--no-pages] [--laptops 1-3]
 //   (--no-pages: no output page, as the soak ran before; the drawing plugins then stay paused)
 //   (--probe-host: each plugin host also samples its own heap spaces and arenas, host-memory-probe.ts)
 //   npm run soak -- --from /tmp/hana-soak-<n>.json [--out file.png]   (redraws a kept run)
@@ -28,7 +28,6 @@ import { childPids, type Sample, sampleDaemon } from './sample.ts';
 import { parseDuration } from './trend.ts';
 
 const exec = promisify(execFile);
-const LAPTOPS = 3;
 const OSC_RATE = 200;
 const CABLE_OUT_MS = 5_000;
 const BLAST = join(ROOT, 'test', 'helpers', 'osc-blast-cli.ts');
@@ -39,7 +38,7 @@ const RECONNECT_MS = 60_000;
 
 function usage(why: string): never {
   process.stderr.write(
-    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png] [--probe-host] [--no-pages]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
+    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png] [--probe-host] [--no-pages] [--laptops 1-3]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
   );
   process.exit(2);
 }
@@ -53,6 +52,7 @@ function parseArgs(argv: string[]) {
     out: '',
     probeHost: false,
     pages: true,
+    laptops: 3,
   };
   const durations: Record<string, 'pullSec' | 'killSec' | 'everySec'> = {
     '--pull': 'pullSec',
@@ -63,7 +63,12 @@ function parseArgs(argv: string[]) {
     const a = argv[i]!;
     if (a === '--probe-host') opts.probeHost = true;
     else if (a === '--pages' || a === '--no-pages') opts.pages = a === '--pages';
-    else if (a in durations || a === '--out') {
+    else if (a === '--laptops') {
+      // Fewer laptops to tell what one daemon does alone from what its peers bring.
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 3) usage(`--laptops takes 1, 2 or 3, not ${argv[i]}`);
+      opts.laptops = n;
+    } else if (a in durations || a === '--out') {
       const v = argv[++i];
       if (v === undefined) usage(`${a} needs a value`);
       if (a === '--out') opts.out = v;
@@ -109,6 +114,7 @@ async function main(): Promise<number> {
     return report(kept, false);
   }
   const opts = parseArgs(argv);
+  const LAPTOPS = opts.laptops;
   const why = netnsUnavailable() ?? missingTool('nft', 'nftables') ?? missingTool(CHROMIUM, 'chromium');
   if (why) {
     process.stderr.write(`The soak cannot run here: ${why}.\n`);
