@@ -74,37 +74,7 @@ export async function runCliInProcess(
   timeoutMs = PROCESS_START_MS,
 ): Promise<CliResult> {
   if (args[0] === 'start') return runCli(args, timeoutMs);
-  const { main } = await import('../../daemon/cli/main.ts');
-  let stdout = '';
-  let stderr = '';
-  const out = {
-    stdout: (s: string) => {
-      stdout += s;
-    },
-    stderr: (s: string) => {
-      stderr += s;
-    },
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(
-      () => fail(new Error(`hana ${args.join(' ')} did not finish in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    // bin.js turns a throw into exit 1 with "unexpected error"; so does this.
-    const code = await Promise.race([
-      main(args, out).catch((err: unknown) => {
-        stderr += `hana: unexpected error: ${(err as Error)?.stack ?? err}\n`;
-        return 1;
-      }),
-      timeout,
-    ]);
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+  return mainInProcess(args, timeoutMs, `hana ${args.join(' ')} did not finish in ${timeoutMs} ms`);
 }
 
 /**
@@ -120,6 +90,22 @@ export async function runStartRefusal(
   timeoutMs = PROCESS_START_MS,
 ): Promise<CliResult> {
   if (args[0] !== 'start') throw new Error('runStartRefusal runs `hana start` only');
+  return mainInProcess(args, timeoutMs, `hana ${args.join(' ')} was not refused within ${timeoutMs} ms`, () =>
+    process.emit('SIGTERM'),
+  );
+}
+
+/**
+ * The CLI's `main(argv, out)` in this process with its output collected, failing with `late` if
+ * it has not returned within `timeoutMs` (then `afterLate` runs: a start that was not refused is
+ * stopped). A throw becomes exit 1 with "unexpected error", as bin.js does.
+ */
+async function mainInProcess(
+  args: readonly string[],
+  timeoutMs: number,
+  late: string,
+  afterLate?: () => void,
+): Promise<CliResult> {
   const { main } = await import('../../daemon/cli/main.ts');
   let stdout = '';
   let stderr = '';
@@ -132,10 +118,10 @@ export async function runStartRefusal(
     },
   };
   let timer: NodeJS.Timeout | undefined;
-  const started = new Promise<never>((_, fail) => {
+  const timeout = new Promise<never>((_, fail) => {
     timer = setTimeout(() => {
-      fail(new Error(`hana ${args.join(' ')} was not refused within ${timeoutMs} ms`));
-      process.emit('SIGTERM');
+      fail(new Error(late));
+      afterLate?.();
     }, timeoutMs);
   });
   try {
@@ -144,7 +130,7 @@ export async function runStartRefusal(
         stderr += `hana: unexpected error: ${(err as Error)?.stack ?? err}\n`;
         return 1;
       }),
-      started,
+      timeout,
     ]);
     return { code, stdout, stderr };
   } finally {
