@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+
+// The plugin host's RSS growth (docs/soak.md, "30 minutes with pages, after the CPU-clock fix")
+// without hana: K isolates, each called N/K times with a frame-sized answer, the calls of one
+// round either all at once (as the plugin engine launches a tick's frames) or one after another.
+// Prints the process's anonymous RSS after a full GC at each sixth of the run.
+//
+//   npx node --expose-gc --no-node-snapshot test/soak/ivm-concurrent-memory.ts K N concurrent|sequential
+
+const [kArg, nArg, mode] = process.argv.slice(2);
+const K = Number(kArg);
+const N = Number(nArg);
+if (!(K >= 1 && N >= 6 && (mode === 'concurrent' || mode === 'sequential'))) {
+  console.error('usage: ivm-concurrent-memory.ts K N concurrent|sequential');
+  process.exit(2);
+}
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) {
+  console.error('run with --expose-gc');
+  process.exit(2);
+}
+const fns: ivm.Reference<(x: string) => string>[] = [];
+for (let k = 0; k < K; k++) {
+  const isolate = new ivm.Isolate({ memoryLimit: 16 });
+  const context = await isolate.createContext();
+  fns.push(
+    await context.evalClosure(
+      `return function (x) { return JSON.stringify([{ op: 'clear' }, { op: 'rect', x: 1, y: 2, w: 3, h: 4, t: x }]); }`,
+      [],
+      { result: { reference: true } },
+    ),
+  );
+}
+// A timeout as the sandbox sets one (its timer is part of each call), long enough not to fire.
+const opts = { timeout: 1000, result: { copy: true } } as const;
+let failed = 0;
+const call = (f: ivm.Reference<(x: string) => string>, i: number) =>
+  f.apply(undefined, [`a${i}`], opts).catch(() => {
+    failed++;
+  });
+const anonMiB = (): string =>
+  (Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024).toFixed(1);
+const sixths: string[] = [];
+for (let part = 0; part < 6; part++) {
+  for (let i = 0; i < N / K / 6; i++) {
+    if (mode === 'concurrent') await Promise.all(fns.map((f) => call(f, i)));
+    else for (const f of fns) await call(f, i);
+  }
+  gc();
+  sixths.push(anonMiB());
+}
+console.log(
+  `${K} isolates, ${N} calls ${mode}: anonymous RSS (MiB) after each sixth: ${sixths.join(' ')}; ${failed} calls failed`,
+);
