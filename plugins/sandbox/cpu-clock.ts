@@ -26,6 +26,11 @@ export function otherThreadsCpuNs(): bigint {
   return us > 0 ? BigInt(us) * 1000n : 0n;
 }
 
+/** A mark now, given the isolate's `cpuTime` as just read. */
+export function cpuMark(isolateNs: bigint): CpuMark {
+  return { isolateNs, othersNs: otherThreadsCpuNs() };
+}
+
 /** The isolate's CPU since `mark`, in ns: the smaller of its `cpuTime` and the other threads' CPU. */
 export function cpuSinceNs(mark: CpuMark, isolateNs: bigint, othersNs: bigint): bigint {
   const byIsolate = isolateNs - mark.isolateNs;

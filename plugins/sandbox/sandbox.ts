@@ -2,7 +2,7 @@ import ivm from 'isolated-vm';
 import type { FrameInfo } from '../api/hana-plugin.d.ts';
 import type { PluginManifest } from '../manifest.ts';
 import { classifyFailure } from './classify.ts';
-import { type CpuMark, cpuSinceNs, otherThreadsCpuNs } from './cpu-clock.ts';
+import { type CpuMark, cpuMark, cpuSinceNs, otherThreadsCpuNs } from './cpu-clock.ts';
 import { readControlAnswer, readFrameAnswer } from './output.ts';
 import { compilePermissions, type Permissions } from './permissions.ts';
 import { PRELUDE } from './prelude.ts';
@@ -147,7 +147,7 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
     memoryLimit: manifest.limits.memoryMb,
     onCatastrophicError: (message) => init.onCatastrophicError?.(message),
   });
-  const loadMark: CpuMark = { isolateNs: 0n, othersNs: otherThreadsCpuNs() };
+  const loadMark = cpuMark(0n);
   let killed: Killed | undefined;
   const cpuNs = (): bigint | undefined => {
     if (isolate.isDisposed) return undefined;
@@ -245,8 +245,7 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
   let busySince: number | undefined;
   let busyMark: CpuMark | undefined;
   const startNs = cpuNs();
-  let idleMark: CpuMark | undefined =
-    startNs === undefined ? undefined : { isolateNs: startNs, othersNs: otherThreadsCpuNs() };
+  let idleMark: CpuMark | undefined = startNs === undefined ? undefined : cpuMark(startNs);
   let unwatch = (): void => {};
 
   function dispose(): void {
@@ -301,7 +300,7 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
         if (killed) return failed(killed.code, true, killed.error, 0);
         const beforeNs = await settledCpuNs();
         if (beforeNs === undefined) return failed('disposed', true, 'its isolate is gone', 0);
-        const before: CpuMark = { isolateNs: beforeNs, othersNs: otherThreadsCpuNs() };
+        const before = cpuMark(beforeNs);
         busySince = performance.now();
         busyMark = before;
         calls++;
@@ -313,8 +312,7 @@ export async function createSandbox(init: SandboxInit): Promise<LoadResult> {
           thrown = err;
         }
         const afterNs = await settledCpuNs();
-        const after =
-          afterNs === undefined ? undefined : { isolateNs: afterNs, othersNs: otherThreadsCpuNs() };
+        const after = afterNs === undefined ? undefined : cpuMark(afterNs);
         busySince = undefined;
         busyMark = undefined;
         idleMark = after;

@@ -6,9 +6,10 @@ import { parseManifest } from '../../plugins/manifest.ts';
 import type { PluginSpec } from '../../plugins/runtime/types.ts';
 
 // One plugin host (plugins/runtime/host.ts, the real fork of child.ts) with the three bundled
-// examples and 200 parameter changes a second, for the soak's open item: what grows in the
-// child (HANA_PROBE_PLUGINS below picks which). The child samples itself every 10 s (host-memory-probe.ts) into OUT, one JSON line
-// each; `kill -USR2 <child pid>` adds a sample before and after a full GC.
+// examples (HANA_PROBE_PLUGINS below picks others) and 200 parameter changes a second, for the
+// soak's open item: what grows in the child. The child samples itself every 10 s
+// (host-memory-probe.ts) into OUT, one JSON line each; `kill -USR2 <child pid>` adds a sample
+// before and after a full GC.
 //
 //   npx node --no-node-snapshot test/soak/host-memory.ts OUT.jsonl MINUTES
 //
@@ -57,6 +58,13 @@ async function example(name: string): Promise<PluginSpec> {
 const ALL = ['geometry', 'beat-strobe', 'lfo', 'isf-plasma', 'isf-rings', 'isf-trails'];
 const pick = process.env.HANA_PROBE_PLUGINS;
 const names = !pick ? ALL.slice(0, 3) : pick === 'all' ? ALL : pick.split(',');
+const unknown = names.filter((n) => !ALL.includes(n));
+if (unknown.length > 0) {
+  console.error(
+    `HANA_PROBE_PLUGINS: no example ${unknown.join(', ')}; the examples are ${ALL.join(', ')} (or all)`,
+  );
+  process.exit(2);
+}
 const plugins = await Promise.all(names.map(example));
 let frames = 0;
 const events: Record<string, number> = {};

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ivm from 'isolated-vm';
-import { type CpuMark, otherThreadsCpuNs } from '../../../plugins/sandbox/cpu-clock.ts';
+import { type CpuMark, cpuMark } from '../../../plugins/sandbox/cpu-clock.ts';
 import {
   createCpuWatchdog,
   IDLE_WATCH_INTERVAL_MS,
@@ -45,7 +45,7 @@ describe('CPU watchdog', () => {
       { result: { reference: true } },
     );
     assert.equal(await run.apply(undefined, [], { timeout: 1000 }), 'returned normally');
-    const idleSince: CpuMark = { isolateNs: isolate.cpuTime, othersNs: otherThreadsCpuNs() };
+    const idleSince = cpuMark(isolate.cpuTime);
     let killedFor: string | undefined;
     const timers = manualTimers();
     const watchdog = createCpuWatchdog({ timers });
@@ -249,7 +249,7 @@ describe('CPU watchdog', () => {
       },
     });
     const start = (): void => {
-      callSince = { isolateNs: isolate.cpuTime, othersNs: otherThreadsCpuNs() };
+      callSince = cpuMark(isolate.cpuTime);
       callStart = performance.now();
     };
     try {
