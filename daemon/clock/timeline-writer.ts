@@ -45,9 +45,17 @@ export type TimelineWriterStats = {
 
 export type TimelineWriter = { stats(): TimelineWriterStats; close(): void };
 
-/** Whether a change came from this laptop's own inputs (OSC, MIDI, CLI, scenes, plugins). */
+/**
+ * Whether a change came from this laptop's own inputs (OSC, MIDI, CLI, scenes, plugins); a peer's
+ * person's write that a plugin here had overwritten (`takeover:`) is the peer's, written again.
+ */
 export function retimes(source: string): boolean {
-  return !source.startsWith('peer:') && source !== 'sync:correction' && source !== TIMELINE_SOURCE;
+  return (
+    !source.startsWith('peer:') &&
+    !source.startsWith('takeover:') &&
+    source !== 'sync:correction' &&
+    source !== TIMELINE_SOURCE
+  );
 }
 
 export function startTimelineWriter(init: TimelineWriterInit): TimelineWriter {

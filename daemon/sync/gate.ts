@@ -2,8 +2,9 @@ import { shortId } from '../../trust-store/device-id.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import { checkValue } from '../state/check-value.ts';
 import type { Stamp } from '../state/hlc.ts';
+import { givenWaySource } from '../state/human-source.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Store, Write } from '../state/store.ts';
+import type { Entry, Store, Write } from '../state/store.ts';
 import { compareWrites, sameValue } from '../state/write-order.ts';
 import type { ForeignTable } from './foreign.ts';
 import type { HeldTable } from './held.ts';
@@ -21,6 +22,8 @@ import type { SyncEntry } from './v2/entries.ts';
 export type GateCounts = {
   applied: number;
   stale: number;
+  /** People's writes that arrived after a plugin here had overwritten them unknowingly: written again here. */
+  gaveWay: number;
   refused: number;
   /** Refused writes answered by re-asserting our value so the writer falls back in line. */
   corrections: number;
@@ -48,6 +51,12 @@ export type GateInit = {
   onApplied(path: string, batch: Batch): void;
   /** A write its origin marks as a person's (not its plugins') was applied: plugins here give way. */
   onHuman?(path: string): void;
+  /**
+   * A person's write lost by its stamp to `current`: whether `current` is a write this daemon's
+   * plugin made so soon after it that, had it arrived in time, takeover would have held the plugin
+   * off. Then the person's value is written again here, with a fresh stamp, and wins everywhere.
+   */
+  givesWay?(current: Entry, personAt: number): boolean;
   onForeign(entry: SyncEntry): void;
 };
 
@@ -63,6 +72,7 @@ export function createGate(init: GateInit): Gate {
   const counts: GateCounts = {
     applied: 0,
     stale: 0,
+    gaveWay: 0,
     refused: 0,
     corrections: 0,
     held: 0,
@@ -77,7 +87,13 @@ export function createGate(init: GateInit): Gate {
     init.onEquivocation(origin, e.path, detail);
   }
 
-  function acceptOne(sender: string, batch: Batch, e: SyncEntry, corrections: Write[]): void {
+  function acceptOne(
+    sender: string,
+    batch: Batch,
+    e: SyncEntry,
+    corrections: Write[],
+    givenWay: Map<string, Write[]>,
+  ): void {
     const origin = batch.origin;
     const who = shortId(sender);
     const ctx = { peer: sender, origin, path: e.path };
@@ -143,6 +159,13 @@ export function createGate(init: GateInit): Gate {
     equivocates(origin, e, current && { path: e.path, value: current.value, stamp: current.stamp });
     if (current && compareWrites(e, current) <= 0) {
       counts.stale++;
+      // A plugin here wrote after the person but before their write arrived (the link's delay,
+      // longer on a loaded laptop): last-writer-wins would let the automation beat the person.
+      if (e.human && init.givesWay?.(current, e.stamp.t)) {
+        const list = givenWay.get(origin) ?? [];
+        list.push({ path: e.path, value: e.value });
+        givenWay.set(origin, list);
+      }
       return;
     }
     const source = origin === sender ? `peer:${origin}` : `peer:${origin}:via:${sender}`;
@@ -162,10 +185,15 @@ export function createGate(init: GateInit): Gate {
     counts,
     accept(sender, batch, entries) {
       const corrections: Write[] = [];
-      for (const e of entries) acceptOne(sender, batch, e, corrections);
+      const givenWay = new Map<string, Write[]>();
+      for (const e of entries) acceptOne(sender, batch, e, corrections, givenWay);
       if (corrections.length > 0) {
         counts.corrections += corrections.length;
         store.apply(corrections, 'sync:correction');
+      }
+      for (const [origin, writes] of givenWay) {
+        counts.gaveWay += writes.length;
+        store.apply(writes, givenWaySource(origin));
       }
     },
   };

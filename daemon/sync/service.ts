@@ -13,7 +13,7 @@ import type { Rejections } from '../ingest/rejections.ts';
 import { createBucket } from '../ingest/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
-import { isHumanSource } from '../state/human-source.ts';
+import { isHumanSource, isPluginSource } from '../state/human-source.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
 import { realTimers, type Timers } from '../timers.ts';
@@ -62,6 +62,11 @@ export type SyncServiceInit = {
   onViolation?: (origin: string, reason: string) => void;
   /** A peer's write that a person made on its origin was applied (plugins' takeover.ts). */
   onPeerHuman?: (path: string) => void;
+  /**
+   * plugins.takeoverMs: a person's write that arrives later than this daemon's plugin wrote the
+   * parameter, but stamped less than this before it, is written again here (gate.ts); 0: never.
+   */
+  takeoverMs?: number;
   now?: () => number;
   wall?: () => number;
   timers?: Timers;
@@ -93,6 +98,8 @@ export type SyncStatus = {
   links: number;
   applied: number;
   stale: number;
+  /** People's writes that came after a plugin here overwrote them unknowingly, written again (gate.ts). */
+  gaveWay: number;
   refused: number;
   /** Refused writes answered by re-asserting our value so the writer falls back in line. */
   corrections: number;
@@ -233,6 +240,8 @@ export function createSyncService(init: SyncServiceInit) {
       return d.ok ? undefined : d.message;
     },
     onHuman: (path) => init.onPeerHuman?.(path),
+    givesWay: (current, personAt) =>
+      isPluginSource(current.source) && current.stamp.t - personAt < (init.takeoverMs ?? 0),
     onEquivocation(origin, path, detail) {
       rejections.reject('sync-equivocation', shortId(origin), detail, { origin, path });
       security.warn(
@@ -480,6 +489,7 @@ export function createSyncService(init: SyncServiceInit) {
         links: links.size,
         applied: g.applied,
         stale: g.stale,
+        gaveWay: g.gaveWay,
         refused: g.refused,
         corrections: g.corrections,
         badSignatures: counts.badSignatures,

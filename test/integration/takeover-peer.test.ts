@@ -8,10 +8,16 @@ import { oscSender } from '../helpers/osc-client.ts';
 // while a peer takes its writes. A performer moves that fader on A over OSC: the write reaches B
 // marked as a person's (inside A's signed batch), and B's LFO gives way, so the fader stays where
 // the performer put it on both laptops while the LFO keeps running. Before, B's LFO overwrote it
-// on its next frame, and the overwrite came back to A.
+// on its next frame, and the overwrite came back to A. On a loaded machine the performer's write
+// can reach B after the LFO wrote again (stamped later): B then writes the performer's value
+// again (sync gaveWay, human-mark.test.ts), which this test sees only as the value arriving.
 
 const LFO = 'hana.examples.lfo';
 const PATH = '/layer/2/opacity';
+// The performer's value: one the LFO never writes (it rounds to thousandths), so seeing it on B
+// means the performer's write arrived. With 0.125 the LFO's own pass through 0.125 once made a
+// lost write look delivered. Exact in float32, as OSC's `f` carries it.
+const MOVE = 127 / 1024;
 
 type PluginsStatus = {
   plugins: Array<{ id: string; frames: number }>;
@@ -38,10 +44,10 @@ describe('takeover across linked laptops', () => {
         'B’s LFO moves the fader on A',
       );
       const osc = await oscSender(a.udpPort);
-      await osc.send(oscMessage(PATH, [{ type: 'f', value: 0.125 }]));
+      await osc.send(oscMessage(PATH, [{ type: 'f', value: MOVE }]));
       osc.close();
       assert.ok(
-        await eventually(async () => (await faderOn(b)) === 0.125, 600, 50),
+        await eventually(async () => (await faderOn(b)) === MOVE, 600, 50),
         'the performer’s value reaches B',
       );
       const held = (await pluginsOf(b)).writes.held;
@@ -50,8 +56,8 @@ describe('takeover across linked laptops', () => {
         await eventually(async () => (await lfoFrames(b)) >= frames + 10, 600, 100),
         'the LFO keeps running on B',
       );
-      assert.equal(await faderOn(b), 0.125, 'B’s LFO did not overwrite the performer on B');
-      assert.equal(await faderOn(a), 0.125, 'nor on A');
+      assert.equal(await faderOn(b), MOVE, 'B’s LFO did not overwrite the performer on B');
+      assert.equal(await faderOn(a), MOVE, 'nor on A');
       const after = (await pluginsOf(b)).writes;
       assert.ok(after.held > held, `its writes were held, and counted: ${held} -> ${JSON.stringify(after)}`);
     } finally {

@@ -30,7 +30,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function laptop(name: string, clock: ReturnType<typeof createFakeClock>) {
+type LaptopOpts = {
+  /** plugins.takeoverMs as the daemon passes it to sync. */
+  takeoverMs?: number;
+  /** How far this laptop's clock runs ahead of the shared fake one, ms (its stamps are later). */
+  aheadMs?: number;
+};
+
+async function laptop(name: string, clock: ReturnType<typeof createFakeClock>, opts: LaptopOpts = {}) {
   const identity = await createIdentity();
   const registry = createRegistry(
     ParamMap.parse({
@@ -39,7 +46,7 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>) {
       '/layer/3/opacity': { type: 'float', min: 0, max: 1 },
     }),
   );
-  const hlc = createHlc({ node: identity.deviceId, now: clock.now });
+  const hlc = createHlc({ node: identity.deviceId, now: () => clock.now() + (opts.aheadMs ?? 0) });
   const store = createStore({ registry, hlc });
   const peers = await mustOpen(join(dir, `${name}-peers.json`));
   const human: string[] = [];
@@ -56,6 +63,7 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>) {
     wall: clock.now,
     timers: clock.timers,
     onPeerHuman: (path) => human.push(path),
+    ...(opts.takeoverMs !== undefined && { takeoverMs: opts.takeoverMs }),
   });
   return { identity, store, peers, sync, human };
 }
@@ -109,4 +117,93 @@ describe('a person’s write, marked by its origin', () => {
       b.sync.close();
     }
   });
+
+  it('a person’s write that arrives after a plugin here overwrote it is written again here, and wins on both', async () => {
+    // A's performer and B's LFO write one parameter before either hears of the other; B's clock
+    // runs 5 ms ahead, so by the stamps B's plugin wrote last. Before, the LFO's value won on both
+    // laptops and the performer's move was lost (the takeover test, on a loaded machine).
+    const r = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
+    try {
+      r.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
+      r.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
+      await r.settle();
+      assert.equal(r.b.store.get(P)?.value, 0.25, 'B gave way to the person');
+      assert.equal(r.b.store.get(P)?.source, `takeover:${r.a.identity.deviceId}`);
+      assert.equal(r.a.store.get(P)?.value, 0.25, 'and A ends on the person’s value too');
+      assert.equal(r.b.sync.status().gaveWay, 1);
+      assert.equal(r.a.sync.status().gaveWay, 0, 'A’s own write lost to a plugin’s on B: B decides');
+      assert.ok(r.a.human.includes(P), 'B’s re-write reached A marked as a person’s');
+    } finally {
+      r.close();
+    }
+  });
+
+  it('last-writer-wins stands for a plugin that wrote after the hold, and between two people', async () => {
+    const late = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 80 });
+    try {
+      late.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
+      late.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
+      await late.settle();
+      assert.equal(late.a.store.get(P)?.value, 0.7, 'the plugin wrote 80 ms after, past a 50 ms hold');
+      assert.equal(late.b.store.get(P)?.value, 0.7);
+      assert.equal(late.b.sync.status().gaveWay, 0);
+    } finally {
+      late.close();
+    }
+    const people = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
+    try {
+      people.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
+      people.b.store.apply([{ path: P, value: 0.7 }], 'ui');
+      await people.settle();
+      assert.equal(people.a.store.get(P)?.value, 0.7, 'the later person wins');
+      assert.equal(people.b.store.get(P)?.value, 0.7);
+      assert.equal(people.b.sync.status().gaveWay, 0);
+    } finally {
+      people.close();
+    }
+  });
 });
+
+const P = '/layer/2/opacity';
+let pairs = 0;
+
+/** Two laptops pinned as performers to each other and linked in memory, settled. */
+async function linkedPair(aOpts: LaptopOpts, bOpts: LaptopOpts) {
+  const clock = createFakeClock();
+  pairs++;
+  const a = await laptop(`pa${pairs}`, clock, aOpts);
+  const b = await laptop(`pb${pairs}`, clock, bOpts);
+  await a.peers.pin({ id: b.identity.deviceId, name: 'b', state: 'trusted', role: 'performer' });
+  await b.peers.pin({ id: a.identity.deviceId, name: 'a', state: 'trusted', role: 'performer' });
+  let toA: SyncLinkHandle | undefined;
+  let toB: SyncLinkHandle | undefined;
+  toB = b.sync.attach(
+    a.identity.deviceId,
+    (bytes) => queueMicrotask(() => toA?.receive(bytes)),
+    a.identity.certDer,
+  );
+  toA = a.sync.attach(
+    b.identity.deviceId,
+    (bytes) => queueMicrotask(() => toB?.receive(bytes)),
+    b.identity.certDer,
+  );
+  const settle = async () => {
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+    for (let i = 0; i < 50; i++) {
+      await clock.advance(20, turn);
+      await turn();
+    }
+  };
+  await settle();
+  return {
+    a,
+    b,
+    settle,
+    close() {
+      toA?.close();
+      toB?.close();
+      a.sync.close();
+      b.sync.close();
+    },
+  };
+}
