@@ -120,8 +120,14 @@ describe('plugins in a real daemon', () => {
         ),
         'the spinning plugin ends in quarantine',
       );
+      // The status can answer before the log line has come through the daemon's stdout.
       assert.ok(
-        d.logs.some((l) => l.event === 'plugin.quarantine' || String(l.event).startsWith('plugin.quarantin')),
+        await eventually(() =>
+          d.logs.some(
+            (l) => l.event === 'plugin.quarantine' || String(l.event).startsWith('plugin.quarantin'),
+          ),
+        ),
+        'the quarantine is logged',
       );
       const geometry = await framesOf(d, 'hana.examples.geometry');
       assert.ok(
