@@ -46,6 +46,21 @@ function catastrophic(plugin: string, message: string): never {
   }
 }
 
+/**
+ * Every send takes this callback: a send that fails means the daemon is gone (killed, or it closed
+ * the channel while a message was on its way), and without a callback Node raises it as an
+ * unhandled 'error' (EPIPE) that ended this process with a stack trace. Gone is what 'disconnect'
+ * means too: nothing to draw for.
+ */
+function sent(err: Error | null): void {
+  if (err) daemonGone();
+}
+
+function daemonGone(): void {
+  engine?.close();
+  process.exit(0);
+}
+
 function flush(): void {
   flushScheduled = false;
   if (writes.length === 0 && events.length === 0 && droppedEvents === 0) return;
@@ -53,7 +68,7 @@ function flush(): void {
   writes = [];
   events = [];
   droppedEvents = 0;
-  send!(msg);
+  send!(msg, sent);
 }
 
 function soon(): void {
@@ -75,13 +90,16 @@ function sendStats(): void {
   statsScheduled = false;
   if (!engine) return;
   const totals = engine.totals();
-  send!({
-    t: 'stats',
-    plugins: engine.stats(),
-    frames: totals.frames,
-    trimmed: totals.trimmed,
-    droppedFrames,
-  });
+  send!(
+    {
+      t: 'stats',
+      plugins: engine.stats(),
+      frames: totals.frames,
+      trimmed: totals.trimmed,
+      droppedFrames,
+    },
+    sent,
+  );
 }
 
 /**
@@ -123,9 +141,15 @@ process.on('message', (raw: unknown) => {
             return;
           }
           sendingFrame = true;
-          send!({ t: 'frame', index: frame.index, time: frame.time, json: frame.json }, undefined, {}, () => {
-            sendingFrame = false;
-          });
+          send!(
+            { t: 'frame', index: frame.index, time: frame.time, json: frame.json },
+            undefined,
+            {},
+            (err) => {
+              sendingFrame = false;
+              sent(err);
+            },
+          );
           flush();
         },
         onWrites(plugin, w) {
@@ -149,7 +173,7 @@ process.on('message', (raw: unknown) => {
       engine.setPlugins(msg.plugins, msg.quarantined);
       active = msg.watched || msg.writesNeeded;
       statsLoop();
-      send!({ t: 'ready' });
+      send!({ t: 'ready' }, sent);
       return;
     }
     case 'plugins':
@@ -184,7 +208,4 @@ process.on('message', (raw: unknown) => {
 });
 
 // The daemon went away (or closed the channel to stop us): nothing to draw for.
-process.on('disconnect', () => {
-  engine?.close();
-  process.exit(0);
-});
+process.on('disconnect', daemonGone);
