@@ -25,10 +25,17 @@ import {
 
 // The frame loop: at the runtime's frame rate, calls every running plugin that is due (each at
 // its own fps, never above the runtime's), collects their display lists as layers, and emits one
-// composed frame per tick. Calls are async and run side by side; a frame is emitted when all of
-// its calls have settled or when the next tick comes, whichever is first, so a slow or stuck
-// plugin delays nobody: it simply is not in that frame. Faults go through the policy (policy.ts).
-// Time and timers are injected so tests drive the loop deterministically.
+// composed frame per tick. A frame is emitted when all of its calls have settled or when the next
+// tick comes, whichever is first, so a slow or stuck plugin is simply not in that frame. Faults go
+// through the policy (policy.ts). Time and timers are injected so tests drive the loop
+// deterministically.
+//
+// A tick's calls run at most `lanes` at a time, not all at once: with six isolates called side by
+// side on isolated-vm's threads, the host's native heap grew by 80-88 MiB an hour (glibc arenas
+// fragmenting; docs/soak.md), and one after another it levels. A call still running when the next
+// tick comes holds no lane of that tick, so a stuck plugin cannot hold the others back for more
+// than one frame; the calls a tick had no lane for are `late`, due again at once and first in
+// line, and the order turns every tick so no plugin is always last.
 
 export type {
   EncodedFrame,
@@ -58,6 +65,8 @@ export type EngineInit = {
    * core but one (at least one), so the daemon and the frame loop keep a core of their own.
    */
   cpuMsPerSecond?: number;
+  /** Frame calls of one tick that run at once (default DEFAULT_LANES). */
+  lanes?: number;
   /** Whether some output page watches at start (default true: every plugin draws). */
   watched?: boolean;
   /**
@@ -113,6 +122,11 @@ function takeEvents(slot: Slot): TriggerEvent[] {
   return events;
 }
 const BASE_LOAD_TIMEOUT_MS = 2000;
+/**
+ * Two: a plugin that runs to its time limit leaves a lane to the others, and two at a time kept
+ * the native heap level where six at a time did not (test/soak/ivm-concurrent-memory.ts).
+ */
+export const DEFAULT_LANES = 2;
 const MAX_LOAD_TIMEOUT_MS = 16_000;
 
 export function createEngine(init: EngineInit): Engine {
@@ -127,6 +141,10 @@ export function createEngine(init: EngineInit): Engine {
   const params = new Map<string, ParamValue>();
   let slots: Slot[] = [];
   let batch: Batch | undefined;
+  const lanes = Math.max(1, Math.floor(init.lanes ?? DEFAULT_LANES));
+  /** The current tick's due plugins that have no lane yet, and the calls of that tick under way. */
+  let queue: Slot[] = [];
+  let busyLanes = 0;
   let frameIndex = 0;
   let trimmed = 0;
   let closed = false;
@@ -303,7 +321,6 @@ export function createEngine(init: EngineInit): Engine {
     const dt = slot.lastTime === undefined ? 0 : Math.max(0, time - slot.lastTime);
     slot.lastTime = time;
     slot.inFlight = true;
-    b.waiting++;
     const beat = b.beat;
     sandbox
       .frame({
@@ -340,8 +357,28 @@ export function createEngine(init: EngineInit): Engine {
       )
       .finally(() => {
         b.waiting--;
-        if (b === batch && b.waiting === 0 && !b.emitted) emit(b);
+        // A straggler from an earlier tick holds no lane of this one (tick() started over).
+        if (b !== batch) return;
+        busyLanes--;
+        pump();
       });
+  }
+
+  /** Starts the current tick's queued calls while lanes are free; emits its frame once all settled. */
+  function pump(): void {
+    const b = batch;
+    if (closed || !b) return;
+    while (busyLanes < lanes && queue.length > 0) {
+      const slot = queue.shift()!;
+      // Stopped, restarted or dropped while it waited: nothing to call this tick.
+      if (slot.state !== 'running' || slot.inFlight || !slot.sandbox) {
+        b.waiting--;
+        continue;
+      }
+      busyLanes++;
+      runFrame(slot, b);
+    }
+    if (b.waiting === 0 && !b.emitted) emit(b);
   }
 
   function emit(b: Batch): void {
@@ -356,6 +393,14 @@ export function createEngine(init: EngineInit): Engine {
   function tick(): void {
     if (closed) return;
     if (batch && !batch.emitted) emit(batch); // stragglers are simply not in that frame
+    // Those the last tick had no lane for: owed their frame again, and first in line now.
+    for (const slot of queue) {
+      slot.credit = Math.min(1, slot.credit + 1);
+      slot.late = true;
+      slot.stats.late++;
+    }
+    queue = [];
+    busyLanes = 0;
     const c = init.clock();
     const finite = (n: number, fallback: number) => (Number.isFinite(n) ? n : fallback);
     const b: Batch = {
@@ -370,7 +415,10 @@ export function createEngine(init: EngineInit): Engine {
     const running = slots.filter((s) => s.state === 'running' && (watched || unwatchedRuns(s)));
     const rates = shares.rates(running);
     const rate = watched ? init.frameRate : idleFps;
-    for (let i = 0; i < running.length; i++) {
+    const due: Slot[] = [];
+    const turn = running.length > 0 ? b.index % running.length : 0;
+    for (let k = 0; k < running.length; k++) {
+      const i = (k + turn) % running.length;
       const slot = running[i]!;
       const fps = slot.fps;
       const before = slot.credit;
@@ -382,9 +430,12 @@ export function createEngine(init: EngineInit): Engine {
         continue;
       }
       slot.credit -= 1;
-      runFrame(slot, b);
+      due.push(slot);
     }
-    if (b.waiting === 0) emit(b);
+    queue = [...due.filter((s) => s.late), ...due.filter((s) => !s.late)];
+    for (const slot of queue) slot.late = false;
+    b.waiting = queue.length;
+    pump();
     schedule();
   }
 

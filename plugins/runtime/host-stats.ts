@@ -12,6 +12,7 @@ const COUNTERS = [
   'starved',
   'leftOut',
   'throttled',
+  'late',
 ] as const;
 type Counters = Pick<PluginStats, (typeof COUNTERS)[number]>;
 

@@ -124,6 +124,7 @@ export const PluginStatsSchema = z
     starved: z.number().int().min(0),
     leftOut: z.number().int().min(0),
     throttled: z.number().int().min(0),
+    late: z.number().int().min(0),
     fps: z.number().min(0).max(1000),
     cpuMs: z.number().min(0).max(1e6),
     lastError: Text(2000).nullable(),

@@ -21,6 +21,8 @@ export type Slot = SharedPlugin & {
   inFlight: boolean;
   /** Fractional frames owed at this plugin's fps (runs when ≥ 1). */
   credit: number;
+  /** Due last tick but given no lane before this one (engine.ts): first in line now. */
+  late: boolean;
   index: number;
   lastTime: number | undefined;
   params: Record<string, ParamValue>;
@@ -63,6 +65,7 @@ export function createSlot(
     retry: undefined,
     inFlight: false,
     credit: 1,
+    late: false,
     index: 0,
     lastTime: undefined,
     params: {},

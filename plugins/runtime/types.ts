@@ -23,6 +23,8 @@ export type PluginStats = {
   leftOut: number;
   /** Frames it did not run because its fair share of the plugins' CPU held it below its fps. */
   throttled: number;
+  /** Frames it was due for but got no lane before the next tick (engine.ts): run a tick later. */
+  late: number;
   /** Frames drawn per second, over the last second or so (0 while it does not run). */
   fps: number;
   /** CPU per frame, ms: a running average over about its last 10 frames (isolate clock). */
@@ -39,6 +41,7 @@ export const zeroCounters = () => ({
   starved: 0,
   leftOut: 0,
   throttled: 0,
+  late: 0,
   fps: 0,
   cpuMs: 0,
 });

@@ -6,13 +6,13 @@ import ivm from 'isolated-vm';
 // round either all at once (as the plugin engine launches a tick's frames) or one after another.
 // Prints the process's anonymous RSS after a full GC at each sixth of the run.
 //
-//   npx node --expose-gc --no-node-snapshot test/soak/ivm-concurrent-memory.ts K N concurrent|sequential
+//   npx node --expose-gc --no-node-snapshot test/soak/ivm-concurrent-memory.ts K N concurrent|sequential|lanes2
 
 const [kArg, nArg, mode] = process.argv.slice(2);
 const K = Number(kArg);
 const N = Number(nArg);
-if (!(K >= 1 && N >= 6 && (mode === 'concurrent' || mode === 'sequential'))) {
-  console.error('usage: ivm-concurrent-memory.ts K N concurrent|sequential');
+if (!(K >= 1 && N >= 6 && (mode === 'concurrent' || mode === 'sequential' || mode === 'lanes2'))) {
+  console.error('usage: ivm-concurrent-memory.ts K N concurrent|sequential|lanes2');
   process.exit(2);
 }
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -45,7 +45,13 @@ const sixths: string[] = [];
 for (let part = 0; part < 6; part++) {
   for (let i = 0; i < N / K / 6; i++) {
     if (mode === 'concurrent') await Promise.all(fns.map((f) => call(f, i)));
-    else for (const f of fns) await call(f, i);
+    else if (mode === 'lanes2') {
+      const half = Math.ceil(fns.length / 2);
+      const lane = async (fs: typeof fns) => {
+        for (const f of fs) await call(f, i);
+      };
+      await Promise.all([lane(fns.slice(0, half)), lane(fns.slice(half))]);
+    } else for (const f of fns) await call(f, i);
   }
   gc();
   sixths.push(anonMiB());
