@@ -161,7 +161,8 @@ export function createGate(init: GateInit): Gate {
       counts.stale++;
       // A plugin here wrote after the person but before their write arrived (the link's delay,
       // longer on a loaded laptop): last-writer-wins would let the automation beat the person.
-      if (e.human && init.givesWay?.(current, e.stamp.t)) {
+      // Not for a trigger: it holds no value, and writing it again would fire it everywhere.
+      if (e.human && spec.type !== 'trigger' && init.givesWay?.(current, e.stamp.t)) {
         const list = givenWay.get(origin) ?? [];
         list.push({ path: e.path, value: e.value });
         givenWay.set(origin, list);

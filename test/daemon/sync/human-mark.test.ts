@@ -44,6 +44,7 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>, o
       '/layer/1/opacity': { type: 'float', min: 0, max: 1 },
       '/layer/2/opacity': { type: 'float', min: 0, max: 1 },
       '/layer/3/opacity': { type: 'float', min: 0, max: 1 },
+      '/strobe': { type: 'trigger' },
     }),
   );
   const hlc = createHlc({ node: identity.deviceId, now: () => clock.now() + (opts.aheadMs ?? 0) });
@@ -138,7 +139,7 @@ describe('a person’s write, marked by its origin', () => {
     }
   });
 
-  it('last-writer-wins stands for a plugin that wrote after the hold, and between two people', async () => {
+  it('last-writer-wins stands for a plugin that wrote after the hold, for a trigger, and between two people', async () => {
     const late = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 80 });
     try {
       late.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
@@ -149,6 +150,21 @@ describe('a person’s write, marked by its origin', () => {
       assert.equal(late.b.sync.status().gaveWay, 0);
     } finally {
       late.close();
+    }
+    // A trigger holds no value: written again, it would fire a second time on every laptop.
+    const hits = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
+    try {
+      const fired: string[] = [];
+      hits.a.store.subscribe((cs) => {
+        for (const c of cs) if (c.path === '/strobe') fired.push(c.source);
+      });
+      hits.a.store.apply([{ path: '/strobe', value: null }], 'osc:udp:127.0.0.1:9000');
+      hits.b.store.apply([{ path: '/strobe', value: null }], 'plugin:com.example.strobe');
+      await hits.settle();
+      assert.equal(hits.b.sync.status().gaveWay, 0);
+      assert.equal(fired.filter((s) => s.startsWith('takeover:')).length, 0, 'no second hit');
+    } finally {
+      hits.close();
     }
     const people = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
     try {
