@@ -45,17 +45,9 @@ export type TimelineWriterStats = {
 
 export type TimelineWriter = { stats(): TimelineWriterStats; close(): void };
 
-/**
- * Whether a change came from this laptop's own inputs (OSC, MIDI, CLI, scenes, plugins); a peer's
- * person's write that a plugin here had overwritten (`takeover:`) is the peer's, written again.
- */
+/** Whether a change came from this laptop's own inputs (OSC, MIDI, CLI, scenes, plugins). */
 export function retimes(source: string): boolean {
-  return (
-    !source.startsWith('peer:') &&
-    !source.startsWith('takeover:') &&
-    source !== 'sync:correction' &&
-    source !== TIMELINE_SOURCE
-  );
+  return !source.startsWith('peer:') && source !== 'sync:correction' && source !== TIMELINE_SOURCE;
 }
 
 export function startTimelineWriter(init: TimelineWriterInit): TimelineWriter {
@@ -96,9 +88,12 @@ export function startTimelineWriter(init: TimelineWriterInit): TimelineWriter {
     // Our wall clock now, and the current timeline in it.
     const own = r.timeMs - r.offsetMs;
     const current = r.timeline ? rebase(r.timeline, r.offsetMs) : undefined;
+    // Ranked as the tempo change it follows (write-order.ts): a plugin's tempo here must not
+    // give the beat a timeline that outranks the one a person's tempo on a peer gave it.
     store.apply(
       [{ path: TIMELINE_PATH, value: encodeTimeline(retempo(current, own, bpm)) }],
       TIMELINE_SOURCE,
+      { human: c.human === true },
     );
     stats.written++;
   }

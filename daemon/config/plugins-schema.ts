@@ -95,7 +95,7 @@ export const PluginsConfig = z
       .max(600_000)
       .default(2000)
       .describe(
-        "After a human write to a parameter (OSC, MIDI, `hana set`, a scene), plugin writes to it are held off for this long, as touch mode in DAW automation: a performer's fader is not snapped back by an LFO. 0: plugins always write.",
+        "After a human write to a parameter (OSC, MIDI, `hana set`, a scene), plugin writes to it are held off for this long, as touch mode in DAW automation: a performer's fader is not snapped back by an LFO. Never less than 1 s: every laptop ranks a person's write ahead of plugins' writes for that long (docs/sync.md), so 0 means only that second.",
       ),
     idleFps: z
       .number()

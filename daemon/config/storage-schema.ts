@@ -73,7 +73,7 @@ export const StorageConfig = z
   .strict();
 export type StorageConfig = z.infer<typeof StorageConfig>;
 
-/** A writer is named by its source: `cli`, `ui`, `scene:<name>`, `peer:<id>`, `osc:udp:<addr>:<port>`, `midi:<port>`, `plugin:<id>`, `takeover:<id>`. */
+/** A writer is named by its source: `cli`, `ui`, `scene:<name>`, `peer:<id>`, `osc:udp:<addr>:<port>`, `midi:<port>`, `plugin:<id>`. */
 const SourcePrefix = z
   .string()
   .min(1)
@@ -86,9 +86,9 @@ export const AuditConfig = z
     sources: z
       .array(SourcePrefix)
       .max(64)
-      .default(['peer', 'cli', 'ui', 'scene', 'sync:correction', 'takeover'])
+      .default(['peer', 'cli', 'ui', 'scene', 'sync:correction'])
       .describe(
-        "Writers whose changes are recorded, by prefix of their source (`osc`, `osc:udp`, `midi`, `peer`, `cli`, `ui` (the console), `scene`, `plugin`, `takeover` (a linked laptop's performer's write that a plugin here had overwritten before it arrived, written again), or `*` for all). OSC, MIDI and plugins are off by default: faders and plugins (an LFO) write many times a second.",
+        'Writers whose changes are recorded, by prefix of their source (`osc`, `osc:udp`, `midi`, `peer`, `cli`, `ui` (the console), `scene`, `plugin`, or `*` for all). OSC, MIDI and plugins are off by default: faders and plugins (an LFO) write many times a second.',
       ),
     maxFileBytes: z
       .number()

@@ -128,7 +128,6 @@ export async function startPeering(init: PeeringInit) {
       ownIds: () => identity.history,
       security,
       onPeerHuman: (path) => init.onPeerHuman?.(path),
-      takeoverMs: init.config.plugins.takeoverMs,
       onViolation(origin, reason) {
         // Counted against its address, and the link ends: it may link again, and is caught again.
         linksByPeer.get(origin)?.session.violation(reason);

@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import { compareStamps, type Stamp, ZERO_STAMP } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Store } from '../state/store.ts';
+import { compareWrites } from '../state/write-order.ts';
 import { type Timers, unrefTimers } from '../timers.ts';
 import { decodeState, encodeState, type PersistedEntry } from './state-file.ts';
 import { checkStoredValue, type StoredCode } from './stored-value.ts';
@@ -156,9 +157,12 @@ async function restore(
       why = { path: e.path, code: 'out-of-range', reason: `${e.value} is outside the range now declared` };
     else {
       const current = store.get(e.path);
+      const entry = e.human
+        ? { value: check.value, stamp: e.stamp, source: e.source, human: true }
+        : { value: check.value, stamp: e.stamp, source: e.source };
       // An older duplicate of a path already restored: nothing to report.
-      if (current && compareStamps(e.stamp, current.stamp) <= 0) continue;
-      if (!store.merge(e.path, { value: check.value, stamp: e.stamp, source: e.source })) {
+      if (current && compareWrites(entry, current) <= 0) continue;
+      if (!store.merge(e.path, entry)) {
         why = {
           path: e.path,
           code: 'stamp-refused',
@@ -208,7 +212,11 @@ export async function openPersister(init: PersisterInit): Promise<OpenPersister>
     for (const [p, e] of store.entries()) {
       if (unwritten(e.stamp)) continue;
       if (registry.get(p)?.type === 'trigger') continue;
-      out.push({ path: p, value: e.value, stamp: e.stamp, source: e.source });
+      out.push(
+        e.human
+          ? { path: p, value: e.value, stamp: e.stamp, source: e.source, human: true }
+          : { path: p, value: e.value, stamp: e.stamp, source: e.source },
+      );
     }
     for (const [p, e] of kept) {
       const live = store.get(p);

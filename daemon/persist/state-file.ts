@@ -20,6 +20,8 @@ export const PersistedEntry = z
     value: StoredValue,
     stamp: Stamp,
     source: z.string().max(512),
+    /** A person made it: it ranks ahead of automation (state/write-order.ts). */
+    human: z.literal(true).optional(),
   })
   .strict();
 export type PersistedEntry = z.infer<typeof PersistedEntry>;

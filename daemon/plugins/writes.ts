@@ -13,7 +13,9 @@ import type { Store, Write } from '../state/store.ts';
 // separate process running untrusted code), the path must be a declared parameter, and the value
 // goes through the parameter's coercion and range rules. One frame's writes are all-or-nothing,
 // like one OSC packet, and are stamped with the writer "plugin:<id>". A write to a parameter a
-// person has just written is skipped (takeover.ts): the person wins for `plugins.takeoverMs`.
+// person has just written is skipped (takeover.ts): the person wins for `plugins.takeoverMs`,
+// and for at least PERSON_LEAD_MS whatever that says, since the store ranks a person's write
+// ahead of automation for that long on every laptop (state/write-order.ts).
 
 export type WriteRefusal = {
   plugin: string;
@@ -109,9 +111,12 @@ export function createPluginWriter(init: PluginWriterInit): PluginWriter {
         if (!c.noop) batch.push({ path: w.path, value: c.value });
       }
       if (batch.length === 0) return 0;
-      store.apply(batch, `plugin:${plugin}`);
-      applied += batch.length;
-      return batch.length;
+      // The store leaves out a write that a person's, made moments ago on any laptop, outranks
+      // (state/write-order.ts): held too, even with plugins.takeoverMs 0.
+      const done = store.apply(batch, `plugin:${plugin}`).length;
+      applied += done;
+      heldCount += batch.length - done;
+      return done;
     },
     stats: () => ({ applied, refused: refusedCount, held: heldCount }),
   };

@@ -13,13 +13,3 @@ export function isHumanSource(source: string): boolean {
   for (const p of AUTOMATION) if (source.startsWith(p)) return false;
   return true;
 }
-
-/** A write this daemon's own plugin made: the writes takeover holds off (plugins/takeover.ts). */
-export const isPluginSource = (source: string): boolean => source.startsWith('plugin:');
-
-/**
- * The source of a person's write from a linked peer that arrived after a plugin here had
- * overwritten it without knowing of it, and is written again here (sync/gate.ts). Not automation:
- * it holds plugins off here, and goes out marked as a person's.
- */
-export const givenWaySource = (origin: string): string => `takeover:${origin}`;

@@ -1,5 +1,6 @@
 import { initialValue, type Value } from './coerce.ts';
 import { type Hlc, type Stamp, ZERO_STAMP } from './hlc.ts';
+import { isHumanSource } from './human-source.ts';
 import type { Registry } from './registry.ts';
 import { compareWrites } from './write-order.ts';
 
@@ -7,7 +8,13 @@ import { compareWrites } from './write-order.ts';
 // Local writes and (later) replicated ones meet here, so the merge rule lives in one place.
 // Values reaching this module are already validated and coerced by the caller.
 
-export type Entry = { readonly value: Value; readonly stamp: Stamp; readonly source: string };
+/** `human`: a person made it (here, by its source; from a peer, by its origin's signed mark). */
+export type Entry = {
+  readonly value: Value;
+  readonly stamp: Stamp;
+  readonly source: string;
+  readonly human?: boolean;
+};
 
 export type Change = {
   readonly path: string;
@@ -16,6 +23,8 @@ export type Change = {
   readonly stamp: Stamp;
   /** Who wrote it: "osc:udp:127.0.0.1:5000", "cli", "peer:<id>", … */
   readonly source: string;
+  /** A person made it (Entry.human); absent for automation. */
+  readonly human?: boolean;
   /** False when the value is the same as before (a re-send); triggers always fire. */
   readonly changed: boolean;
 };
@@ -25,8 +34,13 @@ export type Write = { readonly path: string; readonly value: Value };
 export type Store = {
   get(path: string): Entry | undefined;
   entries(): IterableIterator<[string, Entry]>;
-  /** Applies local writes as one atomic batch: one stamp each, one notification for all. */
-  apply(writes: readonly Write[], source: string): readonly Change[];
+  /**
+   * Applies local writes as one batch: one stamp each, one notification for all. A person's write
+   * always wins here; automation (a plugin, a correction answering one) that would rank below a
+   * person's write made moments ago (write-order.ts) is left out, and is not in the changes.
+   * `human` overrides what the source says (isHumanSource).
+   */
+  apply(writes: readonly Write[], source: string, opts?: { human?: boolean }): readonly Change[];
   /** Merges a replicated entry; applied only if it ranks above the current one (write-order.ts). Returns the change or undefined. */
   merge(path: string, entry: Entry): Change | undefined;
   subscribe(fn: (changes: readonly Change[]) => void): () => void;
@@ -60,28 +74,46 @@ export function createStore(init: StoreInit): Store {
 
   function put(path: string, entry: Entry, previous: Entry): Change {
     entries.set(path, entry);
-    const trigger = registry.get(path)?.type === 'trigger';
-    return {
-      path,
-      value: entry.value,
-      previous: previous.value,
-      stamp: entry.stamp,
-      source: entry.source,
-      changed: trigger || entry.value !== previous.value,
-    };
+    const changed = registry.get(path)?.type === 'trigger' || entry.value !== previous.value;
+    // Two literals rather than a spread: this runs for every write on the ingest path.
+    return entry.human
+      ? {
+          path,
+          value: entry.value,
+          previous: previous.value,
+          stamp: entry.stamp,
+          source: entry.source,
+          human: true,
+          changed,
+        }
+      : {
+          path,
+          value: entry.value,
+          previous: previous.value,
+          stamp: entry.stamp,
+          source: entry.source,
+          changed,
+        };
   }
 
   return {
     get: (path) => entries.get(path),
     entries: () => entries.entries(),
-    apply(writes, source) {
+    apply(writes, source, opts) {
       // Check the whole batch first: throwing halfway would leave writes applied but never notified.
       for (const w of writes) {
         if (!entries.has(w.path)) throw new Error(`store.apply: undeclared path ${w.path}`);
       }
+      const human = opts?.human ?? isHumanSource(source);
       const changes: Change[] = [];
       for (const w of writes) {
-        changes.push(put(w.path, { value: w.value, stamp: hlc.tick(), source }, entries.get(w.path)!));
+        const previous = entries.get(w.path)!;
+        const entry: Entry = human
+          ? { value: w.value, stamp: hlc.tick(), source, human: true }
+          : { value: w.value, stamp: hlc.tick(), source };
+        // Every other daemon would keep the person's write: keeping this one would split them.
+        if (!human && previous.human && compareWrites(entry, previous) <= 0) continue;
+        changes.push(put(w.path, entry, previous));
       }
       notify(changes);
       return changes;

@@ -2,9 +2,8 @@ import { shortId } from '../../trust-store/device-id.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import { checkValue } from '../state/check-value.ts';
 import type { Stamp } from '../state/hlc.ts';
-import { givenWaySource } from '../state/human-source.ts';
 import type { Registry } from '../state/registry.ts';
-import type { Entry, Store, Write } from '../state/store.ts';
+import type { Store, Write } from '../state/store.ts';
 import { compareWrites, sameValue } from '../state/write-order.ts';
 import type { ForeignTable } from './foreign.ts';
 import type { HeldTable } from './held.ts';
@@ -22,8 +21,6 @@ import type { SyncEntry } from './v2/entries.ts';
 export type GateCounts = {
   applied: number;
   stale: number;
-  /** People's writes that arrived after a plugin here had overwritten them unknowingly: written again here. */
-  gaveWay: number;
   refused: number;
   /** Refused writes answered by re-asserting our value so the writer falls back in line. */
   corrections: number;
@@ -51,12 +48,6 @@ export type GateInit = {
   onApplied(path: string, batch: Batch): void;
   /** A write its origin marks as a person's (not its plugins') was applied: plugins here give way. */
   onHuman?(path: string): void;
-  /**
-   * A person's write lost by its stamp to `current`: whether `current` is a write this daemon's
-   * plugin made so soon after it that, had it arrived in time, takeover would have held the plugin
-   * off. Then the person's value is written again here, with a fresh stamp, and wins everywhere.
-   */
-  givesWay?(current: Entry, personAt: number): boolean;
   onForeign(entry: SyncEntry): void;
 };
 
@@ -65,6 +56,8 @@ export type Gate = {
   readonly counts: GateCounts;
 };
 
+type Correction = { write: Write; human: boolean };
+
 const sameStamp = (a: Stamp, b: Stamp) => a.t === b.t && a.c === b.c && a.node === b.node;
 
 export function createGate(init: GateInit): Gate {
@@ -72,7 +65,6 @@ export function createGate(init: GateInit): Gate {
   const counts: GateCounts = {
     applied: 0,
     stale: 0,
-    gaveWay: 0,
     refused: 0,
     corrections: 0,
     held: 0,
@@ -87,13 +79,7 @@ export function createGate(init: GateInit): Gate {
     init.onEquivocation(origin, e.path, detail);
   }
 
-  function acceptOne(
-    sender: string,
-    batch: Batch,
-    e: SyncEntry,
-    corrections: Write[],
-    givenWay: Map<string, Write[]>,
-  ): void {
+  function acceptOne(sender: string, batch: Batch, e: SyncEntry, corrections: Correction[]): void {
     const origin = batch.origin;
     const who = shortId(sender);
     const ctx = { peer: sender, origin, path: e.path };
@@ -129,7 +115,9 @@ export function createGate(init: GateInit): Gate {
       rejections.reject(`sync-${verdict.code}`, who, verdict.message, ctx);
       if (verdict.code !== 'origin-blocked' && origin === sender) {
         const c = init.correction(sender, e);
-        if (c) corrections.push(c);
+        // Ranked as a person's when it answers one, or re-asserts one (write-order.ts): it must
+        // outrank the refused write on the writer, and our own value here.
+        if (c) corrections.push({ write: c, human: e.human === true || store.get(e.path)?.human === true });
       }
       return;
     }
@@ -159,18 +147,13 @@ export function createGate(init: GateInit): Gate {
     equivocates(origin, e, current && { path: e.path, value: current.value, stamp: current.stamp });
     if (current && compareWrites(e, current) <= 0) {
       counts.stale++;
-      // A plugin here wrote after the person but before their write arrived (the link's delay,
-      // longer on a loaded laptop): last-writer-wins would let the automation beat the person.
-      // Not for a trigger: it holds no value, and writing it again would fire it everywhere.
-      if (e.human && spec.type !== 'trigger' && init.givesWay?.(current, e.stamp.t)) {
-        const list = givenWay.get(origin) ?? [];
-        list.push({ path: e.path, value: e.value });
-        givenWay.set(origin, list);
-      }
       return;
     }
     const source = origin === sender ? `peer:${origin}` : `peer:${origin}:via:${sender}`;
-    if (store.merge(e.path, { value: e.value, stamp: e.stamp, source })) {
+    const entry = e.human
+      ? { value: e.value, stamp: e.stamp, source, human: true }
+      : { value: e.value, stamp: e.stamp, source };
+    if (store.merge(e.path, entry)) {
       counts.applied++;
       init.onApplied(e.path, batch);
       if (e.human) init.onHuman?.(e.path);
@@ -185,16 +168,14 @@ export function createGate(init: GateInit): Gate {
   return {
     counts,
     accept(sender, batch, entries) {
-      const corrections: Write[] = [];
-      const givenWay = new Map<string, Write[]>();
-      for (const e of entries) acceptOne(sender, batch, e, corrections, givenWay);
+      const corrections: Correction[] = [];
+      for (const e of entries) acceptOne(sender, batch, e, corrections);
       if (corrections.length > 0) {
         counts.corrections += corrections.length;
-        store.apply(corrections, 'sync:correction');
-      }
-      for (const [origin, writes] of givenWay) {
-        counts.gaveWay += writes.length;
-        store.apply(writes, givenWaySource(origin));
+        for (const human of [true, false]) {
+          const writes = corrections.filter((c) => c.human === human).map((c) => c.write);
+          if (writes.length > 0) store.apply(writes, 'sync:correction', { human });
+        }
       }
     },
   };

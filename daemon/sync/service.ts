@@ -12,10 +12,10 @@ import type { SyncConfig } from '../config/sync-schema.ts';
 import type { Rejections } from '../ingest/rejections.ts';
 import { createBucket } from '../ingest/token-bucket.ts';
 import type { Logger } from '../log.ts';
-import { compareStamps, type Hlc, type Stamp } from '../state/hlc.ts';
-import { isHumanSource, isPluginSource } from '../state/human-source.ts';
+import type { Hlc, Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
+import { compareWrites } from '../state/write-order.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import type { OffsetEstimate } from './clock.ts';
 import { bucketOf, createStateDigest } from './digest.ts';
@@ -62,11 +62,6 @@ export type SyncServiceInit = {
   onViolation?: (origin: string, reason: string) => void;
   /** A peer's write that a person made on its origin was applied (plugins' takeover.ts). */
   onPeerHuman?: (path: string) => void;
-  /**
-   * plugins.takeoverMs: a person's write that arrives later than this daemon's plugin wrote the
-   * parameter, but stamped less than this before it, is written again here (gate.ts); 0: never.
-   */
-  takeoverMs?: number;
   now?: () => number;
   wall?: () => number;
   timers?: Timers;
@@ -98,8 +93,6 @@ export type SyncStatus = {
   links: number;
   applied: number;
   stale: number;
-  /** People's writes that came after a plugin here overwrote them unknowingly, written again (gate.ts). */
-  gaveWay: number;
   refused: number;
   /** Refused writes answered by re-asserting our value so the writer falls back in line. */
   corrections: number;
@@ -123,10 +116,8 @@ export type SyncStatus = {
 const MAX_HELD = 4096;
 
 /** An own write as it goes out: marked when a person made it, so peers' plugins give way. */
-const entryOf = (path: string, e: { value: SyncEntry['value']; stamp: Stamp; source: string }): SyncEntry =>
-  isHumanSource(e.source)
-    ? { path, value: e.value, stamp: e.stamp, human: true }
-    : { path, value: e.value, stamp: e.stamp };
+const entryOf = (path: string, e: { value: SyncEntry['value']; stamp: Stamp; human?: boolean }): SyncEntry =>
+  e.human ? { path, value: e.value, stamp: e.stamp, human: true } : { path, value: e.value, stamp: e.stamp };
 const RELEASE_EVERY_MS = 1000;
 
 export function createSyncService(init: SyncServiceInit) {
@@ -210,7 +201,8 @@ export function createSyncService(init: SyncServiceInit) {
     // A trigger holds no value to disagree on, and re-asserting one would fire it everywhere.
     if (e.stamp.node !== sender || registry.get(e.path)?.type === 'trigger') return undefined;
     const current = store.get(e.path);
-    if (!current || compareStamps(e.stamp, current.stamp) <= 0) return undefined;
+    // Only a write that would outrank ours on the writer leaves it holding another value.
+    if (!current || compareWrites(e, current) <= 0) return undefined;
     // The timeline is re-asserted in this daemon's own clock (it leads once it writes it):
     // the same text would shift every laptop's beat by the two clocks' difference.
     const value = e.path === TIMELINE_PATH ? reassertedTimeline(clock.read()) : current.value;
@@ -240,8 +232,6 @@ export function createSyncService(init: SyncServiceInit) {
       return d.ok ? undefined : d.message;
     },
     onHuman: (path) => init.onPeerHuman?.(path),
-    givesWay: (current, personAt) =>
-      isPluginSource(current.source) && current.stamp.t - personAt < (init.takeoverMs ?? 0),
     onEquivocation(origin, path, detail) {
       rejections.reject('sync-equivocation', shortId(origin), detail, { origin, path });
       security.warn(
@@ -489,7 +479,6 @@ export function createSyncService(init: SyncServiceInit) {
         links: links.size,
         applied: g.applied,
         stale: g.stale,
-        gaveWay: g.gaveWay,
         refused: g.refused,
         corrections: g.corrections,
         badSignatures: counts.badSignatures,

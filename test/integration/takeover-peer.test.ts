@@ -9,8 +9,8 @@ import { oscSender } from '../helpers/osc-client.ts';
 // marked as a person's (inside A's signed batch), and B's LFO gives way, so the fader stays where
 // the performer put it on both laptops while the LFO keeps running. Before, B's LFO overwrote it
 // on its next frame, and the overwrite came back to A. On a loaded machine the performer's write
-// can reach B after the LFO wrote again (stamped later): B then writes the performer's value
-// again (sync gaveWay, human-mark.test.ts), which this test sees only as the value arriving.
+// can reach B after the LFO wrote again (stamped later); a person's write ranks ahead of a plugin's
+// made within a second of it (state/write-order.ts, human-mark.test.ts), so it still wins.
 
 const LFO = 'hana.examples.lfo';
 const PATH = '/layer/2/opacity';

@@ -12,6 +12,7 @@ import {
 } from '../../../daemon/persist/persister.ts';
 import { decodeState, encodeState } from '../../../daemon/persist/state-file.ts';
 import { compareStamps } from '../../../daemon/state/hlc.ts';
+import { PERSON_LEAD_MS } from '../../../daemon/state/write-order.ts';
 import { readSealed, type SealKey, writeSealedAtomic } from '../../../trust-store/sealed-file.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
 import { bindingFor, keyfile, PARAMS, type World, world } from './helpers.ts';
@@ -103,6 +104,9 @@ describe('persisted state: save and restore', () => {
       const before = w1.store.get(path)!;
       assert.deepEqual(w2.store.get(path), before, `${path} restored with its stamp and writer`);
     }
+    // A person's mark survives: after a restart it still ranks ahead of plugins (write-order.ts).
+    assert.equal(w2.store.get('/a')!.human, true);
+    assert.equal(w2.store.get('/b')!.human, undefined, 'a peer write without the mark stays without it');
     assert.equal(w2.store.get('/c')!.source, 'default');
     assert.equal(lines.length, 0, 'a clean restore logs nothing here (the storage factory reports it)');
     // The clock has seen the restored stamps: a new local write outranks them all.
@@ -119,10 +123,12 @@ describe('persisted state: save and restore', () => {
     w1.store.apply([{ path: '/a', value: 3 }], 'cli');
     await p.close();
     const w2 = world();
+    // A peer's person, later: it outranks the person's write restored from the file.
     w2.store.merge('/a', {
       value: 7,
       stamp: { t: w1.clock.now + 10, c: 0, node: 'node-B' },
       source: 'peer:node-B',
+      human: true,
     });
     const { p: p2 } = await opened(w2, path, key);
     assert.equal(w2.store.get('/a')!.value, 7);
@@ -233,6 +239,8 @@ describe('persisted state: save and restore', () => {
     await p.flush();
     assert.equal(p.status().saves, 1);
     assert.equal((await contents(path, key)).entries.find((e) => e.path === '/c')!.value, 42);
+    // Past the person's lead, or the store leaves the plugin's write out (write-order.ts).
+    w.clock.now += PERSON_LEAD_MS;
     w.store.apply([{ path: '/c', value: 7 }], 'plugin:hana.examples.lfo');
     assert.deepEqual(
       set.map((t) => t.delay),

@@ -6,6 +6,7 @@ import type { Value } from '../../../daemon/state/coerce.ts';
 import { compareStamps, createHlc, type Stamp, ZERO_STAMP } from '../../../daemon/state/hlc.ts';
 import { createRegistry } from '../../../daemon/state/registry.ts';
 import { type Change, createStore, type Entry, type StoreInit } from '../../../daemon/state/store.ts';
+import { PERSON_LEAD_MS } from '../../../daemon/state/write-order.ts';
 
 // The LWW store: defaults, local batches, notifications, and merge of replicated entries,
 // with a fake wall clock so every stamp is known in advance.
@@ -74,6 +75,7 @@ describe('store.apply', () => {
         previous: 0.5,
         stamp: { t: 1_000_000, c: 0, node: 'n1' },
         source: 'cli',
+        human: true,
         changed: true,
       },
       {
@@ -82,6 +84,7 @@ describe('store.apply', () => {
         previous: 10,
         stamp: { t: 1_000_000, c: 1, node: 'n1' },
         source: 'cli',
+        human: true,
         changed: true,
       },
       {
@@ -90,6 +93,7 @@ describe('store.apply', () => {
         previous: '#000000ff',
         stamp: { t: 1_000_000, c: 2, node: 'n1' },
         source: 'cli',
+        human: true,
         changed: true,
       },
     ]);
@@ -99,6 +103,7 @@ describe('store.apply', () => {
       value: 12,
       stamp: { t: 1_000_000, c: 1, node: 'n1' },
       source: 'cli',
+      human: true,
     });
   });
 
@@ -199,10 +204,15 @@ describe('store.merge', () => {
 
   it('breaks a stamp tie by node ID', () => {
     const { store } = setup();
-    store.apply([{ path: '/a', value: 0.1 }], 'cli'); // (1_000_000, 0, n1)
-    assert.equal(store.merge('/a', remote(0.2, 1_000_000, 0, 'n0')), undefined);
-    assert.equal(store.merge('/a', remote(0.1, 1_000_000, 0, 'n1')), undefined, 'an equal write is no news');
-    const won = store.merge('/a', remote(0.4, 1_000_000, 0, 'n2'));
+    store.apply([{ path: '/a', value: 0.1 }], 'cli'); // (1_000_000, 0, n1), a person's
+    // Peers' people's writes: among people, the stamp decides.
+    assert.equal(store.merge('/a', { ...remote(0.2, 1_000_000, 0, 'n0'), human: true }), undefined);
+    assert.equal(
+      store.merge('/a', { ...remote(0.1, 1_000_000, 0, 'n1'), human: true }),
+      undefined,
+      'an equal write is no news',
+    );
+    const won = store.merge('/a', { ...remote(0.4, 1_000_000, 0, 'n2'), human: true });
     assert.equal(won?.value, 0.4);
     assert.equal(store.get('/a')?.value, 0.4);
   });
@@ -315,7 +325,7 @@ describe('store.subscribe', () => {
     off();
     off();
     store.apply([{ path: '/a', value: 0.2 }], 'cli');
-    store.merge('/a', remote(0.9, 1_000_100, 0, 'n2'));
+    store.merge('/a', { ...remote(0.9, 1_000_100, 0, 'n2'), human: true });
     assert.equal(store.get('/a')?.value, 0.9, 'the merge itself happened');
     assert.equal(seen.length, 1);
     assert.equal(seen[0]![0]!.value, 0.1);
@@ -374,6 +384,62 @@ describe('store.merge: convergence', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('store.apply: a person’s write leads automation (write-order.ts)', () => {
+  it('leaves out a plugin’s write less than PERSON_LEAD_MS after a person’s, and applies one after it', () => {
+    const { store, setClock, batches } = setup();
+    setClock(2_000_000);
+    store.apply([{ path: '/a', value: 0.25 }], 'osc:udp:127.0.0.1:9000');
+    assert.equal(store.get('/a')?.human, true);
+    setClock(2_000_000 + PERSON_LEAD_MS - 1);
+    const held = store.apply(
+      [
+        { path: '/a', value: 0.7 },
+        { path: '/b', value: 12 },
+      ],
+      'plugin:com.example.lfo',
+    );
+    assert.deepEqual(
+      held.map((c) => c.path),
+      ['/b'],
+      'the write to /a is left out; /b, which no person wrote, is applied',
+    );
+    assert.equal(store.get('/a')?.value, 0.25);
+    assert.equal(batches.at(-1)?.length, 1, 'only what was applied is notified');
+    setClock(2_000_000 + PERSON_LEAD_MS);
+    assert.equal(store.apply([{ path: '/a', value: 0.7 }], 'plugin:com.example.lfo').length, 1);
+    assert.equal(store.get('/a')?.value, 0.7);
+    assert.equal(store.get('/a')?.human, undefined);
+  });
+
+  it('always applies a person’s write, and a write marked as a person’s whatever its source', () => {
+    const { store, setClock } = setup();
+    setClock(3_000_000);
+    store.apply([{ path: '/a', value: 0.25 }], 'cli');
+    assert.equal(store.apply([{ path: '/a', value: 0.3 }], 'ui').length, 1);
+    assert.equal(store.apply([{ path: '/a', value: 0.4 }], 'sync:correction', { human: true }).length, 1);
+    assert.equal(store.get('/a')?.human, true);
+    assert.equal(
+      store.apply([{ path: '/a', value: 0.5 }], 'sync:correction').length,
+      0,
+      'automation, within the lead',
+    );
+  });
+
+  it('merges a peer’s write by rank: its person’s mark outranks a later plugin write here', () => {
+    const { store, setClock } = setup();
+    setClock(4_000_000 + 5);
+    store.apply([{ path: '/a', value: 0.7 }], 'plugin:com.example.lfo');
+    const fromPeer = { ...remote(0.25, 4_000_000, 0, 'A'), human: true };
+    assert.ok(store.merge('/a', fromPeer), 'stamped 5 ms before the plugin write, but a person’s');
+    assert.equal(store.get('/a')?.value, 0.25);
+    assert.equal(
+      store.merge('/a', remote(0.9, 4_000_000 + 10, 0, 'B')),
+      undefined,
+      'a peer’s plugin within the lead',
     );
   });
 });

@@ -11,6 +11,7 @@ import { securityLogger } from '../../../daemon/log.ts';
 import { createHlc } from '../../../daemon/state/hlc.ts';
 import { createRegistry } from '../../../daemon/state/registry.ts';
 import { createStore } from '../../../daemon/state/store.ts';
+import { PERSON_LEAD_MS } from '../../../daemon/state/write-order.ts';
 import { createSyncService, type SyncLinkHandle } from '../../../daemon/sync/service.ts';
 import { createIdentity } from '../../../trust-store/identity.ts';
 import { createFakeClock } from '../../helpers/fake-timers.ts';
@@ -31,8 +32,6 @@ after(async () => {
 });
 
 type LaptopOpts = {
-  /** plugins.takeoverMs as the daemon passes it to sync. */
-  takeoverMs?: number;
   /** How far this laptop's clock runs ahead of the shared fake one, ms (its stamps are later). */
   aheadMs?: number;
 };
@@ -44,7 +43,6 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>, o
       '/layer/1/opacity': { type: 'float', min: 0, max: 1 },
       '/layer/2/opacity': { type: 'float', min: 0, max: 1 },
       '/layer/3/opacity': { type: 'float', min: 0, max: 1 },
-      '/strobe': { type: 'trigger' },
     }),
   );
   const hlc = createHlc({ node: identity.deviceId, now: () => clock.now() + (opts.aheadMs ?? 0) });
@@ -64,7 +62,6 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>, o
     wall: clock.now,
     timers: clock.timers,
     onPeerHuman: (path) => human.push(path),
-    ...(opts.takeoverMs !== undefined && { takeoverMs: opts.takeoverMs }),
   });
   return { identity, store, peers, sync, human };
 }
@@ -119,63 +116,73 @@ describe('a person’s write, marked by its origin', () => {
     }
   });
 
-  it('a person’s write that arrives after a plugin here overwrote it is written again here, and wins on both', async () => {
+  it('a person’s write that reaches a laptop after its plugin wrote (stamped later) still wins on both, as written', async () => {
     // A's performer and B's LFO write one parameter before either hears of the other; B's clock
-    // runs 5 ms ahead, so by the stamps B's plugin wrote last. Before, the LFO's value won on both
-    // laptops and the performer's move was lost (the takeover test, on a loaded machine).
-    const r = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
+    // runs 5 ms ahead, so by the stamps alone B's plugin wrote last. Before, the LFO's value won
+    // on both laptops and the performer's move was lost (the takeover test, on a loaded machine).
+    const r = await linkedPair({}, { aheadMs: 5 });
     try {
       r.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
       r.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
       await r.settle();
-      assert.equal(r.b.store.get(P)?.value, 0.25, 'B gave way to the person');
-      assert.equal(r.b.store.get(P)?.source, `takeover:${r.a.identity.deviceId}`);
-      assert.equal(r.a.store.get(P)?.value, 0.25, 'and A ends on the person’s value too');
-      assert.equal(r.b.sync.status().gaveWay, 1);
-      assert.equal(r.a.sync.status().gaveWay, 0, 'A’s own write lost to a plugin’s on B: B decides');
-      assert.ok(r.a.human.includes(P), 'B’s re-write reached A marked as a person’s');
+      assert.equal(r.a.store.get(P)?.value, 0.25, 'A keeps the person’s value');
+      assert.equal(r.b.store.get(P)?.value, 0.25, 'B takes it over its plugin’s later write');
+      // The origin's own write, not one made again on its behalf: B holds A's stamp and mark.
+      assert.deepEqual(r.b.store.get(P)?.stamp, r.a.store.get(P)?.stamp);
+      assert.equal(r.b.store.get(P)?.source, `peer:${r.a.identity.deviceId}`);
+      assert.equal(r.b.store.get(P)?.human, true);
+      assert.ok(r.b.human.includes(P), 'and B’s plugins are told to give way');
     } finally {
       r.close();
     }
   });
 
-  it('last-writer-wins stands for a plugin that wrote after the hold, for a trigger, and between two people', async () => {
-    const late = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 80 });
+  it('a fader’s later steps are not lost to the first one (a plugin wrote between them)', async () => {
+    const r = await linkedPair({}, { aheadMs: 5 });
+    try {
+      r.a.store.apply([{ path: P, value: 0.1 }], 'osc:udp:127.0.0.1:9000');
+      r.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
+      await r.clock.advance(20);
+      r.a.store.apply([{ path: P, value: 0.2 }], 'osc:udp:127.0.0.1:9000');
+      r.a.store.apply([{ path: P, value: 0.3 }], 'osc:udp:127.0.0.1:9000');
+      await r.settle();
+      assert.equal(r.a.store.get(P)?.value, 0.3);
+      assert.equal(r.b.store.get(P)?.value, 0.3, 'the last step wins on B too');
+    } finally {
+      r.close();
+    }
+  });
+
+  it('plugins write again after the lead; between two people, and between two plugins, the later stamp wins', async () => {
+    const late = await linkedPair({}, { aheadMs: PERSON_LEAD_MS + 50 });
     try {
       late.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
       late.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
       await late.settle();
-      assert.equal(late.a.store.get(P)?.value, 0.7, 'the plugin wrote 80 ms after, past a 50 ms hold');
+      assert.equal(late.a.store.get(P)?.value, 0.7, `a plugin write stamped ${PERSON_LEAD_MS + 50} ms after`);
       assert.equal(late.b.store.get(P)?.value, 0.7);
-      assert.equal(late.b.sync.status().gaveWay, 0);
     } finally {
       late.close();
     }
-    // A trigger holds no value: written again, it would fire a second time on every laptop.
-    const hits = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
-    try {
-      const fired: string[] = [];
-      hits.a.store.subscribe((cs) => {
-        for (const c of cs) if (c.path === '/strobe') fired.push(c.source);
-      });
-      hits.a.store.apply([{ path: '/strobe', value: null }], 'osc:udp:127.0.0.1:9000');
-      hits.b.store.apply([{ path: '/strobe', value: null }], 'plugin:com.example.strobe');
-      await hits.settle();
-      assert.equal(hits.b.sync.status().gaveWay, 0);
-      assert.equal(fired.filter((s) => s.startsWith('takeover:')).length, 0, 'no second hit');
-    } finally {
-      hits.close();
-    }
-    const people = await linkedPair({ takeoverMs: 50 }, { takeoverMs: 50, aheadMs: 5 });
+    const people = await linkedPair({}, { aheadMs: 5 });
     try {
       people.a.store.apply([{ path: P, value: 0.25 }], 'osc:udp:127.0.0.1:9000');
       people.b.store.apply([{ path: P, value: 0.7 }], 'ui');
       await people.settle();
       assert.equal(people.a.store.get(P)?.value, 0.7, 'the later person wins');
       assert.equal(people.b.store.get(P)?.value, 0.7);
-      assert.equal(people.b.sync.status().gaveWay, 0);
     } finally {
       people.close();
+    }
+    const plugins = await linkedPair({}, { aheadMs: 5 });
+    try {
+      plugins.a.store.apply([{ path: P, value: 0.25 }], 'plugin:hana.examples.lfo');
+      plugins.b.store.apply([{ path: P, value: 0.7 }], 'plugin:hana.examples.lfo');
+      await plugins.settle();
+      assert.equal(plugins.a.store.get(P)?.value, 0.7, 'the later plugin write wins');
+      assert.equal(plugins.b.store.get(P)?.value, 0.7);
+    } finally {
+      plugins.close();
     }
   });
 });
@@ -214,6 +221,7 @@ async function linkedPair(aOpts: LaptopOpts, bOpts: LaptopOpts) {
   return {
     a,
     b,
+    clock,
     settle,
     close() {
       toA?.close();

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Value } from '../../../daemon/state/coerce.ts';
 import { compareStamps, type Stamp } from '../../../daemon/state/hlc.ts';
-import { compareWrites, sameValue, valueKey } from '../../../daemon/state/write-order.ts';
+import { compareWrites, PERSON_LEAD_MS, sameValue, valueKey } from '../../../daemon/state/write-order.ts';
 import { arbValue } from './arbitraries.ts';
 
 // The one order every daemon ranks two writes of a path by. If two distinct values shared a
@@ -123,5 +123,80 @@ describe('compareWrites', () => {
       assert.notEqual(compareWrites(a, b), 0, `${String(x)} vs ${String(y)}`);
       assert.ok(compareWrites(a, b) === -compareWrites(b, a));
     }
+  });
+});
+
+describe('compareWrites: a person’s write leads automation by PERSON_LEAD_MS', () => {
+  const T = 1_763_800_000_000;
+  const person = (t: number, value: Value = 0.25, node = 'A') => ({
+    stamp: { t, c: 0, node },
+    value,
+    human: true,
+  });
+  const plugin = (t: number, value: Value = 0.7, node = 'B') => ({ stamp: { t, c: 0, node }, value });
+
+  it('ranks a plugin write stamped less than the lead after a person’s below it, and one at or past the lead above', () => {
+    assert.ok(compareWrites(person(T), plugin(T + 1)) > 0);
+    assert.ok(compareWrites(person(T), plugin(T + PERSON_LEAD_MS - 1)) > 0);
+    assert.ok(compareWrites(person(T), plugin(T + PERSON_LEAD_MS)) < 0, 'at the lead, the later stamp');
+    assert.ok(compareWrites(person(T), plugin(T + PERSON_LEAD_MS + 1)) < 0);
+    assert.ok(compareWrites(person(T), plugin(T - 1)) > 0, 'an earlier plugin write, as ever');
+  });
+
+  it('leaves people among themselves, and plugins among themselves, to their stamps', () => {
+    assert.ok(compareWrites(person(T, 0.1, 'A'), person(T + 5, 0.2, 'B')) < 0);
+    assert.ok(compareWrites(plugin(T, 0.1, 'A'), plugin(T + 5, 0.2, 'B')) < 0);
+  });
+
+  // Times around the lead, so the person-before-plugin cases cross it both ways.
+  type HW = W & { human?: boolean };
+  const arbHuman: fc.Arbitrary<HW> = fc.record({
+    stamp: fc.record({
+      t: fc.constantFrom(
+        T,
+        T + 1,
+        T + PERSON_LEAD_MS - 1,
+        T + PERSON_LEAD_MS,
+        T + PERSON_LEAD_MS + 1,
+        T + 2 * PERSON_LEAD_MS,
+      ),
+      c: fc.constantFrom(0, 1),
+      node: fc.constantFrom('A', 'B'),
+    }),
+    value: arbSmallValue,
+    human: fc.boolean(),
+  });
+  const showH = (w: HW) => `${show(w)}${w.human ? ' person' : ' plugin'}`;
+
+  it('is still a total order, 0 only for the same write (property)', () => {
+    fc.assert(
+      fc.property(arbHuman, arbHuman, arbHuman, (a, b, c) => {
+        assert.ok(sign(compareWrites(a, b)) === -sign(compareWrites(b, a)), `${showH(a)} vs ${showH(b)}`);
+        if (compareWrites(a, b) <= 0 && compareWrites(b, c) <= 0)
+          assert.ok(compareWrites(a, c) <= 0, `${showH(a)} ≤ ${showH(b)} ≤ ${showH(c)}`);
+        if (compareWrites(a, b) === 0)
+          assert.ok(
+            compareStamps(a.stamp, b.stamp) === 0 && Object.is(a.value, b.value),
+            `${showH(a)} vs ${showH(b)}`,
+          );
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('picks the same winner from any arrival order (property)', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(arbHuman, { minLength: 1, maxLength: 12 })
+          .chain((ws) => fc.tuple(fc.constant(ws), fc.shuffledSubarray(ws, { minLength: ws.length }))),
+        ([writes, shuffled]) => {
+          const winner = (ws: readonly HW[]) =>
+            ws.reduce((best, w) => (compareWrites(w, best) > 0 ? w : best));
+          assert.ok(compareWrites(winner(writes), winner(shuffled)) === 0);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
