@@ -90,12 +90,14 @@ export function startTimelineWriter(init: TimelineWriterInit): TimelineWriter {
     const current = r.timeline ? rebase(r.timeline, r.offsetMs) : undefined;
     // Ranked as the tempo change it follows (write-order.ts): a plugin's tempo here must not
     // give the beat a timeline that outranks the one a person's tempo on a peer gave it.
-    store.apply(
+    const done = store.apply(
       [{ path: TIMELINE_PATH, value: encodeTimeline(retempo(current, own, bpm)) }],
       TIMELINE_SOURCE,
       { human: c.human === true },
     );
-    stats.written++;
+    // Left out when a person's timeline, set moments ago, outranks a plugin's tempo: the person's
+    // tempo follows it everywhere (write-order.ts).
+    if (done.length > 0) stats.written++;
   }
 
   const unsubscribe = store.subscribe((changes) => {

@@ -31,7 +31,14 @@ export function createForeignTable(max: number): ForeignTable {
       const previous = table.get(entry.path);
       if (!previous && table.size >= max) return { changed: false, full: true };
       if (previous && compareWrites(entry, previous) <= 0) return { changed: false };
-      table.set(entry.path, { path: entry.path, value: entry.value, stamp: entry.stamp, from, at, batch });
+      // The person's mark is part of the entry's rank (write-order.ts): dropped, two daemons that
+      // saw the same entries in another order would keep different ones, and swap them for good.
+      table.set(
+        entry.path,
+        entry.human
+          ? { path: entry.path, value: entry.value, stamp: entry.stamp, human: true, from, at, batch }
+          : { path: entry.path, value: entry.value, stamp: entry.stamp, from, at, batch },
+      );
       return { changed: true, ...(previous && { previous }) };
     },
     get: (path) => table.get(path),

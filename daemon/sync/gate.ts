@@ -115,9 +115,10 @@ export function createGate(init: GateInit): Gate {
       rejections.reject(`sync-${verdict.code}`, who, verdict.message, ctx);
       if (verdict.code !== 'origin-blocked' && origin === sender) {
         const c = init.correction(sender, e);
-        // Ranked as a person's when it answers one, or re-asserts one (write-order.ts): it must
-        // outrank the refused write on the writer, and our own value here.
-        if (c) corrections.push({ write: c, human: e.human === true || store.get(e.path)?.human === true });
+        // Ranked as a person's only when it answers one (write-order.ts): it must outrank the
+        // refused write on the writer. Never from our current value: a refused writer could
+        // then renew a person's lead, and so hold every laptop's plugins off, at will.
+        if (c) corrections.push({ write: c, human: e.human === true });
       }
       return;
     }
@@ -171,10 +172,12 @@ export function createGate(init: GateInit): Gate {
       const corrections: Correction[] = [];
       for (const e of entries) acceptOne(sender, batch, e, corrections);
       if (corrections.length > 0) {
-        counts.corrections += corrections.length;
         for (const human of [true, false]) {
           const writes = corrections.filter((c) => c.human === human).map((c) => c.write);
-          if (writes.length > 0) store.apply(writes, 'sync:correction', { human });
+          // An automation answer is left out where a person's value here already outranks the
+          // refused write everywhere (store.apply): nothing to re-assert then.
+          if (writes.length > 0)
+            counts.corrections += store.apply(writes, 'sync:correction', { human }).length;
         }
       }
     },

@@ -11,7 +11,7 @@ import type { Value } from '../../../daemon/state/coerce.ts';
 import { createHlc, type Stamp } from '../../../daemon/state/hlc.ts';
 import { createRegistry } from '../../../daemon/state/registry.ts';
 import { createStore } from '../../../daemon/state/store.ts';
-import { compareWrites } from '../../../daemon/state/write-order.ts';
+import { compareWrites, PERSON_LEAD_MS } from '../../../daemon/state/write-order.ts';
 import { createForeignTable } from '../../../daemon/sync/foreign.ts';
 import { createGate } from '../../../daemon/sync/gate.ts';
 import { createHeldTable } from '../../../daemon/sync/held.ts';
@@ -235,7 +235,8 @@ describe('sync gate: origins', () => {
 
   it('an observer origin is refused, and corrected only when the observer itself sent it', async () => {
     const f = await fixture();
-    f.store.apply([{ path: '/a', value: 0.5 }], 'cli');
+    // Automation's value: a person's would outrank the observer's write anyway (the next test).
+    f.store.apply([{ path: '/a', value: 0.5 }], 'plugin:com.example.lfo');
     f.advance(1);
     f.deliver(O, O, [['/a', 0.9, { t: T0 - 10 }]]);
     assert.equal(f.rejections.counts()['sync-observer-write'], 1);
@@ -251,6 +252,33 @@ describe('sync gate: origins', () => {
     assert.equal(f.calls.corrections.length, 1);
     assert.equal(f.store.get('/a')!.value, 0.5);
     assert.equal(f.gate.counts.refused, 2);
+  });
+
+  it('ranks a correction as a person’s only when it answers a person’s write, never from our own value', async () => {
+    const f = await fixture();
+    f.store.apply([{ path: '/a', value: 0.5 }], 'cli');
+    f.advance(1);
+    // The observer's person moved a fader: the answer must outrank that move on the observer.
+    f.deliver(O, O, [['/a', 0.9, { t: T0 - 10 }, true]]);
+    assert.equal(f.store.get('/a')!.source, 'sync:correction');
+    assert.equal(f.store.get('/a')!.human, true);
+    assert.equal(f.gate.counts.corrections, 1);
+    // An unmarked write against a person's value here: never a person's answer, or a refused
+    // writer could renew a person's lead (holding every laptop's plugins off) as often as it
+    // liked. Here the person's value already outranks the write on every laptop, the observer's
+    // too: nothing is re-asserted, and nothing counted.
+    f.store.apply([{ path: '/tempo', value: 100 }], 'cli');
+    f.advance(1);
+    f.deliver(O, O, [['/tempo', 130, { t: T0 - 10, c: 1 }]]);
+    assert.equal(f.store.get('/tempo')!.source, 'cli', 'the person’s value stands as it was');
+    assert.equal(f.gate.counts.corrections, 1);
+    // Past the person's lead, the refused write would win on the observer: answered, as automation.
+    f.advance(PERSON_LEAD_MS + 10);
+    f.deliver(O, O, [['/tempo', 131, { t: T0 + PERSON_LEAD_MS + 5, c: 2 }]]);
+    assert.equal(f.store.get('/tempo')!.source, 'sync:correction');
+    assert.equal(f.store.get('/tempo')!.value, 100);
+    assert.equal(f.store.get('/tempo')!.human, undefined, 'not as a person');
+    assert.equal(f.gate.counts.corrections, 2);
   });
 
   it('a scoped performer writes inside its scope, through a relay too, and is refused (and corrected) outside it', async () => {
@@ -441,6 +469,24 @@ describe('sync gate: applying', () => {
     );
     assert.equal(f.rejections.counts()['sync-unknown-path'], 1);
     assert.equal(f.rejections.counts()['sync-unknown-path-dropped'], 1);
+  });
+
+  it('keeps a person’s mark on an undeclared path’s entry, so the same writes in either order keep the same one', async () => {
+    // A person's write, then a plugin's 500 ms later, from two performers, in both orders.
+    const winners: unknown[] = [];
+    for (const order of [
+      ['person', 'plugin'],
+      ['plugin', 'person'],
+    ]) {
+      const f = await fixture();
+      for (const who of order) {
+        if (who === 'person') f.deliver(A, A, [['/theirs/1', 1, { t: T0 - 1000 }, true]]);
+        else f.deliver(S, S, [['/theirs/1', 2, { t: T0 - 500 }]]);
+      }
+      winners.push(f.foreign.get('/theirs/1')?.value);
+      assert.equal(f.foreign.get('/theirs/1')?.human, true);
+    }
+    assert.deepEqual(winners, [1, 1], 'the person’s write, kept with its mark, in both orders');
   });
 
   it('an observer’s write to an undeclared path is refused, not kept aside', async () => {

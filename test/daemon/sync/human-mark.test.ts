@@ -138,6 +138,8 @@ describe('a person’s write, marked by its origin', () => {
   });
 
   it('a fader’s later steps are not lost to the first one (a plugin wrote between them)', async () => {
+    // A guard more than a reproduction: it passes on stamps alone, and failed with the re-write
+    // on the person's behalf that the rank replaced (that re-stamped the first step above the rest).
     const r = await linkedPair({}, { aheadMs: 5 });
     try {
       r.a.store.apply([{ path: P, value: 0.1 }], 'osc:udp:127.0.0.1:9000');
