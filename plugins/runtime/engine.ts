@@ -31,8 +31,9 @@ import {
 // deterministically.
 //
 // A tick's calls run at most `lanes` at a time, not all at once: with six isolates called side by
-// side on isolated-vm's threads, the host's native heap grew by 80-88 MiB an hour (glibc arenas
-// fragmenting; docs/soak.md), and one after another it levels. A call still running when the next
+// side on isolated-vm's threads, the host's native heap grew by 80-88 MiB an hour in the 30-minute
+// soak, and 17-29 MiB an hour two at a time (docs/soak.md, "Frames two at a time"; the cause
+// inside isolated-vm is not gone, only slowed). A call still running when the next
 // tick comes holds no lane of that tick, so a stuck plugin cannot hold the others back for more
 // than one frame; the calls a tick had no lane for are `late`, due again at once and first in
 // line, and the order turns every tick so no plugin is always last.
@@ -123,8 +124,8 @@ function takeEvents(slot: Slot): TriggerEvent[] {
 }
 const BASE_LOAD_TIMEOUT_MS = 2000;
 /**
- * Two: a plugin that runs to its time limit leaves a lane to the others, and two at a time kept
- * the native heap level where six at a time did not (test/soak/ivm-concurrent-memory.ts).
+ * Two: a plugin that runs to its time limit leaves a lane to the others, and one lane kept the
+ * native heap no lower than two did (docs/soak.md, "Frames two at a time").
  */
 export const DEFAULT_LANES = 2;
 const MAX_LOAD_TIMEOUT_MS = 16_000;
