@@ -68,51 +68,26 @@ async function laptop(name: string, clock: ReturnType<typeof createFakeClock>, o
 
 describe('a person’s write, marked by its origin', () => {
   it('reaches the peer marked (updates and snapshot alike); a plugin’s write does not', async () => {
-    const clock = createFakeClock();
-    const a = await laptop('a', clock);
-    const b = await laptop('b', clock);
-    await a.peers.pin({ id: b.identity.deviceId, name: 'b', state: 'trusted', role: 'performer' });
-    await b.peers.pin({ id: a.identity.deviceId, name: 'a', state: 'trusted', role: 'performer' });
     // Written before the link: it reaches B in the snapshot B pulls on link-up.
-    a.store.apply([{ path: '/layer/3/opacity', value: 0.3 }], 'osc:udp:127.0.0.1:9000');
-    let toA: SyncLinkHandle | undefined;
-    let toB: SyncLinkHandle | undefined;
-    toB = b.sync.attach(
-      a.identity.deviceId,
-      (bytes) => queueMicrotask(() => toA?.receive(bytes)),
-      a.identity.certDer,
-    );
-    toA = a.sync.attach(
-      b.identity.deviceId,
-      (bytes) => queueMicrotask(() => toB?.receive(bytes)),
-      b.identity.certDer,
-    );
-    const settle = async () => {
-      const turn = () => new Promise<void>((r) => setImmediate(r));
-      for (let i = 0; i < 50; i++) {
-        await clock.advance(20, turn);
-        await turn();
-      }
-    };
+    const r = await linkedPair({}, {}, (a) => {
+      a.store.apply([{ path: '/layer/3/opacity', value: 0.3 }], 'osc:udp:127.0.0.1:9000');
+    });
+    const { a, b } = r;
     try {
-      await settle();
       assert.equal(b.store.get('/layer/3/opacity')?.value, 0.3);
       a.store.apply([{ path: '/layer/1/opacity', value: 0.5 }], 'cli');
       a.store.apply([{ path: '/layer/2/opacity', value: 0.7 }], 'plugin:hana.examples.lfo');
-      await settle();
+      await r.settle();
       assert.equal(b.store.get('/layer/1/opacity')?.value, 0.5);
       assert.equal(b.store.get('/layer/2/opacity')?.value, 0.7);
       assert.deepEqual(b.human.sort(), ['/layer/1/opacity', '/layer/3/opacity']);
       assert.deepEqual(a.human, [], 'B wrote nothing');
       b.store.apply([{ path: '/layer/2/opacity', value: 0.1 }], 'ui');
-      await settle();
+      await r.settle();
       assert.equal(a.store.get('/layer/2/opacity')?.value, 0.1);
       assert.deepEqual(a.human, ['/layer/2/opacity'], 'the console is a person too, either way');
     } finally {
-      toA?.close();
-      toB?.close();
-      a.sync.close();
-      b.sync.close();
+      r.close();
     }
   });
 
@@ -192,14 +167,17 @@ describe('a person’s write, marked by its origin', () => {
 const P = '/layer/2/opacity';
 let pairs = 0;
 
-/** Two laptops pinned as performers to each other and linked in memory, settled. */
-async function linkedPair(aOpts: LaptopOpts, bOpts: LaptopOpts) {
+type Laptop = Awaited<ReturnType<typeof laptop>>;
+
+/** Two laptops pinned as performers to each other and linked in memory, settled; `beforeLink` writes first. */
+async function linkedPair(aOpts: LaptopOpts, bOpts: LaptopOpts, beforeLink?: (a: Laptop, b: Laptop) => void) {
   const clock = createFakeClock();
   pairs++;
   const a = await laptop(`pa${pairs}`, clock, aOpts);
   const b = await laptop(`pb${pairs}`, clock, bOpts);
   await a.peers.pin({ id: b.identity.deviceId, name: 'b', state: 'trusted', role: 'performer' });
   await b.peers.pin({ id: a.identity.deviceId, name: 'a', state: 'trusted', role: 'performer' });
+  beforeLink?.(a, b);
   let toA: SyncLinkHandle | undefined;
   let toB: SyncLinkHandle | undefined;
   toB = b.sync.attach(
