@@ -7,10 +7,10 @@ import {
   type Engine,
   type RuntimeEvent,
 } from '../../../plugins/runtime/engine.ts';
-import { compilePermissions } from '../../../plugins/sandbox/permissions.ts';
 import type { LoadResult, SandboxInit } from '../../../plugins/sandbox/sandbox.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { drawn, fakeLoaded } from './fake-sandbox.ts';
 import { manualTimers } from './manual-timers.ts';
 
 // One CPU budget and one composed frame for all plugins, shared fairly. The engine runs with a
@@ -27,30 +27,8 @@ afterEach(() => {
 function fakeLoad(plugins: Record<string, { cpuMs: number; json?: string }>) {
   return async (init: SandboxInit): Promise<LoadResult> => {
     const p = plugins[init.manifest.id]!;
-    const json = p.json ?? '[{"op":"clear"}]';
-    return {
-      ok: true,
-      sandbox: {
-        id: init.manifest.id,
-        permissions: compilePermissions(init.manifest),
-        setupLogs: [],
-        disposed: false,
-        dispose() {},
-        async frame() {
-          return {
-            ok: true,
-            commands: [],
-            json,
-            writes: [],
-            refused: [],
-            logs: [],
-            droppedLogs: 0,
-            droppedWrites: 0,
-            cpuMs: p.cpuMs,
-          };
-        },
-      },
-    };
+    const answer = drawn(p.json ?? '[{"op":"clear"}]', p.cpuMs);
+    return fakeLoaded(init, async () => answer);
   };
 }
 

@@ -6,10 +6,10 @@ import {
   type EncodedFrame,
   type Engine,
 } from '../../../plugins/runtime/engine.ts';
-import { compilePermissions } from '../../../plugins/sandbox/permissions.ts';
 import type { FrameOutcome, LoadResult, SandboxInit } from '../../../plugins/sandbox/sandbox.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { drawn, fakeLoaded } from './fake-sandbox.ts';
 import { manualTimers } from './manual-timers.ts';
 
 // A tick's frame calls run at most `lanes` at a time (engine.ts: six isolates called side by side
@@ -33,43 +33,24 @@ function rig(ids: string[], lanes?: number) {
   let inFlight = 0;
   let maxInFlight = 0;
   const frames: EncodedFrame[] = [];
-  const load = async (init: SandboxInit): Promise<LoadResult> => ({
-    ok: true,
-    sandbox: {
-      id: init.manifest.id,
-      permissions: compilePermissions(init.manifest),
-      setupLogs: [],
-      disposed: false,
-      dispose() {},
-      frame() {
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        return new Promise<FrameOutcome>((resolve) => {
-          const call: Call = {
-            id: init.manifest.id,
-            tick,
-            answer: () => {
-              open.splice(open.indexOf(call), 1);
-              inFlight--;
-              resolve({
-                ok: true,
-                commands: [],
-                json: '[{"op":"clear"}]',
-                writes: [],
-                refused: [],
-                logs: [],
-                droppedLogs: 0,
-                droppedWrites: 0,
-                cpuMs: 0.1,
-              });
-            },
-          };
-          open.push(call);
-          started.push(call);
-        });
-      },
-    },
-  });
+  const load = async (init: SandboxInit): Promise<LoadResult> =>
+    fakeLoaded(init, () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      return new Promise<FrameOutcome>((resolve) => {
+        const call: Call = {
+          id: init.manifest.id,
+          tick,
+          answer: () => {
+            open.splice(open.indexOf(call), 1);
+            inFlight--;
+            resolve(drawn('[{"op":"clear"}]', 0.1));
+          },
+        };
+        open.push(call);
+        started.push(call);
+      });
+    });
   const engine = createEngine({
     frameRate: 60,
     width: 640,
