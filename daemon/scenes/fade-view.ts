@@ -399,7 +399,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
     *entries() {
       for (const [path] of store.entries()) yield [path, get(path)!] as [string, Entry];
     },
-    apply: (writes, source) => store.apply(writes, source),
+    apply: (writes, source, opts) => store.apply(writes, source, opts),
     merge: (path, entry) => store.merge(path, entry),
     subscribe(fn) {
       subscribers.add(fn);

@@ -329,6 +329,15 @@ describe('the same launch on a second laptop', () => {
 });
 
 describe('while nothing fades', () => {
+  it('passes a write’s rank on to the store: a person’s mark given by the caller is kept', () => {
+    const clock = sessionClock();
+    const A = laptop('A', clock);
+    A.view.apply([{ path: '/a', value: 2 }], 'sync:correction', { human: true });
+    assert.equal(A.store.get('/a')!.human, true, 'ranked as the caller said (write-order.ts)');
+    A.view.apply([{ path: '/b', value: 3 }], 'sync:correction');
+    assert.equal(A.store.get('/b')!.human, undefined);
+  });
+
   it('passes a local write on at once, in the writer’s call (no deferral)', () => {
     const clock = sessionClock();
     const A = laptop('A', clock);
