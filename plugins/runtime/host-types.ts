@@ -45,6 +45,12 @@ export type HostInit = {
   readyTimeoutMs?: number;
   /** The child's resident memory ceiling, MiB; default from the plugins' memoryMb (child-rss.ts). */
   maxRssMb?: number;
+  /**
+   * A child at least `minAgeMs` old (default 10 min) whose resident memory passes `rssMb`
+   * (default 60 % of the ceiling) is replaced by a fresh one, handed over once the new one has
+   * loaded its plugins: no crash, no bisection (child-rss.ts says why).
+   */
+  renewal?: { rssMb?: number; minAgeMs?: number };
   /** A bisection step that stays up this long (ms) clears the plugins it runs (default 10000). */
   probationMs?: number;
   /** CPU all plugins together may use per second, ms (engine.ts; default every core but one). */
@@ -73,6 +79,9 @@ export type HostStats = {
     notReady: number;
     /** Children killed for passing the RSS ceiling. */
     rssKills: number;
+    /** Planned handovers to a fresh child (HostInit.renewal), and where they happen, MiB. */
+    renewals: number;
+    renewRssMb: number;
     /** The child's resident memory at the last sample, MiB (null before the first). */
     rssMb: number | null;
     maxRssMb: number;

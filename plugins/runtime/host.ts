@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { securityLogger } from '../../daemon/log.ts';
 import type { ParamValue } from '../sandbox/sandbox.ts';
 import { type BisectStep, createBisector, describeStep } from './bisect.ts';
-import { defaultRssCeilingMb, readRssMb } from './child-rss.ts';
+import { defaultRenewMarkMb, defaultRssCeilingMb, RENEW_MIN_AGE_MS, readRssMb } from './child-rss.ts';
 import { monotonicNs } from './clock.ts';
 import type { PluginSpec } from './engine.ts';
 import { type Catastrophe, forkPluginHost } from './fork-child.ts';
@@ -17,8 +17,10 @@ import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToCh
 // crashes, so one plugin cannot keep taking the others down; a crash that names no plugin
 // (SIGTRAP from a V8 fatal error, a segfault, the RSS ceiling, a hang) starts a bisection
 // (bisect.ts) that finds the plugin and quarantines it. A child that never says `ready` is
-// killed, and so is one whose resident memory passes the ceiling. Nothing here runs plugin
-// code: the daemon's event loop only moves small messages.
+// killed, and so is one whose resident memory passes the ceiling. A long-lived child that passes
+// the lower renewal mark is replaced on purpose: a successor is forked beside it, loads the
+// plugins, and takes over once they have all started (the old one draws until then). Nothing
+// here runs plugin code: the daemon's event loop only moves small messages.
 
 export type { HostInit, HostState, HostStats, PluginHost, TestHook } from './host-types.ts';
 
@@ -49,6 +51,10 @@ export function startPluginHost(init: HostInit): PluginHost {
   /** Children killed for not getting ready since the last one that did. */
   let notReadyInARow = 0;
   let rssKills = 0;
+  let renewals = 0;
+  const renewMinAgeMs = init.renewal?.minAgeMs ?? RENEW_MIN_AGE_MS;
+  /** A child being warmed up to replace `child`, and the plugins it has yet to start. */
+  let successor: { proc: ChildProcess; at: number; ready: boolean; waiting: Set<string> } | undefined;
   let rssMb: number | null = null;
   let rssReading = false;
   let lastHeard = 0;
@@ -79,6 +85,7 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   const maxRssMb = (): number =>
     init.maxRssMb ?? defaultRssCeilingMb(plugins.map((p) => p.manifest.limits.memoryMb));
+  const renewRssMb = (): number => init.renewal?.rssMb ?? defaultRenewMarkMb(maxRssMb());
 
   const clockMessage = (): ClockMessage => {
     const ns = monotonicNs();
@@ -86,10 +93,10 @@ export function startPluginHost(init: HostInit): PluginHost {
     return { timeMs: c.timeMs, beat: c.beat, tempo: c.tempo, ns: ns.toString() };
   };
 
-  function post(msg: ToChild): void {
-    if (!child?.connected) return;
+  function post(msg: ToChild, to: ChildProcess | undefined = child): void {
+    if (!to?.connected) return;
     try {
-      child.send(msg);
+      to.send(msg);
       sent++;
     } catch (err) {
       log.debug({ err, event: 'plugin.host-send-failed' }, 'could not message the plugin host');
@@ -169,6 +176,42 @@ export function startPluginHost(init: HostInit): PluginHost {
     }
   }
 
+  /** A child with the current plugins, params and clock; its messages count only while it is `child`. */
+  function forkChild(list: PluginSpec[], stall: boolean): ChildProcess {
+    const proc = forkPluginHost({
+      log,
+      testHooks: init.testHooks === true,
+      stall,
+      onCatastrophe: (c) => {
+        if (proc === child) catastrophe = c;
+      },
+    });
+    proc.on('message', (raw) => {
+      if (proc === child) onMessage(raw);
+      else if (proc === successor?.proc) onSuccessorMessage(raw);
+    });
+    proc.on('exit', (code, signal) => onExit(proc, code, signal));
+    post(
+      {
+        t: 'init',
+        frameRate: init.frameRate,
+        width: init.width,
+        height: init.height,
+        policy: init.policy ?? {},
+        ...(init.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: init.cpuMsPerSecond } : {}),
+        watched,
+        writesNeeded,
+        ...(init.idleFps !== undefined ? { idleFps: init.idleFps } : {}),
+        plugins: list,
+        quarantined: [...quarantined],
+        params: Object.fromEntries(params),
+        clock: clockMessage(),
+      },
+      proc,
+    );
+    return proc;
+  }
+
   function spawnChild(): void {
     state = 'starting';
     badMessageLogged = false;
@@ -178,36 +221,99 @@ export function startPluginHost(init: HostInit): PluginHost {
     rssMb = null;
     const stall = stallNext;
     stallNext = false;
-    const proc = forkPluginHost({
-      log,
-      testHooks: init.testHooks === true,
-      stall,
-      onCatastrophe: (c) => {
-        catastrophe = c;
-      },
-    });
-    child = proc;
-    lastHeard = performance.now();
-    spawnedAt = lastHeard;
-    proc.on('message', onMessage);
-    proc.on('exit', (code, signal) => onExit(proc, code, signal));
     const list = runList();
     running = list.map((p) => p.manifest.id);
-    post({
-      t: 'init',
-      frameRate: init.frameRate,
-      width: init.width,
-      height: init.height,
-      policy: init.policy ?? {},
-      ...(init.cpuMsPerSecond !== undefined ? { cpuMsPerSecond: init.cpuMsPerSecond } : {}),
-      watched,
-      writesNeeded,
-      ...(init.idleFps !== undefined ? { idleFps: init.idleFps } : {}),
-      plugins: list,
-      quarantined: [...quarantined],
-      params: Object.fromEntries(params),
-      clock: clockMessage(),
-    });
+    lastHeard = performance.now();
+    spawnedAt = lastHeard;
+    child = forkChild(list, stall);
+  }
+
+  /** Forks the successor of a child that has grown past the renewal mark (rssMb, MiB). */
+  function renew(mb: number): void {
+    const list = runList();
+    const stall = stallNext;
+    stallNext = false;
+    const proc = forkChild(list, stall);
+    successor = {
+      proc,
+      at: performance.now(),
+      ready: false,
+      waiting: new Set(list.map((p) => p.manifest.id).filter((id) => !quarantined.has(id))),
+    };
+    log.info(
+      {
+        event: 'plugin.host-renewing',
+        pid: child?.pid,
+        successorPid: proc.pid,
+        rssMb: Math.round(mb),
+        renewRssMb: renewRssMb(),
+      },
+      `the plugin host holds ${Math.round(mb)} MiB (renewal at ${renewRssMb()} MiB): starting a fresh one to take over`,
+    );
+  }
+
+  /** Until it takes over, a successor's frames, writes and events go nowhere: the old child is the show. */
+  function onSuccessorMessage(raw: unknown): void {
+    const s = successor!;
+    if (isFrameMessage(raw)) return;
+    const parsed = FromChild.safeParse(raw);
+    if (!parsed.success) return;
+    const msg = parsed.data;
+    if (msg.t === 'ready') s.ready = true;
+    else if (msg.t === 'out') {
+      for (const e of msg.events) {
+        // A plugin that cannot start here is settled too: waiting for it would keep the old child forever.
+        if (e.plugin && (e.kind === 'started' || e.kind === 'load-failed' || e.kind === 'quarantine'))
+          s.waiting.delete(e.plugin);
+      }
+    }
+    if (s.ready && s.waiting.size === 0) handOver();
+  }
+
+  function handOver(): void {
+    const next = successor!.proc;
+    const old = child;
+    successor = undefined;
+    book.childEnded();
+    child = next;
+    renewals++;
+    badMessageLogged = false;
+    catastrophe = undefined;
+    killedFor = undefined;
+    rssMb = null;
+    lastHeard = performance.now();
+    spawnedAt = lastHeard;
+    // What changed while it warmed up: values, and whether a page or an audience is there.
+    post({ t: 'params', values: Object.fromEntries(params) });
+    post({ t: 'clock', ...clockMessage() });
+    postWatched();
+    log.info(
+      { event: 'plugin.host-renewed', pid: next.pid, oldPid: old?.pid, renewals },
+      `a fresh plugin host (pid ${next.pid}) took over from pid ${old?.pid}`,
+    );
+    if (old) retire(old);
+  }
+
+  /** Ends a child that is no longer `child`: its channel closed (it exits on that), SIGKILL if it lingers. */
+  function retire(proc: ChildProcess): void {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+    proc.once('exit', () => clearTimeout(timer));
+    if (proc.connected) proc.disconnect();
+  }
+
+  /** Drops a successor still warming up (the plugin list changed, the child crashed, it is slow). */
+  function abandonRenewal(why: string): void {
+    if (!successor) return;
+    const { proc } = successor;
+    successor = undefined;
+    log.info(
+      { event: 'plugin.host-renewal-abandoned', successorPid: proc.pid },
+      `plugin host renewal abandoned: ${why}`,
+    );
+    retire(proc);
+    // Tried again once the child has lived another renewMinAgeMs.
+    spawnedAt = performance.now();
   }
 
   function kill(proc: ChildProcess, k: Kill, fields: Record<string, unknown>): void {
@@ -256,8 +362,18 @@ export function startPluginHost(init: HostInit): PluginHost {
   }
 
   function onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (proc === successor?.proc) {
+      successor = undefined;
+      log.warn(
+        { event: 'plugin.host-renewal-abandoned', successorPid: proc.pid, code, signal },
+        `plugin host renewal abandoned: the fresh host ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it took over`,
+      );
+      spawnedAt = performance.now();
+      return;
+    }
     if (proc !== child) return;
     child = undefined;
+    abandonRenewal('the running plugin host ended');
     if (probationTimer) clearTimeout(probationTimer);
     probationTimer = undefined;
     if (closing || state === 'closed') return;
@@ -303,6 +419,17 @@ export function startPluginHost(init: HostInit): PluginHost {
       if (mb === undefined || proc !== child || killedFor) return;
       rssMb = Math.round(mb);
       const ceiling = maxRssMb();
+      if (
+        mb <= ceiling &&
+        mb > renewRssMb() &&
+        !successor &&
+        !bisector.active &&
+        state === 'running' &&
+        performance.now() - spawnedAt >= renewMinAgeMs
+      ) {
+        renew(mb);
+        return;
+      }
       if (mb > ceiling) {
         rssKills++;
         kill(
@@ -349,6 +476,9 @@ export function startPluginHost(init: HostInit): PluginHost {
     const proc = child;
     if (!proc || killedFor) return;
     const t = performance.now();
+    if (successor && t - successor.at > readyTimeoutMs) {
+      abandonRenewal(`the fresh host did not start its plugins within ${readyTimeoutMs} ms`);
+    }
     const readyWithinMs = readyTimeoutMs * 2 ** Math.min(3, notReadyInARow);
     if (state === 'starting' && t - spawnedAt > readyWithinMs) {
       notReady++;
@@ -381,6 +511,7 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   return {
     setPlugins(list) {
+      abandonRenewal('the plugin list changed');
       const was = active();
       plugins = list;
       if (!was && active()) wake();
@@ -410,6 +541,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     },
     enable(id) {
       if (!quarantined.has(id) && !book.isQuarantinedNow(id)) return false;
+      abandonRenewal('a plugin was re-enabled');
       quarantined.delete(id);
       pluginCrashes.delete(id);
       book.enabling(id);
@@ -440,6 +572,8 @@ export function startPluginHost(init: HostInit): PluginHost {
           ...book.totals(),
           notReady,
           rssKills,
+          renewals,
+          renewRssMb: renewRssMb(),
           rssMb,
           maxRssMb: maxRssMb(),
           bisect: s ? { step: s.step, suspects: s.suspects, held: [...bisector.held()] } : null,
@@ -468,6 +602,11 @@ export function startPluginHost(init: HostInit): PluginHost {
         if (probationTimer) clearTimeout(probationTimer);
         const proc = child;
         state = 'closed';
+        if (successor) {
+          const s = successor.proc;
+          successor = undefined;
+          retire(s);
+        }
         if (proc && proc.exitCode === null && proc.signalCode === null) {
           const exited = new Promise<void>((r) => proc.once('exit', () => r()));
           // Closing the channel asks the child to stop (it exits on 'disconnect'); SIGKILL if it does not.

@@ -156,6 +156,7 @@ describe('plugin host faults', () => {
     const kill = r.events.find((e) => e.kind === 'host-crash' && e.code === 'host-rss');
     assert.match(kill?.reason ?? '', /over its 200 MiB ceiling: killed/);
     assert.ok(r.host.stats().host.rssKills >= 2);
+    assert.equal(r.host.stats().host.renewals, 0, 'a young host growing fast is killed, not renewed');
     assert.ok(r.lines.some((l) => l.event === 'plugin.host-rss'));
     assert.equal(r.events.find((e) => e.kind === 'quarantine')?.code, 'bisect-found');
     assert.notEqual(state(r, 'com.example.good'), 'quarantined', 'the innocent one is never blamed');

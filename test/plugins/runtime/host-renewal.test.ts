@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import * as src from '../../fixtures/plugins/sources.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { alive, closeHosts, type HostRun, runHost } from './host-harness.ts';
+
+// Planned renewal of the plugin host (host.ts), with real child processes: a child past the
+// renewal mark is replaced by a fresh one that takes over once its plugins have started, with no
+// crash, no bisection and no frame without a layer; a successor that never gets going is dropped
+// and the old child keeps drawing. The mark is 1 MiB here so that every child is past it.
+
+afterEach(closeHosts);
+
+const IDS = ['com.example.a', 'com.example.b'];
+const plugins = () => IDS.map((id) => src.spec(id, src.GOOD));
+const hostEvents = (r: HostRun) => r.events.filter((e) => e.kind !== 'started' && e.kind !== 'log');
+
+describe('plugin host renewal', () => {
+  it('hands over to a fresh child without a crash, a bisection or a frame missing a layer', async () => {
+    const r = runHost(plugins(), { renewal: { rssMb: 1, minAgeMs: 1500 } });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    const seen = new Set<number>([r.host.stats().host.pid!]);
+    // Every frame from here on must carry both layers: the old child draws until the new one has
+    // started its plugins. The harness keeps the last 200 frames; count them as they come.
+    let checked = 0;
+    let missing = 0;
+    let lastCount = r.count();
+    const watch = setInterval(() => {
+      const fresh = Math.min(r.count() - lastCount, r.frames.length);
+      for (const f of r.frames.slice(r.frames.length - fresh)) {
+        const ids = (JSON.parse(f.json) as { layers: { id: string }[] }).layers.map((l) => l.id);
+        checked++;
+        if (!IDS.every((id) => ids.includes(id))) missing++;
+      }
+      lastCount = r.count();
+      const pid = r.host.stats().host.pid;
+      if (pid) seen.add(pid);
+    }, 20);
+    try {
+      assert.ok(
+        await waitFor(() => r.host.stats().host.renewals >= 2, 90_000),
+        JSON.stringify(r.lines.filter((l) => String(l.event).startsWith('plugin.host'))),
+      );
+    } finally {
+      clearInterval(watch);
+    }
+    const host = r.host.stats().host;
+    assert.equal(host.restarts, 0, 'a renewal is not a restart');
+    assert.equal(host.rssKills, 0);
+    assert.equal(host.renewRssMb, 1);
+    assert.deepEqual(hostEvents(r), [], 'no crash, bisection or quarantine event');
+    assert.ok(checked > 0);
+    assert.equal(missing, 0, `${missing} of ${checked} frames lacked a layer during the handovers`);
+    assert.ok(seen.size >= 3, `three children in turn: ${[...seen]}`);
+    const renewed = r.lines.filter((l) => l.event === 'plugin.host-renewed');
+    assert.ok(renewed.length >= 2);
+    assert.ok(r.lines.some((l) => l.event === 'plugin.host-renewing' && typeof l.rssMb === 'number'));
+    // The children handed over from are gone (their channel closed, SIGKILL after 2 s at most).
+    const current = r.host.stats().host.pid!;
+    const old = [...seen].filter((p) => p !== current);
+    assert.ok(await waitFor(() => old.every((p) => !alive(p) || p === r.host.stats().host.pid), 30_000));
+    // Counters carry over the handover as over a restart: frames keep adding up.
+    assert.ok(r.host.stats().plugins.every((p) => p.state === 'running' && p.frames > 0));
+  });
+
+  it('a young child is not renewed, whatever it holds: that growth is for the ceiling and the bisection', async () => {
+    const r = runHost(plugins(), { renewal: { rssMb: 1, minAgeMs: 3_600_000 } });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    // The host reads the child's RSS every 250 ms while it ticks: give it a dozen reads.
+    const reads = r.count() + 180;
+    assert.ok(await waitFor(() => r.count() >= reads, 60_000));
+    assert.ok((r.host.stats().host.rssMb ?? 0) > 1, 'the child was read, past the mark');
+    assert.equal(r.host.stats().host.renewals, 0);
+    assert.ok(!r.lines.some((l) => l.event === 'plugin.host-renewing'));
+  });
+
+  it('the crasher: a successor that never gets ready is dropped, and the old child keeps the show', async () => {
+    const r = runHost(plugins(), {
+      testHooks: true,
+      readyTimeoutMs: 2000,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+    });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    const first = r.host.stats().host.pid!;
+    r.host.testHook({ kind: 'stall-next-start' });
+    assert.ok(
+      await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewal-abandoned'), 60_000),
+      'the stalled successor was dropped',
+    );
+    const abandoned = r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned')!;
+    assert.match(String(abandoned.msg), /did not start its plugins within 2000 ms/);
+    const stalled = abandoned.successorPid as number;
+    assert.notEqual(stalled, first);
+    assert.ok(await waitFor(() => !alive(stalled), 30_000), 'the stalled successor is ended');
+    assert.equal(r.host.stats().host.pid === first || r.host.stats().host.renewals > 0, true);
+    // The next renewal, a child-age later, succeeds.
+    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
+    assert.deepEqual(hostEvents(r), [], 'no crash, bisection or quarantine event');
+    assert.equal(r.host.stats().host.restarts, 0);
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+  });
+
+  it('a plugin list change while a successor warms up drops the successor; the new list runs', async () => {
+    const r = runHost(plugins(), {
+      testHooks: true,
+      readyTimeoutMs: 60_000,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+    });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    r.host.testHook({ kind: 'stall-next-start' });
+    assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
+    r.host.setPlugins([src.spec('com.example.c', src.GOOD)]);
+    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+    assert.ok(await waitFor(() => abandoned() !== undefined, 10_000));
+    assert.match(String(abandoned()!.msg), /the plugin list changed/);
+    assert.ok(await waitFor(() => !alive(abandoned()!.successorPid as number), 30_000));
+    assert.ok(await waitFor(() => r.layers().join() === 'com.example.c', 60_000));
+    assert.deepEqual(hostEvents(r), []);
+  });
+});
