@@ -162,7 +162,13 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
         // Drawing for nobody is wasted: plugins draw while a page watches (issue 18, idle).
         watched: (output?.stats().clients ?? 0) > 0,
         writesNeeded: init.writesNeeded?.() ?? true,
-        host: { idleFps: config.plugins.idleFps },
+        host: {
+          idleFps: config.plugins.idleFps,
+          renewal: {
+            ...(config.plugins.renewal.atMb !== undefined && { rssMb: config.plugins.renewal.atMb }),
+            minAgeMs: config.plugins.renewal.afterMinutes * 60_000,
+          },
+        },
         policy: faultPolicy(config.plugins.faults),
         loadPlugins: async () => {
           // Every load re-verifies the installed files; a refusal is counted, not fatal.

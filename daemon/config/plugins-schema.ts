@@ -57,6 +57,28 @@ export const PluginFaultConfig = z
     message: 'faultsToRestart cannot be more than faultWindowFrames (it could never be reached)',
   });
 
+export const PluginRenewalConfig = z
+  .object({
+    atMb: z
+      .number()
+      .int()
+      .min(16)
+      .max(65536)
+      .optional()
+      .describe(
+        "Resident memory of the plugin host, MiB, past which it is renewed: a fresh host takes over once its plugins have started, with no frame gap. Default: 60 % of the host's ceiling (256 MiB + 2 × the plugins' `memoryMb`).",
+      ),
+    afterMinutes: z
+      .number()
+      .min(0.1)
+      .max(1440)
+      .default(10)
+      .describe(
+        "A host is renewed only once it has run this long: memory that grows faster is a plugin's doing, left to the ceiling and the bisection.",
+      ),
+  })
+  .strict();
+
 export const PluginsConfig = z
   .object({
     enabled: z
@@ -107,6 +129,9 @@ export const PluginsConfig = z
         'While no output page is connected, plugins that only draw are paused and plugins that declare `writes` (an LFO) run this many times a second while something takes their writes (a linked peer, an OSC or MIDI feedback target, an OSCQuery listener, a console); with none of these they are paused too. 0: pause them always.',
       ),
     faults: PluginFaultConfig.prefault({}).describe('When a misbehaving plugin is restarted or quarantined.'),
+    renewal: PluginRenewalConfig.prefault({}).describe(
+      'When a long-lived plugin host is replaced by a fresh one on purpose (docs/plugins.md, "Planned renewal").',
+    ),
   })
   .strict();
 

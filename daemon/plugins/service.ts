@@ -51,6 +51,7 @@ export type PluginServiceInit = {
     | 'paramsFlushMs'
     | 'readyTimeoutMs'
     | 'maxRssMb'
+    | 'renewal'
     | 'probationMs'
     | 'cpuMsPerSecond'
     | 'idleFps'
