@@ -37,6 +37,9 @@ export type SoakRecord = {
     everySec: number;
     out: string;
     pages?: boolean;
+    /** plugins.renewal given to the daemons (0: the default); absent in older records. */
+    renewAtMb?: number;
+    renewAfterSec?: number;
   };
   events: string[];
   samples: Sample[];
@@ -87,6 +90,23 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
   return { lines, growing, unjudged };
 }
 
+/** Planned renewals of each laptop's plugin host, summed over its process lives. */
+export function renewalLines(samples: readonly Sample[], laptops: number): string[] {
+  const lines: string[] = [];
+  for (let l = 0; l < laptops; l++) {
+    const byLife = new Map<number, number>();
+    for (const s of samples)
+      if (s.laptop === l && s.hostRenewals !== undefined)
+        byLife.set(s.life, Math.max(byLife.get(s.life) ?? 0, s.hostRenewals));
+    if (byLife.size === 0) continue;
+    const each = [...byLife.values()];
+    lines.push(
+      `laptop-${l + 1}'s plugin host: ${each.reduce((a, b) => a + b, 0)} planned renewal(s) (${each.join(' + ')} over ${each.length} daemon life/lives)`,
+    );
+  }
+  return lines;
+}
+
 /** Prints the report, keeps the samples, draws the plot; returns the exit code (0 flat, 1 not). */
 export async function report(r: SoakRecord, keep: boolean): Promise<number> {
   const { lines, growing, unjudged } = table(r);
@@ -101,6 +121,12 @@ export async function report(r: SoakRecord, keep: boolean): Promise<number> {
       `\nPlugins, from hana status at each sample (fps over each ${r.opts.everySec} s interval with a page watching):\n${frames.join('\n')}\n`,
     );
   if (r.pages) process.stdout.write(`\n${pageLines(r.pages).join('\n')}\n`);
+  const renewals = renewalLines(r.samples, r.laptops);
+  if (renewals.length) {
+    const at = r.opts.renewAtMb ? `${r.opts.renewAtMb} MiB` : '60 % of the ceiling';
+    const after = r.opts.renewAfterSec ? every(r.opts.renewAfterSec) : '10 min';
+    process.stdout.write(`\nRenewal at ${at}, after ${after}:\n${renewals.join('\n')}\n`);
+  }
   if (keep) {
     const raw = join(tmpdir(), `hana-soak-${Date.now()}.json`);
     await writeFile(raw, JSON.stringify(r));

@@ -5,7 +5,9 @@
 // its namespace for the whole run (pages.ts), so the drawing plugins draw. Every 10 s each daemon
 // is sampled (sample.ts); at the end the slope per hour of each metric is printed with a verdict
 // (trend.ts) and plotted (chart.ts), with each plugin's fps and overruns (fps.ts).
-//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host] [--no-pages] [--laptops 1-3]
+//   npm run soak -- 30m [--pull 5m] [--kill 10m] [--every 10s] [--out docs/images/soak-30m.png] [--probe-host] [--no-pages] [--laptops 1-3] [--renew-at MiB] [--renew-after 5m]
+//   (--renew-at, --renew-after: the config's plugins.renewal, so a run can show the plugin host's
+//   planned renewal within its length; the defaults renew at 60 % of the ceiling after 10 min)
 //   (--no-pages: no output page, as the soak ran before; the drawing plugins then stay paused)
 //   (--probe-host: each plugin host also samples its own heap spaces and arenas, host-memory-probe.ts)
 //   npm run soak -- --from /tmp/hana-soak-<n>.json [--out file.png]   (redraws a kept run)
@@ -38,7 +40,7 @@ const RECONNECT_MS = 60_000;
 
 function usage(why: string): never {
   process.stderr.write(
-    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png] [--probe-host] [--no-pages] [--laptops 1-3]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
+    `${why}\nusage: npm run soak -- <duration e.g. 30m, 2h, 90s> [--pull 5m] [--kill 10m] [--every 10s] [--out file.png] [--probe-host] [--no-pages] [--laptops 1-3] [--renew-at MiB] [--renew-after 5m]\n       npm run soak -- --from <samples.json> [--out file.png]   (redraw a kept run)\n`,
   );
   process.exit(2);
 }
@@ -53,11 +55,14 @@ function parseArgs(argv: string[]) {
     probeHost: false,
     pages: true,
     laptops: 3,
+    renewAtMb: 0,
+    renewAfterSec: 0,
   };
-  const durations: Record<string, 'pullSec' | 'killSec' | 'everySec'> = {
+  const durations: Record<string, 'pullSec' | 'killSec' | 'everySec' | 'renewAfterSec'> = {
     '--pull': 'pullSec',
     '--kill': 'killSec',
     '--every': 'everySec',
+    '--renew-after': 'renewAfterSec',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -68,6 +73,11 @@ function parseArgs(argv: string[]) {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 3) usage(`--laptops takes 1, 2 or 3, not ${argv[i]}`);
       opts.laptops = n;
+    } else if (a === '--renew-at') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 16)
+        usage(`--renew-at takes MiB, a whole number of at least 16, not ${argv[i]}`);
+      opts.renewAtMb = n;
     } else if (a in durations || a === '--out') {
       const v = argv[++i];
       if (v === undefined) usage(`${a} needs a value`);
@@ -139,7 +149,17 @@ async function main(): Promise<number> {
   }
   const mesh: Mesh = await startMesh({
     count: LAPTOPS,
-    config: () => ({ plugins: { enabled: true, bundledExamples: true }, output: { port: OUTPUT_PORT } }),
+    config: () => ({
+      plugins: {
+        enabled: true,
+        bundledExamples: true,
+        renewal: {
+          ...(opts.renewAtMb > 0 && { atMb: opts.renewAtMb }),
+          ...(opts.renewAfterSec > 0 && { afterMinutes: opts.renewAfterSec / 60 }),
+        },
+      },
+      output: { port: OUTPUT_PORT },
+    }),
   });
   if (opts.probeHost)
     log(`plugin host samples: ${probeOut}; daemons ${mesh.daemons.map((d) => d.proc.pid).join(', ')}`);

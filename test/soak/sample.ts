@@ -38,6 +38,8 @@ export type Sample = {
   minFps?: number;
   /** Overruns of all plugins in this life, for the plot. */
   overruns?: number;
+  /** Planned handovers of the plugin host in this life (status.plugins.host.renewals); absent in older records. */
+  hostRenewals?: number;
   /** The page's own view, when the soak runs pages (run.ts adds it). */
   page?: PageSample;
 };
@@ -99,5 +101,6 @@ export async function sampleDaemon(
     plugins,
     minFps: running.length ? Math.min(...running.map((p) => p.fps)) : 0,
     overruns: plugins.reduce((a, p) => a + p.overruns, 0),
+    hostRenewals: status.plugins?.host?.renewals ?? 0,
   };
 }
