@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fpsSummary, fpsTable } from './fps.ts';
-import { pageLines } from './report.ts';
+import { pageLines, renewalLines } from './report.ts';
 import type { PluginSample, Sample } from './sample.ts';
 
 // The soak's frame report: rates from the frames counter between samples, totals across a
@@ -135,5 +135,25 @@ describe('soak fps summary', () => {
         "laptop-3's page: 1 connections; 1 daemon restart(s), reconnected after -, 1 not back; 0 other reconnect(s)",
       ],
     );
+  });
+});
+
+describe('soak renewal report', () => {
+  it("sums planned renewals over a laptop's lives (the counter starts again with each daemon) and skips old records", () => {
+    const at = (tSec: number, life: number, hostRenewals: number | undefined, laptop = 0): Sample => ({
+      ...sample(tSec, life, [], 1, laptop),
+      ...(hostRenewals !== undefined && { hostRenewals }),
+    });
+    const samples = [
+      at(10, 0, 0),
+      at(20, 0, 1),
+      at(30, 0, 2),
+      at(40, 1, 0),
+      at(50, 1, 1),
+      at(10, 0, undefined, 1),
+    ];
+    assert.deepEqual(renewalLines(samples, 2), [
+      "laptop-1's plugin host: 3 planned renewal(s) (2 + 1 over 2 daemon life/lives)",
+    ]);
   });
 });
