@@ -24,8 +24,11 @@ export type HostStatsBook = {
   frame(): void;
   /** A state change between reports (started, restart, quarantine). */
   follow(e: { kind: string; plugin?: string; reason: string }): void;
-  /** The child ended: what it counted becomes the base of the next one. */
-  childEnded(): void;
+  /**
+   * The child ended: what it counted becomes the base of the next one. `handedOver`: a planned
+   * renewal, whose successor is already drawing, so fps and CPU a frame are kept until it reports.
+   */
+  childEnded(handedOver?: boolean): void;
   /** The operator re-enabled a plugin: show it starting until the child says more. */
   enabling(id: string): void;
   isQuarantinedNow(id: string): boolean;
@@ -61,13 +64,13 @@ export function createHostStatsBook(): HostStatsBook {
         s.lastError = `quarantined: ${e.reason}`;
       }
     },
-    childEnded() {
+    childEnded(handedOver = false) {
       for (const s of current) {
         const b = base.get(s.id) ?? zero();
         for (const k of COUNTERS) b[k] += s[k];
         base.set(s.id, b);
       }
-      current = current.map((s) => ({ ...s, ...zero() }));
+      current = current.map((s) => ({ ...s, ...zero(), ...(handedOver && { fps: s.fps, cpuMs: s.cpuMs }) }));
       totalsBase = {
         frames: 0,
         droppedFrames: totalsBase.droppedFrames + totals.droppedFrames,

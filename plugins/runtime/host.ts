@@ -24,6 +24,23 @@ import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToCh
 
 export type { HostInit, HostState, HostStats, PluginHost, TestHook } from './host-types.ts';
 
+/** A successor takes over after this many frames even if none carried every layer. */
+const SWITCH_AFTER_FRAMES = 60;
+
+/** Whether a composed frame (engine.ts) has a layer of each of `ids`. */
+function hasLayers(json: string, ids: ReadonlySet<string>): boolean {
+  let layers: unknown;
+  try {
+    layers = (JSON.parse(json) as { layers?: unknown }).layers;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(layers)) return false;
+  const have = new Set(layers.map((l) => (l as { id?: unknown }).id));
+  for (const id of ids) if (!have.has(id)) return false;
+  return true;
+}
+
 type Kill = { code: 'host-hung' | 'host-not-ready' | 'host-rss'; reason: string };
 
 export function startPluginHost(init: HostInit): PluginHost {
@@ -54,11 +71,23 @@ export function startPluginHost(init: HostInit): PluginHost {
   let renewals = 0;
   const renewMinAgeMs = init.renewal?.minAgeMs ?? RENEW_MIN_AGE_MS;
   /** A child being warmed up to replace `child`, and the plugins it has yet to start. */
-  let successor: { proc: ChildProcess; at: number; ready: boolean; waiting: Set<string> } | undefined;
+  let successor:
+    | {
+        proc: ChildProcess;
+        at: number;
+        ready: boolean;
+        waiting: Set<string>;
+        started: Set<string>;
+        /** Frames it sent since all its plugins started. */
+        frames: number;
+      }
+    | undefined;
   let rssMb: number | null = null;
   let rssReading = false;
   let lastHeard = 0;
   let spawnedAt = 0;
+  /** No renewal before this (performance.now()): the child's age, or a retry after a failed one. */
+  let renewAfter = 0;
   /** Ids of the plugins the current child was given (what a crash of it implicates). */
   let running: string[] = [];
   let catastrophe: Catastrophe | undefined;
@@ -225,6 +254,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     running = list.map((p) => p.manifest.id);
     lastHeard = performance.now();
     spawnedAt = lastHeard;
+    renewAfter = spawnedAt + renewMinAgeMs;
     child = forkChild(list, stall);
   }
 
@@ -238,6 +268,8 @@ export function startPluginHost(init: HostInit): PluginHost {
       proc,
       at: performance.now(),
       ready: false,
+      started: new Set(),
+      frames: 0,
       waiting: new Set(list.map((p) => p.manifest.id).filter((id) => !quarantined.has(id))),
     };
     log.info(
@@ -252,10 +284,21 @@ export function startPluginHost(init: HostInit): PluginHost {
     );
   }
 
-  /** Until it takes over, a successor's frames, writes and events go nowhere: the old child is the show. */
+  /**
+   * Until it takes over, a successor's frames, writes and events go nowhere: the old child is the
+   * show. A plugin that has started has not drawn yet, so while a page watches, the successor takes
+   * over on its first frame with every started plugin's layer in it (that frame is the page's
+   * next), or after SWITCH_AFTER_FRAMES frames if none has them all (a layer left out for its share).
+   */
   function onSuccessorMessage(raw: unknown): void {
     const s = successor!;
-    if (isFrameMessage(raw)) return;
+    if (isFrameMessage(raw)) {
+      if (!s.ready || s.waiting.size > 0) return;
+      if (++s.frames < SWITCH_AFTER_FRAMES && !hasLayers(raw.json, s.started)) return;
+      handOver();
+      onMessage(raw); // now the child's
+      return;
+    }
     const parsed = FromChild.safeParse(raw);
     if (!parsed.success) return;
     const msg = parsed.data;
@@ -265,16 +308,18 @@ export function startPluginHost(init: HostInit): PluginHost {
         // A plugin that cannot start here is settled too: waiting for it would keep the old child forever.
         if (e.plugin && (e.kind === 'started' || e.kind === 'load-failed' || e.kind === 'quarantine'))
           s.waiting.delete(e.plugin);
+        if (e.plugin && e.kind === 'started') s.started.add(e.plugin);
       }
     }
-    if (s.ready && s.waiting.size === 0) handOver();
+    // With no page nobody sees a frame (none come): started is enough.
+    if (s.ready && s.waiting.size === 0 && !watched) handOver();
   }
 
   function handOver(): void {
     const next = successor!.proc;
     const old = child;
     successor = undefined;
-    book.childEnded();
+    book.childEnded(true);
     child = next;
     renewals++;
     badMessageLogged = false;
@@ -282,7 +327,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     killedFor = undefined;
     rssMb = null;
     lastHeard = performance.now();
-    spawnedAt = lastHeard;
+    renewAfter = lastHeard + renewMinAgeMs;
     // What changed while it warmed up: values, and whether a page or an audience is there.
     post({ t: 'params', values: Object.fromEntries(params) });
     post({ t: 'clock', ...clockMessage() });
@@ -313,7 +358,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     );
     retire(proc);
     // Tried again once the child has lived another renewMinAgeMs.
-    spawnedAt = performance.now();
+    renewAfter = performance.now() + renewMinAgeMs;
   }
 
   function kill(proc: ChildProcess, k: Kill, fields: Record<string, unknown>): void {
@@ -368,7 +413,7 @@ export function startPluginHost(init: HostInit): PluginHost {
         { event: 'plugin.host-renewal-abandoned', successorPid: proc.pid, code, signal },
         `plugin host renewal abandoned: the fresh host ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it took over`,
       );
-      spawnedAt = performance.now();
+      renewAfter = performance.now() + renewMinAgeMs;
       return;
     }
     if (proc !== child) return;
@@ -425,7 +470,7 @@ export function startPluginHost(init: HostInit): PluginHost {
         !successor &&
         !bisector.active &&
         state === 'running' &&
-        performance.now() - spawnedAt >= renewMinAgeMs
+        performance.now() >= renewAfter
       ) {
         renew(mb);
         return;

@@ -44,7 +44,14 @@ describe('plugin host renewal', () => {
     } finally {
       clearInterval(watch);
     }
+    // Read at once: the fresh child has not reported yet, and its plugins are drawing already.
+    const fpsAtHandover = r.host.stats().plugins.map((p) => p.fps);
     const host = r.host.stats().host;
+    seen.add(host.pid!); // the watcher may not have ticked since the last handover
+    assert.ok(
+      fpsAtHandover.every((fps) => fps > 0),
+      `fps shown as 0 right after the handover: ${fpsAtHandover}`,
+    );
     assert.equal(host.restarts, 0, 'a renewal is not a restart');
     assert.equal(host.rssKills, 0);
     assert.equal(host.renewRssMb, 1);
