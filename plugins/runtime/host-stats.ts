@@ -26,9 +26,14 @@ export type HostStatsBook = {
   follow(e: { kind: string; plugin?: string; reason: string }): void;
   /**
    * The child ended: what it counted becomes the base of the next one. `handedOver`: a planned
-   * renewal, whose successor is already drawing, so fps and CPU a frame are kept until it reports.
+   * renewal, whose successor is already drawing, so fps and CPU a frame are kept until it reports;
+   * `warmup`: the successor's last report before it took over, which counts frames nobody saw and
+   * is taken off the base so its next reports do not count them again.
    */
-  childEnded(handedOver?: boolean): void;
+  childEnded(
+    handedOver?: boolean,
+    warmup?: { plugins: readonly PluginStats[]; droppedFrames: number; trimmedFrames: number },
+  ): void;
   /** The operator re-enabled a plugin: show it starting until the child says more. */
   enabling(id: string): void;
   isQuarantinedNow(id: string): boolean;
@@ -64,17 +69,22 @@ export function createHostStatsBook(): HostStatsBook {
         s.lastError = `quarantined: ${e.reason}`;
       }
     },
-    childEnded(handedOver = false) {
+    childEnded(handedOver = false, warmup) {
       for (const s of current) {
         const b = base.get(s.id) ?? zero();
         for (const k of COUNTERS) b[k] += s[k];
         base.set(s.id, b);
       }
+      for (const w of warmup?.plugins ?? []) {
+        const b = base.get(w.id) ?? zero();
+        for (const k of COUNTERS) b[k] -= w[k];
+        base.set(w.id, b);
+      }
       current = current.map((s) => ({ ...s, ...zero(), ...(handedOver && { fps: s.fps, cpuMs: s.cpuMs }) }));
       totalsBase = {
         frames: 0,
-        droppedFrames: totalsBase.droppedFrames + totals.droppedFrames,
-        trimmedFrames: totalsBase.trimmedFrames + totals.trimmedFrames,
+        droppedFrames: totalsBase.droppedFrames + totals.droppedFrames - (warmup?.droppedFrames ?? 0),
+        trimmedFrames: totalsBase.trimmedFrames + totals.trimmedFrames - (warmup?.trimmedFrames ?? 0),
       };
       totals = { frames: totals.frames, droppedFrames: 0, trimmedFrames: 0 };
     },

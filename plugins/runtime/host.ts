@@ -9,6 +9,7 @@ import { type Catastrophe, forkPluginHost } from './fork-child.ts';
 import { createHostStatsBook } from './host-stats.ts';
 import type { HostInit, HostState, PluginHost } from './host-types.ts';
 import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToChild } from './protocol.ts';
+import type { PluginStats } from './types.ts';
 
 // The daemon's side of the plugin host: forks child.ts, feeds it plugins, parameters and clock
 // samples, hands its frames, writes and events to the daemon, and brings it back when it dies
@@ -26,6 +27,9 @@ export type { HostInit, HostState, HostStats, PluginHost, TestHook } from './hos
 
 /** A successor takes over after this many frames even if none carried every layer. */
 const SWITCH_AFTER_FRAMES = 60;
+
+/** A warming successor's events that are about its own isolates, not the show: kept to itself. */
+const SUCCESSOR_OWN: ReadonlySet<string> = new Set(['started', 'restart', 'log', 'cpu-share', 'over-share']);
 
 /** Whether a composed frame (engine.ts) has a layer of each of `ids`. */
 function hasLayers(json: string, ids: ReadonlySet<string>): boolean {
@@ -70,18 +74,26 @@ export function startPluginHost(init: HostInit): PluginHost {
   let rssKills = 0;
   let renewals = 0;
   const renewMinAgeMs = init.renewal?.minAgeMs ?? RENEW_MIN_AGE_MS;
-  /** A child being warmed up to replace `child`, and the plugins it has yet to start. */
+  /** A child being warmed up to replace `child`. */
   let successor:
     | {
         proc: ChildProcess;
         at: number;
         ready: boolean;
+        /** The plugins drawing in `child` when it was forked: each must start in the successor. */
+        expect: ReadonlySet<string>;
         waiting: Set<string>;
-        started: Set<string>;
         /** Frames it sent since all its plugins started. */
         frames: number;
+        /** Its last counters: what it counted while warming up is not the show's. */
+        warmup: { plugins: PluginStats[]; droppedFrames: number; trimmedFrames: number } | undefined;
+        catastrophe: Catastrophe | undefined;
       }
     | undefined;
+  /** Renewals in a row whose fresh child was already over the mark at its first reading. */
+  let lowMark = 0;
+  /** The next RSS reading is the first of a child that took over (whether the mark is too low). */
+  let firstReading = false;
   let rssMb: number | null = null;
   let rssReading = false;
   let lastHeard = 0;
@@ -121,6 +133,12 @@ export function startPluginHost(init: HostInit): PluginHost {
     const c = init.clock();
     return { timeMs: c.timeMs, beat: c.beat, tempo: c.tempo, ns: ns.toString() };
   };
+
+  /** To the child, and to a successor warming up, so it takes over with what the child has. */
+  function postBoth(msg: ToChild): void {
+    post(msg);
+    if (successor) post(msg, successor.proc);
+  }
 
   function post(msg: ToChild, to: ChildProcess | undefined = child): void {
     if (!to?.connected) return;
@@ -193,7 +211,11 @@ export function startPluginHost(init: HostInit): PluginHost {
     }
     for (const w of msg.writes) guard('writes', () => init.onWrites(w.plugin, w.writes));
     for (const e of msg.events) {
-      if (e.kind === 'quarantine' && e.plugin) quarantined.add(e.plugin);
+      if (e.kind === 'quarantine' && e.plugin) {
+        quarantined.add(e.plugin);
+        // A successor was forked with the list before this: it would run the plugin again.
+        abandonRenewal(`${e.plugin} was quarantined`);
+      }
       book.follow(e);
       emit(e);
     }
@@ -213,6 +235,7 @@ export function startPluginHost(init: HostInit): PluginHost {
       stall,
       onCatastrophe: (c) => {
         if (proc === child) catastrophe = c;
+        else if (proc === successor?.proc) successor.catastrophe = c;
       },
     });
     proc.on('message', (raw) => {
@@ -255,6 +278,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     lastHeard = performance.now();
     spawnedAt = lastHeard;
     renewAfter = spawnedAt + renewMinAgeMs;
+    firstReading = false;
     child = forkChild(list, stall);
   }
 
@@ -264,13 +288,17 @@ export function startPluginHost(init: HostInit): PluginHost {
     const stall = stallNext;
     stallNext = false;
     const proc = forkChild(list, stall);
+    const drawing = book.plugins(list, quarantined, bisector.held()).filter((p) => p.state === 'running');
+    const expect = new Set(drawing.map((p) => p.id));
     successor = {
       proc,
       at: performance.now(),
       ready: false,
-      started: new Set(),
+      expect,
+      waiting: new Set(expect),
       frames: 0,
-      waiting: new Set(list.map((p) => p.manifest.id).filter((id) => !quarantined.has(id))),
+      warmup: undefined,
+      catastrophe: undefined,
     };
     log.info(
       {
@@ -285,16 +313,19 @@ export function startPluginHost(init: HostInit): PluginHost {
   }
 
   /**
-   * Until it takes over, a successor's frames, writes and events go nowhere: the old child is the
-   * show. A plugin that has started has not drawn yet, so while a page watches, the successor takes
-   * over on its first frame with every started plugin's layer in it (that frame is the page's
-   * next), or after SWITCH_AFTER_FRAMES frames if none has them all (a layer left out for its share).
+   * Until it takes over, a successor's frames and writes go nowhere: the old child is the show.
+   * Its faults are the plugins' own and are passed on; its plugins' lifecycle (started, restart,
+   * quarantine, load-failed) is its own, and a plugin drawing now that it cannot start ends the
+   * renewal rather than lose a layer. A plugin that has started has not drawn yet, so while a page
+   * watches, the successor takes over on its first frame with every expected layer in it (that
+   * frame is the page's next), or after SWITCH_AFTER_FRAMES frames if none has them all (a layer
+   * left out for its share).
    */
   function onSuccessorMessage(raw: unknown): void {
     const s = successor!;
     if (isFrameMessage(raw)) {
       if (!s.ready || s.waiting.size > 0) return;
-      if (++s.frames < SWITCH_AFTER_FRAMES && !hasLayers(raw.json, s.started)) return;
+      if (++s.frames < SWITCH_AFTER_FRAMES && !hasLayers(raw.json, s.expect)) return;
       handOver();
       onMessage(raw); // now the child's
       return;
@@ -303,12 +334,16 @@ export function startPluginHost(init: HostInit): PluginHost {
     if (!parsed.success) return;
     const msg = parsed.data;
     if (msg.t === 'ready') s.ready = true;
+    else if (msg.t === 'stats')
+      s.warmup = { plugins: msg.plugins, droppedFrames: msg.droppedFrames, trimmedFrames: msg.trimmed };
     else if (msg.t === 'out') {
       for (const e of msg.events) {
-        // A plugin that cannot start here is settled too: waiting for it would keep the old child forever.
-        if (e.plugin && (e.kind === 'started' || e.kind === 'load-failed' || e.kind === 'quarantine'))
-          s.waiting.delete(e.plugin);
-        if (e.plugin && e.kind === 'started') s.started.add(e.plugin);
+        if (!e.plugin || !s.expect.has(e.plugin)) continue;
+        if (e.kind === 'started') s.waiting.delete(e.plugin);
+        else if (e.kind === 'load-failed' || e.kind === 'quarantine') {
+          abandonRenewal(`the fresh host could not run ${e.plugin} (${e.kind}: ${e.reason.slice(0, 200)})`);
+          return;
+        } else if (!SUCCESSOR_OWN.has(e.kind)) emit(e);
       }
     }
     // With no page nobody sees a frame (none come): started is enough.
@@ -316,18 +351,20 @@ export function startPluginHost(init: HostInit): PluginHost {
   }
 
   function handOver(): void {
-    const next = successor!.proc;
+    const s = successor!;
+    const next = s.proc;
     const old = child;
     successor = undefined;
-    book.childEnded(true);
+    book.childEnded(true, s.warmup);
     child = next;
     renewals++;
     badMessageLogged = false;
-    catastrophe = undefined;
+    catastrophe = s.catastrophe;
     killedFor = undefined;
     rssMb = null;
     lastHeard = performance.now();
     renewAfter = lastHeard + renewMinAgeMs;
+    firstReading = true;
     // What changed while it warmed up: values, and whether a page or an audience is there.
     post({ t: 'params', values: Object.fromEntries(params) });
     post({ t: 'clock', ...clockMessage() });
@@ -336,15 +373,17 @@ export function startPluginHost(init: HostInit): PluginHost {
       { event: 'plugin.host-renewed', pid: next.pid, oldPid: old?.pid, renewals },
       `a fresh plugin host (pid ${next.pid}) took over from pid ${old?.pid}`,
     );
-    if (old) retire(old);
+    if (old) void retire(old);
   }
 
   /** Ends a child that is no longer `child`: its channel closed (it exits on that), SIGKILL if it lingers. */
-  function retire(proc: ChildProcess): void {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
+  function retire(proc: ChildProcess): Promise<void> {
+    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
-    proc.once('exit', () => clearTimeout(timer));
+    void exited.then(() => clearTimeout(timer));
     if (proc.connected) proc.disconnect();
+    return exited;
   }
 
   /** Drops a successor still warming up (the plugin list changed, the child crashed, it is slow). */
@@ -356,7 +395,7 @@ export function startPluginHost(init: HostInit): PluginHost {
       { event: 'plugin.host-renewal-abandoned', successorPid: proc.pid },
       `plugin host renewal abandoned: ${why}`,
     );
-    retire(proc);
+    void retire(proc);
     // Tried again once the child has lived another renewMinAgeMs.
     renewAfter = performance.now() + renewMinAgeMs;
   }
@@ -456,6 +495,26 @@ export function startPluginHost(init: HostInit): PluginHost {
     }, delay);
   }
 
+  /**
+   * A child that took over and already holds more than the mark would be renewed at every
+   * renewMinAgeMs, its plugins' state lost each time, for nothing: the mark is below what a fresh
+   * host holds. Then each renewal waits twice as long as the one before, and the operator is told.
+   */
+  function judgeMark(mb: number): void {
+    const mark = renewRssMb();
+    if (mb <= mark) {
+      lowMark = 0;
+      return;
+    }
+    lowMark++;
+    const waitMs = renewMinAgeMs * 2 ** Math.min(lowMark, 10);
+    renewAfter = performance.now() + waitMs;
+    log.warn(
+      { event: 'plugin.host-renewal-mark-low', rssMb: Math.round(mb), renewRssMb: mark, waitMs },
+      `a fresh plugin host already holds ${Math.round(mb)} MiB, over the renewal mark (${mark} MiB): the next renewal waits ${Math.round(waitMs / 1000)} s; raise plugins.renewal.atMb`,
+    );
+  }
+
   function checkRss(proc: ChildProcess): void {
     if (rssReading || proc.pid === undefined) return;
     rssReading = true;
@@ -464,6 +523,10 @@ export function startPluginHost(init: HostInit): PluginHost {
       if (mb === undefined || proc !== child || killedFor) return;
       rssMb = Math.round(mb);
       const ceiling = maxRssMb();
+      if (firstReading) {
+        firstReading = false;
+        judgeMark(mb);
+      }
       if (
         mb <= ceiling &&
         mb > renewRssMb() &&
@@ -494,7 +557,7 @@ export function startPluginHost(init: HostInit): PluginHost {
   let clockTimer: NodeJS.Timeout | undefined;
   const clockLoop = () => {
     if (closing) return;
-    post({ t: 'clock', ...clockMessage() });
+    postBoth({ t: 'clock', ...clockMessage() });
     clockTimer = setTimeout(clockLoop, active() ? clockMs : idleMs);
   };
   clockTimer = setTimeout(clockLoop, active() ? clockMs : idleMs);
@@ -514,7 +577,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     watchTimer = setTimeout(watchLoop, watchMs);
   }
   function postWatched(): void {
-    post({ t: 'watched', watched, writesNeeded });
+    postBoth({ t: 'watched', watched, writesNeeded });
   }
 
   function watchChild(): void {
@@ -548,7 +611,7 @@ export function startPluginHost(init: HostInit): PluginHost {
   function flushParams(): void {
     paramsTimer = undefined;
     if (pendingParams.size === 0) return;
-    post({ t: 'params', values: Object.fromEntries(pendingParams) });
+    postBoth({ t: 'params', values: Object.fromEntries(pendingParams) });
     pendingParams = new Map();
   }
 
@@ -582,7 +645,7 @@ export function startPluginHost(init: HostInit): PluginHost {
         paramsTimer ??= setTimeout(flushParams, init.paramsFlushMs ?? 500 / init.frameRate);
     },
     pushEvents(events) {
-      if (events.length > 0) post({ t: 'events', events: [...events] });
+      if (events.length > 0) postBoth({ t: 'events', events: [...events] });
     },
     enable(id) {
       if (!quarantined.has(id) && !book.isQuarantinedNow(id)) return false;
@@ -647,19 +710,10 @@ export function startPluginHost(init: HostInit): PluginHost {
         if (probationTimer) clearTimeout(probationTimer);
         const proc = child;
         state = 'closed';
-        if (successor) {
-          const s = successor.proc;
-          successor = undefined;
-          retire(s);
-        }
-        if (proc && proc.exitCode === null && proc.signalCode === null) {
-          const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-          // Closing the channel asks the child to stop (it exits on 'disconnect'); SIGKILL if it does not.
-          if (proc.connected) proc.disconnect();
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
-          await exited;
-          clearTimeout(timer);
-        }
+        const warming = successor?.proc;
+        successor = undefined;
+        // Closing the channel asks a child to stop (it exits on 'disconnect'); SIGKILL if it does not.
+        await Promise.all([proc && retire(proc), warming && retire(warming)]);
         child = undefined;
         readyWaiters = [];
       })();

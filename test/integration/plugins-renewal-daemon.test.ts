@@ -71,6 +71,11 @@ describe('plugin host renewal in a real daemon', () => {
       assert.ok(full.length >= 2, `frames carried layers: ${full}`);
       assert.deepEqual(layerSets.at(-1), full, 'the last frame has every layer');
       assert.ok(d.logs.some((l) => l.event === 'plugin.host-renewed'));
+      // 16 MiB is below what a fresh host holds: the operator is told to raise it.
+      assert.ok(
+        await waitFor(() => d.logs.some((l) => l.event === 'plugin.host-renewal-mark-low'), 30_000),
+        'the low mark is reported',
+      );
       assert.ok(!d.logs.some((l) => l.event === 'plugin.host-crash'), 'no crash was logged');
       const plugins = (await d.status()).plugins?.plugins ?? [];
       assert.ok(plugins.length > 0 && plugins.every((p) => p.state === 'running'), JSON.stringify(plugins));
