@@ -31,19 +31,3 @@ export function defaultRssCeilingMb(memoryMbs: readonly number[]): number {
   for (const m of memoryMbs) sum += m;
   return 256 + 2 * sum;
 }
-
-/**
- * Where a long-lived host is renewed (host.ts): below the ceiling, so the native memory that
- * isolated-vm's calls leave behind (docs/soak.md: +70 MiB over 6 million frame calls without
- * hana, in steps, still rising) is given back by a planned handover to a fresh host instead of
- * by a kill, a frame gap and a bisection hunting a culprit that is not one plugin.
- */
-export function defaultRenewMarkMb(ceilingMb: number): number {
-  return Math.round(ceilingMb * 0.6);
-}
-
-/**
- * A host younger than this is never renewed: memory that grows this fast is a plugin's doing,
- * and the ceiling's kill and bisection must find it rather than a renewal hide it.
- */
-export const RENEW_MIN_AGE_MS = 10 * 60_000;

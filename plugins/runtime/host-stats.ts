@@ -18,6 +18,13 @@ type Counters = Pick<PluginStats, (typeof COUNTERS)[number]>;
 
 export type FrameTotals = { frames: number; droppedFrames: number; trimmedFrames: number };
 
+/** A successor's last report before it took over: what it counted while nobody saw its frames. */
+export type WarmupCounters = {
+  plugins: readonly PluginStats[];
+  droppedFrames: number;
+  trimmedFrames: number;
+};
+
 export type HostStatsBook = {
   /** The child's periodic report. */
   report(plugins: PluginStats[], droppedFrames: number, trimmedFrames: number): void;
@@ -30,10 +37,7 @@ export type HostStatsBook = {
    * `warmup`: the successor's last report before it took over, which counts frames nobody saw and
    * is taken off the base so its next reports do not count them again.
    */
-  childEnded(
-    handedOver?: boolean,
-    warmup?: { plugins: readonly PluginStats[]; droppedFrames: number; trimmedFrames: number },
-  ): void;
+  childEnded(handedOver?: boolean, warmup?: WarmupCounters): void;
   /** The operator re-enabled a plugin: show it starting until the child says more. */
   enabling(id: string): void;
   isQuarantinedNow(id: string): boolean;

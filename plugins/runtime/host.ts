@@ -2,14 +2,21 @@ import type { ChildProcess } from 'node:child_process';
 import { securityLogger } from '../../daemon/log.ts';
 import type { ParamValue } from '../sandbox/sandbox.ts';
 import { type BisectStep, createBisector, describeStep } from './bisect.ts';
-import { defaultRenewMarkMb, defaultRssCeilingMb, RENEW_MIN_AGE_MS, readRssMb } from './child-rss.ts';
+import { defaultRssCeilingMb, readRssMb } from './child-rss.ts';
 import { monotonicNs } from './clock.ts';
 import type { PluginSpec } from './engine.ts';
 import { type Catastrophe, forkPluginHost } from './fork-child.ts';
-import { createHostStatsBook } from './host-stats.ts';
+import { createHostStatsBook, type WarmupCounters } from './host-stats.ts';
 import type { HostInit, HostState, PluginHost } from './host-types.ts';
 import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToChild } from './protocol.ts';
-import type { PluginStats } from './types.ts';
+import {
+  defaultRenewMarkMb,
+  hasLayers,
+  lowMarkWaitMs,
+  RENEW_MIN_AGE_MS,
+  SUCCESSOR_OWN,
+  SWITCH_AFTER_FRAMES,
+} from './renewal.ts';
 
 // The daemon's side of the plugin host: forks child.ts, feeds it plugins, parameters and clock
 // samples, hands its frames, writes and events to the daemon, and brings it back when it dies
@@ -19,31 +26,11 @@ import type { PluginStats } from './types.ts';
 // (SIGTRAP from a V8 fatal error, a segfault, the RSS ceiling, a hang) starts a bisection
 // (bisect.ts) that finds the plugin and quarantines it. A child that never says `ready` is
 // killed, and so is one whose resident memory passes the ceiling. A long-lived child that passes
-// the lower renewal mark is replaced on purpose: a successor is forked beside it, loads the
-// plugins, and takes over once they have all started (the old one draws until then). Nothing
-// here runs plugin code: the daemon's event loop only moves small messages.
+// the lower renewal mark is replaced on purpose (renewal.ts): a successor is forked beside it,
+// loads the plugins, and takes over at its first frame with every layer (the old one draws until
+// then). Nothing here runs plugin code: the daemon's event loop only moves small messages.
 
 export type { HostInit, HostState, HostStats, PluginHost, TestHook } from './host-types.ts';
-
-/** A successor takes over after this many frames even if none carried every layer. */
-const SWITCH_AFTER_FRAMES = 60;
-
-/** A warming successor's events that are about its own isolates, not the show: kept to itself. */
-const SUCCESSOR_OWN: ReadonlySet<string> = new Set(['started', 'restart', 'log', 'cpu-share', 'over-share']);
-
-/** Whether a composed frame (engine.ts) has a layer of each of `ids`. */
-function hasLayers(json: string, ids: ReadonlySet<string>): boolean {
-  let layers: unknown;
-  try {
-    layers = (JSON.parse(json) as { layers?: unknown }).layers;
-  } catch {
-    return false;
-  }
-  if (!Array.isArray(layers)) return false;
-  const have = new Set(layers.map((l) => (l as { id?: unknown }).id));
-  for (const id of ids) if (!have.has(id)) return false;
-  return true;
-}
 
 type Kill = { code: 'host-hung' | 'host-not-ready' | 'host-rss'; reason: string };
 
@@ -86,7 +73,7 @@ export function startPluginHost(init: HostInit): PluginHost {
         /** Frames it sent since all its plugins started. */
         frames: number;
         /** Its last counters: what it counted while warming up is not the show's. */
-        warmup: { plugins: PluginStats[]; droppedFrames: number; trimmedFrames: number } | undefined;
+        warmup: WarmupCounters | undefined;
         catastrophe: Catastrophe | undefined;
       }
     | undefined;
@@ -507,7 +494,7 @@ export function startPluginHost(init: HostInit): PluginHost {
       return;
     }
     lowMark++;
-    const waitMs = renewMinAgeMs * 2 ** Math.min(lowMark, 10);
+    const waitMs = lowMarkWaitMs(renewMinAgeMs, lowMark);
     renewAfter = performance.now() + waitMs;
     log.warn(
       { event: 'plugin.host-renewal-mark-low', rssMb: Math.round(mb), renewRssMb: mark, waitMs },
