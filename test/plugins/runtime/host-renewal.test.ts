@@ -17,6 +17,20 @@ const plugins = () => IDS.map((id) => src.spec(id, src.GOOD));
 const HOST_FAULTS = new Set(['host-crash', 'host-restart', 'bisect', 'quarantine', 'restart', 'load-failed']);
 const hostEvents = (r: HostRun) => r.events.filter((e) => HOST_FAULTS.has(e.kind));
 
+/** A host whose first successor stalls before `ready` (within a minute): a renewal under way for as long as a test needs. */
+async function warmingForever(): Promise<HostRun> {
+  const r = runHost(plugins(), {
+    testHooks: true,
+    readyTimeoutMs: 60_000,
+    renewal: { rssMb: 1, minAgeMs: 1000 },
+  });
+  // The first child is forked already: the next one forked is the first successor.
+  r.host.testHook({ kind: 'stall-next-start' });
+  assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+  assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
+  return r;
+}
+
 describe('plugin host renewal', () => {
   it('hands over to a fresh child without a crash, a bisection or a frame missing a layer', async () => {
     const r = runHost(plugins(), { renewal: { rssMb: 1, minAgeMs: 1500 } });
@@ -117,14 +131,7 @@ describe('plugin host renewal', () => {
   });
 
   it('a plugin list change while a successor warms up drops the successor; the new list runs', async () => {
-    const r = runHost(plugins(), {
-      testHooks: true,
-      readyTimeoutMs: 60_000,
-      renewal: { rssMb: 1, minAgeMs: 1000 },
-    });
-    r.host.testHook({ kind: 'stall-next-start' });
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
-    assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
+    const r = await warmingForever();
     r.host.setPlugins([src.spec('com.example.c', src.GOOD)]);
     const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
     assert.ok(await waitFor(() => abandoned() !== undefined, 10_000));
@@ -135,14 +142,7 @@ describe('plugin host renewal', () => {
   });
 
   it('close() during a warm-up ends the successor too, before it resolves', async () => {
-    const r = runHost(plugins(), {
-      testHooks: true,
-      readyTimeoutMs: 60_000,
-      renewal: { rssMb: 1, minAgeMs: 1000 },
-    });
-    r.host.testHook({ kind: 'stall-next-start' });
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
-    assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
+    const r = await warmingForever();
     const renewing = r.lines.find((l) => l.event === 'plugin.host-renewing')!;
     const pids = [renewing.pid as number, renewing.successorPid as number];
     assert.ok(pids.every(alive));
