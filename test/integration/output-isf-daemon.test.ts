@@ -160,8 +160,24 @@ describe('ISF example plugins in a real daemon', { skip: missing }, () => {
       // `hana status --json`, through the control socket: each ISF plugin's shader faults, and
       // every plugin's frame rate and CPU a frame.
       type Row = { id: string; fps: number; cpuMs: number; overruns: number; shaderFaults?: number };
-      const status = (await control(d, 'status')) as { plugins: { plugins: Row[] } };
-      const rows = new Map(status.plugins.plugins.map((p) => [p.id, p]));
+      const readRows = async () =>
+        new Map(
+          ((await control(d, 'status')) as { plugins: { plugins: Row[] } }).plugins.plugins.map((p) => [
+            p.id,
+            p,
+          ]),
+        );
+      // fps is a one-second reading (engine.ts), 0 until a second of drawing has been measured:
+      // on a fast run this point comes before that, so wait for it, bounded.
+      let rows = await readRows();
+      await eventually(
+        async () => {
+          rows = await readRows();
+          return (rows.get('hana.examples.geometry')?.fps ?? 0) > 0;
+        },
+        50,
+        200,
+      );
       assert.equal(rows.get('hana.examples.isf-rings')?.shaderFaults, 0);
       assert.equal(
         rows.get('hana.examples.lfo')?.shaderFaults,
