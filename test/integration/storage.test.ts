@@ -184,9 +184,13 @@ describe('persisted state', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok((await d.status()).storage.persist!.saves >= 3, 'saves happened during the stream');
-      // Keep streaming and kill the daemon while packets are still arriving.
+      // Keep streaming and kill the daemon while packets are still arriving. The stream runs
+      // until 50 packets after the kill, not for a fixed count: a fixed 3,000 were all sent
+      // before the kill on a fast run. Bounded in count all the same.
+      let killed = false;
       const streaming = (async () => {
-        for (let i = 0; i < 3000; i++) {
+        for (let i = 0, after = 0; i < 200_000 && after < 50; i++) {
+          if (killed) after++;
           await s.send(bundle(++sent)).catch(() => {});
           if (i % 50 === 0) await new Promise((r) => setImmediate(r));
         }
@@ -194,6 +198,7 @@ describe('persisted state', () => {
       await new Promise((r) => setTimeout(r, 150));
       const atKill = sent;
       assert.equal(await d.stop('SIGKILL', { keepHome: true }), null);
+      killed = true;
       await streaming;
       assert.ok(atKill < sent, 'the stream was still running when the daemon was killed');
     } finally {
