@@ -352,10 +352,7 @@ export function startPluginHost(init: HostInit): PluginHost {
     lastHeard = performance.now();
     renewAfter = lastHeard + renewMinAgeMs;
     firstReading = true;
-    // What changed while it warmed up: values, and whether a page or an audience is there.
-    post({ t: 'params', values: Object.fromEntries(params) });
-    post({ t: 'clock', ...clockMessage() });
-    postWatched();
+    // Nothing to send: params, clock, triggers and the watched state went to it all along (postBoth).
     log.info(
       { event: 'plugin.host-renewed', pid: next.pid, oldPid: old?.pid, renewals },
       `a fresh plugin host (pid ${next.pid}) took over from pid ${old?.pid}`,
