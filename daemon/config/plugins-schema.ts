@@ -66,7 +66,7 @@ export const PluginRenewalConfig = z
       .max(65536)
       .optional()
       .describe(
-        "Resident memory of the plugin host, MiB, past which it is renewed: a fresh host takes over once its plugins have started, with no frame gap. Default: 60 % of the host's ceiling (256 MiB + 2 × the plugins' `memoryMb`).",
+        "Resident memory of the plugin host, MiB, past which it is renewed: a fresh host takes over at its first frame with every layer the old one draws, with no frame gap. Default: 60 % of the host's ceiling (256 MiB + 2 × the plugins' `memoryMb`).",
       ),
     afterMinutes: z
       .number()
