@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { acquireLock, withLock } from '../../trust-store/file-lock.ts';
 
 // The lock beside plugins.json and publishers.json: one holder at a time, a crashed holder's
@@ -38,6 +39,108 @@ describe('file lock', () => {
     assert.deepEqual(results.map((r) => r.ok && r.value).sort(), ['x', 'y', 'z']);
     for (let i = 0; i < order.length; i += 2)
       assert.equal(order[i]!.slice(0, -1), order[i + 1]!.slice(0, -1));
+    await assert.rejects(stat(path), { code: 'ENOENT' });
+  });
+
+  it('never lets two holders in one process overlap, and the lock is never seen empty or partial', async () => {
+    // Holders in one process write the same PID: a waiter that read a released holder's lock
+    // must not judge the next holder's stale (publishers.test.ts once lost one of 12 concurrent
+    // trusts under load that way), nor take a lock caught between create and write for a
+    // crash's leftover. acquireLock directly, so the in-process queue of withLock is bypassed.
+    const path = join(root, 'many.lock');
+    let inside = 0;
+    let most = 0;
+    let entered = 0;
+    const job = async () => {
+      const lock = await acquireLock(path);
+      if (!lock.ok) return false;
+      most = Math.max(most, ++inside);
+      entered++;
+      // Real file work, as a store change does, so releases land amid other holders' I/O.
+      await writeFile(`${path}.data`, String(entered));
+      await readFile(`${path}.data`, 'utf8');
+      inside--;
+      await lock.release();
+      return true;
+    };
+    const seen = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      for (let i = 0; watching && i < 1_000_000; i++) {
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        if (text !== undefined) seen.add(text.replace(/[0-9a-f]{16}\n$/, 'TOKEN\n'));
+      }
+    })();
+    for (let round = 0; round < 20; round++) {
+      const results = await Promise.all(Array.from({ length: 12 }, job));
+      assert.ok(results.every(Boolean), `round ${round}: a holder was refused`);
+    }
+    watching = false;
+    await watcher;
+    assert.equal(entered, 240);
+    assert.equal(most, 1, 'two holders were inside the lock at once');
+    assert.ok(seen.size > 0, 'the watcher never saw the lock');
+    for (const text of seen)
+      assert.match(text, /^\d+\n(\d+|-)\nTOKEN\n$/, 'the lock was seen empty or partial');
+    await assert.rejects(stat(path), { code: 'ENOENT' });
+  });
+
+  it('gives each acquisition its own token, and takes over an empty lock left by a crash', async () => {
+    const path = join(root, 'token.lock');
+    const texts: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const lock = await acquireLock(path);
+      if (!lock.ok) assert.fail(lock.error);
+      texts.push(await readFile(path, 'utf8'));
+      await lock.release();
+    }
+    assert.notEqual(texts[0], texts[1]);
+    await writeFile(path, '');
+    const lock = await acquireLock(path, { tries: 20, intervalMs: 1 });
+    if (!lock.ok) assert.fail(lock.error);
+    assert.equal((await readFile(path, 'utf8')).split('\n')[0], String(process.pid));
+    await lock.release();
+    assert.deepEqual(
+      (await readdir(root)).filter((f) => f.startsWith('.token.lock')),
+      [],
+      'no temp file is left beside the lock',
+    );
+  });
+
+  it('never loses a change when several processes, each with several callers, fight for it', async () => {
+    // The attacker here is timing: the CLI and a daemon change the same store at once, each
+    // with concurrent callers of its own. Every increment is a read-modify-write under the lock.
+    const path = join(root, 'fight.lock');
+    const counter = join(root, 'fight.count');
+    await writeFile(counter, '0');
+    const procs = 4;
+    const rounds = 15;
+    const parallel = 6;
+    const cli = fileURLToPath(new URL('../helpers/lock-counter-cli.ts', import.meta.url));
+    const outs = await Promise.all(
+      Array.from(
+        { length: procs },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, [cli, path, counter, String(rounds), String(parallel)], {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            });
+            let out = '';
+            child.stdout.on('data', (d) => {
+              out += d;
+            });
+            const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+            child.on('error', reject);
+            child.on('exit', (code) => {
+              clearTimeout(timer);
+              if (code === 0) resolve(out.trim());
+              else reject(new Error(`lock fighter exited ${code}`));
+            });
+          }),
+      ),
+    );
+    assert.deepEqual(outs, Array(procs).fill('done 0'), 'a caller was refused the lock');
+    assert.equal(Number(await readFile(counter, 'utf8')), procs * rounds * parallel, 'an increment was lost');
     await assert.rejects(stat(path), { code: 'ENOENT' });
   });
 
