@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import type { PluginWrite } from '../sandbox/sandbox.ts';
 import { createClockFollower } from './clock.ts';
-import { createEngine, type Engine, type RuntimeEvent } from './engine.ts';
+import { createEngine, type Engine, type PluginSpec, type RuntimeEvent } from './engine.ts';
 import {
   CATASTROPHIC_MARKER,
   type ClockMessage,
@@ -26,6 +26,17 @@ process.title = 'hana-plugin-host';
 const testHooks = process.env.HANA_PLUGIN_HOST_TEST_HOOKS === '1';
 // A test of the daemon's ready timeout: this child hangs before it ever says `ready`.
 const stallAtInit = testHooks && process.env.HANA_PLUGIN_HOST_TEST_STALL === '1';
+// A test of a renewal whose fresh host cannot run a plugin the old one draws: this child's copy
+// of that plugin throws at load, through the engine's own load-failed path.
+const failLoad = testHooks ? process.env.HANA_PLUGIN_HOST_TEST_FAIL_LOAD || undefined : undefined;
+const withTestFaults = (plugins: readonly PluginSpec[]): readonly PluginSpec[] =>
+  failLoad === undefined
+    ? plugins
+    : plugins.map((p) =>
+        p.manifest.id === failLoad
+          ? { ...p, entrySource: "throw new Error('load failure simulated by a test');" }
+          : p,
+      );
 const follower = createClockFollower();
 let engine: Engine | undefined;
 let writes: { plugin: string; writes: PluginWrite[] }[] = [];
@@ -170,14 +181,14 @@ process.on('message', (raw: unknown) => {
         onCatastrophicError: catastrophic,
       });
       engine.updateParams(msg.params);
-      engine.setPlugins(msg.plugins, msg.quarantined);
+      engine.setPlugins(withTestFaults(msg.plugins), msg.quarantined);
       active = msg.watched || msg.writesNeeded;
       statsLoop();
       send!({ t: 'ready' }, sent);
       return;
     }
     case 'plugins':
-      engine?.setPlugins(msg.plugins, msg.quarantined);
+      engine?.setPlugins(withTestFaults(msg.plugins), msg.quarantined);
       sendStats();
       return;
     case 'params':

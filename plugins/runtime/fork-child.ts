@@ -12,11 +12,13 @@ export const CHILD_PATH = join(import.meta.dirname, 'child.ts');
 
 export type Catastrophe = { plugin: string; message: string };
 
+/** With testHooks: a fault this one child is made to have (tests of the host's recovery). */
+export type ChildFault = { kind: 'stall' } | { kind: 'fail-load'; plugin: string };
+
 export function forkPluginHost(opts: {
   log: Logger;
   testHooks: boolean;
-  /** With testHooks: this child hangs before it says `ready`. */
-  stall: boolean;
+  fault: ChildFault | undefined;
   onCatastrophe(c: Catastrophe): void;
 }): ChildProcess {
   const { log } = opts;
@@ -39,7 +41,9 @@ export function forkPluginHost(opts: {
       MALLOC_ARENA_MAX: '1',
       ...process.env,
       HANA_PLUGIN_HOST_TEST_HOOKS: opts.testHooks ? '1' : '0',
-      HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.stall ? '1' : '0',
+      HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.fault?.kind === 'stall' ? '1' : '0',
+      HANA_PLUGIN_HOST_TEST_FAIL_LOAD:
+        opts.testHooks && opts.fault?.kind === 'fail-load' ? opts.fault.plugin : '',
     },
   });
   proc.on('error', (err) => log.warn({ err, event: 'plugin.host-error' }, 'plugin host process error'));

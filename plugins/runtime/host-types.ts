@@ -101,7 +101,9 @@ export type TestHook =
   | { kind: 'catastrophic'; plugin: string }
   | { kind: 'hang' }
   /** The next child forked hangs before it says `ready`. */
-  | { kind: 'stall-next-start' };
+  | { kind: 'stall-next-start' }
+  /** The next child forked fails to load this plugin (its entry throws at load). */
+  | { kind: 'fail-load-next-start'; plugin: string };
 
 export type PluginHost = {
   setPlugins(plugins: readonly PluginSpec[]): void;

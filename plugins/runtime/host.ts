@@ -5,7 +5,7 @@ import { type BisectStep, createBisector, describeStep } from './bisect.ts';
 import { defaultRssCeilingMb, readRssMb } from './child-rss.ts';
 import { monotonicNs } from './clock.ts';
 import type { PluginSpec } from './engine.ts';
-import { type Catastrophe, forkPluginHost } from './fork-child.ts';
+import { type Catastrophe, type ChildFault, forkPluginHost } from './fork-child.ts';
 import { createHostStatsBook, type WarmupCounters } from './host-stats.ts';
 import type { HostInit, HostState, PluginHost } from './host-types.ts';
 import { type ClockMessage, FromChild, type HostEvent, isFrameMessage, type ToChild } from './protocol.ts';
@@ -91,7 +91,8 @@ export function startPluginHost(init: HostInit): PluginHost {
   let running: string[] = [];
   let catastrophe: Catastrophe | undefined;
   let killedFor: Kill | undefined;
-  let stallNext = false;
+  /** With testHooks: the fault the next child forked is made to have. */
+  let nextFault: ChildFault | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let probationTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -215,11 +216,11 @@ export function startPluginHost(init: HostInit): PluginHost {
   }
 
   /** A child with the current plugins, params and clock; its messages count only while it is `child`. */
-  function forkChild(list: PluginSpec[], stall: boolean): ChildProcess {
+  function forkChild(list: PluginSpec[], fault: ChildFault | undefined): ChildProcess {
     const proc = forkPluginHost({
       log,
       testHooks: init.testHooks === true,
-      stall,
+      fault,
       onCatastrophe: (c) => {
         if (proc === child) catastrophe = c;
         else if (proc === successor?.proc) successor.catastrophe = c;
@@ -258,23 +259,23 @@ export function startPluginHost(init: HostInit): PluginHost {
     catastrophe = undefined;
     killedFor = undefined;
     rssMb = null;
-    const stall = stallNext;
-    stallNext = false;
+    const fault = nextFault;
+    nextFault = undefined;
     const list = runList();
     running = list.map((p) => p.manifest.id);
     lastHeard = performance.now();
     spawnedAt = lastHeard;
     renewAfter = spawnedAt + renewMinAgeMs;
     firstReading = false;
-    child = forkChild(list, stall);
+    child = forkChild(list, fault);
   }
 
   /** Forks the successor of a child that has grown past the renewal mark (rssMb, MiB). */
   function renew(mb: number): void {
     const list = runList();
-    const stall = stallNext;
-    stallNext = false;
-    const proc = forkChild(list, stall);
+    const fault = nextFault;
+    nextFault = undefined;
+    const proc = forkChild(list, fault);
     const drawing = book.plugins(list, quarantined, bisector.held()).filter((p) => p.state === 'running');
     const expect = new Set(drawing.map((p) => p.id));
     successor = {
@@ -678,7 +679,8 @@ export function startPluginHost(init: HostInit): PluginHost {
     },
     testHook(hook) {
       if (!init.testHooks) return;
-      if (hook.kind === 'stall-next-start') stallNext = true;
+      if (hook.kind === 'stall-next-start') nextFault = { kind: 'stall' };
+      else if (hook.kind === 'fail-load-next-start') nextFault = { kind: 'fail-load', plugin: hook.plugin };
       else post(hook.kind === 'hang' ? { t: 'test-hang' } : { t: 'test-catastrophic', id: hook.plugin });
     },
     ready() {

@@ -12,7 +12,7 @@ async function child(): Promise<{ env: Map<string, string>; argv: string[] }> {
   const proc = forkPluginHost({
     log: captureLogger().log,
     testHooks: false,
-    stall: false,
+    fault: undefined,
     onCatastrophe: () => {},
   });
   try {

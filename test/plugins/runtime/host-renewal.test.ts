@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { pino } from 'pino';
+import type { PluginHost } from '../../../plugins/runtime/host-types.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { alive, closeHosts, type HostRun, runHost } from './host-harness.ts';
@@ -128,6 +130,109 @@ describe('plugin host renewal', () => {
     assert.deepEqual(hostEvents(r), [], 'no crash, bisection or quarantine event');
     assert.equal(r.host.stats().host.restarts, 0);
     assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+  });
+
+  it('a successor that cannot load a plugin the old child draws is dropped; the old child keeps every layer', async () => {
+    const r = runHost(plugins(), {
+      testHooks: true,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+    });
+    const first = r.host.stats().host.pid!;
+    // The first child is forked already: the next one forked is the first successor.
+    r.host.testHook({ kind: 'fail-load-next-start', plugin: 'com.example.b' });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+    assert.ok(await waitFor(() => abandoned() !== undefined, 60_000), 'the successor was dropped');
+    assert.match(
+      String(abandoned()!.msg),
+      /could not run com\.example\.b \(load-failed: .*simulated by a test/,
+    );
+    assert.equal(r.host.stats().host.pid, first, 'the old child still runs the show');
+    assert.equal(r.host.stats().host.renewals, 0);
+    assert.ok(await waitFor(() => !alive(abandoned()!.successorPid as number), 30_000));
+    // The successor's load failure was its own: the operator sees no fault, nothing is quarantined.
+    assert.deepEqual(hostEvents(r), []);
+    assert.ok(r.host.stats().plugins.every((p) => p.state === 'running'));
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+    // The next renewal, a child-age later, has no such fault and takes over.
+    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+    assert.deepEqual(hostEvents(r), []);
+  });
+
+  it('a plugin quarantined by the old child while a successor warms up drops the successor, which would run it again', async () => {
+    const flaky = src.spec(
+      'com.example.flaky',
+      `var plugin = { frame(f) { if (f.params['/fail']) throw new Error('told to fail'); return [{ op: 'clear' }]; } };`,
+      { reads: ['/fail'] },
+    );
+    const r = runHost([...plugins(), flaky], {
+      testHooks: true,
+      readyTimeoutMs: 60_000,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+    });
+    r.host.testHook({ kind: 'stall-next-start' });
+    assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
+    r.host.updateParams([{ path: '/fail', value: true }]);
+    assert.ok(
+      await waitFor(
+        () => r.events.some((e) => e.kind === 'quarantine' && e.plugin === 'com.example.flaky'),
+        60_000,
+      ),
+    );
+    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+    assert.ok(await waitFor(() => abandoned() !== undefined, 10_000));
+    assert.match(String(abandoned()!.msg), /com\.example\.flaky was quarantined/);
+    assert.ok(await waitFor(() => !alive(abandoned()!.successorPid as number), 30_000));
+    // The next successor is forked with the plugin held out, and takes over without it.
+    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+    assert.equal(r.host.stats().plugins.find((p) => p.id === 'com.example.flaky')?.state, 'quarantined');
+    assert.equal(
+      r.events.filter((e) => e.kind === 'quarantine').length,
+      1,
+      'quarantined once, by the old child',
+    );
+  });
+
+  it('parameters set while a successor warms up are in every frame it sends once it takes over', async () => {
+    const echo = src.spec(
+      'com.example.echo',
+      `var plugin = { frame(f) { return [{ op: 'text', x: 0, y: 0, text: 'p=' + f.params['/p'] }]; } };`,
+      { reads: ['/p'] },
+    );
+    // The update is sent from inside the host's own "renewing" log line, so it goes out while
+    // the successor is forked and cannot have taken over (it has not even booted): the host must
+    // pass it on to the warming successor, as the successor's init was built before it.
+    const values: string[] = [];
+    let handedOverAt: number | undefined;
+    let host: PluginHost | undefined;
+    const log = pino(
+      { level: 'info' },
+      {
+        write(line: string) {
+          const event = (JSON.parse(line) as { event?: string }).event;
+          if (event === 'plugin.host-renewing' && host?.stats().host.renewals === 0)
+            host.updateParams([{ path: '/p', value: 7 }]);
+          if (event === 'plugin.host-renewed') handedOverAt ??= values.length;
+        },
+      },
+    );
+    const r = runHost([echo], {
+      log,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+      onFrame: (f) => values.push(/p=(\w+)/.exec(f.json)?.[1] ?? '?'),
+    });
+    host = r.host;
+    r.host.updateParams([{ path: '/p', value: 1 }]);
+    assert.ok(await waitFor(() => values.at(-1) === '1', 60_000), 'the first child draws p=1');
+    assert.ok(await waitFor(() => handedOverAt !== undefined && values.length >= handedOverAt + 30, 60_000));
+    const fresh = values.slice(handedOverAt);
+    assert.deepEqual(
+      fresh.filter((v) => v !== '7'),
+      [],
+      `frames of the fresh host without the value sent while it warmed up: ${fresh.join(',')}`,
+    );
   });
 
   it('a plugin list change while a successor warms up drops the successor; the new list runs', async () => {
