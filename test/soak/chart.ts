@@ -15,6 +15,9 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const PLOTTED: { key: keyof Sample; title: string }[] = [
   { key: 'rssMiB', title: 'daemon RSS (MiB)' },
   { key: 'childRssMiB', title: 'plugin host RSS (MiB)' },
+  { key: 'anonMiB', title: 'daemon anonymous RSS (MiB)' },
+  { key: 'fileMiB', title: 'daemon file-backed RSS (MiB)' },
+  { key: 'childAnonMiB', title: 'plugin host anonymous RSS (MiB)' },
   { key: 'heapMiB', title: 'V8 heap used (MiB)' },
   { key: 'fds', title: 'open fds' },
   { key: 'handles', title: 'active handles and requests' },

@@ -75,6 +75,8 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
   for (let i = 0; i < r.laptops; i++) {
     const mine = r.samples.filter((s) => s.laptop === i);
     for (const m of metrics) {
+      // A metric added after a record was kept is absent from it: not a row at all.
+      if (mine.every((s) => s[m] === undefined)) continue;
       const points: Point[] = mine.map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
       const slope = slopePerHour(RAW.has(m) ? points : floorPerWindow(points));
       const span = fittedSpanHours(points);

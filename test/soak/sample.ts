@@ -25,6 +25,15 @@ export type Sample = {
   pid: number;
   rssMiB: number;
   childRssMiB: number;
+  /**
+   * RSS split by kind (/proc/<pid>/status): anonymous pages (heaps, malloc: where a leak lives)
+   * and file-backed pages (the node binary, libraries and ICU data paged in as code paths first
+   * run: shared with every other node process, clean, and given back under memory pressure).
+   * Absent in older records.
+   */
+  anonMiB?: number;
+  fileMiB?: number;
+  childAnonMiB?: number;
   fds: number;
   handles: number;
   timers: number;
@@ -46,9 +55,13 @@ export type Sample = {
 
 const MiB = 1024 * 1024;
 
-async function rssKiB(pid: number): Promise<number> {
+type Rss = { total: number; anon: number; file: number };
+
+/** A process's RSS in KiB, all of it and by kind; zeros for a process that is gone. */
+async function rssKiB(pid: number): Promise<Rss> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { total: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
 /** Direct children of pid (the plugin host): their RSS is the daemon's too when a show runs. */
@@ -83,14 +96,22 @@ export async function sampleDaemon(
   }));
   const running = plugins.filter((p) => p.state === 'running');
   let childKiB = 0;
-  for (const k of kids) childKiB += await rssKiB(k);
+  let childAnonKiB = 0;
+  for (const k of kids) {
+    const r = await rssKiB(k);
+    childKiB += r.total;
+    childAnonKiB += r.anon;
+  }
   return {
     tSec,
     laptop,
     life,
     pid,
-    rssMiB: rss / 1024,
+    rssMiB: rss.total / 1024,
     childRssMiB: childKiB / 1024,
+    anonMiB: rss.anon / 1024,
+    fileMiB: rss.file / 1024,
+    childAnonMiB: childAnonKiB / 1024,
     fds: fdList.length,
     handles: status.runtime.activeResourcesTotal,
     timers: status.runtime.timers,

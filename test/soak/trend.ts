@@ -58,6 +58,9 @@ export function floorPerWindow(points: readonly Point[], windowSec = 60): Point[
 export const GROWING_PER_HOUR: Record<string, number> = {
   rssMiB: 16,
   childRssMiB: 16,
+  anonMiB: 16,
+  childAnonMiB: 16,
+  fileMiB: 16,
   heapMiB: 16,
   fds: 6,
   handles: 6,
@@ -74,6 +77,9 @@ export const GROWING_PER_HOUR: Record<string, number> = {
 export const MIN_RISE: Record<string, number> = {
   rssMiB: 8,
   childRssMiB: 8,
+  anonMiB: 8,
+  childAnonMiB: 8,
+  fileMiB: 8,
   heapMiB: 8,
   fds: 3,
   handles: 3,
