@@ -1,4 +1,5 @@
 import { type ELDHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { type Timers, unrefTimers } from './timers.ts';
 
 // What a long show's leak looks like from outside: handles and timers that pile up, a heap that
@@ -12,6 +13,15 @@ export type RuntimeStatus = {
   /** Timeout and Immediate entries among them: a leaked timer shows here. */
   timers: number;
   heapUsedBytes: number;
+  /**
+   * What V8 holds from the system for its heap (used or not), of which `newSpaceBytes` is the
+   * young generation's resident part, and `externalBytes` the memory outside it that JS objects
+   * own (Buffers, ArrayBuffers): where the rest of the daemon's anonymous RSS goes, so a soak can
+   * tell a heap sized to its load from a leak.
+   */
+  heapTotalBytes: number;
+  newSpaceBytes: number;
+  externalBytes: number;
   rssBytes: number;
   /**
    * Event-loop delay since the previous status call (the histogram is reset on each read). It is
@@ -81,6 +91,10 @@ export function startRuntimeStats(
         activeResourcesTotal: total,
         timers: (activeResources.Timeout ?? 0) + (activeResources.Immediate ?? 0),
         heapUsedBytes: mem.heapUsed,
+        heapTotalBytes: mem.heapTotal,
+        newSpaceBytes:
+          getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
+        externalBytes: mem.external,
         rssBytes: mem.rss,
         eventLoopDelayMs,
       };

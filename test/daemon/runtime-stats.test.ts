@@ -28,6 +28,10 @@ describe('runtime stats', () => {
     try {
       const s = stats.status();
       assert.ok(s.heapUsedBytes > 0 && s.rssBytes >= s.heapUsedBytes);
+      assert.ok(
+        s.heapTotalBytes >= s.heapUsedBytes && s.newSpaceBytes > 0 && s.newSpaceBytes < s.heapTotalBytes,
+      );
+      assert.ok(s.externalBytes > 0);
       for (const v of Object.values(s.eventLoopDelayMs)) assert.ok(Number.isFinite(v) && v >= 0);
     } finally {
       stats.close();

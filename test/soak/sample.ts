@@ -34,6 +34,10 @@ export type Sample = {
   anonMiB?: number;
   fileMiB?: number;
   childAnonMiB?: number;
+  /** V8's heap as held from the system, its young generation, and JS-owned memory outside it (status.runtime); absent in older records. */
+  heapTotalMiB?: number;
+  newSpaceMiB?: number;
+  externalMiB?: number;
   fds: number;
   handles: number;
   timers: number;
@@ -116,6 +120,9 @@ export async function sampleDaemon(
     handles: status.runtime.activeResourcesTotal,
     timers: status.runtime.timers,
     heapMiB: status.runtime.heapUsedBytes / MiB,
+    heapTotalMiB: status.runtime.heapTotalBytes / MiB,
+    newSpaceMiB: status.runtime.newSpaceBytes / MiB,
+    externalMiB: status.runtime.externalBytes / MiB,
     loopP99Ms: status.runtime.eventLoopDelayMs.p99,
     linked: status.peers.linked,
     pages: status.output?.clients ?? 0,
