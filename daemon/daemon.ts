@@ -255,7 +255,7 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
     udp = await openOscUdp({
       host: osc.bind,
       port: osc.port,
-      onDatagram: (bytes, from) => ingest.handle(bytes, { transport: 'udp', ...from }),
+      onDatagram: ingest.handleUdp,
       onError: (err) => log.warn({ err, event: 'osc.udp-error' }, 'OSC UDP socket error'),
     });
     const udpSocket = udp;

@@ -8,7 +8,7 @@ import type { Handlers } from './control/server.ts';
 import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
 import { readMaster, watchMaster } from './output/master.ts';
-import { type LayerPlan, readMix, touchesMix } from './output/mix.ts';
+import { changesTouchMix, type LayerPlan, readMix } from './output/mix.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
 import { createShaderFaults } from './output/shader-faults.ts';
 import { planShaders } from './output/shader-plan.ts';
@@ -135,7 +135,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       const unwatch = watchMaster(store, (m) => o.setMaster(m));
       const unwatchMix = store.subscribe((changes) => {
         const touched = inputs.observe(changes);
-        if (touched || changes.some((c) => touchesMix(c.path, plan)))
+        if (touched || changesTouchMix(changes, plan))
           o.setMix({ ...readMix(store, plan), inputs: inputs.values() });
       });
       closers.push(async () => {

@@ -22,11 +22,11 @@ export type CpuBudget = {
   /** Milliseconds until it may (0 if now). */
   msUntilReady(): number;
   /**
-   * Runs `fn`, charging the time it takes from `start` (default now; a caller that has just
-   * read the clock passes it on); returns when it ended. Two clock reads a piece of work at
-   * most: on the OSC ingest path every read counts (issue 18).
+   * Charges the work that began at `start` (the caller read the clock just before it) and has
+   * just ended; returns when it ended. Two clock reads a piece of work at most, and no closure
+   * to wrap it: on the OSC ingest path every read and allocation counts (issue 18).
    */
-  spend(fn: () => void, start?: number): number;
+  charge(start: number): number;
 };
 
 export function createCpuBudget(init: CpuBudgetInit): CpuBudget {
@@ -46,15 +46,10 @@ export function createCpuBudget(init: CpuBudgetInit): CpuBudget {
       refill(init.now());
       return balance > 0 ? 0 : Math.ceil(-balance / init.share + 1e-9);
     },
-    spend(fn, start = init.now()) {
-      let end = start;
-      try {
-        fn();
-      } finally {
-        end = init.now();
-        refill(end);
-        balance -= end - start;
-      }
+    charge(start) {
+      const end = init.now();
+      refill(end);
+      balance -= end - start;
       return end;
     },
   };

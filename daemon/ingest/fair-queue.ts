@@ -106,7 +106,11 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
     if (cost <= init.quantum && waited > maxWaitUnits) maxWaitUnits = waited;
     ranUnits += cost;
     spent += cost;
-    worked += budget.spend(() => init.run(item, key, waited), t) - t;
+    try {
+      init.run(item, key, waited);
+    } finally {
+      worked += budget.charge(t) - t;
+    }
   };
 
   /** Whether `cost` more fits before the queue must yield. */

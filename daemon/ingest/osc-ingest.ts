@@ -100,6 +100,8 @@ export type IngestStats = {
 
 export type OscIngest = {
   handle(bytes: Uint8Array, from: IngestSource): void;
+  /** handle() for a datagram: the sender is looked up by address and port, with no object made. */
+  handleUdp(bytes: Uint8Array, from: { readonly address: string; readonly port: number }): void;
   stats(): IngestStats;
   close(): void;
 };
@@ -309,29 +311,38 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     }
   }
 
+  /** From a source the filter allowed; its first unit is taken before decoding. */
+  function accept(bytes: Uint8Array, src: Sender): void {
+    const { from, key } = src;
+    const who = from.address;
+    if (!init.limiter.take(key)) {
+      rejections.reject('flood', who, `${key} exceeds osc.rateLimit; dropping its packets`, {
+        port: from.port,
+      });
+      return;
+    }
+    const decoded = decodeOscPacket(bytes, limits);
+    if (!decoded.ok) {
+      rejections.reject(decoded.error.code, who, `malformed OSC packet: ${decoded.error.message}`);
+      return;
+    }
+    const cost = packetCost(decoded.packet, registry);
+    if (!charge(key, from, cost)) return;
+    queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src });
+  }
+
+  const allowed = (who: string) => {
+    if (init.filter.allows(who)) return true;
+    rejections.reject('not-allowed', who, `OSC from ${who}, which is not in osc.allow`);
+    return false;
+  };
+
   return {
     handle(bytes, from) {
-      const who = from.address;
-      if (!init.filter.allows(who)) {
-        rejections.reject('not-allowed', who, `OSC from ${who}, which is not in osc.allow`);
-        return;
-      }
-      const src = senders.of(from);
-      const { key } = src;
-      if (!init.limiter.take(key)) {
-        rejections.reject('flood', who, `${key} exceeds osc.rateLimit; dropping its packets`, {
-          port: from.port,
-        });
-        return;
-      }
-      const decoded = decodeOscPacket(bytes, limits);
-      if (!decoded.ok) {
-        rejections.reject(decoded.error.code, who, `malformed OSC packet: ${decoded.error.message}`);
-        return;
-      }
-      const cost = packetCost(decoded.packet, registry);
-      if (!charge(key, from, cost)) return;
-      queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src });
+      if (allowed(from.address)) accept(bytes, senders.of(from));
+    },
+    handleUdp: (bytes, from) => {
+      if (allowed(from.address)) accept(bytes, senders.udp(from.address, from.port));
     },
     stats: () => {
       const q = queue.stats();

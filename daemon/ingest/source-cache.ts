@@ -10,7 +10,12 @@ import { sourceKey } from './source-key.ts';
 
 export type Sender = { readonly from: IngestSource; readonly key: string; readonly label: string };
 
-export type SenderCache = { of(from: IngestSource): Sender; readonly size: number };
+export type SenderCache = {
+  of(from: IngestSource): Sender;
+  /** A UDP sender, made from address and port only when it is new: no object per datagram. */
+  udp(address: string, port: number): Sender;
+  readonly size: number;
+};
 
 export function sourceLabel(from: IngestSource): string {
   return `osc:${from.transport}:${from.address}:${from.port}`;
@@ -19,7 +24,12 @@ export function sourceLabel(from: IngestSource): string {
 export function createSenderCache(max = 4096): SenderCache {
   const byAddress = new Map<string, Map<number, Sender>>();
   let size = 0;
-  return {
+  const cache: SenderCache = {
+    udp(address, port) {
+      const known = byAddress.get(address)?.get(port);
+      if (known && known.from.transport === 'udp') return known;
+      return cache.of({ transport: 'udp', address, port });
+    },
     of(from) {
       let byPort = byAddress.get(from.address);
       const known = byPort?.get(from.port);
@@ -44,4 +54,5 @@ export function createSenderCache(max = 4096): SenderCache {
       return size;
     },
   };
+  return cache;
 }

@@ -24,8 +24,14 @@ export function readMaster(store: Pick<Store, 'get'>): Master {
 
 /** Calls `fn` with the new master whenever a write touches it (a re-send included: it is cheap). */
 export function watchMaster(store: Pick<Store, 'get' | 'subscribe'>, fn: (m: Master) => void): () => void {
+  // A loop, not changes.some(closure): this runs for every write on the ingest path.
   return store.subscribe((changes: readonly Change[]) => {
-    if (changes.some((c) => c.path === MASTER_OPACITY || c.path === MASTER_BLACKOUT)) fn(readMaster(store));
+    for (const c of changes) {
+      if (c.path === MASTER_OPACITY || c.path === MASTER_BLACKOUT) {
+        fn(readMaster(store));
+        return;
+      }
+    }
   });
 }
 

@@ -72,6 +72,13 @@ export function touchesMix(path: string, plan: LayerPlan): boolean {
   return mixPaths(plan).has(path);
 }
 
+/** Whether any of these changes can change the mix; a loop, as it runs for every write batch. */
+export function changesTouchMix(changes: readonly { readonly path: string }[], plan: LayerPlan): boolean {
+  const paths = mixPaths(plan);
+  for (const c of changes) if (paths.has(c.path)) return true;
+  return false;
+}
+
 /** The mix as the JSON the page reads (`"mix":…` is added beside the master, see master.ts). */
 export function mixJson(m: Mix): string {
   return JSON.stringify({ crossfade: m.crossfade, layers: m.layers, ...(m.inputs && { inputs: m.inputs }) });

@@ -11,6 +11,7 @@ export type OscUdpInit = {
   port: number;
   /** Raised from the kernel default: a burst of faders otherwise overflows it (DESIGN.md §1). */
   recvBufferBytes?: number;
+  /** `from` is Node's own remote info (it also has `family` and `size`): no object per datagram. */
   onDatagram: (bytes: Buffer, from: Remote) => void;
   /** Socket-level errors after bind (e.g. ICMP unreachable on send): reported, never thrown. */
   onError: (err: Error) => void;
@@ -31,7 +32,7 @@ export function openOscUdp(init: OscUdpInit): Promise<OscUdp> {
       reject(err);
     };
     socket.once('error', onBindError);
-    socket.on('message', (msg, rinfo) => init.onDatagram(msg, { address: rinfo.address, port: rinfo.port }));
+    socket.on('message', init.onDatagram);
     socket.bind({ port: init.port, address: init.host, exclusive: true }, () => {
       socket.off('error', onBindError);
       socket.on('error', init.onError);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CROSSFADE, mixPaths, touchesMix } from '../../../daemon/output/mix.ts';
+import { CROSSFADE, changesTouchMix, mixPaths, touchesMix } from '../../../daemon/output/mix.ts';
 
 // Which writes move the mix: the planned layers' opacity, blend and deck, and the crossfader;
 // nothing else, however close its name.
@@ -33,5 +33,12 @@ describe('touchesMix', () => {
     assert.ok(!touchesMix('/layer/1/opacity', next));
     assert.equal(mixPaths(next), mixPaths(next), 'listed once per plan');
     assert.deepEqual([...mixPaths(new Map())], [CROSSFADE]);
+  });
+
+  it('a batch touches the mix when any of its changes does, and an empty batch does not', () => {
+    const at = (...paths: string[]) => paths.map((path) => ({ path }));
+    assert.ok(changesTouchMix(at('/layer/1/hue', '/layer/3/deck'), plan));
+    assert.ok(!changesTouchMix(at('/layer/1/hue', '/layer/2/opacity'), plan));
+    assert.ok(!changesTouchMix([], plan));
   });
 });
