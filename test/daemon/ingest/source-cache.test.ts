@@ -32,6 +32,26 @@ describe('sender cache', () => {
     assert.equal(cache.size, 1, 'one address and port, one slot');
   });
 
+  it('udp(address, port) is of() for a datagram: the same record, made once, never a TCP sender', () => {
+    const cache = createSenderCache();
+    const viaUdp = cache.udp('127.0.0.1', 9000);
+    assert.equal(viaUdp, cache.of({ transport: 'udp', address: '127.0.0.1', port: 9000 }));
+    assert.equal(cache.udp('127.0.0.1', 9000), viaUdp);
+    assert.deepEqual(viaUdp.from, { transport: 'udp', address: '127.0.0.1', port: 9000 });
+    // Node's rinfo carries family and size too: only address and port make the sender.
+    const tcp = cache.of({
+      transport: 'tcp',
+      address: '127.0.0.1',
+      port: 9001,
+      conn: { id: 1, send: () => true },
+    });
+    const u = cache.udp('127.0.0.1', 9001);
+    assert.notEqual(u, tcp);
+    assert.equal(u.label, 'osc:udp:127.0.0.1:9001');
+    assert.equal(u.from.conn, undefined, 'feedback to a datagram goes by UDP, never on a TCP connection');
+    assert.equal(cache.size, 2);
+  });
+
   it('holds at most its bound of senders (a spoofed-source flood grows nothing)', () => {
     const cache = createSenderCache(16);
     for (let p = 0; p < 1000; p++)
