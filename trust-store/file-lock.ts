@@ -201,17 +201,32 @@ function releaser(path: string, content: string): () => Promise<void> {
   };
 }
 
-/** Callers in this process queue here, so they take turns instead of polling the file together. */
+/**
+ * Callers in this process queue here, so they take turns instead of polling the file together.
+ * A turn waits for the one before it at most QUEUE_WAIT_MS, then tries the file anyway: a change
+ * that hangs (a stuck disk) costs the callers behind it a bounded wait and a "busy", never forever.
+ */
 const queues = new Map<string, Promise<unknown>>();
+export const QUEUE_WAIT_MS = 5000;
+
+function bounded(before: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+  });
+  return Promise.race([before, late]).finally(() => clearTimeout(timer));
+}
 
 /** Runs fn under the lock; a lock that cannot be taken is a typed refusal, fn's own errors propagate. */
 export async function withLock<T>(
   path: string,
   fn: () => Promise<T>,
+  opts: { queueWaitMs?: number; tries?: number; intervalMs?: number } = {},
 ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
-  const before = queues.get(path) ?? Promise.resolve();
-  const turn = before.then(async () => {
-    const lock = await acquireLock(path);
+  const before = queues.get(path);
+  const waited = before ? bounded(before, opts.queueWaitMs ?? QUEUE_WAIT_MS) : Promise.resolve();
+  const turn = waited.then(async () => {
+    const lock = await acquireLock(path, opts);
     if (!lock.ok) return lock;
     try {
       return { ok: true as const, value: await fn() };

@@ -52,7 +52,8 @@ describe('file lock', () => {
     let most = 0;
     let entered = 0;
     const job = async () => {
-      const lock = await acquireLock(path);
+      // Mutual exclusion is under test, not waiting: a budget no loaded machine runs out of.
+      const lock = await acquireLock(path, { tries: 5000 });
       if (!lock.ok) return false;
       most = Math.max(most, ++inside);
       entered++;
@@ -71,13 +72,13 @@ describe('file lock', () => {
         if (text !== undefined) seen.add(text.replace(/[0-9a-f]{16}\n$/, 'TOKEN\n'));
       }
     })();
-    for (let round = 0; round < 20; round++) {
+    for (let round = 0; round < 10; round++) {
       const results = await Promise.all(Array.from({ length: 12 }, job));
       assert.ok(results.every(Boolean), `round ${round}: a holder was refused`);
     }
     watching = false;
     await watcher;
-    assert.equal(entered, 240);
+    assert.equal(entered, 120);
     assert.equal(most, 1, 'two holders were inside the lock at once');
     assert.ok(seen.size > 0, 'the watcher never saw the lock');
     for (const text of seen)
@@ -141,6 +142,24 @@ describe('file lock', () => {
     );
     assert.deepEqual(outs, Array(procs).fill('done 0'), 'a caller was refused the lock');
     assert.equal(Number(await readFile(counter, 'utf8')), procs * rounds * parallel, 'an increment was lost');
+    await assert.rejects(stat(path), { code: 'ENOENT' });
+  });
+
+  it('a holder in this process that hangs costs the callers behind it a bounded wait and a refusal', async () => {
+    const path = join(root, 'hung.lock');
+    let release: () => void = () => {};
+    const hung = withLock(path, () => new Promise<void>((r) => (release = r)));
+    // Queued behind the hung holder: waits its bound, then polls the file, then says busy.
+    const behind = await withLock(path, async () => 'ran', { queueWaitMs: 50, tries: 3, intervalMs: 5 });
+    assert.equal(behind.ok, false);
+    assert.match(
+      behind.ok ? '' : behind.error,
+      new RegExp(`held by another hana process \\(pid ${process.pid}\\)`),
+    );
+    release();
+    assert.deepEqual(await hung, { ok: true, value: undefined });
+    // Once it let go, the next caller gets in at once.
+    assert.deepEqual(await withLock(path, async () => 'next'), { ok: true, value: 'next' });
     await assert.rejects(stat(path), { code: 'ENOENT' });
   });
 
