@@ -33,8 +33,15 @@ export const PLOTTED: { key: keyof Sample; title: string }[] = [
 
 const COLOURS = ['#d62728', '#1f77b4', '#2ca02c'];
 
+/** The plotted metrics a record has: one kept before a metric was added has no panel for it. */
+const plottedIn = (samples: readonly Sample[]) =>
+  PLOTTED.filter((m) => samples.some((s) => s[m.key] !== undefined));
+
+/** Window height for `panels` charts two to a row (250 px and an 8 px gap each) under the caption. */
+export const plotHeight = (panels: number) => 60 + Math.ceil(panels / 2) * 258;
+
 function page(samples: readonly Sample[], laptops: number, caption: string, chartJs: string): string {
-  const charts = PLOTTED.map((m) => ({
+  const charts = plottedIn(samples).map((m) => ({
     title: m.title,
     datasets: Array.from({ length: laptops }, (_, i) => ({
       label: `laptop-${i + 1}`,
@@ -78,7 +85,7 @@ export async function renderPlot(samples: readonly Sample[], laptops: number, ca
         '--disable-gpu',
         '--hide-scrollbars',
         `--user-data-dir=${join(dir, 'profile')}`,
-        '--window-size=1400,1390',
+        `--window-size=1400,${plotHeight(plottedIn(samples).length)}`,
         '--virtual-time-budget=3000',
         `--screenshot=${out}`,
         `file://${html}`,

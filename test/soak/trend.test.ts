@@ -39,6 +39,34 @@ describe('soak trend', () => {
     assert.equal(slopePerHour(warm), 0, 'nothing left after warm-up: no slope, not NaN');
   });
 
+  it('a daemon settling to its working size in its first minutes is flat; the same with a leak is not', () => {
+    // laptop-3's daemon RSS in a 30-minute soak (docs/soak.md, "Renewal"): the per-minute floor
+    // in MiB, minute by minute, a SIGKILL and restart at 20. Each life dips as V8 gives memory
+    // back after its start, then settles in 3-6 minutes; a 120 s warm-up read that as 45 MiB/h.
+    const floors: [life: number, minute: number, mib: number][] = [
+      ...[165.9, 150.1, 151.4, 166.2, 169, 171.8, 172.5, 172.6, 172.6, 172.7].map(
+        (v, m) => [0, m, v] as [number, number, number],
+      ),
+      ...[172.9, 173.7, 173.7, 173.6, 173.6, 173.8, 176.3, 176.4, 176.4, 176.3].map(
+        (v, m) => [0, 10 + m, v] as [number, number, number],
+      ),
+      ...[165.5, 177.8, 149.3, 167.2, 168.6, 168.8, 169.9, 170.1, 170.1, 170.1].map(
+        (v, m) => [1, 20 + m, v] as [number, number, number],
+      ),
+    ];
+    const points = (leakPerHour: number) =>
+      floors.map(([life, minute, mib]) => ({
+        life,
+        tSec: minute * 60,
+        value: mib + (leakPerHour * minute) / 60,
+      }));
+    const judged = (leak: number) =>
+      verdict('rssMiB', slopePerHour(points(leak)), fittedSpanHours(points(leak)));
+    assert.equal(verdict('rssMiB', slopePerHour(points(0), 120), fittedSpanHours(points(0), 120)), 'growing');
+    assert.equal(judged(0), 'flat');
+    assert.equal(judged(24), 'growing', 'a leak of 24 MiB/h on top is still seen');
+  });
+
   it('fits the floor: a sawtooth that comes back down is flat, a rising floor is not', () => {
     const saw = (rise: number) =>
       Array.from({ length: 121 }, (_, k) => ({

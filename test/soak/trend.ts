@@ -6,10 +6,15 @@ export type Point = { tSec: number; value: number; life: number };
 
 /**
  * Seconds at the start of each process life left out of the fit: JIT, caches, the plugin host's
- * isolates and the first sync exchange fill up in the first minute or two, and that one-off climb
- * would read as a leak in a ten-minute run.
+ * isolates and the first sync exchange fill up once, and that one-off climb would read as a leak
+ * in a ten-minute run. Five minutes, measured: in three 14-30 minute soaks on 2026-12-06 the
+ * daemon's V8 heap held reached its size within 2-4 minutes of a start (some starts give memory
+ * back first and grow again), and its anonymous memory outside the heap settled within 4-12; at
+ * 120 s that settling was judged a leak of 13-58 MiB/h on one laptop in each run
+ * (docs/soak.md, "The verdict's warm-up"). A leak keeps growing after it: 24 MiB/h on top of a
+ * measured settling is still judged growing (trend.test.ts).
  */
-export const WARM_UP_SEC = 120;
+export const WARM_UP_SEC = 300;
 
 /** Slope in units per hour after each life's warm-up; 0 when no life has two samples left. */
 export function slopePerHour(points: readonly Point[], warmUpSec = WARM_UP_SEC): number {
