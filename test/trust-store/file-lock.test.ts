@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { acquireLock, withLock } from '../../trust-store/file-lock.ts';
@@ -161,6 +161,21 @@ describe('file lock', () => {
     // Once it let go, the next caller gets in at once.
     assert.deepEqual(await withLock(path, async () => 'next'), { ok: true, value: 'next' });
     await assert.rejects(stat(path), { code: 'ENOENT' });
+  });
+
+  it("sweeps the temp file a killed acquisition left, never a live process's", async () => {
+    const dir = join(root, 'sweep');
+    await mkdir(dir);
+    const path = join(dir, 'x.lock');
+    const dead = join(dir, `.x.lock.${deadPid()}.0123abcd.tmp`);
+    const live = join(dir, `.x.lock.${process.ppid}.0123abcd.tmp`);
+    const other = join(dir, `.y.lock.${deadPid()}.0123abcd.tmp`);
+    for (const f of [dead, live, other]) await writeFile(f, '1\n-\n00\n');
+    const lock = await acquireLock(path);
+    if (!lock.ok) assert.fail(lock.error);
+    await lock.release();
+    // Another lock's temp file is that lock's to sweep.
+    assert.deepEqual((await readdir(dir)).sort(), [basename(live), basename(other)].sort());
   });
 
   it('takes over a lock whose process is gone', async () => {
