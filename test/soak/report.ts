@@ -10,7 +10,7 @@ import {
   GROWING_PER_HOUR,
   MIN_RISE,
   type Point,
-  slopePerHour,
+  slopeFit,
   verdict,
   WARM_UP_SEC,
 } from './trend.ts';
@@ -66,7 +66,7 @@ const RAW = new Set(['loopP99Ms']);
 export function table(r: SoakRecord): { lines: string[]; growing: number; unjudged: number } {
   const metrics = Object.keys(GROWING_PER_HOUR) as (keyof Sample)[];
   const lines = [
-    '| laptop | metric | first | last | slope per hour | grows above (and by at least) | verdict |',
+    '| laptop | metric | first | last | slope per hour ± 2 standard errors | grows above (and by at least) | verdict |',
     '|---|---|---|---|---|---|---|',
   ];
   const fmt = (x: number | undefined) => (x === undefined ? '-' : Number(x.toFixed(2)).toString());
@@ -78,14 +78,15 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
       // A metric added after a record was kept is absent from it: not a row at all.
       if (mine.every((s) => s[m] === undefined)) continue;
       const points: Point[] = mine.map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
-      const slope = slopePerHour(RAW.has(m) ? points : floorPerWindow(points));
+      const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points));
+      const slope = fit.perHour;
       const span = fittedSpanHours(points);
       // Nothing left after warm-up is no evidence of flatness: said so, never called flat.
-      const v = span === 0 ? 'too short' : verdict(m, slope, span);
+      const v = span === 0 ? 'too short' : verdict(m, slope, span, fit.sePerHour);
       if (v === 'growing') growing++;
       if (v === 'too short') unjudged++;
       lines.push(
-        `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} | ${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]}) | ${v} |`,
+        `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} ± ${(2 * fit.sePerHour).toFixed(2)} | ${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]}) | ${v} |`,
       );
     }
   }

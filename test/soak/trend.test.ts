@@ -5,6 +5,7 @@ import {
   floorPerWindow,
   GROWING_PER_HOUR,
   parseDuration,
+  slopeFit,
   slopePerHour,
   verdict,
   WARM_UP_SEC,
@@ -60,11 +61,72 @@ describe('soak trend', () => {
         tSec: minute * 60,
         value: mib + (leakPerHour * minute) / 60,
       }));
-    const judged = (leak: number) =>
-      verdict('rssMiB', slopePerHour(points(leak)), fittedSpanHours(points(leak)));
+    const judged = (leak: number) => {
+      const fit = slopeFit(points(leak));
+      return verdict('rssMiB', fit.perHour, fittedSpanHours(points(leak)), fit.sePerHour);
+    };
     assert.equal(verdict('rssMiB', slopePerHour(points(0), 120), fittedSpanHours(points(0), 120)), 'growing');
     assert.equal(judged(0), 'flat');
     assert.equal(judged(24), 'growing', 'a leak of 24 MiB/h on top is still seen');
+  });
+
+  it('a floor that wanders with no trend is flat, however its short spans tilt; a steady rise is growing', () => {
+    // laptop-2's handles in a 30-minute soak (docs/soak.md, "The verdict's warm-up"): the floor
+    // of each minute, a SIGKILL and restart at 10. Least squares alone tilts it to 9.3/h, a rise
+    // of 3.1 over the fitted 20 minutes: past both thresholds, on nothing but noise.
+    // [life, seconds, floor], as floorPerWindow placed them from the run's samples.
+    const floors: [number, number, number][] = [
+      [0, 0, 21],
+      [0, 60, 21],
+      [0, 120, 19],
+      [0, 180, 21],
+      [0, 240, 18],
+      [0, 300, 20],
+      [0, 360, 21],
+      [0, 420, 18],
+      [0, 480, 19],
+      [0, 540, 18],
+      [1, 610, 21],
+      [1, 660, 19],
+      [1, 720, 18],
+      [1, 780, 18],
+      [1, 840, 21],
+      [1, 900, 19],
+      [1, 960, 18],
+      [1, 1020, 18],
+      [1, 1080, 20],
+      [1, 1140, 18],
+      [1, 1200, 18],
+      [1, 1260, 18],
+      [1, 1320, 18],
+      [1, 1380, 19],
+      [1, 1440, 21],
+      [1, 1500, 20],
+      [1, 1560, 20],
+      [1, 1620, 20],
+      [1, 1680, 18],
+      [1, 1740, 22],
+    ];
+    const points = floors.map(([life, tSec, value]) => ({ life, tSec, value }));
+    const fit = slopeFit(points);
+    // The span the run fitted, from its 10 s samples (fittedSpanHours of those): 19.5 minutes.
+    const span = 0.3249;
+    assert.ok(fit.perHour > GROWING_PER_HOUR.handles! && fit.perHour * span >= 3, `${fit.perHour}/h`);
+    assert.equal(verdict('handles', fit.perHour, span), 'growing', 'by the thresholds alone');
+    assert.equal(verdict('handles', fit.perHour, span, fit.sePerHour), 'flat');
+    // One handle more every three minutes, on the same noise: growing.
+    const leaking = points.map((p) => ({ ...p, value: p.value + p.tSec / 180 }));
+    const lf = slopeFit(leaking);
+    assert.equal(verdict('handles', lf.perHour, span, lf.sePerHour), 'growing');
+  });
+
+  it('the slope of points on a line has no error; of scattered points, one that shrinks with more of them', () => {
+    assert.ok(slopeFit(line(0, 0, 1800, 40, 100)).sePerHour < 1e-9);
+    const scatter = (minutes: number) =>
+      Array.from({ length: minutes }, (_, m) => ({ life: 0, tSec: m * 60, value: 100 + (m % 3) }));
+    const short = slopeFit(scatter(15)).sePerHour;
+    const long = slopeFit(scatter(60)).sePerHour;
+    assert.ok(short > 0 && long > 0 && long < short, `${short} then ${long}`);
   });
 
   it('fits the floor: a sawtooth that comes back down is flat, a rising floor is not', () => {

@@ -18,6 +18,20 @@ export const WARM_UP_SEC = 300;
 
 /** Slope in units per hour after each life's warm-up; 0 when no life has two samples left. */
 export function slopePerHour(points: readonly Point[], warmUpSec = WARM_UP_SEC): number {
+  return slopeFit(points, warmUpSec).perHour;
+}
+
+/**
+ * The fitted slope with its standard error, both per hour: the spread of the points about the
+ * fitted lines says how far the slope itself can be trusted. A floor that wanders between 18 and
+ * 22 handles with no trend, fitted over two five-minute spans, came out at 9.3/h with an error as
+ * large; a leak's points sit on its line. The error is 0 where there are too few points to
+ * measure any spread (two in a life), which leaves the verdict to the thresholds alone.
+ */
+export function slopeFit(
+  points: readonly Point[],
+  warmUpSec = WARM_UP_SEC,
+): { perHour: number; sePerHour: number } {
   const starts = new Map<number, number>();
   for (const p of points) starts.set(p.life, Math.min(starts.get(p.life) ?? p.tSec, p.tSec));
   const lives = new Map<number, Point[]>();
@@ -27,15 +41,29 @@ export function slopePerHour(points: readonly Point[], warmUpSec = WARM_UP_SEC):
   }
   let num = 0;
   let den = 0;
-  for (const life of lives.values()) {
+  const means = new Map<number, { mt: number; mv: number }>();
+  for (const [id, life] of lives) {
     const mt = life.reduce((a, p) => a + p.tSec, 0) / life.length;
     const mv = life.reduce((a, p) => a + p.value, 0) / life.length;
+    means.set(id, { mt, mv });
     for (const p of life) {
       num += (p.tSec - mt) * (p.value - mv);
       den += (p.tSec - mt) ** 2;
     }
   }
-  return den === 0 ? 0 : (num / den) * 3600;
+  if (den === 0) return { perHour: 0, sePerHour: 0 };
+  const slope = num / den;
+  // One intercept per life and the shared slope are the parameters fitted.
+  let n = 0;
+  let sse = 0;
+  for (const [id, life] of lives) {
+    const { mt, mv } = means.get(id)!;
+    for (const p of life) sse += (p.value - (mv + slope * (p.tSec - mt))) ** 2;
+    n += life.length;
+  }
+  const dof = n - lives.size - 1;
+  const se = dof > 0 ? Math.sqrt(sse / dof / den) : 0;
+  return { perHour: slope * 3600, sePerHour: se * 3600 };
 }
 
 /**
@@ -100,12 +128,16 @@ export const MIN_RISE: Record<string, number> = {
 
 export type Verdict = 'flat' | 'growing';
 
-/** `spanHours`: the time the fit covered (after warm-up); the rise is the slope times it. */
-export function verdict(metric: string, perHour: number, spanHours = 1): Verdict {
+/**
+ * `spanHours`: the time the fit covered (after warm-up); the rise is the slope times it.
+ * `sePerHour`: the slope's standard error (slopeFit): growing also needs the slope to stand
+ * clear of zero by two of it, so a wandering floor fitted over a short span is not called a leak.
+ */
+export function verdict(metric: string, perHour: number, spanHours = 1, sePerHour = 0): Verdict {
   const limit = GROWING_PER_HOUR[metric];
   const rise = MIN_RISE[metric];
   if (limit === undefined || rise === undefined) throw new Error(`no growth threshold for metric ${metric}`);
-  return perHour > limit && perHour * spanHours >= rise ? 'growing' : 'flat';
+  return perHour > limit && perHour * spanHours >= rise && perHour - 2 * sePerHour > 0 ? 'growing' : 'flat';
 }
 
 /** Hours between the first and last point kept after warm-up, summed over lives. */
