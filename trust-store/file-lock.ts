@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processAlive, removeStaleTemps } from './stale-temps.ts';
 
 // A lock file beside a file that several processes change (the `hana` CLI and a running daemon
 // both edit plugins.json and publishers.json): each change is read-modify-write, and two of them
@@ -16,17 +17,6 @@ export type Lock =
   | { ok: true; release: () => Promise<void> }
   /** owner: the PID holding the lock, when it was refused because another process holds it. */
   | { ok: false; error: string; owner?: number };
-
-/** Whether a process with this PID exists (possibly another user's). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or
@@ -139,7 +129,7 @@ export async function acquireLock(
         holdHere(path, content);
         try {
           await place(tmp, path, content);
-          await removeDeadTemps(path);
+          await removeStaleTemps(path);
           return { ok: true, release: releaser(path, content) };
         } catch (err) {
           dropHere(path, content);
@@ -177,23 +167,6 @@ export async function acquireLock(
     return { ok: false, error: `cannot create lock ${path}: ${(err as Error).message}` };
   } finally {
     if (tmpWritten) await unlink(tmp).catch(() => {});
-  }
-}
-
-/**
- * The temp files of acquisitions whose process is gone (killed between writing its temp file and
- * removing it): swept by the next holder, so a SIGKILL at that moment leaves no litter for good.
- * A live process's temp file is left alone, whoever it is.
- */
-async function removeDeadTemps(path: string): Promise<void> {
-  const prefix = `.${basename(path)}.`;
-  const names = await readdir(dirname(path)).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
-    const pid = Number(m?.[1]);
-    if (!pid || pid === process.pid || processAlive(pid)) continue;
-    await unlink(join(dirname(path), name)).catch(() => {});
   }
 }
 

@@ -1,6 +1,3 @@
-import { readdir, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { processAlive } from '../../trust-store/file-lock.ts';
 import {
   type HomeBinding,
   readSealed,
@@ -8,6 +5,7 @@ import {
   type UnsealCode,
   writeSealedAtomic,
 } from '../../trust-store/sealed-file.ts';
+import { removeStaleTemps } from '../../trust-store/stale-temps.ts';
 import type { Logger } from '../log.ts';
 import { compareStamps, type Stamp, ZERO_STAMP } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
@@ -83,42 +81,6 @@ export const STREAM_SAVE_FACTOR = 4;
 /** A declared default nobody has written: nothing to save. */
 const unwritten = (s: Stamp) => compareStamps(s, ZERO_STAMP) === 0;
 const FAILURE_LOG_INTERVAL_MS = 60_000;
-
-/** A temp file older than this is no save in flight, whatever its PID says (PIDs are reused). */
-const STALE_TEMP_MS = 10 * 60_000;
-
-/**
- * Temp files a killed writer left beside `path` (writeFileAtomic names them
- * `.<name>.<pid>.<hex>.tmp`). The home lock already keeps a second daemon from getting here
- * while another runs; a temp file is still removed only when no live writer can own it: its
- * writer's PID is gone, or it is far older than any save takes. Anything else is left alone.
- */
-export async function removeStaleTemps(path: string, now = Date.now()): Promise<number> {
-  const dir = dirname(path);
-  const prefix = `.${basename(path)}.`;
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let removed = 0;
-  for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(n.slice(prefix.length));
-    if (!m) continue;
-    const file = join(dir, n);
-    const pid = Number(m[1]);
-    const stale =
-      !processAlive(pid) ||
-      (await stat(file).then(
-        (st) => now - st.mtimeMs > STALE_TEMP_MS,
-        () => false,
-      ));
-    if (stale) {
-      await unlink(file).then(
-        () => removed++,
-        () => {},
-      );
-    }
-  }
-  return removed;
-}
 
 function refusal(path: string, code: RefusalCode, error: string): string {
   const check =

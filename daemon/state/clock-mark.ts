@@ -11,7 +11,7 @@ import {
 import { open, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { processAlive } from '../../trust-store/file-lock.ts';
+import { processAlive } from '../../trust-store/stale-temps.ts';
 import type { Logger } from '../log.ts';
 import type { HlcMark } from './hlc.ts';
 

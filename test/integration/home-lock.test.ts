@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { callDaemon } from '../../daemon/control/client.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
-import { removeStaleTemps } from '../../daemon/persist/persister.ts';
+import { removeStaleTemps } from '../../trust-store/stale-temps.ts';
 import { eventually, runStartRefusal, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 
 // One daemon per home. Two daemons on one home would each restore, save and audit the same
