@@ -38,10 +38,16 @@ const plottedIn = (samples: readonly Sample[]) =>
   PLOTTED.filter((m) => samples.some((s) => s[m.key] !== undefined));
 
 /** Window height for `panels` charts two to a row (250 px and an 8 px gap each) under the caption. */
-export const plotHeight = (panels: number) => 60 + Math.ceil(panels / 2) * 258;
+const plotHeight = (panels: number) => 60 + Math.ceil(panels / 2) * 258;
 
-function page(samples: readonly Sample[], laptops: number, caption: string, chartJs: string): string {
-  const charts = plottedIn(samples).map((m) => ({
+function page(
+  samples: readonly Sample[],
+  plotted: readonly (typeof PLOTTED)[number][],
+  laptops: number,
+  caption: string,
+  chartJs: string,
+): string {
+  const charts = plotted.map((m) => ({
     title: m.title,
     datasets: Array.from({ length: laptops }, (_, i) => ({
       label: `laptop-${i + 1}`,
@@ -71,10 +77,11 @@ charts.forEach((c, i) => new Chart(document.getElementById('c' + i), {
 /** Writes the PNG at `out`; throws with Chromium's stderr when it made none. */
 export async function renderPlot(samples: readonly Sample[], laptops: number, caption: string, out: string) {
   const chartJs = await readFile(join(ROOT, 'node_modules', 'chart.js', 'dist', 'chart.umd.min.js'), 'utf8');
+  const plotted = plottedIn(samples);
   const dir = await mkdtemp(join(tmpdir(), 'hana-soak-plot-'));
   try {
     const html = join(dir, 'plot.html');
-    await writeFile(html, page(samples, laptops, caption, chartJs));
+    await writeFile(html, page(samples, plotted, laptops, caption, chartJs));
     await mkdir(dirname(out), { recursive: true });
     // --no-sandbox: the soak runs as root, where Chromium refuses its sandbox.
     await exec(
@@ -85,7 +92,7 @@ export async function renderPlot(samples: readonly Sample[], laptops: number, ca
         '--disable-gpu',
         '--hide-scrollbars',
         `--user-data-dir=${join(dir, 'profile')}`,
-        `--window-size=1400,${plotHeight(plottedIn(samples).length)}`,
+        `--window-size=1400,${plotHeight(plotted.length)}`,
         '--virtual-time-budget=3000',
         `--screenshot=${out}`,
         `file://${html}`,
