@@ -178,6 +178,15 @@ describe('file lock', () => {
     assert.deepEqual((await readdir(dir)).sort(), [basename(live), basename(other)].sort());
   });
 
+  it('a directory where the lock should be is a clear error at once, never taken for junk and removed', async () => {
+    const path = join(root, 'dir.lock');
+    await mkdir(path);
+    const lock = await acquireLock(path, { tries: 3, intervalMs: 1 });
+    assert.equal(lock.ok, false);
+    assert.match(lock.ok ? '' : lock.error, new RegExp(`cannot create lock ${path}: .*EISDIR`));
+    assert.ok((await stat(path)).isDirectory(), 'left where it was');
+  });
+
   it('takes over a lock whose process is gone', async () => {
     const path = join(root, 'stale.lock');
     await writeFile(path, `${deadPid()}\n`);
