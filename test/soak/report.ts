@@ -60,8 +60,16 @@ export function pageLines(pages: readonly PageRecord[]): string[] {
   });
 }
 
-/** Loop delay is fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
-const RAW = new Set(['loopP99Ms']);
+/** Rates are fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
+const RAW = new Set(['loopP99Ms', 'cpuPct', 'childCpuPct']);
+
+/**
+ * Metrics printed but not judged when the samples have a better measure of the same thing: the
+ * event-loop delay is wall time, and rose and fell with the machine's load on all three laptops
+ * together (docs/soak.md, "Loop delay and CPU"); a daemon slowing down by its own doing shows as
+ * more CPU for the same show, which the load does not move.
+ */
+const JUDGED_BY: Partial<Record<string, keyof Sample>> = { loopP99Ms: 'cpuPct' };
 
 export function table(r: SoakRecord): { lines: string[]; growing: number; unjudged: number } {
   const metrics = Object.keys(GROWING_PER_HOUR) as (keyof Sample)[];
@@ -77,12 +85,21 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
     for (const m of metrics) {
       // A metric added after a record was kept is absent from it: not a row at all.
       if (mine.every((s) => s[m] === undefined)) continue;
-      const points: Point[] = mine.map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
+      // A sample may lack one (a plugin host between renewals has no CPU reading): left out, not zero.
+      const points: Point[] = mine
+        .filter((s) => s[m] !== undefined)
+        .map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
       const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points));
       const slope = fit.perHour;
       const span = fittedSpanHours(points);
+      const by = JUDGED_BY[m];
       // Nothing left after warm-up is no evidence of flatness: said so, never called flat.
-      const v = span === 0 ? 'too short' : verdict(m, slope, span, fit.sePerHour);
+      const v =
+        by && mine.some((s) => s[by] !== undefined)
+          ? `not judged (wall time; see ${by})`
+          : span === 0
+            ? 'too short'
+            : verdict(m, slope, span, fit.sePerHour);
       if (v === 'growing') growing++;
       if (v === 'too short') unjudged++;
       lines.push(

@@ -24,6 +24,7 @@ import { type Mesh, startMesh } from '../helpers/mesh.ts';
 import { netnsUnavailable } from '../helpers/netns.ts';
 import { missingTool } from '../helpers/tools.ts';
 import { CHROMIUM } from './chart.ts';
+import { createCpuMeter } from './cpu-meter.ts';
 import { openSoakPages, type SoakPages } from './pages.ts';
 import { type PageRecord, report, type SoakRecord } from './report.ts';
 import { childPids, type Sample, sampleDaemon } from './sample.ts';
@@ -168,6 +169,7 @@ async function main(): Promise<number> {
   const blasters: (ChildProcess | undefined)[] = [];
   const lives = Array.from({ length: LAPTOPS }, () => 0);
   const samples: Sample[] = [];
+  const cpu = createCpuMeter();
   const events: string[] = [];
   const pending = new Set<Promise<void>>();
   let orphans = 0;
@@ -280,7 +282,7 @@ async function main(): Promise<number> {
         const round: Sample[] = [];
         for (let i = 0; i < LAPTOPS; i++) {
           // A daemon being killed or restarting has no status to give: skipped, not zero.
-          const s = await sampleDaemon(mesh.daemons[i]!, i, lives[i]!, t).catch(() => undefined);
+          const s = await sampleDaemon(mesh.daemons[i]!, i, lives[i]!, t, cpu).catch(() => undefined);
           const page = await pages?.stats(i);
           if (s) round.push(page ? { ...s, page } : s);
         }
@@ -289,7 +291,7 @@ async function main(): Promise<number> {
           round
             .map(
               (s) =>
-                `L${s.laptop + 1} rss ${s.rssMiB.toFixed(0)}M host ${s.childRssMiB.toFixed(0)}M fds ${s.fds} h ${s.handles} t ${s.timers} p99 ${s.loopP99Ms}ms linked ${s.linked} fps≥${s.minFps} ovr ${s.overruns}${s.page ? ` page ${s.page.connected ? 'on' : 'OFF'} ${s.page.fps}fps` : ''}`,
+                `L${s.laptop + 1} rss ${s.rssMiB.toFixed(0)}M host ${s.childRssMiB.toFixed(0)}M fds ${s.fds} h ${s.handles} t ${s.timers} p99 ${s.loopP99Ms}ms cpu ${s.cpuPct ?? '-'}%+${s.childCpuPct ?? '-'}% linked ${s.linked} fps≥${s.minFps} ovr ${s.overruns}${s.page ? ` page ${s.page.connected ? 'on' : 'OFF'} ${s.page.fps}fps` : ''}`,
             )
             .join(' | '),
         );

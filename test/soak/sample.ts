@@ -1,7 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 import type { PluginStats } from '../../plugins/runtime/types.ts';
 import { control, type TestDaemon } from '../helpers/daemon.ts';
+import type { CpuMeter } from './cpu-meter.ts';
 
 // One soak sample of one daemon: what the kernel says of its process (/proc: RSS, open fds,
 // and the plugin host child's RSS) and what the daemon says of itself over the control socket
@@ -43,6 +45,14 @@ export type Sample = {
   timers: number;
   heapMiB: number;
   loopP99Ms: number;
+  /**
+   * CPU used since the previous sample, in percent of one core (cpu-meter.ts): the daemon's,
+   * and its plugin host's. Absent in older records.
+   */
+  cpuPct?: number;
+  childCpuPct?: number;
+  /** The machine's 1-minute load average at the sample; absent in older records. */
+  load1?: number;
   linked: number;
   /** Output pages connected to the daemon (status.output.clients); absent in older records. */
   pages?: number;
@@ -79,6 +89,7 @@ export async function sampleDaemon(
   laptop: number,
   life: number,
   tSec: number,
+  cpu: CpuMeter,
 ): Promise<Sample> {
   const pid = d.proc.pid!;
   const [rss, fdList, kids, status] = await Promise.all([
@@ -101,11 +112,15 @@ export async function sampleDaemon(
   const running = plugins.filter((p) => p.state === 'running');
   let childKiB = 0;
   let childAnonKiB = 0;
+  let childCpu: number | undefined;
   for (const k of kids) {
     const r = await rssKiB(k);
     childKiB += r.total;
     childAnonKiB += r.anon;
+    const c = await cpu.percent(k);
+    if (c !== undefined) childCpu = (childCpu ?? 0) + c;
   }
+  const ownCpu = await cpu.percent(pid);
   return {
     tSec,
     laptop,
@@ -124,6 +139,9 @@ export async function sampleDaemon(
     newSpaceMiB: status.runtime.newSpaceBytes / MiB,
     externalMiB: status.runtime.externalBytes / MiB,
     loopP99Ms: status.runtime.eventLoopDelayMs.p99,
+    ...(ownCpu !== undefined && { cpuPct: ownCpu }),
+    ...(childCpu !== undefined && { childCpuPct: Math.round(childCpu * 10) / 10 }),
+    load1: Math.round(loadavg()[0]! * 100) / 100,
     linked: status.peers.linked,
     pages: status.output?.clients ?? 0,
     plugins,

@@ -104,7 +104,13 @@ export const GROWING_PER_HOUR: Record<string, number> = {
   handles: 6,
   timers: 6,
   // Event-loop delay is a symptom, not a structure: 5 ms/h more p99 stall is a loop slowing down.
+  // Judged only in records without CPU figures (report.ts): it is wall time, and moves with the
+  // machine's load.
   loopP99Ms: 5,
+  // CPU in percent of one core: 5 points an hour more for the same show is work piling up (a
+  // timer or a list that grows per event), 20 points over a four-hour show.
+  cpuPct: 5,
+  childCpuPct: 5,
 };
 
 /**
@@ -126,6 +132,8 @@ export const MIN_RISE: Record<string, number> = {
   handles: 3,
   timers: 3,
   loopP99Ms: 20,
+  cpuPct: 3,
+  childCpuPct: 3,
 };
 
 export type Verdict = 'flat' | 'growing';
