@@ -29,6 +29,11 @@ const stallAtInit = testHooks && process.env.HANA_PLUGIN_HOST_TEST_STALL === '1'
 // A test of a renewal whose fresh host cannot run a plugin the old one draws: this child's copy
 // of that plugin throws at load, through the engine's own load-failed path.
 const failLoad = testHooks ? process.env.HANA_PLUGIN_HOST_TEST_FAIL_LOAD || undefined : undefined;
+// A test of a renewal whose fresh host dies of a catastrophic error while it warms up: this
+// child reports one naming that plugin, as isolated-vm's handler does, right after `ready`.
+const catastrophicAtStart = testHooks
+  ? process.env.HANA_PLUGIN_HOST_TEST_CATASTROPHIC || undefined
+  : undefined;
 const withTestFaults = (plugins: readonly PluginSpec[]): readonly PluginSpec[] =>
   failLoad === undefined
     ? plugins
@@ -185,6 +190,7 @@ process.on('message', (raw: unknown) => {
       active = msg.watched || msg.writesNeeded;
       statsLoop();
       send!({ t: 'ready' }, sent);
+      if (catastrophicAtStart) setImmediate(() => catastrophic(catastrophicAtStart, 'simulated by a test'));
       return;
     }
     case 'plugins':

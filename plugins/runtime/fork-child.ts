@@ -13,7 +13,10 @@ export const CHILD_PATH = join(import.meta.dirname, 'child.ts');
 export type Catastrophe = { plugin: string; message: string };
 
 /** With testHooks: a fault this one child is made to have (tests of the host's recovery). */
-export type ChildFault = { kind: 'stall' } | { kind: 'fail-load'; plugin: string };
+export type ChildFault =
+  | { kind: 'stall' }
+  | { kind: 'fail-load'; plugin: string }
+  | { kind: 'catastrophic'; plugin: string };
 
 export function forkPluginHost(opts: {
   log: Logger;
@@ -44,6 +47,8 @@ export function forkPluginHost(opts: {
       HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.fault?.kind === 'stall' ? '1' : '0',
       HANA_PLUGIN_HOST_TEST_FAIL_LOAD:
         opts.testHooks && opts.fault?.kind === 'fail-load' ? opts.fault.plugin : '',
+      HANA_PLUGIN_HOST_TEST_CATASTROPHIC:
+        opts.testHooks && opts.fault?.kind === 'catastrophic' ? opts.fault.plugin : '',
     },
   });
   proc.on('error', (err) => log.warn({ err, event: 'plugin.host-error' }, 'plugin host process error'));

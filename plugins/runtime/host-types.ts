@@ -103,7 +103,9 @@ export type TestHook =
   /** The next child forked hangs before it says `ready`. */
   | { kind: 'stall-next-start' }
   /** The next child forked fails to load this plugin (its entry throws at load). */
-  | { kind: 'fail-load-next-start'; plugin: string };
+  | { kind: 'fail-load-next-start'; plugin: string }
+  /** The next child forked dies of a catastrophic error naming this plugin, just after `ready`. */
+  | { kind: 'catastrophic-next-start'; plugin: string };
 
 export type PluginHost = {
   setPlugins(plugins: readonly PluginSpec[]): void;

@@ -432,10 +432,20 @@ export function startPluginHost(init: HostInit): PluginHost {
 
   function onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (proc === successor?.proc) {
+      // Its catastrophe is its own: the running child, and its plugins' crash counts, are not
+      // touched. The next renewal, a child-age later, tries again with a fresh process.
+      const own = successor.catastrophe;
       successor = undefined;
+      const why = own ? `: catastrophic isolate error in ${own.plugin}: ${own.message}` : '';
       log.warn(
-        { event: 'plugin.host-renewal-abandoned', successorPid: proc.pid, code, signal },
-        `plugin host renewal abandoned: the fresh host ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it took over`,
+        {
+          event: 'plugin.host-renewal-abandoned',
+          successorPid: proc.pid,
+          code,
+          signal,
+          ...(own && { plugin: own.plugin }),
+        },
+        `plugin host renewal abandoned: the fresh host ended (${signal ? `signal ${signal}` : `exit code ${code}`}${why}) before it took over`,
       );
       renewAfter = performance.now() + renewMinAgeMs;
       return;
@@ -681,6 +691,8 @@ export function startPluginHost(init: HostInit): PluginHost {
       if (!init.testHooks) return;
       if (hook.kind === 'stall-next-start') nextFault = { kind: 'stall' };
       else if (hook.kind === 'fail-load-next-start') nextFault = { kind: 'fail-load', plugin: hook.plugin };
+      else if (hook.kind === 'catastrophic-next-start')
+        nextFault = { kind: 'catastrophic', plugin: hook.plugin };
       else post(hook.kind === 'hang' ? { t: 'test-hang' } : { t: 'test-catastrophic', id: hook.plugin });
     },
     ready() {

@@ -160,6 +160,36 @@ describe('plugin host renewal', () => {
     assert.deepEqual(hostEvents(r), []);
   });
 
+  it('the crasher: a successor that dies of a catastrophic error while it warms up is dropped; the old child, its crash counts and its plugins are untouched', async () => {
+    const r = runHost(plugins(), {
+      testHooks: true,
+      renewal: { rssMb: 1, minAgeMs: 1000 },
+    });
+    const first = r.host.stats().host.pid!;
+    // The first child is forked already: the next one forked is the first successor.
+    r.host.testHook({ kind: 'catastrophic-next-start', plugin: 'com.example.b' });
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+    assert.ok(await waitFor(() => abandoned() !== undefined, 60_000), 'the successor was dropped');
+    // The operator is told what killed it, and which plugin isolated-vm named.
+    assert.match(
+      String(abandoned()!.msg),
+      /the fresh host ended \(signal SIGABRT: catastrophic isolate error in com\.example\.b: simulated by a test\) before it took over/,
+    );
+    assert.equal(abandoned()!.plugin, 'com.example.b');
+    assert.equal(r.host.stats().host.pid, first, 'the old child still runs the show');
+    assert.equal(r.host.stats().host.renewals, 0);
+    // Not a crash of the show: no host-crash, no restart, no quarantine, no bisection.
+    assert.deepEqual(hostEvents(r), []);
+    assert.equal(r.host.stats().host.restarts, 0);
+    assert.ok(r.host.stats().plugins.every((p) => p.state === 'running'));
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+    // The next renewal, a child-age later, has no such fault and takes over.
+    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
+    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+    assert.deepEqual(hostEvents(r), []);
+  });
+
   it('a plugin quarantined by the old child while a successor warms up drops the successor, which would run it again', async () => {
     const flaky = src.spec(
       'com.example.flaky',
