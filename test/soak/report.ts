@@ -10,6 +10,7 @@ import {
   GROWING_PER_HOUR,
   MIN_RISE,
   type Point,
+  SHOWN,
   slopeFit,
   verdict,
   WARM_UP_SEC,
@@ -61,18 +62,10 @@ export function pageLines(pages: readonly PageRecord[]): string[] {
 }
 
 /** Rates are fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
-const RAW = new Set(['loopP99Ms', 'cpuPct', 'childCpuPct']);
-
-/**
- * Metrics printed but not judged when the samples have a better measure of the same thing: the
- * event-loop delay is wall time, and rose and fell with the machine's load on all three laptops
- * together (docs/soak.md, "Loop delay and CPU"); a daemon slowing down by its own doing shows as
- * more CPU for the same show, which the load does not move.
- */
-const JUDGED_BY: Partial<Record<string, keyof Sample>> = { loopP99Ms: 'cpuPct' };
+const RAW = new Set(Object.keys(SHOWN));
 
 export function table(r: SoakRecord): { lines: string[]; growing: number; unjudged: number } {
-  const metrics = Object.keys(GROWING_PER_HOUR) as (keyof Sample)[];
+  const metrics = [...Object.keys(GROWING_PER_HOUR), ...Object.keys(SHOWN)] as (keyof Sample)[];
   const lines = [
     '| laptop | metric | first | last | slope per hour ± 2 standard errors | grows above (and by at least) | verdict |',
     '|---|---|---|---|---|---|---|',
@@ -92,18 +85,18 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
       const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points));
       const slope = fit.perHour;
       const span = fittedSpanHours(points);
-      const by = JUDGED_BY[m];
+      const shown = SHOWN[m];
       // Nothing left after warm-up is no evidence of flatness: said so, never called flat.
       const v =
-        by && mine.some((s) => s[by] !== undefined)
-          ? `not judged (wall time; see ${by})`
+        shown !== undefined
+          ? `shown, not judged: ${shown}`
           : span === 0
             ? 'too short'
             : verdict(m, slope, span, fit.sePerHour);
       if (v === 'growing') growing++;
       if (v === 'too short') unjudged++;
       lines.push(
-        `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} ± ${(2 * fit.sePerHour).toFixed(2)} | ${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]}) | ${v} |`,
+        `| laptop-${i + 1} | ${m} | ${fmt(points[0]?.value)} | ${fmt(points.at(-1)?.value)} | ${slope.toFixed(2)} ± ${(2 * fit.sePerHour).toFixed(2)} | ${shown !== undefined ? '-' : `${GROWING_PER_HOUR[m]}/h (${MIN_RISE[m]})`} | ${v} |`,
       );
     }
   }

@@ -103,14 +103,6 @@ export const GROWING_PER_HOUR: Record<string, number> = {
   fds: 6,
   handles: 6,
   timers: 6,
-  // Event-loop delay is a symptom, not a structure: 5 ms/h more p99 stall is a loop slowing down.
-  // Judged only in records without CPU figures (report.ts): it is wall time, and moves with the
-  // machine's load.
-  loopP99Ms: 5,
-  // CPU in percent of one core: 5 points an hour more for the same show is work piling up (a
-  // timer or a list that grows per event), 20 points over a four-hour show.
-  cpuPct: 5,
-  childCpuPct: 5,
 };
 
 /**
@@ -131,9 +123,21 @@ export const MIN_RISE: Record<string, number> = {
   fds: 3,
   handles: 3,
   timers: 3,
-  loopP99Ms: 20,
-  cpuPct: 3,
-  childCpuPct: 3,
+};
+
+/**
+ * Sampled, fitted and printed with their slope, but not judged: what the issue asks to stay flat
+ * is memory and handles, and these are rates that follow the machine. The event-loop delay is
+ * wall time; in one run all three laptops' p99 went about 90 → 50 → 120 ms together as the load
+ * average went 9.3 → 8.2 → 11.0. CPU time looked like a way round that, and was not: in another,
+ * each daemon's share of a core went from about 15.4 % to 19 % as the load average fell from 18 to
+ * 13 and its page's frame rate rose from 53-55 to 60 fps, the same show (docs/soak.md, "Loop
+ * delay and CPU").
+ */
+export const SHOWN: Record<string, string> = {
+  loopP99Ms: 'wall time, follows the load',
+  cpuPct: 'follows the load',
+  childCpuPct: 'follows the load',
 };
 
 export type Verdict = 'flat' | 'growing';
