@@ -4,9 +4,12 @@ import ivm from 'isolated-vm';
 // The plugin host's RSS growth (docs/soak.md, "30 minutes with pages, after the CPU-clock fix")
 // without hana: K isolates, each called N/K times with a frame-sized answer, the calls of one
 // round either all at once (as the plugin engine launches a tick's frames) or one after another.
-// Prints the process's anonymous RSS after a full GC at each sixth of the run.
+// Prints the process's anonymous RSS after a full GC at each sixth of the run, and beside it the
+// heap that this process's own V8 isolate holds (heapTotal): its young generation grows with the
+// allocation rate up to --max-semi-space-size, in doubling steps that read as native memory left
+// behind unless the flag is the plugin host's (docs/soak.md, "Renewal").
 //
-//   npx node --expose-gc --no-node-snapshot test/soak/ivm-concurrent-memory.ts K N concurrent|sequential|lanes2
+//   npx node --expose-gc --no-node-snapshot [--max-semi-space-size=4] test/soak/ivm-concurrent-memory.ts K N concurrent|sequential|lanes2
 
 const [kArg, nArg, mode] = process.argv.slice(2);
 const K = Number(kArg);
@@ -41,6 +44,7 @@ const call = (f: ivm.Reference<(x: string) => string>, i: number) =>
   });
 const anonMiB = (): string =>
   (Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024).toFixed(1);
+const heldMiB = (): string => (process.memoryUsage().heapTotal / 1024 / 1024).toFixed(1);
 const sixths: string[] = [];
 for (let part = 0; part < 6; part++) {
   for (let i = 0; i < N / K / 6; i++) {
@@ -54,8 +58,8 @@ for (let part = 0; part < 6; part++) {
     } else for (const f of fns) await call(f, i);
   }
   gc();
-  sixths.push(anonMiB());
+  sixths.push(`${anonMiB()} (${heldMiB()})`);
 }
 console.log(
-  `${K} isolates, ${N} calls ${mode}: anonymous RSS (MiB) after each sixth: ${sixths.join(' ')}; ${failed} calls failed`,
+  `${K} isolates, ${N} calls ${mode}: anonymous RSS (and V8 heap held) in MiB after each sixth: ${sixths.join(' ')}; ${failed} calls failed`,
 );
