@@ -20,6 +20,12 @@ const LIBLO_C = join(import.meta.dirname, 'liblo-receiver.c');
 const APPS = 4;
 const SECONDS = 2;
 const RATES = [10_000, 20_000, 50_000];
+/**
+ * Rounds per rate, the receivers taking turns in each: on a laptop whose load moves, one round's
+ * ratio went from 1.09× to 2.33× between runs minutes apart (docs/bench.md); the median of the
+ * rounds, with their range, is the figure to read.
+ */
+const ROUNDS = 3;
 
 type Receiver = {
   readonly name: string;
@@ -122,38 +128,52 @@ export async function run(report: (line: string) => void): Promise<void> {
     );
     if (typeof lo === 'string') report(`  liblo ${lo}`);
     for (const total of RATES) {
-      const rows: { name: string; accepted: number; sent: number; cpu: number }[] = [];
-      const refused0 = (await status()).rejected;
-      for (const r of receivers) {
-        const c0 = await r.count();
-        const t0 = await cpuUs(r.pid);
-        const sent = await apps(r.port, total);
-        await new Promise((res) => setTimeout(res, 200));
-        const accepted = (await r.count()) - c0;
-        rows.push({ name: r.name, accepted, sent, cpu: (await cpuUs(r.pid)) - t0 });
-      }
-      const refused1 = (await status()).rejected;
-      const base = rows[0]!;
       report(`  ${total.toLocaleString('en')}/s offered`);
-      for (const row of rows) {
-        const loss = 1 - row.accepted / row.sent;
-        const perMsg = row.cpu / Math.max(1, row.accepted);
-        const vsBare =
-          row === base
-            ? ''
-            : `  ratio accepted ${(row.accepted / base.accepted).toFixed(2)}, CPU/msg ${(perMsg / (base.cpu / base.accepted)).toFixed(2)}× bare`;
-        report(
-          `    ${row.name.padEnd(16)} ${Math.round(row.accepted / SECONDS)
-            .toLocaleString('en')
-            .padStart(
-              7,
-            )}/s accepted  loss ${(loss * 100).toFixed(1).padStart(5)} %  CPU ${perMsg.toFixed(2).padStart(6)} µs/msg${vsBare}`,
-        );
+      const ratios: number[] = [];
+      const accepts: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const rows: { name: string; accepted: number; sent: number; cpu: number }[] = [];
+        const refused0 = (await status()).rejected;
+        for (const r of receivers) {
+          const c0 = await r.count();
+          const t0 = await cpuUs(r.pid);
+          const sent = await apps(r.port, total);
+          await new Promise((res) => setTimeout(res, 200));
+          const accepted = (await r.count()) - c0;
+          rows.push({ name: r.name, accepted, sent, cpu: (await cpuUs(r.pid)) - t0 });
+        }
+        const refused1 = (await status()).rejected;
+        const base = rows[0]!;
+        const basePerMsg = base.cpu / Math.max(1, base.accepted);
+        report(`   round ${round}`);
+        for (const row of rows) {
+          const loss = 1 - row.accepted / row.sent;
+          const perMsg = row.cpu / Math.max(1, row.accepted);
+          if (row.name === hana.name) {
+            ratios.push(perMsg / basePerMsg);
+            accepts.push(row.accepted / Math.max(1, base.accepted));
+          }
+          const vsBare =
+            row === base
+              ? ''
+              : `  ratio accepted ${(row.accepted / base.accepted).toFixed(2)}, CPU/msg ${(perMsg / basePerMsg).toFixed(2)}× bare`;
+          report(
+            `    ${row.name.padEnd(16)} ${Math.round(row.accepted / SECONDS)
+              .toLocaleString('en')
+              .padStart(
+                7,
+              )}/s accepted  loss ${(loss * 100).toFixed(1).padStart(5)} %  CPU ${perMsg.toFixed(2).padStart(6)} µs/msg${vsBare}`,
+          );
+        }
+        const refused = ['flood', 'overload', 'too-costly']
+          .map((k) => `${k} ${(refused1[k] ?? 0) - (refused0[k] ?? 0)}`)
+          .join(', ');
+        report(`    hana refused: ${refused}`);
       }
-      const refused = ['flood', 'overload', 'too-costly']
-        .map((k) => `${k} ${(refused1[k] ?? 0) - (refused0[k] ?? 0)}`)
-        .join(', ');
-      report(`    hana refused: ${refused}`);
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+      report(
+        `   hana over ${ROUNDS} rounds: accepted ${median(accepts).toFixed(2)} of bare (median; ${Math.min(...accepts).toFixed(2)}-${Math.max(...accepts).toFixed(2)}), CPU/msg ${median(ratios).toFixed(2)}× bare (median; ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}×)`,
+      );
     }
   } finally {
     for (const r of receivers) await r.close();
