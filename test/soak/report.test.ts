@@ -69,6 +69,23 @@ describe('soak report', () => {
     assert.match(row(gaps.lines, 'cpuPct') ?? '', /\| 0\.00 ± 0\.00 \| - \|/);
   });
 
+  it("fits the plugin host's memory within each host process, so renewals do not hide its growth", () => {
+    // One daemon life; its plugin host renewed at 10 and 20 minutes, each host growing 60 MiB an
+    // hour from 100 MiB: a sawtooth that a fit over the daemon's life reads as nearly flat.
+    const r = run(() => 12);
+    r.samples = r.samples.map((s) => {
+      const host = Math.floor(s.tSec / 600);
+      return { ...s, childPid: 5000 + host, childRssMiB: 100 + (60 * (s.tSec - host * 600)) / 3600 };
+    });
+    assert.match(
+      row(table(r).lines, 'childRssMiB') ?? '',
+      /\| 60\.00 ± [\d.]+ \| 16\/h \(8\) \| growing \|$/,
+    );
+    // The same samples without the host's pid (a record kept before it was sampled).
+    const old = { ...r, samples: r.samples.map(({ childPid: _, ...s }) => s) };
+    assert.match(row(table(old).lines, 'childRssMiB') ?? '', /\| flat \|$/);
+  });
+
   it('has no CPU row for a record kept before the CPU was sampled', () => {
     const t = table(run(() => undefined));
     assert.equal(row(t.lines, 'cpuPct'), undefined);

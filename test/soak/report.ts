@@ -64,6 +64,29 @@ export function pageLines(pages: readonly PageRecord[]): string[] {
 /** Rates are fitted as sampled (a slowing loop is the symptom); the rest by their floor. */
 const RAW = new Set(Object.keys(SHOWN));
 
+/** The plugin host's metrics: a host has its own process lives inside its daemon's. */
+const HOST_METRICS = new Set(['childRssMiB', 'childAnonMiB', 'childCpuPct']);
+
+/**
+ * Which process life a sample belongs to, for the fit: the daemon's, or for the plugin host's
+ * metrics the host's own within it, so that a host renewed or restarted mid-life reads as a new
+ * process starting low and not as memory given back (which would tilt the fit down and hide a
+ * leak). Numbered in order of first appearance.
+ */
+function lives(): (metric: string, s: Sample) => number {
+  const ids = new Map<string, number>();
+  return (metric, s) => {
+    const key =
+      HOST_METRICS.has(metric) && s.childPid !== undefined ? `${s.life}:${s.childPid}` : `${s.life}`;
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    return id;
+  };
+}
+
 export function table(r: SoakRecord): { lines: string[]; growing: number; unjudged: number } {
   const metrics = [...Object.keys(GROWING_PER_HOUR), ...Object.keys(SHOWN)] as (keyof Sample)[];
   const lines = [
@@ -73,6 +96,7 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
   const fmt = (x: number | undefined) => (x === undefined ? '-' : Number(x.toFixed(2)).toString());
   let growing = 0;
   let unjudged = 0;
+  const lifeOf = lives();
   for (let i = 0; i < r.laptops; i++) {
     const mine = r.samples.filter((s) => s.laptop === i);
     for (const m of metrics) {
@@ -81,7 +105,7 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
       // A sample may lack one (a plugin host between renewals has no CPU reading): left out, not zero.
       const points: Point[] = mine
         .filter((s) => s[m] !== undefined)
-        .map((s) => ({ tSec: s.tSec, value: s[m] as number, life: s.life }));
+        .map((s) => ({ tSec: s.tSec, value: s[m] as number, life: lifeOf(m, s) }));
       const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points));
       const slope = fit.perHour;
       const span = fittedSpanHours(points);

@@ -25,6 +25,11 @@ export type Sample = {
   /** Which process life of this laptop (0, then 1 after its first SIGKILL and restart…). */
   life: number;
   pid: number;
+  /**
+   * The plugin host drawing at the sample (status.plugins.host.pid): a host restarted or renewed
+   * within one daemon life is a new process, whose memory starts low again. Absent in older records.
+   */
+  childPid?: number;
   rssMiB: number;
   childRssMiB: number;
   /**
@@ -126,6 +131,7 @@ export async function sampleDaemon(
     laptop,
     life,
     pid,
+    ...(status.plugins?.host?.pid != null && { childPid: status.plugins.host.pid }),
     rssMiB: rss.total / 1024,
     childRssMiB: childKiB / 1024,
     anonMiB: rss.anon / 1024,
