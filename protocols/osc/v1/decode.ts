@@ -48,7 +48,7 @@ function float64(b: Uint8Array, at: number): number {
 /** The padded end of the NUL-terminated string at `at`, or -1 (refused); its NUL goes in `c.nul`. */
 function stringEnd(c: Cursor, at: number, end: number, what: string): number {
   // A loop, not Buffer#indexOf: OSC strings are a few dozen bytes, where the native call's
-  // argument checks cost more than the search (issue 18's profile: 8 % of decoding).
+  // argument checks cost more than the search (issue 18: 28 % of decoding's profile samples).
   const b = c.b;
   let nul = at;
   while (nul < end && b[nul] !== 0) nul++;
