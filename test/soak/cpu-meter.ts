@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 
 // CPU a process used between two samples, as a share of one core: utime + stime from
 // /proc/<pid>/stat (all its threads), so it counts what the process did and not how long the
-// machine made it wait. That is what a slowing daemon shows whatever the machine's load: more
-// work for the same show. Its event-loop delay, in wall time, also rises and falls with
-// everything else the laptop runs (docs/soak.md, "Loop delay and CPU").
+// machine made it wait. Sampled beside the event-loop delay, and, like it, printed and plotted
+// but not judged: on a crowded laptop it moved with the load too (docs/soak.md, "Loop delay and
+// CPU").
 
 const TICKS_PER_SEC = 100; // USER_HZ on Linux
 
