@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type SoakRecord, table } from './report.ts';
 import type { Sample } from './sample.ts';
+import { floorPerWindow, slopeFit, WARM_UP_SEC } from './trend.ts';
 
 // The soak's table: which rows are judged. Memory and handles are; the event-loop delay and the
 // CPU share follow the machine's load, and are fitted and printed but never fail a run.
@@ -22,15 +23,15 @@ const base = (tSec: number, extra: Partial<Sample>): Sample => ({
   ...extra,
 });
 
-/** 30 minutes every 10 s, the loop delay climbing with the machine's load (60 → 240 ms). */
-const run = (cpu: (tSec: number) => number | undefined): SoakRecord => ({
-  opts: { durationSec: 1800, pullSec: 300, killSec: 600, everySec: 10, out: '/dev/null' },
+/** 30 minutes (or `minutes`) every 10 s, the loop delay climbing with the machine's load. */
+const run = (cpu: (tSec: number) => number | undefined, minutes = 30): SoakRecord => ({
+  opts: { durationSec: minutes * 60, pullSec: 300, killSec: 600, everySec: 10, out: '/dev/null' },
   events: [],
   orphans: 0,
-  minutes: 30,
+  minutes,
   laptops: 1,
   oscRate: 200,
-  samples: Array.from({ length: 181 }, (_, k) => {
+  samples: Array.from({ length: minutes * 6 + 1 }, (_, k) => {
     const tSec = k * 10;
     const c = cpu(tSec);
     return base(tSec, { loopP99Ms: 60 + tSec / 10, ...(c !== undefined && { cpuPct: c }) });
@@ -70,12 +71,13 @@ describe('soak report', () => {
   });
 
   it("fits the plugin host's memory within each host process, so renewals do not hide its growth", () => {
-    // One daemon life; its plugin host renewed at 10 and 20 minutes, each host growing 60 MiB an
-    // hour from 100 MiB: a sawtooth that a fit over the daemon's life reads as nearly flat.
-    const r = run(() => 12);
+    // An hour of one daemon life; its plugin host renewed at 20 and 40 minutes, each host
+    // growing 60 MiB an hour from 100 MiB: a sawtooth that a fit over the daemon's life reads as
+    // nearly flat.
+    const r = run(() => 12, 60);
     r.samples = r.samples.map((s) => {
-      const host = Math.floor(s.tSec / 600);
-      return { ...s, childPid: 5000 + host, childRssMiB: 100 + (60 * (s.tSec - host * 600)) / 3600 };
+      const host = Math.floor(s.tSec / 1200);
+      return { ...s, childPid: 5000 + host, childRssMiB: 100 + (60 * (s.tSec - host * 1200)) / 3600 };
     });
     assert.match(
       row(table(r).lines, 'childRssMiB') ?? '',
@@ -84,6 +86,39 @@ describe('soak report', () => {
     // The same samples without the host's pid (a record kept before it was sampled).
     const old = { ...r, samples: r.samples.map(({ childPid: _, ...s }) => s) };
     assert.match(row(table(old).lines, 'childRssMiB') ?? '', /\| flat \|$/);
+  });
+
+  it('gives the plugin host its quarter-hour to fill, and still calls a host that grows after it growing', () => {
+    // The host of laptop-2 in the soak of 2026-12-07 02:48 UTC: its anonymous memory as the
+    // least value of each 2 minutes, over a first daemon life of 10 minutes and a second of 20.
+    const first = [49.4, 53.2, 55.5, 59.0, 61.9];
+    const second = [44.4, 53.9, 56.3, 59.9, 62.4, 62.9, 63.7, 65.2, 65.6, 65.6];
+    const floors = (tSec: number) =>
+      tSec < 600 ? first[Math.floor(tSec / 120)]! : second[Math.min(9, Math.floor((tSec - 610) / 120))]!;
+    const r = run(() => 12);
+    r.samples = r.samples
+      .filter((s) => s.tSec < 600 || s.tSec >= 610)
+      .map((s) => ({
+        ...s,
+        life: s.tSec < 600 ? 0 : 1,
+        childPid: s.tSec < 600 ? 31918 : 29388,
+        childAnonMiB: floors(s.tSec),
+      }));
+    // Fitted from five minutes in, as the daemon is, this fill was called growing (29.2 MiB/h).
+    const from5 = slopeFit(
+      floorPerWindow(r.samples.map((s) => ({ tSec: s.tSec, value: s.childAnonMiB!, life: s.life }))),
+      WARM_UP_SEC,
+    );
+    assert.ok(from5.perHour > 16, `fitted from 5 minutes: ${from5.perHour} MiB/h`);
+    assert.match(row(table(r).lines, 'childAnonMiB') ?? '', /\| flat \|$/);
+    // A host that goes on growing past its fill, 40 MiB an hour, over an hour-long life: growing.
+    const leak = run(() => 12, 60);
+    leak.samples = leak.samples.map((s) => ({
+      ...s,
+      childPid: 7000,
+      childAnonMiB: Math.min(65, 45 + s.tSec / 45) + (40 * s.tSec) / 3600,
+    }));
+    assert.match(row(table(leak).lines, 'childAnonMiB') ?? '', /\| growing \|$/);
   });
 
   it('has no CPU row for a record kept before the CPU was sampled', () => {

@@ -8,6 +8,7 @@ import {
   fittedSpanHours,
   floorPerWindow,
   GROWING_PER_HOUR,
+  HOST_WARM_UP_SEC,
   MIN_RISE,
   type Point,
   SHOWN,
@@ -106,9 +107,10 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
       const points: Point[] = mine
         .filter((s) => s[m] !== undefined)
         .map((s) => ({ tSec: s.tSec, value: s[m] as number, life: lifeOf(m, s) }));
-      const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points));
+      const warm = HOST_METRICS.has(m) ? HOST_WARM_UP_SEC : WARM_UP_SEC;
+      const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points), warm);
       const slope = fit.perHour;
-      const span = fittedSpanHours(points);
+      const span = fittedSpanHours(points, warm);
       const shown = SHOWN[m];
       // Nothing left after warm-up is no evidence of flatness: said so, never called flat.
       const v =
@@ -173,13 +175,13 @@ export async function report(r: SoakRecord, keep: boolean): Promise<number> {
   await renderPlot(
     r.samples,
     r.laptops,
-    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}${r.pages ? ', an output page on each' : ''}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life`,
+    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}${r.pages ? ', an output page on each' : ''}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life (${HOST_WARM_UP_SEC} s for the plugin host)`,
     out,
   );
   process.stdout.write(`plot: ${out}\n`);
   if (unjudged > 0 && growing === 0 && r.orphans === 0 && lost === 0) {
     process.stdout.write(
-      `${unjudged} metric(s) had no samples after the ${WARM_UP_SEC} s warm-up of a process life: too short to judge; run longer.\n`,
+      `${unjudged} metric(s) had no samples after the warm-up of a process life (${WARM_UP_SEC} s, ${HOST_WARM_UP_SEC} s for the plugin host): too short to judge; run longer.\n`,
     );
     return 1;
   }

@@ -18,6 +18,19 @@ export type Point = { tSec: number; value: number; life: number };
  */
 export const WARM_UP_SEC = 300;
 
+/**
+ * The plugin host's own warm-up, per host process: it fills for longer than its daemon. Its
+ * anonymous memory, as the least value of each 2 minutes, in two 30-minute soaks on 2026-12-07
+ * (docs/soak.md, "The plugin host's first quarter-hour"): 44-50 MiB at its start, 60 at 6
+ * minutes, 64-66 from 14-16 minutes on; its probe splits the climb into V8's young generation
+ * reaching its cap (+4 MiB at about 5 minutes), old space held growing with the heap (+3 by 15
+ * minutes) and the frames' large strings until a major GC. Fitted from 5 minutes, every default
+ * run called the host of its restarted laptop growing at 29-31 MiB/h. The cost: a 30-minute run
+ * fits a host over 15 minutes at most, where a rise of 8 MiB needs 32 MiB/h; slower growth needs
+ * a longer run (report.test.ts).
+ */
+export const HOST_WARM_UP_SEC = 900;
+
 /** Slope in units per hour after each life's warm-up; 0 when no life has two samples left. */
 export function slopePerHour(points: readonly Point[], warmUpSec = WARM_UP_SEC): number {
   return slopeFit(points, warmUpSec).perHour;
