@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { PluginHost } from '../../../plugins/runtime/host-types.ts';
+import type { PluginHost, TestHook } from '../../../plugins/runtime/host-types.ts';
 import * as src from '../../fixtures/plugins/sources.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { alive, closeHosts, type HostRun, runHost } from './host-harness.ts';
@@ -31,6 +31,33 @@ async function warmingForever(): Promise<HostRun> {
   assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
   assert.ok(await waitFor(() => r.lines.some((l) => l.event === 'plugin.host-renewing'), 60_000));
   return r;
+}
+
+/** A host whose first successor is made to fail by `fault`; returns once that successor is dropped. */
+async function faultySuccessor(fault: TestHook): Promise<{ r: HostRun; abandoned: Record<string, unknown> }> {
+  const r = runHost(plugins(), {
+    testHooks: true,
+    renewal: { rssMb: 1, minAgeMs: 1000 },
+  });
+  const first = r.host.stats().host.pid!;
+  // The first child is forked already: the next one forked is the first successor.
+  r.host.testHook(fault);
+  assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
+  const find = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+  assert.ok(await waitFor(() => find() !== undefined, 60_000), 'the successor was dropped');
+  assert.equal(r.host.stats().host.pid, first, 'the old child still runs the show');
+  assert.equal(r.host.stats().host.renewals, 0);
+  return { r, abandoned: find()! };
+}
+
+/** After a dropped successor: no fault shown, every plugin drawing, and the next renewal, a child-age later, takes over. */
+async function showGoesOn(r: HostRun): Promise<void> {
+  assert.deepEqual(hostEvents(r), []);
+  assert.ok(r.host.stats().plugins.every((p) => p.state === 'running'));
+  assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+  assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
+  assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
+  assert.deepEqual(hostEvents(r), []);
 }
 
 describe('plugin host renewal', () => {
@@ -133,61 +160,27 @@ describe('plugin host renewal', () => {
   });
 
   it('a successor that cannot load a plugin the old child draws is dropped; the old child keeps every layer', async () => {
-    const r = runHost(plugins(), {
-      testHooks: true,
-      renewal: { rssMb: 1, minAgeMs: 1000 },
-    });
-    const first = r.host.stats().host.pid!;
-    // The first child is forked already: the next one forked is the first successor.
-    r.host.testHook({ kind: 'fail-load-next-start', plugin: 'com.example.b' });
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
-    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
-    assert.ok(await waitFor(() => abandoned() !== undefined, 60_000), 'the successor was dropped');
-    assert.match(
-      String(abandoned()!.msg),
-      /could not run com\.example\.b \(load-failed: .*simulated by a test/,
-    );
-    assert.equal(r.host.stats().host.pid, first, 'the old child still runs the show');
-    assert.equal(r.host.stats().host.renewals, 0);
-    assert.ok(await waitFor(() => !alive(abandoned()!.successorPid as number), 30_000));
+    const { r, abandoned } = await faultySuccessor({ kind: 'fail-load-next-start', plugin: 'com.example.b' });
+    assert.match(String(abandoned.msg), /could not run com\.example\.b \(load-failed: .*simulated by a test/);
+    assert.ok(await waitFor(() => !alive(abandoned.successorPid as number), 30_000));
     // The successor's load failure was its own: the operator sees no fault, nothing is quarantined.
-    assert.deepEqual(hostEvents(r), []);
-    assert.ok(r.host.stats().plugins.every((p) => p.state === 'running'));
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
-    // The next renewal, a child-age later, has no such fault and takes over.
-    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
-    assert.deepEqual(hostEvents(r), []);
+    await showGoesOn(r);
   });
 
   it('the crasher: a successor that dies of a catastrophic error while it warms up is dropped; the old child, its crash counts and its plugins are untouched', async () => {
-    const r = runHost(plugins(), {
-      testHooks: true,
-      renewal: { rssMb: 1, minAgeMs: 1000 },
+    const { r, abandoned } = await faultySuccessor({
+      kind: 'catastrophic-next-start',
+      plugin: 'com.example.b',
     });
-    const first = r.host.stats().host.pid!;
-    // The first child is forked already: the next one forked is the first successor.
-    r.host.testHook({ kind: 'catastrophic-next-start', plugin: 'com.example.b' });
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 60_000));
-    const abandoned = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
-    assert.ok(await waitFor(() => abandoned() !== undefined, 60_000), 'the successor was dropped');
     // The operator is told what killed it, and which plugin isolated-vm named.
     assert.match(
-      String(abandoned()!.msg),
+      String(abandoned.msg),
       /the fresh host ended \(signal SIGABRT: catastrophic isolate error in com\.example\.b: simulated by a test\) before it took over/,
     );
-    assert.equal(abandoned()!.plugin, 'com.example.b');
-    assert.equal(r.host.stats().host.pid, first, 'the old child still runs the show');
-    assert.equal(r.host.stats().host.renewals, 0);
+    assert.equal(abandoned.plugin, 'com.example.b');
     // Not a crash of the show: no host-crash, no restart, no quarantine, no bisection.
-    assert.deepEqual(hostEvents(r), []);
     assert.equal(r.host.stats().host.restarts, 0);
-    assert.ok(r.host.stats().plugins.every((p) => p.state === 'running'));
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
-    // The next renewal, a child-age later, has no such fault and takes over.
-    assert.ok(await waitFor(() => r.host.stats().host.renewals >= 1, 60_000));
-    assert.ok(await waitFor(() => IDS.every((id) => r.layers().includes(id)), 30_000));
-    assert.deepEqual(hostEvents(r), []);
+    await showGoesOn(r);
   });
 
   it('a plugin quarantined by the old child while a successor warms up drops the successor, which would run it again', async () => {
