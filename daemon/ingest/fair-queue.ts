@@ -64,7 +64,8 @@ export type FairQueueStats = {
 export type Submitted = 'ran' | 'queued' | 'dropped';
 
 export type FairQueue<T> = {
-  submit(key: string, cost: number, item: T): Submitted;
+  /** `t`: now on the queue's clock, when the caller has just read it; the item's work is charged from there. */
+  submit(key: string, cost: number, item: T, t?: number): Submitted;
   stats(): FairQueueStats;
   close(): void;
 };
@@ -190,11 +191,11 @@ export function createFairQueue<T>(init: FairQueueInit<T>): FairQueue<T> {
   };
 
   return {
-    submit(key, units, item) {
+    submit(key, units, item, at) {
       if (closed) return 'dropped';
       const cost = Math.max(1, units);
       if (queuedUnits === 0 && refill === undefined && (spent === 0 || fits(cost))) {
-        const t = now();
+        const t = at ?? now();
         if (budget.ready(t)) {
           run(key, item, cost, 0, t);
           return 'ran';

@@ -77,7 +77,10 @@ export type OscIngestInit = {
   /** Unix ms, for time tags; injected so tests control time. */
   now?: () => number;
   schedule?: Scheduler;
-  /** For the fair queue: next event-loop turn, a monotonic ms clock and timers. */
+  /**
+   * For the fair queue: next event-loop turn, a monotonic ms clock and timers. The clock must be
+   * the limiter's too: a packet's one reading of it goes to both (default performance.now).
+   */
   defer?: (fn: () => void) => void;
   clock?: () => number;
   timers?: Timers;
@@ -117,6 +120,9 @@ type Job =
   | { readonly kind: 'packet'; readonly packet: OscPacket; readonly src: Sender }
   | { readonly kind: 'due'; readonly writes: readonly Write[]; readonly src: Sender };
 
+/** What isHumanSource says of every `osc:` label, given rather than worked out per packet. */
+const BY_HAND = { human: true } as const;
+
 const defaultSchedule: Scheduler = (delay, fn) => {
   const t = setTimeout(fn, delay);
   return () => clearTimeout(t);
@@ -139,6 +145,7 @@ export function packetCost(packet: OscPacket, registry: Registry): number {
 export function createOscIngest(init: OscIngestInit): OscIngest {
   const { registry, store, rejections, limits } = init;
   const now = init.now ?? Date.now;
+  const clock = init.clock ?? performance.now.bind(performance);
   const schedule = init.schedule ?? defaultSchedule;
   const pending = new Set<() => void>();
   const stats = { packets: 0, messages: 0, writes: 0 };
@@ -154,7 +161,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         `${key}: dropped ${cost} units of OSC work, osc.fairness.maxQueuedUnits are waiting and this source has the most`,
         { port: job.src.from.port },
       ),
-    now: init.clock,
+    now: clock,
     defer: init.defer,
     timers: init.timers,
   });
@@ -224,7 +231,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
 
   function apply(writes: readonly Write[], src: Sender): void {
     stats.writes += writes.length;
-    store.apply(writes, src.label);
+    store.apply(writes, src.label, BY_HAND);
     if (marked === 0) return;
     const echo = writes.filter((w) => coerced.delete(w));
     marked = echo.length > 0 ? Math.max(0, marked - echo.length) : 0;
@@ -232,7 +239,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   }
 
   /** Charges the rest of a packet's cost (its first unit was taken before decoding). */
-  function charge(key: string, from: IngestSource, units: number): boolean {
+  function charge(key: string, from: IngestSource, units: number, t: number): boolean {
     if (units <= 1) return true;
     if (units > init.limiter.burst) {
       rejections.reject(
@@ -243,7 +250,7 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       );
       return false;
     }
-    if (init.limiter.take(key, units - 1)) return true;
+    if (init.limiter.take(key, units - 1, t)) return true;
     rejections.reject('flood', from.address, `${key} exceeds osc.rateLimit; dropping its packets`, {
       port: from.port,
     });
@@ -315,7 +322,8 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   function accept(bytes: Uint8Array, src: Sender): void {
     const { from, key } = src;
     const who = from.address;
-    if (!init.limiter.take(key)) {
+    const t = clock();
+    if (!init.limiter.take(key, 1, t)) {
       rejections.reject('flood', who, `${key} exceeds osc.rateLimit; dropping its packets`, {
         port: from.port,
       });
@@ -327,8 +335,9 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       return;
     }
     const cost = packetCost(decoded.packet, registry);
-    if (!charge(key, from, cost)) return;
-    queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src });
+    if (!charge(key, from, cost, t)) return;
+    // Charged to the budget from `t`: the decode is OSC work too.
+    queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src }, t);
   }
 
   const allowed = (who: string) => {

@@ -42,8 +42,12 @@ export function createBucket(init: BucketInit): Bucket {
 export type RateLimiterInit = BucketInit & { maxSources?: number };
 
 export type RateLimiter = {
-  /** Takes `cost` tokens (default 1) from `key`'s bucket; false, taking nothing, when it has fewer. */
-  take(key: string, cost?: number): boolean;
+  /**
+   * Takes `cost` tokens (default 1) from `key`'s bucket; false, taking nothing, when it has fewer.
+   * `t`: now on the limiter's clock, when the caller has just read it (one read a packet on the
+   * OSC path instead of one per check: issue 18).
+   */
+  take(key: string, cost?: number, t?: number): boolean;
   /** The bucket size: a cost above it can never be paid. */
   readonly burst: number;
   readonly size: number;
@@ -58,8 +62,7 @@ export function createRateLimiter(init: RateLimiterInit): RateLimiter {
   const buckets = new Map<string, Entry>();
 
   return {
-    take(key, cost = 1) {
-      const t = now();
+    take(key, cost = 1, t = now()) {
       let b = buckets.get(key);
       if (!b) {
         if (buckets.size >= maxSources) {
@@ -69,7 +72,8 @@ export function createRateLimiter(init: RateLimiterInit): RateLimiter {
         }
         b = { tokens: init.burst, at: t };
         buckets.set(key, b);
-      } else {
+      } else if (t > b.at) {
+        // Only forward: a reading older than the last one (handed over by a caller) earns nothing.
         b.tokens = Math.min(init.burst, b.tokens + (t - b.at) * perMs);
         b.at = t;
       }

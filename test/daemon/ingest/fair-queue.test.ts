@@ -214,6 +214,39 @@ describe('fair queue (deficit round robin)', () => {
     assert.equal(s.clock.pending(), 0);
   });
 
+  // The OSC path reads the clock once a packet, before decoding, and hands that reading on
+  // (issue 18): the decode is OSC work, so it counts against the share like the apply after it.
+  it('work submitted with the time its caller read is charged from then, so the work before submit counts too', () => {
+    const budgeted = () => {
+      const clock = { t: 1000 };
+      const q = createFairQueue<number>({
+        quantum: 64,
+        unitsPerTurn: 1000,
+        turnMs: Number.POSITIVE_INFINITY,
+        maxQueuedUnits: 1000,
+        cpuShare: 0.5,
+        burstMs: 1,
+        run: () => {},
+        onDrop: () => {},
+        now: () => clock.t,
+        timers: createFakeClock().timers,
+        defer: () => {},
+      });
+      return { q, clock };
+    };
+    const given = budgeted();
+    const readAt = given.clock.t;
+    given.clock.t += 3; // 3 ms of decoding between the caller's reading and the submit
+    assert.equal(given.q.submit('a', 1, 0, readAt), 'ran');
+    // The run itself took no time on this clock: the 3 ms before it put the 1 ms budget in debt.
+    assert.equal(given.q.submit('a', 1, 1), 'queued', 'in debt: the next one waits');
+
+    const unsaid = budgeted();
+    unsaid.clock.t += 3;
+    assert.equal(unsaid.q.submit('a', 1, 0), 'ran');
+    assert.equal(unsaid.q.submit('a', 1, 1), 'ran', 'read at submit, the 3 ms before it are not charged');
+  });
+
   it('bounds the number of waiting sources: beyond maxSources the longest queue goes whole', () => {
     const s = setup({ maxSources: 3, unitsPerTurn: 1 });
     s.q.submit('z', 1, { src: 'z', n: 0 }); // begins the turn
