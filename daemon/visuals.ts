@@ -8,7 +8,7 @@ import type { Handlers } from './control/server.ts';
 import type { Rejections } from './ingest/rejections.ts';
 import type { Logger } from './log.ts';
 import { readMaster, watchMaster } from './output/master.ts';
-import { changesTouchMix, type LayerPlan, readMix } from './output/mix.ts';
+import { changesTouchMix, type LayerPlan, mixPaths, readMix } from './output/mix.ts';
 import { type OutputServer, type OutputStats, startOutputServer } from './output/server.ts';
 import { createShaderFaults } from './output/shader-faults.ts';
 import { planShaders } from './output/shader-plan.ts';
@@ -74,6 +74,9 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
   let plan: LayerPlan = new Map();
   let shaderPlan: ShaderPlan = new Map();
   const inputs = createShaderInputs(store);
+  // Set once the output page serves: (re)subscribes the mix to the current plan's paths.
+  let watchMix = () => {};
+  let unwatchMix = () => {};
   let plugins: PluginService | undefined;
   const quarantine = (id: string, reason: string) =>
     quarantinePlugin(init.home, id, reason).then((q) => {
@@ -133,11 +136,20 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
       closers.push(() => o.close());
       o.setMaster(readMaster(store));
       const unwatch = watchMaster(store, (m) => o.setMaster(m));
-      const unwatchMix = store.subscribe((changes) => {
-        const touched = inputs.observe(changes);
-        if (touched || changesTouchMix(changes, plan))
-          o.setMix({ ...readMix(store, plan), inputs: inputs.values() });
-      });
+      // Bound to the paths of the plan that is loaded, and bound again with each new plan: every
+      // other write (most OSC traffic) does not call it (subscribers.ts).
+      watchMix = () => {
+        unwatchMix();
+        unwatchMix = store.subscribe(
+          (changes) => {
+            const touched = inputs.observe(changes);
+            if (touched || changesTouchMix(changes, plan))
+              o.setMix({ ...readMix(store, plan), inputs: inputs.values() });
+          },
+          { paths: [...mixPaths(plan), ...inputs.paths()] },
+        );
+      };
+      watchMix();
       closers.push(async () => {
         unwatch();
         unwatchMix();
@@ -185,6 +197,7 @@ export async function startVisuals(init: VisualsInit): Promise<Visuals> {
           );
           shaderPlan = shaders.plan;
           inputs.setPlan(shaderPlan);
+          watchMix();
           output?.setShaders(shaderTableJson(shaderPlan));
           output?.setMix({ ...readMix(store, plan), inputs: inputs.values() });
           return running;

@@ -152,13 +152,16 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
   });
   const peer = link;
 
-  const unsubscribe = store.subscribe((changes) => {
-    const ours = changes.some((c) => c.path === TIMELINE_PATH && c.source !== LINK_SOURCE);
-    if (!ours) return;
-    const tl = init.clock().timeline;
-    if (tl && tempoDiffers(tl.tempo, peer.snapshot().timeline)) peer.setTempo(tl.tempo);
-    schedule();
-  });
+  const unsubscribe = store.subscribe(
+    (changes) => {
+      const ours = changes.some((c) => c.path === TIMELINE_PATH && c.source !== LINK_SOURCE);
+      if (!ours) return;
+      const tl = init.clock().timeline;
+      if (tl && tempoDiffers(tl.tempo, peer.snapshot().timeline)) peer.setTempo(tl.tempo);
+      schedule();
+    },
+    { paths: [TIMELINE_PATH] },
+  );
   const recheck = setInterval(schedule, RECHECK_MS);
   schedule();
   log.info(

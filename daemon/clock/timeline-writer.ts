@@ -100,12 +100,15 @@ export function startTimelineWriter(init: TimelineWriterInit): TimelineWriter {
     if (done.length > 0) stats.written++;
   }
 
-  const unsubscribe = store.subscribe((changes) => {
-    // The last local /tempo of a batch is the one that stands.
-    let last: Change | undefined;
-    for (const c of changes) if (c.path === TEMPO_PATH && retimes(c.source)) last = c;
-    if (last) onTempo(last);
-  });
+  const unsubscribe = store.subscribe(
+    (changes) => {
+      // The last local /tempo of a batch is the one that stands.
+      let last: Change | undefined;
+      for (const c of changes) if (c.path === TEMPO_PATH && retimes(c.source)) last = c;
+      if (last) onTempo(last);
+    },
+    { paths: [TEMPO_PATH] },
+  );
 
   return { stats: () => ({ ...stats }), close: unsubscribe };
 }

@@ -329,26 +329,29 @@ export function startMidiClock(init: MidiClockInit) {
   // timeline writer) must see it first.
   let queued = false;
   let foreign = false;
-  const unsubscribe = store.subscribe((changes) => {
-    let timeline = false;
-    for (const c of changes) {
-      if (c.path !== TIMELINE_PATH && c.path !== TEMPO_PATH) continue;
-      timeline = true;
-      // The timeline writer's echo of a foreign /tempo is caught by that /tempo.
-      if (c.source !== MIDI_CLOCK_SOURCE && c.source !== TIMELINE_SOURCE) foreign = true;
-    }
-    if (!timeline || queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      if (ticking) out.wake();
-      if (foreign && leading()) {
-        overridden++;
-        reconcile();
+  const unsubscribe = store.subscribe(
+    (changes) => {
+      let timeline = false;
+      for (const c of changes) {
+        if (c.path !== TIMELINE_PATH && c.path !== TEMPO_PATH) continue;
+        timeline = true;
+        // The timeline writer's echo of a foreign /tempo is caught by that /tempo.
+        if (c.source !== MIDI_CLOCK_SOURCE && c.source !== TIMELINE_SOURCE) foreign = true;
       }
-      foreign = false;
-    });
-  });
+      if (!timeline || queued) return;
+      queued = true;
+      queueMicrotask(() => {
+        queued = false;
+        if (ticking) out.wake();
+        if (foreign && leading()) {
+          overridden++;
+          reconcile();
+        }
+        foreign = false;
+      });
+    },
+    { paths: [TIMELINE_PATH, TEMPO_PATH] },
+  );
 
   let pollTimer: unknown;
   let linkTimer: unknown;

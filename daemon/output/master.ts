@@ -24,15 +24,18 @@ export function readMaster(store: Pick<Store, 'get'>): Master {
 
 /** Calls `fn` with the new master whenever a write touches it (a re-send included: it is cheap). */
 export function watchMaster(store: Pick<Store, 'get' | 'subscribe'>, fn: (m: Master) => void): () => void {
-  // A loop, not changes.some(closure): this runs for every write on the ingest path.
-  return store.subscribe((changes: readonly Change[]) => {
-    for (const c of changes) {
-      if (c.path === MASTER_OPACITY || c.path === MASTER_BLACKOUT) {
-        fn(readMaster(store));
-        return;
+  // Called only for batches that touch the master (subscribers.ts), not for every OSC write.
+  return store.subscribe(
+    (changes: readonly Change[]) => {
+      for (const c of changes) {
+        if (c.path === MASTER_OPACITY || c.path === MASTER_BLACKOUT) {
+          fn(readMaster(store));
+          return;
+        }
       }
-    }
-  });
+    },
+    { paths: [MASTER_OPACITY, MASTER_BLACKOUT] },
+  );
 }
 
 /**

@@ -60,6 +60,8 @@ export type ShaderInputs = {
   setPlan(plan: ShaderPlan): void;
   /** Counts trigger fires for event inputs; true when a change touches some input. */
   observe(changes: readonly Change[]): boolean;
+  /** The paths the plan's inputs read: only their changes need observing. */
+  paths(): ReadonlySet<string>;
   /** Per plugin id, per shader, input name → value; an event's value counts its fires. */
   values(): Record<string, Record<string, unknown>[]>;
 };
@@ -89,6 +91,7 @@ export function createShaderInputs(store: Pick<Store, 'get'>): ShaderInputs {
       }
       return touched;
     },
+    paths: () => watched,
     values() {
       const out: Record<string, Record<string, unknown>[]> = {};
       for (const [id, list] of plan) {

@@ -4,6 +4,7 @@ import type { Value } from '../state/coerce.ts';
 import type { Stamp } from '../state/hlc.ts';
 import type { Registry } from '../state/registry.ts';
 import type { Change, Entry, Store } from '../state/store.ts';
+import { createSubscribers } from '../state/subscribers.ts';
 import { sameValue } from '../state/write-order.ts';
 import { glides, interpolate } from './interpolate.ts';
 import { decodeLaunch, governs, LAUNCH_PATH, type LaunchRecord } from './launch-record.ts';
@@ -115,7 +116,7 @@ type Fade = { launch: Launch; from: Value; to: Value; glide: boolean; last: Valu
 export function createFadeView(init: FadeViewInit): FadeView {
   const { store, registry } = init;
   const autoTick = init.autoTick ?? true;
-  const subscribers = new Set<(changes: readonly Change[]) => void>();
+  const subscribers = createSubscribers(init.onSubscriberError);
   const fades = new Map<string, Fade>();
   /** The value shown just before each path's latest store write, for targets met before their record. */
   const before = new Map<string, { value: Value; stamp: Stamp; cut: boolean }>();
@@ -193,13 +194,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
   function deliver(changes: readonly Change[]): void {
     delivering = true;
     try {
-      for (const fn of subscribers) {
-        try {
-          fn(changes);
-        } catch (err) {
-          init.onSubscriberError?.(err);
-        }
-      }
+      subscribers.notify(changes);
     } finally {
       delivering = false;
     }
@@ -401,10 +396,7 @@ export function createFadeView(init: FadeViewInit): FadeView {
     },
     apply: (writes, source, opts) => store.apply(writes, source, opts),
     merge: (path, entry) => store.merge(path, entry),
-    subscribe(fn) {
-      subscribers.add(fn);
-      return () => subscribers.delete(fn);
-    },
+    subscribe: (fn, opts) => subscribers.add(fn, opts),
     tick,
     status() {
       const r = init.clock();

@@ -2,6 +2,7 @@ import { initialValue, type Value } from './coerce.ts';
 import { type Hlc, type Stamp, ZERO_STAMP } from './hlc.ts';
 import { isHumanSource } from './human-source.ts';
 import type { Registry } from './registry.ts';
+import { type ChangeListener, createSubscribers, type SubscribeOptions } from './subscribers.ts';
 import { compareWrites } from './write-order.ts';
 
 // The parameter store: one last-writer-wins register per declared path, ordered by HLC stamp.
@@ -43,7 +44,8 @@ export type Store = {
   apply(writes: readonly Write[], source: string, opts?: { human?: boolean }): readonly Change[];
   /** Merges a replicated entry; applied only if it ranks above the current one (write-order.ts). Returns the change or undefined. */
   merge(path: string, entry: Entry): Change | undefined;
-  subscribe(fn: (changes: readonly Change[]) => void): () => void;
+  /** Every batch, or with `paths` only batches that change one of them (subscribers.ts). */
+  subscribe(fn: ChangeListener, opts?: SubscribeOptions): () => void;
 };
 
 export type StoreInit = {
@@ -59,17 +61,10 @@ export function createStore(init: StoreInit): Store {
   for (const path of registry.paths) {
     entries.set(path, { value: initialValue(registry.get(path)!), stamp: ZERO_STAMP, source: 'default' });
   }
-  const subscribers = new Set<(changes: readonly Change[]) => void>();
+  const subscribers = createSubscribers(init.onSubscriberError);
 
   function notify(changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    for (const fn of subscribers) {
-      try {
-        fn(changes);
-      } catch (err) {
-        init.onSubscriberError?.(err);
-      }
-    }
+    if (changes.length > 0) subscribers.notify(changes);
   }
 
   function put(path: string, entry: Entry, previous: Entry): Change {
@@ -127,9 +122,6 @@ export function createStore(init: StoreInit): Store {
       notify([change]);
       return change;
     },
-    subscribe(fn) {
-      subscribers.add(fn);
-      return () => subscribers.delete(fn);
-    },
+    subscribe: (fn, opts) => subscribers.add(fn, opts),
   };
 }
