@@ -81,8 +81,8 @@ describe('change subscribers', () => {
 
   it('through the store: a write to another parameter never calls a listener bound to /tempo', () => {
     const registry = createRegistry({
-      '/tempo': { type: 'float', min: 20, max: 300 },
-      '/layer/1/opacity': { type: 'float', min: 0, max: 1 },
+      '/tempo': { type: 'float', min: 20, max: 300, outOfRange: 'clamp' },
+      '/layer/1/opacity': { type: 'float', min: 0, max: 1, outOfRange: 'clamp' },
     });
     const store = createStore({ registry, hlc: createHlc({ node: 'n1' }) });
     const seen: string[][] = [];
