@@ -18,21 +18,25 @@ const BLAST = join(import.meta.dirname, '..', 'helpers', 'osc-blast-cli.ts');
 const BARE = join(import.meta.dirname, 'bare-receiver-cli.ts');
 const LIBLO_C = join(import.meta.dirname, 'liblo-receiver.c');
 const APPS = 4;
-const SECONDS = 2;
+const SECONDS = 1;
 const RATES = [10_000, 20_000, 50_000];
 /**
- * Rounds per rate, the receivers taking turns in each: on a laptop whose load moves, one round's
- * ratio went from 1.09× to 2.33× between runs minutes apart (docs/bench.md); the median of the
- * rounds, with their range, is the figure to read.
+ * Rounds per rate, the receivers taking turns in each, who goes first rotating from round to
+ * round: on a laptop whose load moves, one round's ratio went from 1.09× to 2.33× between runs
+ * minutes apart, and from 1.11× to 1.73× between rounds a minute apart (docs/bench.md). Many
+ * short rounds, each ratio taken within its own round, and their median with the range, is the
+ * figure to read.
  */
-const ROUNDS = 3;
+const ROUNDS = 7;
 
 type Receiver = {
   readonly name: string;
   readonly port: number;
   readonly pid: number;
-  /** Messages accepted so far (for the daemon: applied, once its queue has drained). */
+  /** Messages accepted so far. */
   count(): Promise<number>;
+  /** Whether everything received has been handled (the daemon's queue is empty). */
+  drained(): Promise<boolean>;
   close(): Promise<void>;
 };
 
@@ -55,6 +59,7 @@ async function lineReceiver(name: string, cmd: string, args: string[]): Promise<
       child.stdin!.write('\n');
       return Number((await lines.next()).value);
     },
+    drained: async () => true,
     async close() {
       child.stdin!.end();
       await once(child, 'exit');
@@ -108,13 +113,8 @@ export async function run(report: (line: string) => void): Promise<void> {
     name: 'hana (defaults)',
     port: d.udpPort,
     pid: d.proc.pid!,
-    async count() {
-      for (;;) {
-        const s = await status();
-        if (!s.ingest.queuedUnits) return s.ingest.packets;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    count: async () => (await status()).ingest.packets,
+    drained: async () => !(await status()).ingest.queuedUnits,
     close: async () => {
       await d.stop();
     },
@@ -131,17 +131,30 @@ export async function run(report: (line: string) => void): Promise<void> {
       report(`  ${total.toLocaleString('en')}/s offered`);
       const ratios: number[] = [];
       const accepts: number[] = [];
+      const libloRatios: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
         const rows: { name: string; accepted: number; sent: number; cpu: number }[] = [];
         const refused0 = (await status()).rejected;
-        for (const r of receivers) {
+        const turn = receivers.map((_, i) => receivers[(i + round - 1) % receivers.length]!);
+        for (const r of turn) {
           const c0 = await r.count();
           const t0 = await cpuUs(r.pid);
           const sent = await apps(r.port, total);
           await new Promise((res) => setTimeout(res, 200));
+          // Read before asking the daemon anything: a status call costs it about a millisecond
+          // of CPU, a tenth of a microsecond a message here, which bare's counter does not pay.
+          let t1 = await cpuUs(r.pid);
+          for (let i = 0; i < 100 && !(await r.drained()); i++) {
+            await new Promise((res) => setTimeout(res, 50));
+            t1 = await cpuUs(r.pid);
+          }
           const accepted = (await r.count()) - c0;
-          rows.push({ name: r.name, accepted, sent, cpu: (await cpuUs(r.pid)) - t0 });
+          rows.push({ name: r.name, accepted, sent, cpu: t1 - t0 });
         }
+        rows.sort(
+          (a, b) =>
+            receivers.findIndex((r) => r.name === a.name) - receivers.findIndex((r) => r.name === b.name),
+        );
         const refused1 = (await status()).rejected;
         const base = rows[0]!;
         const basePerMsg = base.cpu / Math.max(1, base.accepted);
@@ -152,7 +165,7 @@ export async function run(report: (line: string) => void): Promise<void> {
           if (row.name === hana.name) {
             ratios.push(perMsg / basePerMsg);
             accepts.push(row.accepted / Math.max(1, base.accepted));
-          }
+          } else if (row !== base) libloRatios.push(perMsg / basePerMsg);
           const vsBare =
             row === base
               ? ''
@@ -171,9 +184,13 @@ export async function run(report: (line: string) => void): Promise<void> {
         report(`    hana refused: ${refused}`);
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+      const spread = (xs: number[]) =>
+        `${median(xs).toFixed(2)} (median; ${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
       report(
-        `   hana over ${ROUNDS} rounds: accepted ${median(accepts).toFixed(2)} of bare (median; ${Math.min(...accepts).toFixed(2)}-${Math.max(...accepts).toFixed(2)}), CPU/msg ${median(ratios).toFixed(2)}× bare (median; ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}×)`,
+        `   hana over ${ROUNDS} rounds: accepted ${spread(accepts)} of bare, CPU/msg ${spread(ratios)}× bare`,
       );
+      if (libloRatios.length > 0)
+        report(`   liblo over ${ROUNDS} rounds: CPU/msg ${spread(libloRatios)}× bare`);
     }
   } finally {
     for (const r of receivers) await r.close();
