@@ -202,23 +202,30 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       group = [];
       groups.set(dueAt, group);
     }
-    return messageWrites(packet, group);
+    const r = messageWrites(packet, group);
+    return Array.isArray(r) ? null : r;
   }
 
-  /** Resolves a message against the registry and appends its coerced writes to `out`. */
-  function messageWrites(msg: OscMessage, out: Write[]): Rejected | null {
+  /**
+   * Resolves a message against the registry; its coerced writes are appended to `out`, or, with
+   * no `out`, go into a new array sized to the parameters matched (a lone fader's one write
+   * without the room for 16 that a push into an empty array makes: issue 18).
+   */
+  function messageWrites(msg: OscMessage, out?: Write[]): Write[] | Rejected {
     const resolved = registry.resolve(msg.address);
     if (!resolved.ok) return { reason: 'bad-pattern', message: `${msg.address}: ${resolved.reason}` };
     if (resolved.paths.length === 0) {
       return { reason: 'unknown-address', message: `no declared parameter matches ${msg.address}` };
     }
+    const writes = out ?? new Array<Write>(resolved.paths.length);
+    let k = out ? out.length : 0;
     const sent = msg.args.length === 1 ? msg.args[0]!.value : undefined;
     for (const path of resolved.paths) {
       const c = coerceArgs(registry.get(path)!, msg.args);
       if (!c.ok) return { reason: c.code, message: `${path}: ${c.message}` };
       if (c.noop) continue;
       const w = { path, value: c.value };
-      out.push(w);
+      writes[k++] = w;
       // Another kind of value (a bool from 1, a colour from four floats) is a reading, not a
       // correction; a clamp, or the same kind changed, is one the sender should see.
       if (init.onCoerced && (c.clamped || (typeof sent === typeof c.value && sent !== c.value))) {
@@ -226,7 +233,8 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
         marked++;
       }
     }
-    return null;
+    if (writes.length > k) writes.length = k; // triggers released (noop)
+    return writes;
   }
 
   function apply(writes: readonly Write[], src: Sender): void {
@@ -263,10 +271,9 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
     const who = from.address;
     if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
       // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
-      const writes: Write[] = [];
-      const bad = messageWrites(packet, writes);
-      if (bad) {
-        rejections.reject(bad.reason, who, bad.message);
+      const writes = messageWrites(packet);
+      if (!Array.isArray(writes)) {
+        rejections.reject(writes.reason, who, writes.message);
         return;
       }
       stats.packets++;

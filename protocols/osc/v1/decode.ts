@@ -106,6 +106,16 @@ function addressText(b: Uint8Array, at: number, nul: number): string {
   return fresh;
 }
 
+/** Appends `arg` to the open bracketed array, or puts it at `k` of the top level; returns the next k. */
+function add(args: OscArg[], k: number, array: OscArg[] | null, arg: OscArg): number {
+  if (array) {
+    array.push(arg);
+    return k;
+  }
+  args[k] = arg;
+  return k + 1;
+}
+
 function message(c: Cursor, at: number, end: number): OscPacket | undefined {
   const b = c.b;
   const addressEnd = stringEnd(c, at, end, 'address');
@@ -117,30 +127,40 @@ function message(c: Cursor, at: number, end: number): OscPacket | undefined {
   if (b[tags] !== 0x2c /* , */) return refuse(c, 'bad-type-tag', 'type tag string does not start with ","');
   let off = stringEnd(c, tags, end, 'type tag string');
   if (off < 0) return undefined;
-  const args: OscArg[] = [];
+  // Sized to the message's top-level arguments, not grown by push: the first push gives an empty
+  // array room for 16, about 160 bytes of garbage per fader message (issue 18). A bracketed array
+  // is one argument; brackets out of place are refused below, whatever this count says.
+  let count = 0;
+  for (let i = tags + 1, depth = 0; b[i] !== 0; i++) {
+    const x = b[i]!;
+    if (x === 0x5d /* ] */) depth--;
+    else if (depth === 0) count++;
+    if (x === 0x5b /* [ */) depth++;
+  }
+  const args: OscArg[] = new Array(count);
+  let k = 0;
   let array: OscArg[] | null = null;
   for (let i = tags + 1; b[i] !== 0; i++) {
     const code = b[i]!;
-    const out = array ?? args;
     switch (code) {
       case 0x5b /* [ */:
         if (array) return refuse(c, 'bad-type-tag', 'nested arrays are not supported');
         array = [];
-        args.push({ type: '[', value: array });
+        args[k++] = { type: '[', value: array };
         continue;
       case 0x5d /* ] */:
         if (!array) return refuse(c, 'bad-type-tag', '"]" without "["');
         array = null;
         continue;
       case 0x54 /* T */:
-        out.push({ type: 'T', value: true });
+        k = add(args, k, array, { type: 'T', value: true });
         continue;
       case 0x46 /* F */:
-        out.push({ type: 'F', value: false });
+        k = add(args, k, array, { type: 'F', value: false });
         continue;
       case 0x4e /* N */:
       case 0x49 /* I */:
-        out.push({ type: code === 0x4e ? 'N' : 'I', value: null });
+        k = add(args, k, array, { type: code === 0x4e ? 'N' : 'I', value: null });
         continue;
       case 0x73 /* s */:
       case 0x53 /* S */:
@@ -150,7 +170,7 @@ function message(c: Cursor, at: number, end: number): OscPacket | undefined {
             return refuse(c, 'truncated', `string argument '${type}' at byte ${off} is missing`);
           const next = stringEnd(c, off, end, 'string argument');
           if (next < 0) return undefined;
-          out.push({ type, value: text(b, off, c.nul) });
+          k = add(args, k, array, { type, value: text(b, off, c.nul) });
           off = next;
           continue;
         }
@@ -164,7 +184,7 @@ function message(c: Cursor, at: number, end: number): OscPacket | undefined {
           const next = off + 4 + ((len + 3) & ~3);
           if (next > end) return refuse(c, 'truncated', `blob of ${len} bytes runs past the end`);
           // A copy, and a plain Uint8Array even when the packet is a Buffer (whose slice is a view).
-          out.push({ type: 'b', value: new Uint8Array(b.subarray(off + 4, off + 4 + len)) });
+          k = add(args, k, array, { type: 'b', value: new Uint8Array(b.subarray(off + 4, off + 4 + len)) });
           off = next;
           continue;
         }
@@ -221,10 +241,11 @@ function message(c: Cursor, at: number, end: number): OscPacket | undefined {
         `unknown type tag '${String.fromCharCode(code)}' (0x${code.toString(16)})`,
       );
     }
-    out.push(arg);
+    k = add(args, k, array, arg);
     off += size;
   }
   if (array) return refuse(c, 'bad-type-tag', '"[" without "]"');
+  if (k !== args.length) args.length = k;
   if (off !== end) return refuse(c, 'trailing-bytes', `${end - off} bytes after the last argument`);
   return { kind: 'message', address, args };
 }
