@@ -93,7 +93,8 @@ function addressText(b: Uint8Array, at: number, nul: number): string {
     h = (Math.imul(h, 31) + x) | 0;
   }
   // Only ASCII is kept: there a string's code units are its bytes, so the check below is exact.
-  if (high >= 0x80) return text(b, at, nul);
+  // A byte at or above 0x80 was seen: UTF-8, as text() would decide after walking the bytes again.
+  if (high >= 0x80) return utf8Slice.call(b, at, nul);
   const slot = (h ^ (h >>> 9)) & (INTERN_SLOTS - 1);
   const known = interned[slot];
   if (known !== undefined && known.length === len) {
