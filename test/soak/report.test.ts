@@ -121,6 +121,40 @@ describe('soak report', () => {
     assert.match(row(table(leak).lines, 'childAnonMiB') ?? '', /\| growing \|$/);
   });
 
+  it('gives a restarted daemon a quarter-hour to fill, and still calls one that grows after it growing', () => {
+    // A daemon SIGKILLed at 10 minutes and restarted into the running mesh, filling for 12
+    // minutes as restarted daemons did in the soaks of 2026-12-07 (docs/soak.md, "A restarted
+    // daemon's warm-up"), then level; its first life settled in 4.
+    const fill = (sinceStart: number, minutes: number) => Math.min(sinceStart / 60, minutes) * 2.5;
+    const withLife = (r: SoakRecord, rss: (s: Sample) => number) =>
+      r.samples
+        .filter((s) => s.tSec < 600 || s.tSec >= 610)
+        .map((s) => {
+          const life = s.tSec < 600 ? 0 : 1;
+          return { ...s, life, rssMiB: rss({ ...s, life }) };
+        });
+    const filling = run(() => 12);
+    filling.samples = withLife(filling, (s) =>
+      s.life === 0 ? 120 + fill(s.tSec, 4) : 90 + fill(s.tSec - 610, 12),
+    );
+    // From 5 minutes into each life, as the first life is judged, the fill reads as a leak.
+    const points = filling.samples.map((s) => ({ tSec: s.tSec, value: s.rssMiB, life: s.life }));
+    const from5 = slopeFit(floorPerWindow(points), WARM_UP_SEC);
+    assert.ok(from5.perHour > 16, `fitted from 5 minutes: ${from5.perHour} MiB/h`);
+    assert.match(row(table(filling).lines, 'rssMiB') ?? '', /\| flat \|$/);
+    // The same fill in a 45-minute run, then 40 MiB an hour more for the rest of that life.
+    const leaking = run(() => 12, 45);
+    leaking.samples = withLife(leaking, (s) =>
+      s.life === 0 ? 120 + fill(s.tSec, 4) : 90 + fill(s.tSec - 610, 12) + (40 * (s.tSec - 610)) / 3600,
+    );
+    assert.match(row(table(leaking).lines, 'rssMiB') ?? '', /\| growing \|$/);
+    // A first life is still fitted from its fifth minute: the same 12-minute fill in a daemon
+    // that was never restarted reads as growth.
+    const unrestarted = run(() => 12);
+    unrestarted.samples = unrestarted.samples.map((s) => ({ ...s, rssMiB: 90 + fill(s.tSec, 12) }));
+    assert.match(row(table(unrestarted).lines, 'rssMiB') ?? '', /\| growing \|$/);
+  });
+
   it('has no CPU row for a record kept before the CPU was sampled', () => {
     const t = table(run(() => undefined));
     assert.equal(row(t.lines, 'cpuPct'), undefined);

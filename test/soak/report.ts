@@ -11,6 +11,7 @@ import {
   HOST_WARM_UP_SEC,
   MIN_RISE,
   type Point,
+  RESTART_WARM_UP_SEC,
   SHOWN,
   slopeFit,
   verdict,
@@ -104,10 +105,17 @@ export function table(r: SoakRecord): { lines: string[]; growing: number; unjudg
       // A metric added after a record was kept is absent from it: not a row at all.
       if (mine.every((s) => s[m] === undefined)) continue;
       // A sample may lack one (a plugin host between renewals has no CPU reading): left out, not zero.
+      const restarted = new Set<number>();
       const points: Point[] = mine
         .filter((s) => s[m] !== undefined)
-        .map((s) => ({ tSec: s.tSec, value: s[m] as number, life: lifeOf(m, s) }));
-      const warm = HOST_METRICS.has(m) ? HOST_WARM_UP_SEC : WARM_UP_SEC;
+        .map((s) => {
+          const life = lifeOf(m, s);
+          if (s.life > 0) restarted.add(life);
+          return { tSec: s.tSec, value: s[m] as number, life };
+        });
+      const warm = HOST_METRICS.has(m)
+        ? HOST_WARM_UP_SEC
+        : (life: number) => (restarted.has(life) ? RESTART_WARM_UP_SEC : WARM_UP_SEC);
       const fit = slopeFit(RAW.has(m) ? points : floorPerWindow(points), warm);
       const slope = fit.perHour;
       const span = fittedSpanHours(points, warm);
@@ -175,13 +183,13 @@ export async function report(r: SoakRecord, keep: boolean): Promise<number> {
   await renderPlot(
     r.samples,
     r.laptops,
-    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}${r.pages ? ', an output page on each' : ''}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life (${HOST_WARM_UP_SEC} s for the plugin host)`,
+    `hana soak: ${r.minutes.toFixed(1)} min, ${r.laptops} laptops, OSC ${r.oscRate}/s each, cable pulled every ${every(r.opts.pullSec)}, SIGKILL every ${every(r.opts.killSec)}${r.pages ? ', an output page on each' : ''}; slopes of the per-minute floor after ${WARM_UP_SEC} s warm-up per life (${RESTART_WARM_UP_SEC} s for a restarted daemon, ${HOST_WARM_UP_SEC} s for the plugin host)`,
     out,
   );
   process.stdout.write(`plot: ${out}\n`);
   if (unjudged > 0 && growing === 0 && r.orphans === 0 && lost === 0) {
     process.stdout.write(
-      `${unjudged} metric(s) had no samples after the warm-up of a process life (${WARM_UP_SEC} s, ${HOST_WARM_UP_SEC} s for the plugin host): too short to judge; run longer.\n`,
+      `${unjudged} metric(s) had no samples after the warm-up of a process life (${WARM_UP_SEC} s, ${RESTART_WARM_UP_SEC} s for a restarted daemon, ${HOST_WARM_UP_SEC} s for the plugin host): too short to judge; run longer.\n`,
     );
     return 1;
   }
