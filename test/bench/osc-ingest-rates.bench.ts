@@ -28,6 +28,17 @@ const RATES = [10_000, 20_000, 50_000];
  * figure to read.
  */
 const ROUNDS = 7;
+/**
+ * Messages each receiver takes, unmeasured except as the "cold" line, before the rounds: V8
+ * compiles the daemon's OSC path in tiers as it runs. With V8's code log (`--log-code`), 10k
+ * fader messages/s from four apps: after 10,000 messages `handleUdp` was Maglev code and the
+ * ingest's `apply` too; after 20,000 `handleUdp` was TurboFan code, after 30,000 both `apply`s
+ * (docs/bench.md, "Seventh round"). Without this the first rounds at 10k/s measured a
+ * half-compiled daemon against a bare socket whose handler has next to nothing to compile. A
+ * show runs warm after its first seconds; the cold figure is still printed.
+ */
+const WARM_UP_RATE = 20_000;
+const WARM_UP_TURNS = 3;
 
 type Receiver = {
   readonly name: string;
@@ -100,6 +111,22 @@ async function apps(port: number, total: number): Promise<number> {
   return (await Promise.all(runs)).reduce((x, y) => x + y, 0);
 }
 
+/** One receiver's turn: `total`/s from the apps for SECONDS; what it accepted and its CPU time. */
+async function measure(r: Receiver, total: number): Promise<{ accepted: number; sent: number; cpu: number }> {
+  const c0 = await r.count();
+  const t0 = await cpuUs(r.pid);
+  const sent = await apps(r.port, total);
+  await new Promise((res) => setTimeout(res, 200));
+  // Read before asking the daemon anything: a status call costs it about a millisecond
+  // of CPU, a tenth of a microsecond a message here, which bare's counter does not pay.
+  let t1 = await cpuUs(r.pid);
+  for (let i = 0; i < 100 && !(await r.drained()); i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    t1 = await cpuUs(r.pid);
+  }
+  return { accepted: (await r.count()) - c0, sent, cpu: t1 - t0 };
+}
+
 export async function run(report: (line: string) => void): Promise<void> {
   const d = await startDaemon({
     config: { params: { '/bench/value': { type: 'float', min: 0, max: 1000 } } },
@@ -127,6 +154,23 @@ export async function run(report: (line: string) => void): Promise<void> {
       `${APPS} apps (a process and port each), ${SECONDS} s per rate, /bench/value f; each receiver its own process`,
     );
     if (typeof lo === 'string') report(`  liblo ${lo}`);
+    const cold: Record<string, { accepted: number; cpu: number }> = Object.fromEntries(
+      receivers.map((r) => [r.name, { accepted: 0, cpu: 0 }]),
+    );
+    for (let i = 0; i < WARM_UP_TURNS; i++)
+      for (const r of receivers) {
+        const m = await measure(r, WARM_UP_RATE);
+        const c = cold[r.name]!;
+        c.accepted += m.accepted;
+        c.cpu += m.cpu;
+      }
+    const perMsg = (c: { accepted: number; cpu: number }) => c.cpu / Math.max(1, c.accepted);
+    report(
+      `  warm-up, not counted below: ${WARM_UP_TURNS} turns of ${SECONDS} s at ${WARM_UP_RATE.toLocaleString('en')}/s each; CPU/msg cold ${receivers
+        .slice(1)
+        .map((r) => `${r.name} ${(perMsg(cold[r.name]!) / perMsg(cold[bare.name]!)).toFixed(2)}×`)
+        .join(', ')} bare`,
+    );
     for (const total of RATES) {
       report(`  ${total.toLocaleString('en')}/s offered`);
       const ratios: number[] = [];
@@ -136,21 +180,7 @@ export async function run(report: (line: string) => void): Promise<void> {
         const rows: { name: string; accepted: number; sent: number; cpu: number }[] = [];
         const refused0 = (await status()).rejected;
         const turn = receivers.map((_, i) => receivers[(i + round - 1) % receivers.length]!);
-        for (const r of turn) {
-          const c0 = await r.count();
-          const t0 = await cpuUs(r.pid);
-          const sent = await apps(r.port, total);
-          await new Promise((res) => setTimeout(res, 200));
-          // Read before asking the daemon anything: a status call costs it about a millisecond
-          // of CPU, a tenth of a microsecond a message here, which bare's counter does not pay.
-          let t1 = await cpuUs(r.pid);
-          for (let i = 0; i < 100 && !(await r.drained()); i++) {
-            await new Promise((res) => setTimeout(res, 50));
-            t1 = await cpuUs(r.pid);
-          }
-          const accepted = (await r.count()) - c0;
-          rows.push({ name: r.name, accepted, sent, cpu: t1 - t0 });
-        }
+        for (const r of turn) rows.push({ name: r.name, ...(await measure(r, total)) });
         rows.sort(
           (a, b) =>
             receivers.findIndex((r) => r.name === a.name) - receivers.findIndex((r) => r.name === b.name),
