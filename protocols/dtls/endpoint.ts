@@ -114,6 +114,8 @@ type Entry = {
   state: 'handshaking' | 'open' | 'closed';
   timer: unknown;
   myHelloRandom?: string;
+  /** A client's: the random of the peer's ClientHello it last kept its role against. */
+  theirHelloRandom?: string;
   session?: DtlsSession;
   /** Set by werift's onData during one record's delivery: the record authenticated. */
   delivered: boolean;
@@ -385,8 +387,17 @@ export function openDtlsEndpoint(init: DtlsEndpointInit): Promise<DtlsEndpoint> 
     if (p && p.role === 'client' && p.state === 'handshaking') {
       // Both sides dialled at once. The larger ClientHello random keeps the client role; the
       // other side yields and answers as server. Both compute the same answer.
+      // Unless this handshake has already heard from that address and the hello is one it has
+      // not seen: whoever answered it is gone (a peer restarted on its port), the new process
+      // has not yielded to us and cannot finish what the old one began, and keeping the role
+      // stalled both sides until the handshake timeout. A retransmission of a hello already
+      // kept against carries the same random and is still ignored.
       const theirs = clientHelloRandom(r.bytes)!;
-      if (p.myHelloRandom !== undefined && theirs < p.myHelloRandom) return;
+      const restarted = p.handshakeRecords > 0 && theirs !== p.theirHelloRandom;
+      if (!restarted && p.myHelloRandom !== undefined && theirs < p.myHelloRandom) {
+        p.theirHelloRandom = theirs;
+        return;
+      }
       const dialling = waiters.get(key); // served by the session the peer's handshake produces
       waiters.delete(key);
       destroy(p);

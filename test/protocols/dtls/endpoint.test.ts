@@ -89,6 +89,57 @@ describe('DTLS endpoint', () => {
     assert.deepEqual(b.ep.stats().sessions, 1);
   });
 
+  it('links at once with a peer restarted on the address it was dialling, whichever random is larger', async () => {
+    // A dials B; B answers once (a HelloVerifyRequest) and dies; a new B on the same port dials
+    // A. A's handshake has heard from the old B and can never finish, so the new B's ClientHello
+    // must win even when its random is the smaller: keeping the client role then stalled both
+    // sides until the handshake timeout (peer-link.test.ts, "both dial at once", 1 run in 12).
+    // Six rounds: in each, the new B's random is the smaller one half the time.
+    for (let round = 0; round < 6; round++) {
+      const a = await endpoint(credA, { handshakeTimeoutMs: 60_000 });
+      // Not in `opened`: it is closed here, when the old B dies.
+      const old = createSocket('udp4');
+      await new Promise<void>((r) => old.bind(0, '127.0.0.1', () => r()));
+      const port = old.address().port;
+      const hellos: Buffer[] = [];
+      const second = new Promise<void>((r) =>
+        old.on('message', (m, from) => {
+          hellos.push(m);
+          if (hellos.length === 1) {
+            const cookie = Buffer.alloc(16, 7);
+            // DTLS 1.2 record (epoch 0, sequence 0) holding one HelloVerifyRequest.
+            const body = Buffer.concat([Buffer.from([0xfe, 0xfd, cookie.length]), cookie]);
+            const hs = Buffer.concat([
+              Buffer.from([3, 0, 0, body.length, 0, 0, 0, 0, 0, 0, 0, body.length]),
+              body,
+            ]);
+            const rec = Buffer.concat([
+              Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, hs.length >> 8, hs.length & 255]),
+              hs,
+            ]);
+            old.send(rec, from.port, from.address);
+          } else r();
+        }),
+      );
+      const dialled = a.ep.connect({ address: '127.0.0.1', port });
+      await second; // A's ClientHello again, with the cookie: its handshake has heard from B
+      await new Promise<void>((r) => old.close(() => r()));
+      const b = await endpoint(credB, { port, handshakeTimeoutMs: 60_000 });
+      const bounded = <T>(p: Promise<T>) =>
+        Promise.race([p, wait(8000).then(() => undefined)]) as Promise<T | undefined>;
+      const [x, y] = await Promise.all([
+        bounded(b.ep.connect({ address: '127.0.0.1', port: a.ep.port })),
+        bounded(dialled),
+      ]);
+      assert.ok(
+        x && y,
+        `round ${round}: both sides have the session (new B ${x ? 'yes' : 'no'}, A ${y ? 'yes' : 'no'})`,
+      );
+      assert.notEqual(x.role, y.role);
+      assert.equal(a.ep.stats().sessions, 1);
+    }
+  });
+
   it('counts malformed and oversize datagrams without ever banning their (forgeable) source', async () => {
     const b = await endpoint(credB, { banAfterViolations: 5, banMs: 60_000 });
     const evil = await rawSocket('127.0.0.7');
