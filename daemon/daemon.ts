@@ -198,7 +198,8 @@ async function startLocked(init: DaemonInit): Promise<Daemon> {
   const osc = config.osc;
   const filter = createSourceFilter(osc.allow);
 
-  const closers: Array<() => Promise<void> | void> = [() => fades.close()];
+  // The mark closes last: nothing stamps after the rest has stopped.
+  const closers: Array<() => Promise<void> | void> = [() => mark.close(), () => fades.close()];
   const stopAll = async () => {
     for (const close of closers.reverse()) await close();
   };

@@ -71,7 +71,7 @@ export const SyncConfig = z
       .max(60_000)
       .default(DEFAULT_MAX_DRIFT_MS)
       .describe(
-        "A peer's write stamped further ahead of this laptop's clock than this is refused (`sync-future-stamp`) and never moves the local clock. `hana peers` warns when a peer's clock offset passes 75 % of it. The clock's restart lease (`clock.json` in the home) is a quarter of it, at most 1 s.",
+        "A peer's write stamped further ahead of this laptop's clock than this is refused (`sync-future-stamp`) and never moves the local clock. `hana peers` warns when a peer's clock offset passes 75 % of it. The clock's restart lease (`clock.mark` in the home) is a quarter of it, at most 1 s.",
       ),
     scopes: z
       .record(z.string().min(1).max(128), z.array(Pattern).max(64))

@@ -1,25 +1,39 @@
 import {
   closeSync,
+  constants,
+  fchmodSync,
+  fdatasync,
+  fdatasyncSync,
   fsyncSync,
   openSync,
   readdirSync,
-  readFileSync,
-  renameSync,
+  unlink,
   unlinkSync,
+  write,
   writeSync,
 } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import { join } from 'node:path';
 import { processAlive } from '../../trust-store/stale-temps.ts';
 import type { Logger } from '../log.ts';
+import {
+  CLOCK_MARK_FILE,
+  encodeSlot,
+  LEGACY_MARK_FILE,
+  readLegacyMark,
+  readMarkFile,
+  SLOT_BYTES,
+  SLOT_STRIDE,
+  SLOTS,
+  type SlotContent,
+} from './clock-mark-file.ts';
 import type { HlcMark } from './hlc.ts';
 
-// The clock's high-water mark, kept as a lease in <home>/clock.json. Before the HLC issues a
+// The clock's high-water mark, kept as a lease in <home>/clock.mark. Before the HLC issues a
 // stamp at or past the persisted mark it makes a new mark (t + lease) durable, synchronously,
 // so a daemon that restarts (even with `storage.persist: false`, even after its wall clock
 // stepped back) starts above every stamp it ever issued: a reissued stamp with other values
-// would be equivocation to every peer. One small fsync'd write per lease, at most.
+// would be equivocation to every peer. One small fdatasync'd write per half lease, at most
+// (the file's layout and why: clock-mark-file.ts).
 //
 // That write is made ahead, in the background, once stamps pass half the lease: a synchronous
 // fsync on the stamp path stalled ingest once a second (1-50 ms on a laptop disk). The
@@ -29,11 +43,7 @@ import type { HlcMark } from './hlc.ts';
 // daemon's stamps can be up to one lease ahead of its wall clock, and that must leave room
 // under the peers' drift bound for the laptops' real clock offsets (hana peers warns at 75 %).
 
-export const CLOCK_MARK_FILE = 'clock.json';
-
-const MarkFile = z
-  .object({ version: z.literal(1), mark: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
-  .strict();
+export { CLOCK_MARK_FILE, LEGACY_MARK_FILE } from './clock-mark-file.ts';
 
 export function leaseFor(maxDriftMs: number): number {
   return Math.max(1, Math.min(1000, Math.floor(maxDriftMs / 4)));
@@ -54,7 +64,12 @@ export type ClockMarkStatus = {
   pending: number | null;
 };
 
-export type ClockMark = HlcMark & { ahead(t: number): void; status(): ClockMarkStatus };
+export type ClockMark = HlcMark & {
+  ahead(t: number): void;
+  status(): ClockMarkStatus;
+  /** After the last stamp: waits for a write ahead under way, then closes the file. */
+  close(): Promise<void>;
+};
 
 export type ClockMarkInit = {
   home: string;
@@ -66,64 +81,11 @@ export type ClockMarkInit = {
   firstStart?: boolean;
 };
 
-type Loaded = { ok: true; mark: number } | { ok: false; missing: boolean; reason: string };
-
-function load(path: string): Loaded {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return { ok: false, missing: e.code === 'ENOENT', reason: e.message };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, missing: false, reason: `not JSON (${(err as Error).message})` };
-  }
-  const parsed = MarkFile.safeParse(json);
-  if (!parsed.success) {
-    // One line for the log sentence: "mark: Invalid input: expected int, received number".
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ');
-    return { ok: false, missing: false, reason };
-  }
-  return { ok: true, mark: parsed.data.mark };
-}
-
-const markText = (mark: number) => `${JSON.stringify({ version: 1, mark })}\n`;
-
-/** Temp file, fsync, rename over, fsync the directory: a crash leaves the old mark or the new one. */
-function writeMark(path: string, mark: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, markText(mark));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw err;
-  }
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
 const TEMP = /^clock\.json\.(\d+)(\.ahead)?\.tmp$/;
 
 /**
- * A daemon killed while writing its mark (ahead, that is most of the time under OSC load)
- * leaves its temp file; the mark itself is whole either way. Removed when its writer is gone.
+ * A daemon of the renamed-file days (LEGACY_MARK_FILE) killed while writing its mark left its
+ * temp file; the mark itself was whole either way. Removed when its writer is gone.
  */
 function removeDeadTemps(home: string): void {
   let names: string[];
@@ -143,24 +105,53 @@ function removeDeadTemps(home: string): void {
 
 export function openClockMark(init: ClockMarkInit): ClockMark {
   const path = join(init.home, CLOCK_MARK_FILE);
+  const legacyPath = join(init.home, LEGACY_MARK_FILE);
   removeDeadTemps(init.home);
   const now = init.now ?? Date.now;
   const lease = leaseFor(init.maxDriftMs);
   const { log } = init;
-  const read = load(path);
+
+  // The slots as this process knows them on disk: what it read at open, then what it wrote.
+  const slots: (SlotContent | undefined)[] = Array.from({ length: SLOTS }, () => undefined);
+  const file = readMarkFile(path);
+  const legacy = readLegacyMark(legacyPath);
+  const damaged: string[] = [];
+  if (file.exists && 'slots' in file)
+    file.slots.forEach((s, i) => {
+      if (s.ok) slots[i] = s.slot;
+      else if (!s.empty) damaged.push(`slot ${i + 1}: ${s.reason}`);
+    });
+  const fromSlots = slots.reduce((m, s) => (s && s.mark > m ? s.mark : m), -1);
   let loaded: ClockMarkStatus['loaded'] = 'ok';
-  if (!read.ok) {
-    loaded = read.missing ? 'missing' : 'unreadable';
+  let floor = 0;
+  let reason: string | undefined;
+  let shown = path;
+  if (fromSlots >= 0) floor = Math.max(fromSlots, legacy.ok ? legacy.mark : 0);
+  else if (legacy.ok) floor = legacy.mark;
+  else if (file.exists) {
+    loaded = 'unreadable';
+    reason = 'error' in file ? file.error : damaged.join('; ') || 'no mark was ever written in it';
+  } else if (!legacy.missing) {
+    loaded = 'unreadable';
+    reason = legacy.reason;
+    shown = legacyPath;
+  } else loaded = 'missing';
+
+  if (loaded !== 'ok') {
     const event = `clock.mark-${loaded}`;
-    if (read.missing && init.firstStart)
+    if (loaded === 'missing' && init.firstStart)
       log.info({ event, path }, `no clock mark yet in ${path}: a new identity`);
     else
       log.warn(
-        { event, path, ...(!read.missing && { reason: read.reason }) },
-        `${read.missing ? `no clock mark in ${path}` : `clock mark ${path} is unreadable (${read.reason})`}: stamps start from wall time, and if this laptop's clock stepped back since the last run peers may see stamps reused; the mark is rewritten with the next stamp`,
+        { event, path: shown, ...(reason !== undefined && { reason }) },
+        `${loaded === 'missing' ? `no clock mark in ${path}` : `clock mark ${shown} is unreadable (${reason})`}: stamps start from wall time, and if this laptop's clock stepped back since the last run peers may see stamps reused; the mark is rewritten with the next stamp`,
       );
-  }
-  const floor = read.ok ? read.mark : 0;
+  } else if (damaged.length > 0)
+    // A write cut short (a crash, a power cut) spoils its own slot and no other.
+    log.warn(
+      { event: 'clock.mark-slot-damaged', path, reason: damaged.join('; ') },
+      `clock mark ${path} has a damaged copy (${damaged.join('; ')}), as a write cut short leaves; the mark is taken from the whole ones and the damaged copy is rewritten`,
+    );
   const ahead = floor - now();
   if (ahead > init.maxDriftMs)
     log.warn(
@@ -173,42 +164,119 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
   let failures = 0;
   let failing = false;
   let pending: number | undefined;
+  let seq = slots.reduce((m, s) => (s && s.seq >= m ? s.seq + 1 : m), 0);
+  let fd: number | undefined;
+  /** The slot a write ahead is overwriting, -1 if none; and that write, for close(). */
+  let inflight = -1;
+  let flight: Promise<void> | undefined;
+  // Removed once this file holds a mark above it (any durable write does): until then it is a floor.
+  let legacyLeft = !(!legacy.ok && legacy.missing);
 
-  /**
-   * writeMark's steps off the event loop, except the rename: that one is synchronous, right
-   * after checking that no synchronous write got further meanwhile, so an older mark can never
-   * be renamed over a newer one. `mark` rises only once the directory is synced.
-   */
-  async function writeAhead(target: number): Promise<void> {
-    const tmp = `${path}.${process.pid}.ahead.tmp`;
-    let renamed = false;
+  const syncDir = () => {
+    const dir = openSync(init.home, 'r');
     try {
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(markText(target));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      if (mark >= target) return; // a synchronous write overtook this one
-      renameSync(tmp, path);
-      renamed = true;
-      const dir = await open(dirname(path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-      if (target > mark) mark = target;
-      writes++;
-      background++;
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  };
+
+  /** The file, opened at start or at the next write after a failure; a new one is 0600 and its name synced. */
+  function fdNow(): number {
+    if (fd !== undefined) return fd;
+    let created = true;
+    let f: number;
+    try {
+      f = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      created = false;
+      f = openSync(path, constants.O_RDWR);
+    }
+    try {
+      fchmodSync(f, 0o600);
+      if (created) syncDir();
+    } catch (err) {
+      closeSync(f);
+      throw err;
+    }
+    fd = f;
+    return f;
+  }
+
+  /** Never the slot with the highest durable mark, nor one being written: of the rest, the oldest. */
+  function pick(): number {
+    let top = -1;
+    for (let i = 0; i < SLOTS; i++) if (slots[i] && (top < 0 || slots[i]!.mark > slots[top]!.mark)) top = i;
+    let best = -1;
+    for (let i = 0; i < SLOTS; i++) {
+      if (i === top || i === inflight) continue;
+      if (best < 0 || (slots[i]?.seq ?? -1) < (slots[best]?.seq ?? -1)) best = i;
+    }
+    return best;
+  }
+
+  const dropLegacy = () => {
+    if (!legacyLeft) return;
+    legacyLeft = false;
+    unlink(legacyPath, () => {});
+  };
+
+  function writeNow(target: number): void {
+    const f = fdNow();
+    const i = pick();
+    const s = { seq: seq++, mark: target };
+    slots[i] = undefined; // unknown until the write is durable
+    writeSync(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE);
+    fdatasyncSync(f);
+    slots[i] = s;
+    dropLegacy();
+  }
+
+  /** writeNow off the event loop: two requests, and `mark` rises only once the data is synced. */
+  function writeAhead(target: number): void {
+    let f: number;
+    try {
+      f = fdNow();
+    } catch (err) {
+      pending = undefined;
       // The synchronous write at the lease retries, and logs if it fails too.
       log.debug({ event: 'clock.mark-ahead-failed', path, err }, 'could not write the clock mark ahead');
-    } finally {
-      pending = undefined;
-      if (!renamed) await unlink(tmp).catch(() => {});
+      return;
     }
+    const i = pick();
+    const s = { seq: seq++, mark: target };
+    slots[i] = undefined;
+    inflight = i;
+    flight = new Promise<void>((done) => {
+      const finish = (err: Error | null) => {
+        inflight = -1;
+        pending = undefined;
+        flight = undefined;
+        if (err)
+          log.debug({ event: 'clock.mark-ahead-failed', path, err }, 'could not write the clock mark ahead');
+        else {
+          slots[i] = s;
+          dropLegacy();
+          // Overtaken by a synchronous write: on disk, below the top slot, and not counted.
+          if (target > mark) {
+            mark = target;
+            writes++;
+            background++;
+          }
+        }
+        done();
+      };
+      write(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE, (err) =>
+        err ? finish(err) : fdatasync(f, (e) => finish(e)),
+      );
+    });
+  }
+
+  try {
+    fdNow();
+  } catch {
+    // Said by the first write that needs it (extend), once per failing streak.
   }
 
   return {
@@ -216,13 +284,13 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
     ahead(t) {
       if (pending !== undefined || failing || t < mark - lease / 2) return;
       pending = t + lease;
-      void writeAhead(pending);
+      writeAhead(pending);
     },
     extend(t) {
       if (mark > t) return mark; // written ahead
       mark = t + lease;
       try {
-        writeMark(path, mark);
+        writeNow(mark);
         writes++;
         if (failing) log.info({ event: 'clock.mark-written', path }, `clock mark ${path} is written again`);
         failing = false;
@@ -240,5 +308,10 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
       return mark;
     },
     status: () => ({ floor, mark, loaded, writes, background, failures, pending: pending ?? null }),
+    async close() {
+      await flight;
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
   };
 }

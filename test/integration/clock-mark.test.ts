@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ParamView } from '../../daemon/control/handlers.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
-import { CLOCK_MARK_FILE } from '../../daemon/state/clock-mark.ts';
+import { CLOCK_MARK_FILE, LEGACY_MARK_FILE } from '../../daemon/state/clock-mark.ts';
+import { highestMark, readMarkFile } from '../../daemon/state/clock-mark-file.ts';
 import { control, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 
 // A real daemon (child process) with `storage.persist: false` keeps its clock's high-water
-// mark in <home>/clock.json anyway, and a restart starts above it: the stamp of its first write
+// mark in <home>/clock.mark anyway, and a restart starts above it: the stamp of its first write
 // is above every stamp it issued before, even when the mark is ahead of the wall clock (as it
-// is after the clock stepped back). A damaged clock.json is a warning, not a failed start.
+// is after the clock stepped back). A damaged clock.mark is a warning, not a failed start.
 
 const NO_PERSIST = { storage: { persist: false } };
 const PATH = '/layer/1/opacity';
@@ -43,10 +44,12 @@ describe('the clock high-water mark in a daemon', () => {
 
       const file = join(home, CLOCK_MARK_FILE);
       assert.equal((await stat(file)).mode & 0o777, 0o600);
-      assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { version: 1, mark: s.clockMark.mark });
-      // As a run 10 s later on a clock that has since stepped back by 10 s would have left it.
+      // A write ahead may land after the status call, never below it.
+      assert.ok(highestMark(readMarkFile(file))! >= s.clockMark.mark);
+      // As a run 10 s later, of a hana from before the slots, on a clock that has since stepped
+      // back by 10 s would have left it: the upgrade keeps it as the floor.
       const mark = first.t + 10_000;
-      await writeFile(file, JSON.stringify({ version: 1, mark }));
+      await writeFile(join(home, LEGACY_MARK_FILE), JSON.stringify({ version: 1, mark }));
 
       d = await startDaemon({ config: NO_PERSIST, home });
       const again = await status(d);
@@ -64,20 +67,22 @@ describe('the clock high-water mark in a daemon', () => {
     }
   });
 
-  it('a damaged clock.json is a warning and the daemon starts, then rewrites it', async () => {
+  it('a damaged clock.mark is a warning and the daemon starts, then rewrites it', async () => {
     let d = await startDaemon({ config: NO_PERSIST });
     const home = d.home;
     try {
       await d.stop('SIGTERM', { keepHome: true });
-      await writeFile(join(home, CLOCK_MARK_FILE), '{"version":1,"mark":"soon"}');
+      await writeFile(join(home, CLOCK_MARK_FILE), '{"v":2,"seq":0,"mark":"soon","crc":0}\n');
       d = await startDaemon({ config: NO_PERSIST, home });
       const warned = d.logs.find((l) => l.event === 'clock.mark-unreadable');
       assert.equal(warned?.level, 40);
-      assert.match(String(warned?.msg), /is unreadable \(mark: .*\): stamps start from wall time/);
+      assert.match(
+        String(warned?.msg),
+        /clock\.mark is unreadable \(slot 1: mark: .*\): stamps start from wall time/,
+      );
       assert.equal((await status(d)).clockMark.loaded, 'unreadable');
       const stamp = await set(d, '0.75');
-      const onDisk = JSON.parse(await readFile(join(home, CLOCK_MARK_FILE), 'utf8'));
-      assert.ok(onDisk.mark > stamp.t);
+      assert.ok(highestMark(readMarkFile(join(home, CLOCK_MARK_FILE)))! > stamp.t);
     } finally {
       await d.stop();
     }

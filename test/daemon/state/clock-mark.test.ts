@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLOCK_MARK_FILE, leaseFor, openClockMark } from '../../../daemon/state/clock-mark.ts';
+import {
+  CLOCK_MARK_FILE,
+  LEGACY_MARK_FILE,
+  leaseFor,
+  openClockMark,
+} from '../../../daemon/state/clock-mark.ts';
+import {
+  encodeSlot,
+  highestMark,
+  readMarkFile,
+  SLOT_BYTES,
+  SLOT_STRIDE,
+} from '../../../daemon/state/clock-mark-file.ts';
 import { compareStamps, createHlc, type Stamp } from '../../../daemon/state/hlc.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
 
@@ -39,8 +50,43 @@ async function settled(mark: ReturnType<typeof openClockMark>): Promise<void> {
   assert.equal(mark.status().pending, null, 'the write ahead did not finish within 5 s');
 }
 
+/** The mark a restart would start above: the highest whole slot of the file. */
+const onDiskMark = (h: string) => highestMark(readMarkFile(join(h, CLOCK_MARK_FILE)));
+
+/** Waits (bounded) until a file is removed: clock.json goes with an unlink the write does not await. */
+async function gone(path: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (
+      await access(path).then(
+        () => false,
+        () => true,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`${path} is still there after 5 s`);
+}
+
 const maxOf = (stamps: Stamp[]) => stamps.reduce((a, b) => (compareStamps(a, b) >= 0 ? a : b));
 const events = (lines: Record<string, unknown>[]) => lines.map((l) => [l.level, l.event]);
+
+/** A home whose `file` holds `content`: the start warns (`said`), stamps from wall time, and writes clock.mark. */
+async function damagedStart(file: string, content: string | Buffer, said: RegExp): Promise<string> {
+  const h = await home();
+  await writeFile(join(h, file), content, { mode: 0o600 });
+  const { log, lines } = captureLogger();
+  const mark = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now: () => 77_000 });
+  assert.equal(mark.floor, 0);
+  assert.equal(mark.status().loaded, 'unreadable');
+  assert.deepEqual(events(lines), [[40, 'clock.mark-unreadable']]);
+  assert.match(String(lines[0]!.msg), said);
+  const hlc = createHlc({ node: 'n1', now: () => 77_000, mark });
+  assert.deepEqual(hlc.tick(), { t: 77_000, c: 0, node: 'n1' });
+  assert.equal(onDiskMark(h), 77_000 + leaseFor(MAX_DRIFT));
+  await mark.close();
+  return h;
+}
 
 describe('the clock high-water mark', () => {
   it('the lease is a quarter of the drift bound, at most 1 s', () => {
@@ -81,22 +127,27 @@ describe('the clock high-water mark', () => {
     );
   });
 
-  it('writes clock.json atomically, mode 0600, and leaves no temp file', async () => {
+  it('writes clock.mark, mode 0600, one slot a write, and leaves no temp file', async () => {
     const h = await home();
     const wall = { now: 5_000_000 };
     const { hlc, mark } = run(h, wall);
     const s = hlc.tick();
     const st = await stat(join(h, CLOCK_MARK_FILE));
     assert.equal(st.mode & 0o777, 0o600);
-    const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8'));
-    assert.deepEqual(onDisk, { version: 1, mark: s.t + leaseFor(MAX_DRIFT) });
-    assert.equal(mark.status().mark, onDisk.mark);
+    const read = readMarkFile(join(h, CLOCK_MARK_FILE));
+    assert.ok(read.exists && 'slots' in read);
+    const whole = read.slots.filter((x) => x.ok);
+    assert.equal(whole.length, 1, 'the first write fills one slot');
+    assert.equal(highestMark(read), s.t + leaseFor(MAX_DRIFT));
+    assert.equal(mark.status().mark, highestMark(read));
     assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
+    await mark.close();
   });
 
   // A SIGKILL during a write ahead (most of the time under OSC load) left clock.json.<pid>.ahead.tmp
-  // in the home for good; the storage SIGKILL test found it beside the state.
-  it("removes the temp files of a killed daemon's mark at open, not a live writer's", async () => {
+  // in the home for good; the storage SIGKILL test found it beside the state. A home that an
+  // older hana wrote may still hold one.
+  it("removes the temp files of a killed older daemon's mark at open, not a live writer's", async () => {
     const h = await home();
     const dead = spawnSync('true').pid!;
     const live = process.ppid;
@@ -106,8 +157,8 @@ describe('the clock high-water mark', () => {
       `clock.json.${live}.ahead.tmp`,
     ])
       await writeFile(join(h, name), '{');
-    run(h, { now: 5_000_000 });
-    assert.deepEqual((await readdir(h)).sort(), [`clock.json.${live}.ahead.tmp`]);
+    await run(h, { now: 5_000_000 }).mark.close();
+    assert.deepEqual((await readdir(h)).sort(), [`clock.json.${live}.ahead.tmp`, CLOCK_MARK_FILE]);
   });
 
   it('10,000 ticks over 10 s of wall time write the file about once per lease, not per tick', async () => {
@@ -136,7 +187,7 @@ describe('the clock high-water mark', () => {
     for (let i = 0; i < 5000; i++) {
       wall.now += 1;
       const s = hlc.tick();
-      const onDisk = JSON.parse(readFileSync(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
+      const onDisk = onDiskMark(h)!;
       assert.ok(s.t < onDisk, `stamp ${s.t} issued under the mark on disk (${onDisk})`);
       // The disk keeps up: what is being written ahead lands before the next stamp.
       if (mark.status().pending !== null) await settled(mark);
@@ -155,15 +206,17 @@ describe('the clock high-water mark', () => {
     for (let i = 0; i < 3000; i++) {
       wall.now += 1;
       issued.push(hlc.tick());
-      const onDisk = JSON.parse(readFileSync(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
+      const onDisk = onDiskMark(h)!;
       assert.ok(issued.at(-1)!.t < onDisk);
     }
     assert.notEqual(mark.status().pending, null, 'a write ahead is still under way');
     const before = mark.status().writes;
     assert.ok(before >= 6, `${before} synchronous writes`);
     await settled(mark);
-    const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8')).mark;
-    assert.ok(onDisk > maxOf(issued).t, 'the stale write ahead was dropped, not renamed over the newer mark');
+    assert.ok(
+      onDiskMark(h)! > maxOf(issued).t,
+      'the stale write ahead landed in a slot of its own, below the newer mark',
+    );
     assert.equal(mark.status().writes, before);
     assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
   });
@@ -194,7 +247,7 @@ describe('the clock high-water mark', () => {
     const hlc = createHlc({ node: 'n1', now: () => 42_000, mark: b });
     assert.deepEqual(hlc.tick(), { t: 42_000, c: 0, node: 'n1' });
     assert.deepEqual(events(later.lines), [[40, 'clock.mark-missing']]);
-    assert.match(String(later.lines[0]!.msg), /no clock mark in .*clock\.json: stamps start from wall time/);
+    assert.match(String(later.lines[0]!.msg), /no clock mark in .*clock\.mark: stamps start from wall time/);
   });
 
   for (const [what, content] of [
@@ -206,28 +259,93 @@ describe('the clock high-water mark', () => {
     ['an extra field', '{"version":1,"mark":1000,"node":"x"}'],
     ['an empty file', ''],
   ] as const) {
-    it(`a clock.json with ${what} starts from wall time with a warning, never a crash, and is rewritten`, async () => {
-      const h = await home();
-      await writeFile(join(h, CLOCK_MARK_FILE), content, { mode: 0o600 });
-      const { log, lines } = captureLogger();
-      const mark = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now: () => 77_000 });
-      assert.equal(mark.floor, 0);
-      assert.equal(mark.status().loaded, 'unreadable');
-      assert.deepEqual(events(lines), [[40, 'clock.mark-unreadable']]);
-      assert.match(
-        String(lines[0]!.msg),
+    it(`a clock.json (before slots) with ${what} starts from wall time with a warning, never a crash, and gives way to clock.mark`, async () => {
+      const h = await damagedStart(
+        LEGACY_MARK_FILE,
+        content,
         /clock mark .*clock\.json is unreadable \(.+\): stamps start from wall time/,
       );
-      const hlc = createHlc({ node: 'n1', now: () => 77_000, mark });
-      assert.deepEqual(hlc.tick(), { t: 77_000, c: 0, node: 'n1' });
-      const onDisk = JSON.parse(await readFile(join(h, CLOCK_MARK_FILE), 'utf8'));
-      assert.deepEqual(onDisk, { version: 1, mark: 77_000 + leaseFor(MAX_DRIFT) });
+      await gone(join(h, LEGACY_MARK_FILE));
+    });
+  }
+
+  it('a clock.json from before the slots is the floor, then removed once clock.mark holds a mark above it', async () => {
+    const h = await home();
+    const floor = 1_700_000_050_000;
+    await writeFile(join(h, LEGACY_MARK_FILE), JSON.stringify({ version: 1, mark: floor }), { mode: 0o600 });
+    const wall = { now: floor - 20 };
+    const { hlc, mark, lines } = run(h, wall);
+    assert.equal(mark.status().loaded, 'ok');
+    assert.equal(mark.floor, floor);
+    assert.deepEqual(events(lines), [], 'an upgrade is not a warning');
+    const s = hlc.tick();
+    assert.ok(s.t >= floor, `${JSON.stringify(s)} above the old mark ${floor}`);
+    assert.ok(onDiskMark(h)! > s.t);
+    await mark.close();
+    await gone(join(h, LEGACY_MARK_FILE));
+    assert.deepEqual(await readdir(h), [CLOCK_MARK_FILE]);
+  });
+
+  // The slots are what make an in-place write safe: a crash mid-write spoils the slot written.
+  it('a slot torn by a crash is a warning: the floor comes from the whole slots, and the torn one is the next written', async () => {
+    const h = await home();
+    const wall = { now: 3_000_000 };
+    const first = run(h, wall);
+    const issued: Stamp[] = [];
+    for (let i = 0; i < 1500; i++) {
+      wall.now += 1;
+      issued.push(first.hlc.tick());
+      await settled(first.mark);
+    }
+    await first.mark.close();
+    const file = join(h, CLOCK_MARK_FILE);
+    const read = readMarkFile(file);
+    assert.ok(read.exists && 'slots' in read);
+    assert.equal(read.slots.filter((x) => x.ok).length, 3, 'three writes or more fill every slot');
+    // The next write goes to the oldest slot (never the one with the highest mark): tear that
+    // one, as power lost halfway through that write would.
+    const marks = read.slots.map((x) => (x.ok ? x.slot.mark : -1));
+    const next = marks.indexOf(Math.min(...marks));
+    const torn = encodeSlot({ seq: 999, mark: 9_999_999_999 });
+    torn.fill(0x20, 20, 60);
+    const fh = await open(file, 'r+');
+    await fh.write(torn, 0, SLOT_BYTES, next * SLOT_STRIDE);
+    await fh.close();
+
+    const second = run(h, wall);
+    assert.equal(second.mark.status().loaded, 'ok');
+    assert.equal(second.mark.floor, Math.max(...marks));
+    assert.ok(second.mark.floor > maxOf(issued).t, 'the whole slots cover every stamp issued');
+    assert.deepEqual(events(second.lines), [[40, 'clock.mark-slot-damaged']]);
+    assert.match(String(second.lines[0]!.msg), /damaged copy \(slot \d: .+\).*taken from the whole ones/);
+    wall.now = second.mark.floor + 1;
+    second.hlc.tick();
+    const again = readMarkFile(file);
+    assert.ok(again.exists && 'slots' in again);
+    assert.equal(again.slots[next]!.ok, true, 'the torn slot was the one rewritten');
+    await second.mark.close();
+  });
+
+  for (const [what, bytes] of [
+    ['every slot torn', Buffer.concat([encodeSlot({ seq: 1, mark: 5 }).fill(0x7b, 0, 40)])],
+    ['random bytes', Buffer.from('\x01\x02garbage that is no mark at all\n')],
+    [
+      'a wrong checksum',
+      Buffer.from(encodeSlot({ seq: 1, mark: 5 }).toString().replace('"mark":5', '"mark":6')),
+    ],
+  ] as const) {
+    it(`a clock.mark with ${what} starts from wall time with a warning, never a crash, and is rewritten`, async () => {
+      await damagedStart(
+        CLOCK_MARK_FILE,
+        bytes,
+        /clock mark .*clock\.mark is unreadable \(slot 1: .+\): stamps start/,
+      );
     });
   }
 
   it('a mark that cannot be written is logged once per failing streak and counted; stamps go on', async () => {
     const h = await home();
-    // A directory where the file should be: reading fails and so does every rename over it.
+    // A directory where the file should be: reading fails and so does every write to it.
     await mkdir(join(h, CLOCK_MARK_FILE));
     const wall = { now: 1_000 };
     const { hlc, mark, lines } = run(h, wall);
