@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 
@@ -74,6 +74,21 @@ export function decodeSlot(bytes: Uint8Array): SlotRead {
   return { ok: true, slot: { seq, mark } };
 }
 
+/**
+ * Opens `path` for reading only if it is a regular file: a FIFO in its place would hang the
+ * start, a symlink would read (and later write) someone else's file.
+ */
+function openRegular(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
 export type MarkFileRead =
   | { exists: false }
   | { exists: true; slots: SlotRead[] }
@@ -83,7 +98,7 @@ export type MarkFileRead =
 export function readMarkFile(path: string): MarkFileRead {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openRegular(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return e.code === 'ENOENT' ? { exists: false } : { exists: true, error: e.message };
@@ -118,7 +133,12 @@ export type LegacyRead = { ok: true; mark: number } | { ok: false; missing: bool
 export function readLegacyMark(path: string): LegacyRead {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const fd = openRegular(path);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return { ok: false, missing: e.code === 'ENOENT', reason: e.message };

@@ -4,6 +4,7 @@ import {
   fchmodSync,
   fdatasync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   openSync,
   readdirSync,
@@ -79,6 +80,11 @@ export type ClockMarkInit = {
   now?: () => number;
   /** The identity was created by this start: no stamp of ours exists, so no file is expected. */
   firstStart?: boolean;
+  /**
+   * The write ahead's two requests (default node:fs `write` and `fdatasync`): a test holds them
+   * back to see which slot a synchronous write takes while one is under way.
+   */
+  aheadIo?: { write: typeof write; fdatasync: typeof fdatasync };
 };
 
 const TEMP = /^clock\.json\.(\d+)(\.ahead)?\.tmp$/;
@@ -110,6 +116,7 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
   const now = init.now ?? Date.now;
   const lease = leaseFor(init.maxDriftMs);
   const { log } = init;
+  const io = init.aheadIo ?? { write, fdatasync };
 
   // The slots as this process knows them on disk: what it read at open, then what it wrote.
   const slots: (SlotContent | undefined)[] = Array.from({ length: SLOTS }, () => undefined);
@@ -122,15 +129,24 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
       else if (!s.empty) damaged.push(`slot ${i + 1}: ${s.reason}`);
     });
   const fromSlots = slots.reduce((m, s) => (s && s.mark > m ? s.mark : m), -1);
+  // Created at a start that then wrote nothing: no stamp was issued under it.
+  const never = file.exists && 'slots' in file && file.slots.every((x) => !x.ok && x.empty);
+  const fileTrouble = file.exists && 'error' in file ? file.error : damaged.join('; ') || undefined;
   let loaded: ClockMarkStatus['loaded'] = 'ok';
   let floor = 0;
   let reason: string | undefined;
   let shown = path;
   if (fromSlots >= 0) floor = Math.max(fromSlots, legacy.ok ? legacy.mark : 0);
-  else if (legacy.ok) floor = legacy.mark;
-  else if (file.exists) {
+  else if (legacy.ok) {
+    floor = legacy.mark;
+    if (fileTrouble)
+      log.warn(
+        { event: 'clock.mark-unreadable', path, reason: fileTrouble },
+        `clock mark ${path} is unreadable (${fileTrouble}): the mark is taken from ${legacyPath}, and ${path} is written again with the next stamp`,
+      );
+  } else if (file.exists && !never) {
     loaded = 'unreadable';
-    reason = 'error' in file ? file.error : damaged.join('; ') || 'no mark was ever written in it';
+    reason = fileTrouble;
   } else if (!legacy.missing) {
     loaded = 'unreadable';
     reason = legacy.reason;
@@ -146,7 +162,7 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
         { event, path: shown, ...(reason !== undefined && { reason }) },
         `${loaded === 'missing' ? `no clock mark in ${path}` : `clock mark ${shown} is unreadable (${reason})`}: stamps start from wall time, and if this laptop's clock stepped back since the last run peers may see stamps reused; the mark is rewritten with the next stamp`,
       );
-  } else if (damaged.length > 0)
+  } else if (fromSlots >= 0 && damaged.length > 0)
     // A write cut short (a crash, a power cut) spoils its own slot and no other.
     log.warn(
       { event: 'clock.mark-slot-damaged', path, reason: damaged.join('; ') },
@@ -181,21 +197,24 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
     }
   };
 
-  /** The file, opened at start or at the next write after a failure; a new one is 0600 and its name synced. */
+  /**
+   * The file, opened at start or, after a failed open, at the next write. Before any write of
+   * ours: its data is synced (slots read at open may be a SIGKILLed run's page cache, not yet on
+   * disk, and must not be trusted as the durable top before they are) and so is the directory
+   * (the file's name, whoever created it). A new file is 0600.
+   */
   function fdNow(): number {
     if (fd !== undefined) return fd;
-    let created = true;
-    let f: number;
+    const f = openSync(
+      path,
+      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      0o600,
+    );
     try {
-      f = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      created = false;
-      f = openSync(path, constants.O_RDWR);
-    }
-    try {
+      if (!fstatSync(f).isFile()) throw new Error(`${path} is not a regular file`);
       fchmodSync(f, 0o600);
-      if (created) syncDir();
+      fdatasyncSync(f);
+      syncDir();
     } catch (err) {
       closeSync(f);
       throw err;
@@ -227,7 +246,8 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
     const i = pick();
     const s = { seq: seq++, mark: target };
     slots[i] = undefined; // unknown until the write is durable
-    writeSync(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE);
+    const n = writeSync(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE);
+    if (n !== SLOT_BYTES) throw new Error(`short write to ${path}: ${n} of ${SLOT_BYTES} bytes`);
     fdatasyncSync(f);
     slots[i] = s;
     dropLegacy();
@@ -267,9 +287,11 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
         }
         done();
       };
-      write(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE, (err) =>
-        err ? finish(err) : fdatasync(f, (e) => finish(e)),
-      );
+      io.write(f, encodeSlot(s), 0, SLOT_BYTES, i * SLOT_STRIDE, (err, n) => {
+        if (err) return finish(err);
+        if (n !== SLOT_BYTES) return finish(new Error(`short write to ${path}: ${n} of ${SLOT_BYTES} bytes`));
+        io.fdatasync(f, (e) => finish(e));
+      });
     });
   }
 

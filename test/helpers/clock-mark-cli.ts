@@ -14,15 +14,28 @@ if (!home) {
   process.stderr.write('usage: clock-mark-cli.ts <home> <offsetMs> <every>\n');
   process.exit(2);
 }
+/** writeSync to stdout, a pipe the parent may read slowly on a busy machine: waits out EAGAIN. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function say(line: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      writeSync(1, line);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || i >= 10_000) throw err;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 const offset = Number(offsetArg ?? 0);
 const every = Math.max(1, Number(everyArg ?? 100));
 const now = () => Date.now() + offset;
 const log = pino({ level: 'silent' });
 const mark = openClockMark({ home, maxDriftMs: 2000, log, now });
 const hlc = createHlc({ node: 'kill-test', now, maxDriftMs: 2000, mark });
-writeSync(1, `floor ${mark.floor}\n`);
+say(`floor ${mark.floor}\n`);
 for (let n = 1; ; n++) {
   const s = hlc.tick();
-  if (n % every === 0) writeSync(1, `stamp ${s.t} ${s.c}\n`);
+  if (n % every === 0) say(`stamp ${s.t} ${s.c}\n`);
   if (n % 50 === 0) await new Promise((r) => setImmediate(r));
 }

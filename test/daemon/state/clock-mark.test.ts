@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { access, mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { fdatasync } from 'node:fs';
+import { access, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -327,7 +328,7 @@ describe('the clock high-water mark', () => {
   });
 
   for (const [what, bytes] of [
-    ['every slot torn', Buffer.concat([encodeSlot({ seq: 1, mark: 5 }).fill(0x7b, 0, 40)])],
+    ['its only slot torn', Buffer.concat([encodeSlot({ seq: 1, mark: 5 }).fill(0x7b, 0, 40)])],
     ['random bytes', Buffer.from('\x01\x02garbage that is no mark at all\n')],
     [
       'a wrong checksum',
@@ -340,6 +341,100 @@ describe('the clock high-water mark', () => {
         bytes,
         /clock mark .*clock\.mark is unreadable \(slot 1: .+\): stamps start/,
       );
+    });
+  }
+
+  // What makes writing in place safe: a write never takes the slot a write ahead is still
+  // writing, nor the slot with the highest mark. Here the write ahead is held back while three
+  // synchronous writes go by, then "the power is cut": its slot is torn, as a write that never
+  // finished leaves it. Every stamp issued must still be under the floor of the next start.
+  it('a synchronous write while a write ahead is under way takes neither its slot nor the top one; a cut write loses no stamp', async () => {
+    const h = await home();
+    const wall = { now: 4_000_000 };
+    const held: number[] = [];
+    const { log } = captureLogger();
+    const now = () => wall.now;
+    const mark = openClockMark({
+      home: h,
+      maxDriftMs: MAX_DRIFT,
+      log,
+      now,
+      aheadIo: {
+        write: ((_fd: number, _b: Buffer, _o: number, _l: number, position: number) => {
+          held.push(position / SLOT_STRIDE); // never completes: the write under way at the cut
+        }) as unknown as typeof import('node:fs').write,
+        fdatasync,
+      },
+    });
+    const hlc = createHlc({ node: 'n1', now, maxDriftMs: MAX_DRIFT, mark });
+    const lease = leaseFor(MAX_DRIFT);
+    const issued = [hlc.tick()]; // the first lease: a synchronous write
+    wall.now = mark.status().mark - lease / 4; // past half the lease: a write ahead starts
+    issued.push(hlc.tick());
+    assert.equal(held.length, 1, 'a write ahead is under way');
+    const inFlight = held[0]!;
+    const file = join(h, CLOCK_MARK_FILE);
+    for (let i = 0; i < 3; i++) {
+      const before = readMarkFile(file);
+      assert.ok(before.exists && 'slots' in before);
+      const top = before.slots.findIndex((x) => x.ok && x.slot.mark === highestMark(before));
+      wall.now = mark.status().mark + 1; // past the lease: the synchronous write
+      issued.push(hlc.tick());
+      const after = readMarkFile(file);
+      assert.ok(after.exists && 'slots' in after);
+      const changed = after.slots.findIndex(
+        (x, k) => x.ok && JSON.stringify(x) !== JSON.stringify(before.slots[k]),
+      );
+      assert.notEqual(changed, -1, 'the synchronous write landed');
+      assert.notEqual(changed, inFlight, 'not in the slot being written ahead');
+      assert.notEqual(changed, top, 'not over the highest mark');
+    }
+    const torn = encodeSlot({ seq: 7, mark: 1 }).fill(0x41, 10, 50);
+    const fh = await open(file, 'r+');
+    await fh.write(torn, 0, SLOT_BYTES, inFlight * SLOT_STRIDE);
+    await fh.close();
+    const next = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now });
+    assert.ok(
+      next.floor > maxOf(issued).t,
+      `floor ${next.floor} above every stamp issued (${maxOf(issued).t})`,
+    );
+    await next.close();
+  });
+
+  it('a clock.mark that a start created and never wrote is missing, not damaged', async () => {
+    const h = await home();
+    await run(h, { now: 5_000 }).mark.close(); // opened, no stamp
+    const { log, lines } = captureLogger();
+    const again = openClockMark({ home: h, maxDriftMs: MAX_DRIFT, log, now: () => 6_000 });
+    assert.equal(again.status().loaded, 'missing');
+    assert.deepEqual(events(lines), [[40, 'clock.mark-missing']]);
+    await again.close();
+  });
+
+  for (const [what, make] of [
+    ['a FIFO', (p: string) => spawnSync('mkfifo', [p]).status === 0],
+    [
+      'a symlink to another file',
+      (p: string) => {
+        spawnSync('ln', ['-s', `${p}.target`, p]);
+        spawnSync('sh', ['-c', `printf untouched > '${p}.target'`]);
+        return true;
+      },
+    ],
+  ] as const) {
+    it(`${what} in place of clock.mark is unreadable and written around, never followed or waited on`, async () => {
+      const h = await home();
+      const file = join(h, CLOCK_MARK_FILE);
+      assert.ok(make(file), `could not make ${what}`);
+      const wall = { now: 8_000 };
+      const { hlc, mark, lines } = run(h, wall);
+      assert.equal(mark.status().loaded, 'unreadable');
+      assert.match(String(lines[0]!.msg), /is not a regular file|ELOOP/);
+      hlc.tick();
+      assert.equal(mark.status().failures, 1, 'the write fails, is counted and logged');
+      assert.equal(lines.filter((l) => l.event === 'clock.mark-write-failed').length, 1);
+      if (what !== 'a FIFO') assert.equal(await readFile(`${file}.target`, 'utf8'), 'untouched');
+      await mark.close();
     });
   }
 
