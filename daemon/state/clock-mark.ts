@@ -204,7 +204,19 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
    * (the file's name, whoever created it). A new file is 0600.
    */
   function fdNow(): number {
-    if (fd !== undefined) return fd;
+    if (fd !== undefined) {
+      // Deleted or replaced while we run (by hand, by a restore): an inode no name reaches keeps
+      // no mark for the next start. The name is opened again and written; what it holds now is
+      // no copy of ours.
+      if (fstatSync(fd).nlink > 0) return fd;
+      closeSync(fd);
+      fd = undefined;
+      slots.fill(undefined);
+      log.warn(
+        { event: 'clock.mark-replaced', path },
+        `clock mark ${path} was deleted or replaced while the daemon ran: it is written again now`,
+      );
+    }
     const f = openSync(
       path,
       constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,

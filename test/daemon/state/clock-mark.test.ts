@@ -401,6 +401,25 @@ describe('the clock high-water mark', () => {
     await next.close();
   });
 
+  // The renamed file of before came back with the next write; a file written in place must too.
+  it('a clock.mark deleted while the daemon runs is written again at the next write, with a warning', async () => {
+    const h = await home();
+    const wall = { now: 6_000_000 };
+    const { hlc, mark, lines } = run(h, wall);
+    const first = hlc.tick();
+    await rm(join(h, CLOCK_MARK_FILE));
+    wall.now = mark.status().mark - leaseFor(MAX_DRIFT) / 4; // past half the lease: a write ahead
+    const second = hlc.tick();
+    await settled(mark);
+    assert.ok(onDiskMark(h)! > second.t, 'the mark is on disk again, above the stamps issued');
+    assert.ok(second.t >= first.t);
+    assert.deepEqual(
+      lines.filter((l) => l.event === 'clock.mark-replaced').map((l) => l.level),
+      [40],
+    );
+    await mark.close();
+  });
+
   it('a clock.mark that a start created and never wrote is missing, not damaged', async () => {
     const h = await home();
     await run(h, { now: 5_000 }).mark.close(); // opened, no stamp
