@@ -75,11 +75,11 @@ export function decodeSlot(bytes: Uint8Array): SlotRead {
 }
 
 /**
- * Opens `path` for reading only if it is a regular file: a FIFO in its place would hang the
- * start, a symlink would read (and later write) someone else's file.
+ * Opens `path` (`flags` from fs.constants) only if it is a regular file: a FIFO in its place
+ * would hang the start, a symlink would read and write someone else's file.
  */
-function openRegular(path: string): number {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+export function openRegular(path: string, flags = constants.O_RDONLY, mode?: number): number {
+  const fd = openSync(path, flags | constants.O_NONBLOCK | constants.O_NOFOLLOW, mode);
   try {
     if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
   } catch (err) {

@@ -19,7 +19,9 @@ import type { Logger } from '../log.ts';
 import {
   CLOCK_MARK_FILE,
   encodeSlot,
+  highestMark,
   LEGACY_MARK_FILE,
+  openRegular,
   readLegacyMark,
   readMarkFile,
   SLOT_BYTES,
@@ -128,7 +130,7 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
       if (s.ok) slots[i] = s.slot;
       else if (!s.empty) damaged.push(`slot ${i + 1}: ${s.reason}`);
     });
-  const fromSlots = slots.reduce((m, s) => (s && s.mark > m ? s.mark : m), -1);
+  const fromSlots = highestMark(file) ?? -1;
   // Created at a start that then wrote nothing: no stamp was issued under it.
   const never = file.exists && 'slots' in file && file.slots.every((x) => !x.ok && x.empty);
   const fileTrouble = file.exists && 'error' in file ? file.error : damaged.join('; ') || undefined;
@@ -217,13 +219,8 @@ export function openClockMark(init: ClockMarkInit): ClockMark {
         `clock mark ${path} was deleted or replaced while the daemon ran: it is written again now`,
       );
     }
-    const f = openSync(
-      path,
-      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-      0o600,
-    );
+    const f = openRegular(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     try {
-      if (!fstatSync(f).isFile()) throw new Error(`${path} is not a regular file`);
       fchmodSync(f, 0o600);
       fdatasyncSync(f);
       syncDir();
