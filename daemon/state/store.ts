@@ -55,11 +55,22 @@ export type StoreInit = {
   onSubscriberError?: (err: unknown) => void;
 };
 
+/**
+ * One per declared path: the entry in place, and whether the path is a trigger, worked out once.
+ * A write then costs one map lookup, not four (has, get, set and the registry's spec for its
+ * type: issue 18, the store's map lookups were the largest native cost in its `apply`).
+ */
+type Cell = { entry: Entry; readonly trigger: boolean };
+
 export function createStore(init: StoreInit): Store {
   const { registry, hlc } = init;
-  const entries = new Map<string, Entry>();
+  const cells = new Map<string, Cell>();
   for (const path of registry.paths) {
-    entries.set(path, { value: initialValue(registry.get(path)!), stamp: ZERO_STAMP, source: 'default' });
+    const spec = registry.get(path)!;
+    cells.set(path, {
+      entry: { value: initialValue(spec), stamp: ZERO_STAMP, source: 'default' },
+      trigger: spec.type === 'trigger',
+    });
   }
   const subscribers = createSubscribers(init.onSubscriberError);
 
@@ -67,9 +78,10 @@ export function createStore(init: StoreInit): Store {
     if (changes.length > 0) subscribers.notify(changes);
   }
 
-  function put(path: string, entry: Entry, previous: Entry): Change {
-    entries.set(path, entry);
-    const changed = registry.get(path)?.type === 'trigger' || entry.value !== previous.value;
+  function put(path: string, cell: Cell, entry: Entry): Change {
+    const previous = cell.entry;
+    cell.entry = entry;
+    const changed = cell.trigger || entry.value !== previous.value;
     // Two literals rather than a spread: this runs for every write on the ingest path.
     return entry.human
       ? {
@@ -91,39 +103,49 @@ export function createStore(init: StoreInit): Store {
         };
   }
 
+  function* entries(): IterableIterator<[string, Entry]> {
+    for (const [path, cell] of cells) yield [path, cell.entry];
+  }
+
   return {
-    get: (path) => entries.get(path),
-    entries: () => entries.entries(),
+    get: (path) => cells.get(path)?.entry,
+    entries,
     apply(writes, source, opts) {
-      // Check the whole batch first: throwing halfway would leave writes applied but never notified.
-      for (const w of writes) {
-        if (!entries.has(w.path)) throw new Error(`store.apply: undeclared path ${w.path}`);
+      const n = writes.length;
+      // Check the whole batch first: throwing halfway would leave writes applied but never
+      // notified. The first write's cell is kept, so a lone fader move looks its path up once.
+      const first = n > 0 ? cells.get(writes[0]!.path) : undefined;
+      if (n > 0 && !first) throw new Error(`store.apply: undeclared path ${writes[0]!.path}`);
+      for (let i = 1; i < n; i++) {
+        if (!cells.has(writes[i]!.path)) throw new Error(`store.apply: undeclared path ${writes[i]!.path}`);
       }
       const human = opts?.human ?? isHumanSource(source);
       // Sized to the batch, not grown by push: the first push gives an empty array room for 16,
       // about 160 bytes of garbage per OSC write (issue 18: the store's batch was the largest
       // allocation on the ingest path). Cut to what was kept.
-      const changes: Change[] = new Array(writes.length);
+      const changes: Change[] = new Array(n);
       let kept = 0;
-      for (const w of writes) {
-        const previous = entries.get(w.path)!;
+      for (let i = 0; i < n; i++) {
+        const w = writes[i]!;
+        const cell = i === 0 ? first! : cells.get(w.path)!;
+        const previous = cell.entry;
         const entry: Entry = human
           ? { value: w.value, stamp: hlc.tick(), source, human: true }
           : { value: w.value, stamp: hlc.tick(), source };
         // Every other daemon would keep the person's write: keeping this one would split them.
         if (!human && previous.human && compareWrites(entry, previous) <= 0) continue;
-        changes[kept++] = put(w.path, entry, previous);
+        changes[kept++] = put(w.path, cell, entry);
       }
       if (kept < changes.length) changes.length = kept;
       notify(changes);
       return changes;
     },
     merge(path, entry) {
-      const previous = entries.get(path);
-      if (!previous || compareWrites(entry, previous) <= 0) return undefined;
+      const cell = cells.get(path);
+      if (!cell || compareWrites(entry, cell.entry) <= 0) return undefined;
       // A stamp the clock refuses (too far ahead, not a number) would outrank every local write to come.
       if (!hlc.observe(entry.stamp)) return undefined;
-      const change = put(path, entry, previous);
+      const change = put(path, cell, entry);
       notify([change]);
       return change;
     },
