@@ -4,7 +4,7 @@ import type { OscMessage, OscPacket } from '../../protocols/osc/types.ts';
 import { OscFairness } from '../config/osc-schema.ts';
 import type { ReasonCode } from '../reasons.ts';
 import { coerceArgs } from '../state/coerce.ts';
-import type { Registry } from '../state/registry.ts';
+import type { Registry, Resolved } from '../state/registry.ts';
 import type { Store, Write } from '../state/store.ts';
 import type { Timers } from '../timers.ts';
 import { createFairQueue } from './fair-queue.ts';
@@ -117,7 +117,13 @@ type Rejected = { reason: ReasonCode; message: string };
  * whose time has come.
  */
 type Job =
-  | { readonly kind: 'packet'; readonly packet: OscPacket; readonly src: Sender }
+  | {
+      readonly kind: 'packet';
+      readonly packet: OscPacket;
+      readonly src: Sender;
+      /** A lone message's resolution, from costing it: not looked up a second time. */
+      readonly resolved: Resolved | undefined;
+    }
   | { readonly kind: 'due'; readonly writes: readonly Write[]; readonly src: Sender };
 
 /** What isHumanSource says of every `osc:` label, given rather than worked out per packet. */
@@ -138,9 +144,10 @@ export function packetCost(packet: OscPacket, registry: Registry): number {
     return units;
   }
   if (packet.address.startsWith('/hana/')) return 1;
-  const r = registry.resolve(packet.address);
-  return r.ok ? Math.max(1, r.paths.length) : 1;
+  return resolvedCost(registry.resolve(packet.address));
 }
+
+const resolvedCost = (r: Resolved): number => (r.ok ? Math.max(1, r.paths.length) : 1);
 
 export function createOscIngest(init: OscIngestInit): OscIngest {
   const { registry, store, rejections, limits } = init;
@@ -153,7 +160,8 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   const fairness = init.fairness ?? OscFairness.parse({});
   const queue = createFairQueue<Job>({
     ...fairness,
-    run: (job) => (job.kind === 'due' ? apply(job.writes, job.src) : process(job.packet, job.src)),
+    run: (job) =>
+      job.kind === 'due' ? apply(job.writes, job.src) : process(job.packet, job.src, job.resolved),
     onDrop: (job, key, cost) =>
       rejections.reject(
         'overload',
@@ -211,8 +219,11 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
    * no `out`, go into a new array sized to the parameters matched (a lone fader's one write
    * without the room for 16 that a push into an empty array makes: issue 18).
    */
-  function messageWrites(msg: OscMessage, out?: Write[]): Write[] | Rejected {
-    const resolved = registry.resolve(msg.address);
+  function messageWrites(
+    msg: OscMessage,
+    out?: Write[],
+    resolved: Resolved = registry.resolve(msg.address),
+  ): Write[] | Rejected {
     if (!resolved.ok) return { reason: 'bad-pattern', message: `${msg.address}: ${resolved.reason}` };
     if (resolved.paths.length === 0) {
       return { reason: 'unknown-address', message: `no declared parameter matches ${msg.address}` };
@@ -266,12 +277,12 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
   }
 
   /** Validates a packet whole, then applies it (or schedules its time-tagged groups). */
-  function process(packet: OscPacket, src: Sender): void {
+  function process(packet: OscPacket, src: Sender, resolved: Resolved | undefined): void {
     const { from, key } = src;
     const who = from.address;
-    if (packet.kind === 'message' && !packet.address.startsWith('/hana/')) {
+    if (resolved !== undefined && packet.kind === 'message') {
       // Fast path for a lone message, the common case (a fader): no grouping, no scheduling.
-      const writes = messageWrites(packet);
+      const writes = messageWrites(packet, undefined, resolved);
       if (!Array.isArray(writes)) {
         rejections.reject(writes.reason, who, writes.message);
         return;
@@ -341,10 +352,16 @@ export function createOscIngest(init: OscIngestInit): OscIngest {
       rejections.reject(decoded.error.code, who, `malformed OSC packet: ${decoded.error.message}`);
       return;
     }
-    const cost = packetCost(decoded.packet, registry);
+    const packet = decoded.packet;
+    // A lone message other than hana's own is resolved once, here, for its cost and its writes.
+    const resolved =
+      packet.kind === 'message' && !packet.address.startsWith('/hana/')
+        ? registry.resolve(packet.address)
+        : undefined;
+    const cost = resolved ? resolvedCost(resolved) : packetCost(packet, registry);
     if (!charge(key, from, cost, t)) return;
     // Charged to the budget from `t`: the decode is OSC work too.
-    queue.submit(key, cost, { kind: 'packet', packet: decoded.packet, src }, t);
+    queue.submit(key, cost, { kind: 'packet', packet, src, resolved }, t);
   }
 
   const allowed = (who: string) => {
