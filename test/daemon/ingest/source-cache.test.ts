@@ -52,6 +52,41 @@ describe('sender cache', () => {
     assert.equal(cache.size, 2);
   });
 
+  it('tells apart senders that share a port from different addresses, and keeps each one', () => {
+    const cache = createSenderCache();
+    const a = cache.udp('10.0.0.2', 9000);
+    const b = cache.udp('10.0.0.3', 9000);
+    const c = cache.udp('::ffff:10.0.0.4', 9000);
+    assert.deepEqual(
+      [a, b, c].map((s) => s.label),
+      ['osc:udp:10.0.0.2:9000', 'osc:udp:10.0.0.3:9000', 'osc:udp:::ffff:10.0.0.4:9000'],
+    );
+    for (let i = 0; i < 10; i++) {
+      assert.equal(cache.udp('10.0.0.2', 9000), a);
+      assert.equal(cache.udp('10.0.0.3', 9000), b);
+      assert.equal(cache.udp('::ffff:10.0.0.4', 9000), c);
+    }
+    // Node hands over a new string per datagram: equal text is the same sender.
+    assert.equal(cache.udp(['10', '0', '0', '3'].join('.'), 9000), b);
+    assert.equal(cache.size, 3);
+    const tcp = cache.of({
+      transport: 'tcp',
+      address: '10.0.0.3',
+      port: 9000,
+      conn: { id: 7, send: () => true },
+    });
+    assert.notEqual(tcp, b);
+    assert.equal(cache.udp('10.0.0.2', 9000), a, 'the other addresses on the port are untouched');
+    assert.equal(cache.size, 3, 'one address and port, one slot');
+  });
+
+  it('holds at most its bound of senders, spoofed from one port or from many', () => {
+    const oneCache = createSenderCache(16);
+    for (let p = 0; p < 1000; p++) oneCache.udp(`10.1.${p >> 8}.${p & 255}`, 5000);
+    assert.ok(oneCache.size <= 16, `${oneCache.size}`);
+    assert.equal(oneCache.udp('127.0.0.1', 5000).label, 'osc:udp:127.0.0.1:5000');
+  });
+
   it('holds at most its bound of senders (a spoofed-source flood grows nothing)', () => {
     const cache = createSenderCache(16);
     for (let p = 0; p < 1000; p++)
