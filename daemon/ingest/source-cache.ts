@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import type { IngestSource } from './osc-ingest.ts';
 import { sourceKey } from './source-key.ts';
 
@@ -35,42 +36,42 @@ export function createSenderCache(max = 4096): SenderCache {
     if (slot instanceof Map) return slot.get(address);
     return slot.from.address === address ? slot : undefined;
   };
-  const cache: SenderCache = {
-    udp(address, port) {
-      const known = find(address, port);
-      if (known && known.from.transport === 'udp') return known;
-      return cache.of({ transport: 'udp', address, port });
+  const cache: SenderCache = withGetters(
+    {
+      udp(address: string, port: number): Sender {
+        const known = find(address, port);
+        if (known && known.from.transport === 'udp') return known;
+        return cache.of({ transport: 'udp', address, port });
+      },
+      of(from: IngestSource): Sender {
+        const known = find(from.address, from.port);
+        // A TCP connection's packets carry it (feedback goes back on it), so a new connection from
+        // the same address and port is a new sender.
+        if (known && known.from.transport === from.transport && known.from.conn === from.conn) return known;
+        if (!known && size >= max) {
+          byPort.clear();
+          size = 0;
+        }
+        const sender = { from, key: sourceKey(from), label: sourceLabel(from) };
+        const slot = byPort.get(from.port);
+        if (slot === undefined || (!(slot instanceof Map) && slot.from.address === from.address)) {
+          byPort.set(from.port, sender);
+        } else if (slot instanceof Map) {
+          slot.set(from.address, sender);
+        } else {
+          byPort.set(
+            from.port,
+            new Map([
+              [slot.from.address, slot],
+              [from.address, sender],
+            ]),
+          );
+        }
+        if (!known) size++;
+        return sender;
+      },
     },
-    of(from) {
-      const known = find(from.address, from.port);
-      // A TCP connection's packets carry it (feedback goes back on it), so a new connection from
-      // the same address and port is a new sender.
-      if (known && known.from.transport === from.transport && known.from.conn === from.conn) return known;
-      if (!known && size >= max) {
-        byPort.clear();
-        size = 0;
-      }
-      const sender = { from, key: sourceKey(from), label: sourceLabel(from) };
-      const slot = byPort.get(from.port);
-      if (slot === undefined || (!(slot instanceof Map) && slot.from.address === from.address)) {
-        byPort.set(from.port, sender);
-      } else if (slot instanceof Map) {
-        slot.set(from.address, sender);
-      } else {
-        byPort.set(
-          from.port,
-          new Map([
-            [slot.from.address, slot],
-            [from.address, sender],
-          ]),
-        );
-      }
-      if (!known) size++;
-      return sender;
-    },
-    get size() {
-      return size;
-    },
-  };
+    { size: () => size },
+  );
   return cache;
 }

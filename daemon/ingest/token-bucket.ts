@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 // Token buckets counted in work units. Refill is computed lazily from elapsed time, so an idle
 // source costs nothing; the per-source table is bounded so a spoofed-source flood cannot grow
 // memory.
@@ -61,29 +62,29 @@ export function createRateLimiter(init: RateLimiterInit): RateLimiter {
   const perMs = init.ratePerSecond / 1000;
   const buckets = new Map<string, Entry>();
 
-  return {
-    take(key, cost = 1, t = now()) {
-      let b = buckets.get(key);
-      if (!b) {
-        if (buckets.size >= maxSources) {
-          // Evict the oldest-inserted source; a Map iterates in insertion order.
-          const oldest = buckets.keys().next().value;
-          if (oldest !== undefined) buckets.delete(oldest);
+  return withGetters(
+    {
+      take(key: string, cost = 1, t = now()): boolean {
+        let b = buckets.get(key);
+        if (!b) {
+          if (buckets.size >= maxSources) {
+            // Evict the oldest-inserted source; a Map iterates in insertion order.
+            const oldest = buckets.keys().next().value;
+            if (oldest !== undefined) buckets.delete(oldest);
+          }
+          b = { tokens: init.burst, at: t };
+          buckets.set(key, b);
+        } else if (t > b.at) {
+          // Only forward: a reading older than the last one (handed over by a caller) earns nothing.
+          b.tokens = Math.min(init.burst, b.tokens + (t - b.at) * perMs);
+          b.at = t;
         }
-        b = { tokens: init.burst, at: t };
-        buckets.set(key, b);
-      } else if (t > b.at) {
-        // Only forward: a reading older than the last one (handed over by a caller) earns nothing.
-        b.tokens = Math.min(init.burst, b.tokens + (t - b.at) * perMs);
-        b.at = t;
-      }
-      if (b.tokens < cost) return false;
-      b.tokens -= cost;
-      return true;
+        if (b.tokens < cost) return false;
+        b.tokens -= cost;
+        return true;
+      },
+      burst: init.burst,
     },
-    burst: init.burst,
-    get size() {
-      return buckets.size;
-    },
-  };
+    { size: () => buckets.size },
+  );
 }

@@ -14,27 +14,24 @@ export type IdentityRef = {
 };
 
 export function createIdentityRef(initial: Identity): IdentityRef {
-  let current = initial;
-  const history = [initial.deviceId];
   const listeners: ((next: Identity, previous: Identity) => void)[] = [];
-  return {
-    get current() {
-      return current;
-    },
-    get deviceId() {
-      return current.deviceId;
-    },
-    get history() {
-      return history;
-    },
-    replace(next) {
-      const previous = current;
-      current = next;
-      history.push(next.deviceId);
+  // Plain properties, reassigned on a rotation, not getters: the HLC reads `deviceId` for every
+  // stamp, and a getter would make this object a dictionary (daemon/fast-object.ts) or a getter
+  // call per stamp.
+  const ref = {
+    current: initial,
+    deviceId: initial.deviceId,
+    history: [initial.deviceId],
+    replace(next: Identity) {
+      const previous = ref.current;
+      ref.current = next;
+      ref.deviceId = next.deviceId;
+      ref.history.push(next.deviceId);
       for (const fn of listeners) fn(next, previous);
     },
-    onChange(fn) {
+    onChange(fn: (next: Identity, previous: Identity) => void) {
       listeners.push(fn);
     },
   };
+  return ref;
 }

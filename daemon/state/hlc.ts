@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 // Hybrid logical clock (Kulkarni et al. 2014): stamps that follow wall time but never go
 // backwards and always order causally related writes, so last-writer-wins is well defined
 // between daemons whose clocks disagree by a little.
@@ -93,38 +94,38 @@ export function createHlc(init: HlcInit): Hlc {
     // A NaN time would compare false everywhere and stick in `t` for good: every later stamp would be NaN.
     Number.isFinite(remote.t) && Number.isSafeInteger(remote.c) && remote.c >= 0 && remote.t <= pt + maxDrift;
 
-  return {
-    get node() {
-      return nodeOf();
-    },
-    maxDriftMs: maxDrift,
-    tick() {
-      const pt = now();
-      if (pt > t) {
-        t = pt;
-        c = 0;
-      } else {
-        c++;
-      }
-      hold();
-      return { t, c, node: nodeOf() };
-    },
-    admits: (remote) => admits(remote, now()),
-    driftOf: (remote) => remote.t - now(),
-    observe(remote) {
-      const pt = now();
-      if (!admits(remote, pt)) return false;
-      const nt = Math.max(t, remote.t, pt);
-      if (nt === t && nt === remote.t) c = Math.max(c, remote.c) + 1;
-      else if (nt === t) c++;
-      else if (nt === remote.t) c = remote.c + 1;
-      else c = 0;
-      t = nt;
-      hold();
-      return true;
-    },
-    peek() {
-      return { t, c, node: nodeOf() };
-    },
-  };
+  return withGetters(
+    {
+      maxDriftMs: maxDrift,
+      tick() {
+        const pt = now();
+        if (pt > t) {
+          t = pt;
+          c = 0;
+        } else {
+          c++;
+        }
+        hold();
+        return { t, c, node: nodeOf() };
+      },
+      admits: (remote) => admits(remote, now()),
+      driftOf: (remote) => remote.t - now(),
+      observe(remote) {
+        const pt = now();
+        if (!admits(remote, pt)) return false;
+        const nt = Math.max(t, remote.t, pt);
+        if (nt === t && nt === remote.t) c = Math.max(c, remote.c) + 1;
+        else if (nt === t) c++;
+        else if (nt === remote.t) c = remote.c + 1;
+        else c = 0;
+        t = nt;
+        hold();
+        return true;
+      },
+      peek() {
+        return { t, c, node: nodeOf() };
+      },
+    } satisfies Omit<Hlc, 'node'>,
+    { node: nodeOf },
+  );
 }

@@ -1,4 +1,5 @@
 import type { ParamMap, ParamSpec } from '../config/params-schema.ts';
+import { withGetters } from '../fast-object.ts';
 import { compilePattern } from './pattern.ts';
 
 // The declared parameters and pattern resolution against them. Patterns arrive from the
@@ -46,28 +47,28 @@ function view(params: ParamMap, stored: () => Registry): Registry {
   const single = new Map<string, Resolved>(paths.map((p) => [p, { ok: true, paths: [p] }]));
   const none: Resolved = { ok: true, paths: [] };
 
-  return {
-    paths,
-    get: (path) => specs.get(path),
-    resolve(address) {
-      const exact = single.get(address);
-      if (exact) return exact;
-      const hit = cache.get(address);
-      if (hit) return hit;
-      const compiled = compilePattern(address);
-      let result: Resolved;
-      if (!compiled.ok) result = { ok: false, reason: compiled.reason };
-      else if (compiled.pattern.literal) result = none;
-      else {
-        const matched = paths.filter((p) => compiled.pattern.match(p));
-        result = matched.length ? { ok: true, paths: matched } : none;
-      }
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(address, result);
-      return result;
+  return withGetters(
+    {
+      paths,
+      get: (path: string) => specs.get(path),
+      resolve(address: string): Resolved {
+        const exact = single.get(address);
+        if (exact) return exact;
+        const hit = cache.get(address);
+        if (hit) return hit;
+        const compiled = compilePattern(address);
+        let result: Resolved;
+        if (!compiled.ok) result = { ok: false, reason: compiled.reason };
+        else if (compiled.pattern.literal) result = none;
+        else {
+          const matched = paths.filter((p) => compiled.pattern.match(p));
+          result = matched.length ? { ok: true, paths: matched } : none;
+        }
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(address, result);
+        return result;
+      },
     },
-    get stored() {
-      return stored();
-    },
-  };
+    { stored },
+  );
 }

@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import type { Change } from './store.ts';
 
 // The change subscribers of the store and of the fade view. Most want every batch. A few care
@@ -34,41 +35,41 @@ export function createSubscribers(onError?: (err: unknown) => void): Subscribers
     return false;
   };
 
-  return {
-    add(fn, opts) {
-      if (subs.has(fn)) return () => {};
-      const sub: Sub = { fn, paths: opts?.paths ? new Set(opts.paths) : undefined };
-      subs.set(fn, sub);
-      for (const p of sub.paths ?? []) watched.set(p, (watched.get(p) ?? 0) + 1);
-      return () => {
-        if (subs.get(fn) !== sub) return;
-        subs.delete(fn);
-        for (const p of sub.paths ?? []) {
-          const n = watched.get(p)! - 1;
-          if (n > 0) watched.set(p, n);
-          else watched.delete(p);
-        }
-      };
-    },
-    notify(changes) {
-      let hit = false;
-      if (watched.size > 0)
-        for (const c of changes)
-          if (watched.has(c.path)) {
-            hit = true;
-            break;
+  return withGetters(
+    {
+      add(fn: ChangeListener, opts?: SubscribeOptions) {
+        if (subs.has(fn)) return () => {};
+        const sub: Sub = { fn, paths: opts?.paths ? new Set(opts.paths) : undefined };
+        subs.set(fn, sub);
+        for (const p of sub.paths ?? []) watched.set(p, (watched.get(p) ?? 0) + 1);
+        return () => {
+          if (subs.get(fn) !== sub) return;
+          subs.delete(fn);
+          for (const p of sub.paths ?? []) {
+            const n = watched.get(p)! - 1;
+            if (n > 0) watched.set(p, n);
+            else watched.delete(p);
           }
-      for (const s of subs.values()) {
-        if (s.paths !== undefined && !(hit && touches(changes, s.paths))) continue;
-        try {
-          s.fn(changes);
-        } catch (err) {
-          onError?.(err);
+        };
+      },
+      notify(changes: readonly Change[]) {
+        let hit = false;
+        if (watched.size > 0)
+          for (const c of changes)
+            if (watched.has(c.path)) {
+              hit = true;
+              break;
+            }
+        for (const s of subs.values()) {
+          if (s.paths !== undefined && !(hit && touches(changes, s.paths))) continue;
+          try {
+            s.fn(changes);
+          } catch (err) {
+            onError?.(err);
+          }
         }
-      }
+      },
     },
-    get size() {
-      return subs.size;
-    },
-  };
+    { size: () => subs.size },
+  );
 }
