@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import type { Change } from '../state/store.ts';
 import type { ChangeRecord } from './record.ts';
 
@@ -51,29 +52,29 @@ export function createCoalescer(windowMs: number): Coalescer {
     if (w.held) out.push(record(w.held.last, w.held.t, w.held));
   }
 
-  return {
-    offer(ch, t) {
-      if (windowMs <= 0 || !automated(ch.source)) return [record(ch, t)];
-      const key = `${ch.source}\0${ch.path}`;
-      const out: ChangeRecord[] = [];
-      const w = windows.get(key);
-      if (w && t < w.until) {
-        w.held = { old: w.held?.old ?? ch.previous, last: ch, t, count: (w.held?.count ?? 0) + 1 };
+  return withGetters(
+    {
+      offer(ch, t) {
+        if (windowMs <= 0 || !automated(ch.source)) return [record(ch, t)];
+        const key = `${ch.source}\0${ch.path}`;
+        const out: ChangeRecord[] = [];
+        const w = windows.get(key);
+        if (w && t < w.until) {
+          w.held = { old: w.held?.old ?? ch.previous, last: ch, t, count: (w.held?.count ?? 0) + 1 };
+          return out;
+        }
+        if (w) end(key, w, out);
+        if (windows.size >= MAX_WINDOWS) for (const [k, x] of windows) end(k, x, out);
+        out.push(record(ch, t));
+        windows.set(key, { until: t + windowMs, held: undefined });
         return out;
-      }
-      if (w) end(key, w, out);
-      if (windows.size >= MAX_WINDOWS) for (const [k, x] of windows) end(k, x, out);
-      out.push(record(ch, t));
-      windows.set(key, { until: t + windowMs, held: undefined });
-      return out;
-    },
-    due(t) {
-      const out: ChangeRecord[] = [];
-      for (const [key, w] of windows) if (w.until <= t) end(key, w, out);
-      return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    },
-    get open() {
-      return windows.size;
-    },
-  };
+      },
+      due(t) {
+        const out: ChangeRecord[] = [];
+        for (const [key, w] of windows) if (w.until <= t) end(key, w, out);
+        return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+      },
+    } satisfies Omit<Coalescer, 'open'>,
+    { open: () => windows.size },
+  );
 }

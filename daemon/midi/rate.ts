@@ -2,6 +2,7 @@
 // interval replace each other and the latest goes out when the interval ends. One fader's
 // storm therefore costs one write per interval and never delays another fader's key.
 
+import { withGetters } from '../fast-object.ts';
 import { realTimers, type Timers } from '../timers.ts';
 
 export { realTimers, type Timers } from '../timers.ts';
@@ -30,28 +31,28 @@ export function createCoalescer<T>(
     emit(key, w.value);
   }
 
-  return {
-    push(key, value) {
-      const w = waiting.get(key);
-      if (w) {
-        w.value = value;
-        return;
-      }
-      const t = now();
-      const since = t - (last.get(key) ?? Number.NEGATIVE_INFINITY);
-      if (since >= intervalMs) {
-        last.set(key, t);
-        emit(key, value);
-        return;
-      }
-      waiting.set(key, { value, timer: timers.set(intervalMs - since, () => flush(key)) });
-    },
-    get pending() {
-      return waiting.size;
-    },
-    close() {
-      for (const w of waiting.values()) timers.clear(w.timer);
-      waiting.clear();
-    },
-  };
+  return withGetters(
+    {
+      push(key, value) {
+        const w = waiting.get(key);
+        if (w) {
+          w.value = value;
+          return;
+        }
+        const t = now();
+        const since = t - (last.get(key) ?? Number.NEGATIVE_INFINITY);
+        if (since >= intervalMs) {
+          last.set(key, t);
+          emit(key, value);
+          return;
+        }
+        waiting.set(key, { value, timer: timers.set(intervalMs - since, () => flush(key)) });
+      },
+      close() {
+        for (const w of waiting.values()) timers.clear(w.timer);
+        waiting.clear();
+      },
+    } satisfies Omit<Coalescer<T>, 'pending'>,
+    { pending: () => waiting.size },
+  );
 }

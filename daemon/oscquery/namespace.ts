@@ -1,4 +1,5 @@
 import type { ParamSpec } from '../config/params-schema.ts';
+import { withGetters } from '../fast-object.ts';
 import type { Value } from '../state/coerce.ts';
 import type { Registry } from '../state/registry.ts';
 import { type NodeAttribute, staticAttributes, valueJson } from './attributes.ts';
@@ -112,29 +113,29 @@ export function createNamespace(init: NamespaceInit): Namespace {
     return n.json;
   }
 
-  return {
-    get(path) {
-      const n = nodes.get(path);
-      return n ? { status: 200, body: json(n) } : NOT_FOUND;
-    },
-    attribute(path, name) {
-      const n = nodes.get(path);
-      if (!n) return NOT_FOUND;
-      if (name === 'VALUE' && !readable(n)) return NO_CONTENT;
-      if (name === 'CONTENTS') {
-        return { status: 200, body: n.spec ? '{}' : contents(n, CONTENTS_KEY, CLOSE) };
-      }
-      const all: Record<string, unknown> = n.spec
-        ? methodObject(n)
-        : { FULL_PATH: n.path, ACCESS: 0, ...(n === root && { DESCRIPTION: init.description }) };
-      return { status: 200, body: JSON.stringify(name in all ? { [name]: all[name] } : {}) };
-    },
-    isMethod: (path) => nodes.get(path)?.spec !== undefined,
-    invalidate(path) {
-      for (let n = nodes.get(path); n && n.json !== undefined; n = n.parent) n.json = undefined;
-    },
-    get size() {
-      return registry.paths.length;
-    },
-  };
+  return withGetters(
+    {
+      get(path) {
+        const n = nodes.get(path);
+        return n ? { status: 200, body: json(n) } : NOT_FOUND;
+      },
+      attribute(path, name) {
+        const n = nodes.get(path);
+        if (!n) return NOT_FOUND;
+        if (name === 'VALUE' && !readable(n)) return NO_CONTENT;
+        if (name === 'CONTENTS') {
+          return { status: 200, body: n.spec ? '{}' : contents(n, CONTENTS_KEY, CLOSE) };
+        }
+        const all: Record<string, unknown> = n.spec
+          ? methodObject(n)
+          : { FULL_PATH: n.path, ACCESS: 0, ...(n === root && { DESCRIPTION: init.description }) };
+        return { status: 200, body: JSON.stringify(name in all ? { [name]: all[name] } : {}) };
+      },
+      isMethod: (path) => nodes.get(path)?.spec !== undefined,
+      invalidate(path) {
+        for (let n = nodes.get(path); n && n.json !== undefined; n = n.parent) n.json = undefined;
+      },
+    } satisfies Omit<Namespace, 'size'>,
+    { size: () => registry.paths.length },
+  );
 }

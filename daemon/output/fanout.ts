@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 // Sends the latest frame to every connected page without ever queueing without bound. A client
 // has at most MAX_IN_FLIGHT frames written but not yet flushed to its socket; a frame published
 // while it is that far behind replaces its pending one (the older is dropped and counted), so a
@@ -56,41 +57,41 @@ export function createFanout(): Fanout {
     });
   };
 
-  return {
-    add(sink) {
-      const c: Client = { sink, inFlight: 0, pending: false };
-      clients.set(sink, c);
-      // A page that connects mid-show draws the current picture at once.
-      if (published > 0) send(c);
-    },
-    remove(sink) {
-      const c = clients.get(sink);
-      if (c?.pending) dropped++;
-      clients.delete(sink);
-    },
-    publish(frame) {
-      published++;
-      latest = frame;
-      latestBytes = undefined;
-      for (const c of clients.values()) {
-        if (ready(c)) {
-          // A frame still pending from before is superseded by this one.
-          if (c.pending) dropped++;
-          c.pending = false;
-          send(c);
-        } else {
-          if (c.pending) dropped++;
-          c.pending = true;
+  return withGetters(
+    {
+      add(sink) {
+        const c: Client = { sink, inFlight: 0, pending: false };
+        clients.set(sink, c);
+        // A page that connects mid-show draws the current picture at once.
+        if (published > 0) send(c);
+      },
+      remove(sink) {
+        const c = clients.get(sink);
+        if (c?.pending) dropped++;
+        clients.delete(sink);
+      },
+      publish(frame) {
+        published++;
+        latest = frame;
+        latestBytes = undefined;
+        for (const c of clients.values()) {
+          if (ready(c)) {
+            // A frame still pending from before is superseded by this one.
+            if (c.pending) dropped++;
+            c.pending = false;
+            send(c);
+          } else {
+            if (c.pending) dropped++;
+            c.pending = true;
+          }
         }
-      }
-    },
-    get size() {
-      return clients.size;
-    },
-    stats() {
-      let buffered = 0;
-      for (const c of clients.values()) buffered += c.sink.bufferedAmount;
-      return { published, sent, dropped, buffered };
-    },
-  };
+      },
+      stats() {
+        let buffered = 0;
+        for (const c of clients.values()) buffered += c.sink.bufferedAmount;
+        return { published, sent, dropped, buffered };
+      },
+    } satisfies Omit<Fanout, 'size'>,
+    { size: () => clients.size },
+  );
 }

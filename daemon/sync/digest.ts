@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import type { Value } from '../state/coerce.ts';
 import type { Stamp } from '../state/hlc.ts';
 import type { BucketDigest } from './v2/messages.ts';
@@ -165,44 +166,44 @@ export function createStateDigest(): StateDigest {
 
   const bucketHash = (b: number) => (BigInt(hi[b]!) << 32n) | BigInt(lo[b]!);
 
-  return {
-    update(path, stamp, value) {
-      if (active) update(path, stamp, value);
-    },
-    snapshot() {
-      const buckets: BucketDigest[] = [];
-      let count = 0;
-      let hash = 0n;
-      for (let b = 0; b < BUCKETS; b++) {
-        const h = bucketHash(b);
-        buckets.push({ count: counts[b]!, hash: h });
-        count += counts[b]!;
-        hash ^= h;
-      }
-      return { count, hash, buckets };
-    },
-    differing(peer) {
-      const out: number[] = [];
-      for (let b = 0; b < BUCKETS; b++) {
-        const p = peer[b];
-        if (!p || p.count !== counts[b] || p.hash !== bucketHash(b)) out.push(b);
-      }
-      return out;
-    },
-    pause() {
-      active = false;
-    },
-    resume(winners) {
-      // From nothing: whatever was folded in before the pause may have been replaced since.
-      counts.fill(0);
-      hi.fill(0);
-      lo.fill(0);
-      for (const e of paths.values()) e.counted = false;
-      for (const w of winners) update(w.path, w.stamp, w.value);
-      active = true;
-    },
-    get active() {
-      return active;
-    },
-  };
+  return withGetters(
+    {
+      update(path, stamp, value) {
+        if (active) update(path, stamp, value);
+      },
+      snapshot() {
+        const buckets: BucketDigest[] = [];
+        let count = 0;
+        let hash = 0n;
+        for (let b = 0; b < BUCKETS; b++) {
+          const h = bucketHash(b);
+          buckets.push({ count: counts[b]!, hash: h });
+          count += counts[b]!;
+          hash ^= h;
+        }
+        return { count, hash, buckets };
+      },
+      differing(peer) {
+        const out: number[] = [];
+        for (let b = 0; b < BUCKETS; b++) {
+          const p = peer[b];
+          if (!p || p.count !== counts[b] || p.hash !== bucketHash(b)) out.push(b);
+        }
+        return out;
+      },
+      pause() {
+        active = false;
+      },
+      resume(winners) {
+        // From nothing: whatever was folded in before the pause may have been replaced since.
+        counts.fill(0);
+        hi.fill(0);
+        lo.fill(0);
+        for (const e of paths.values()) e.counted = false;
+        for (const w of winners) update(w.path, w.stamp, w.value);
+        active = true;
+      },
+    } satisfies Omit<StateDigest, 'active'>,
+    { active: () => active },
+  );
 }

@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import { compareWrites } from '../state/write-order.ts';
 import type { Batch } from './v2/batch.ts';
 import type { SyncEntry } from './v2/entries.ts';
@@ -26,25 +27,25 @@ export type ForeignTable = {
 
 export function createForeignTable(max: number): ForeignTable {
   const table = new Map<string, ForeignEntry>();
-  return {
-    offer(entry, batch, from, at) {
-      const previous = table.get(entry.path);
-      if (!previous && table.size >= max) return { changed: false, full: true };
-      if (previous && compareWrites(entry, previous) <= 0) return { changed: false };
-      // The person's mark is part of the entry's rank (write-order.ts): dropped, two daemons that
-      // saw the same entries in another order would keep different ones, and swap them for good.
-      table.set(
-        entry.path,
-        entry.human
-          ? { path: entry.path, value: entry.value, stamp: entry.stamp, human: true, from, at, batch }
-          : { path: entry.path, value: entry.value, stamp: entry.stamp, from, at, batch },
-      );
-      return { changed: true, ...(previous && { previous }) };
-    },
-    get: (path) => table.get(path),
-    entries: () => table.values(),
-    get size() {
-      return table.size;
-    },
-  };
+  return withGetters(
+    {
+      offer(entry, batch, from, at) {
+        const previous = table.get(entry.path);
+        if (!previous && table.size >= max) return { changed: false, full: true };
+        if (previous && compareWrites(entry, previous) <= 0) return { changed: false };
+        // The person's mark is part of the entry's rank (write-order.ts): dropped, two daemons that
+        // saw the same entries in another order would keep different ones, and swap them for good.
+        table.set(
+          entry.path,
+          entry.human
+            ? { path: entry.path, value: entry.value, stamp: entry.stamp, human: true, from, at, batch }
+            : { path: entry.path, value: entry.value, stamp: entry.stamp, from, at, batch },
+        );
+        return { changed: true, ...(previous && { previous }) };
+      },
+      get: (path) => table.get(path),
+      entries: () => table.values(),
+    } satisfies Omit<ForeignTable, 'size'>,
+    { size: () => table.size },
+  );
 }

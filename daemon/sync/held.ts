@@ -1,3 +1,4 @@
+import { withGetters } from '../fast-object.ts';
 import { compareStamps } from '../state/hlc.ts';
 import { compareWrites } from '../state/write-order.ts';
 import type { Batch } from './v2/batch.ts';
@@ -24,43 +25,43 @@ export type HeldTable = {
 export function createHeldTable(max: number): HeldTable {
   const byOrigin = new Map<string, Map<string, HeldWrite>>();
   let size = 0;
-  return {
-    offer(w) {
-      const origin = w.entry.stamp.node;
-      let paths = byOrigin.get(origin);
-      const previous = paths?.get(w.entry.path);
-      if (previous) {
-        if (compareWrites(w.entry, previous.entry) > 0) paths!.set(w.entry.path, w);
+  return withGetters(
+    {
+      offer(w) {
+        const origin = w.entry.stamp.node;
+        let paths = byOrigin.get(origin);
+        const previous = paths?.get(w.entry.path);
+        if (previous) {
+          if (compareWrites(w.entry, previous.entry) > 0) paths!.set(w.entry.path, w);
+          return true;
+        }
+        if (size >= max) return false;
+        if (!paths) {
+          paths = new Map();
+          byOrigin.set(origin, paths);
+        }
+        paths.set(w.entry.path, w);
+        size++;
         return true;
-      }
-      if (size >= max) return false;
-      if (!paths) {
-        paths = new Map();
-        byOrigin.set(origin, paths);
-      }
-      paths.set(w.entry.path, w);
-      size++;
-      return true;
-    },
-    release(ready) {
-      const out: HeldWrite[] = [];
-      for (const [origin, paths] of byOrigin) {
-        if (!ready(origin)) continue;
-        out.push(...paths.values());
-        size -= paths.size;
+      },
+      release(ready) {
+        const out: HeldWrite[] = [];
+        for (const [origin, paths] of byOrigin) {
+          if (!ready(origin)) continue;
+          out.push(...paths.values());
+          size -= paths.size;
+          byOrigin.delete(origin);
+        }
+        return out.sort((a, b) => compareStamps(a.entry.stamp, b.entry.stamp));
+      },
+      drop(origin) {
+        const n = byOrigin.get(origin)?.size ?? 0;
         byOrigin.delete(origin);
-      }
-      return out.sort((a, b) => compareStamps(a.entry.stamp, b.entry.stamp));
-    },
-    drop(origin) {
-      const n = byOrigin.get(origin)?.size ?? 0;
-      byOrigin.delete(origin);
-      size -= n;
-      return n;
-    },
-    origins: () => [...byOrigin.keys()],
-    get size() {
-      return size;
-    },
-  };
+        size -= n;
+        return n;
+      },
+      origins: () => [...byOrigin.keys()],
+    } satisfies Omit<HeldTable, 'size'>,
+    { size: () => size },
+  );
 }

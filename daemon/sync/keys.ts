@@ -1,5 +1,6 @@
 import { createHash, type KeyObject, verify, X509Certificate } from 'node:crypto';
 import { deviceIdFromCertDer } from '../../trust-store/device-id.ts';
+import { withGetters } from '../fast-object.ts';
 import { type Batch, signedBytes } from './v2/batch.ts';
 
 // Public keys of the devices whose writes this daemon may have to check, by device ID. A
@@ -39,48 +40,48 @@ export function createKeyDirectory(pinnedIds: () => ReadonlySet<string> = () => 
     keys.delete(keys.keys().next().value!);
   }
 
-  return {
-    learn(der) {
-      let cert: X509Certificate;
-      try {
-        cert = new X509Certificate(der);
-      } catch (err) {
-        return { ok: false, error: `not a certificate (${(err as Error).message})` };
-      }
-      // The ID is the hash of these exact bytes: PEM text, trailing bytes or a broken
-      // self-signature would file a real key under a second, made-up ID.
-      if (!Buffer.from(cert.raw).equals(Buffer.from(der)))
-        return { ok: false, error: 'not exactly one DER certificate' };
-      const key = cert.publicKey;
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1')
-        return { ok: false, error: `its key is ${key.asymmetricKeyType} ${curve ?? ''}, not ECDSA P-256` };
-      if (!cert.verify(key)) return { ok: false, error: 'its self-signature does not verify' };
-      const id = deviceIdFromCertDer(der);
-      if (!keys.has(id)) {
-        if (keys.size >= MAX_KEYS) evict();
-        keys.set(id, { der: der.slice(), key });
-      }
-      return { ok: true, id };
-    },
-    has: (id) => keys.has(id),
-    certOf: (id) => keys.get(id)?.der,
-    verify(batch) {
-      const k = keys.get(batch.origin);
-      if (!k) return 'unknown-key';
-      // The memo names everything signed and the signature: a signature that verified once
-      // must not vouch for any other list (that would let a relay rewrite an origin's batch).
-      const data = signedBytes(batch.origin, batch.list);
-      const memo = createHash('sha256').update(data).update(batch.sig).digest('base64');
-      if (verified.has(memo)) return 'ok';
-      const ok = verify('sha256', data, { key: k.key, dsaEncoding: 'ieee-p1363' }, batch.sig);
-      if (!ok) return 'bad-signature';
-      if (verified.size >= MAX_VERIFIED) verified.delete(verified.values().next().value!);
-      verified.add(memo);
-      return 'ok';
-    },
-    get size() {
-      return keys.size;
-    },
-  };
+  return withGetters(
+    {
+      learn(der) {
+        let cert: X509Certificate;
+        try {
+          cert = new X509Certificate(der);
+        } catch (err) {
+          return { ok: false, error: `not a certificate (${(err as Error).message})` };
+        }
+        // The ID is the hash of these exact bytes: PEM text, trailing bytes or a broken
+        // self-signature would file a real key under a second, made-up ID.
+        if (!Buffer.from(cert.raw).equals(Buffer.from(der)))
+          return { ok: false, error: 'not exactly one DER certificate' };
+        const key = cert.publicKey;
+        const curve = key.asymmetricKeyDetails?.namedCurve;
+        if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1')
+          return { ok: false, error: `its key is ${key.asymmetricKeyType} ${curve ?? ''}, not ECDSA P-256` };
+        if (!cert.verify(key)) return { ok: false, error: 'its self-signature does not verify' };
+        const id = deviceIdFromCertDer(der);
+        if (!keys.has(id)) {
+          if (keys.size >= MAX_KEYS) evict();
+          keys.set(id, { der: der.slice(), key });
+        }
+        return { ok: true, id };
+      },
+      has: (id) => keys.has(id),
+      certOf: (id) => keys.get(id)?.der,
+      verify(batch) {
+        const k = keys.get(batch.origin);
+        if (!k) return 'unknown-key';
+        // The memo names everything signed and the signature: a signature that verified once
+        // must not vouch for any other list (that would let a relay rewrite an origin's batch).
+        const data = signedBytes(batch.origin, batch.list);
+        const memo = createHash('sha256').update(data).update(batch.sig).digest('base64');
+        if (verified.has(memo)) return 'ok';
+        const ok = verify('sha256', data, { key: k.key, dsaEncoding: 'ieee-p1363' }, batch.sig);
+        if (!ok) return 'bad-signature';
+        if (verified.size >= MAX_VERIFIED) verified.delete(verified.values().next().value!);
+        verified.add(memo);
+        return 'ok';
+      },
+    } satisfies Omit<KeyDirectory, 'size'>,
+    { size: () => keys.size },
+  );
 }

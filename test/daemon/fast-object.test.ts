@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
+import { createCoalescer as createAuditCoalescer } from '../../daemon/audit/coalesce.ts';
 import { withGetters } from '../../daemon/fast-object.ts';
 import { createFairQueue } from '../../daemon/ingest/fair-queue.ts';
 import { createSenderCache } from '../../daemon/ingest/source-cache.ts';
 import { createRateLimiter } from '../../daemon/ingest/token-bucket.ts';
+import { createCoalescer as createMidiCoalescer } from '../../daemon/midi/rate.ts';
+import { createFanout } from '../../daemon/output/fanout.ts';
 import { createIdentityRef } from '../../daemon/peering/identity-ref.ts';
 import { createHlc } from '../../daemon/state/hlc.ts';
 import { createRegistry } from '../../daemon/state/registry.ts';
 import { createStore } from '../../daemon/state/store.ts';
 import { createSubscribers } from '../../daemon/state/subscribers.ts';
+import { createStateDigest } from '../../daemon/sync/digest.ts';
+import { createForeignTable } from '../../daemon/sync/foreign.ts';
+import { createHeldTable } from '../../daemon/sync/held.ts';
+import { createKeyDirectory } from '../../daemon/sync/keys.ts';
 import type { Identity } from '../../trust-store/identity.ts';
 
 // The objects every OSC write goes through must be in V8's fast mode: an object literal with a
@@ -89,12 +96,31 @@ describe('fast objects on the write path', () => {
         onDrop: () => {},
       }),
     };
-    const slow = Object.entries(objects)
-      .filter(([, o]) => !hasFastProperties(o))
-      .map(([name]) => name);
-    assert.deepEqual(slow, []);
+    assert.deepEqual(slowOnes(objects), []);
     assert.equal(hlc.node, 'DEV');
     assert.equal(identity.history.length, 1);
     assert.equal(registry.stored.paths.length, 2);
   });
+
+  it('so are the audit, sync, MIDI and output objects called per write, record or frame', () => {
+    const midi = createMidiCoalescer(10, () => {});
+    const objects: Record<string, object> = {
+      audit: createAuditCoalescer(100),
+      digest: createStateDigest(),
+      held: createHeldTable(16),
+      foreign: createForeignTable(16),
+      keys: createKeyDirectory(),
+      fanout: createFanout(),
+      midi,
+    };
+    assert.deepEqual(slowOnes(objects), []);
+    assert.equal(midi.pending, 0);
+    midi.close();
+  });
 });
+
+function slowOnes(objects: Record<string, object>): string[] {
+  return Object.entries(objects)
+    .filter(([, o]) => !hasFastProperties(o))
+    .map(([name]) => name);
+}
