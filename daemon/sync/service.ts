@@ -181,7 +181,8 @@ export function createSyncService(init: SyncServiceInit) {
       // Peers' writes are not echoed: every linked peer hears from the origin itself, and
       // anti-entropy passes them on (the origin's batch, unchanged) where a link is missing.
       if (c.source.startsWith('peer:')) continue;
-      proofs.delete(c.path);
+      // Only another daemon's winners have proofs: a write here with none held costs no lookup.
+      if (proofs.size > 0) proofs.delete(c.path);
       if (links.size === 0) continue;
       // The value itself, so a fader's every step goes out (the outbox queues values in order);
       // another daemon's write would not be ours to send, and ownEntry reads it at send time.
