@@ -181,11 +181,14 @@ describe('the operator console in headless Chromium, in a private network namesp
     const list = await listInstalled(a!.home);
     assert.ok(list.ok);
     assert.equal(list.plugins.find((p) => p.id === id)?.quarantined, undefined, 'lifted in the index');
-    const audit = (await control(a!, 'audit.query', { writer: 'ui' })) as { records: { action?: string }[] };
-    assert.ok(
-      audit.records.some((r) => r.action === 'plugin.change'),
-      'audited as ui',
-    );
+    // The page shows the plugin enabled as soon as the reload it asked for lands; the bridge
+    // records the action once the whole request has answered, a moment later.
+    await until('the enable is audited as ui', async () => {
+      const audit = (await control(a!, 'audit.query', { writer: 'ui' })) as {
+        records: { action?: string }[];
+      };
+      return audit.records.some((r) => r.action === 'plugin.change');
+    });
   });
 
   it('pairs two daemons from their pages, and a blocked peer is allowed back from the page', async () => {
