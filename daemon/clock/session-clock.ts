@@ -1,4 +1,4 @@
-import { MIN_SAMPLES, type OffsetEstimate } from '../sync/clock.ts';
+import { DRIFT_PPM, MIN_SAMPLES, type OffsetEstimate } from '../sync/clock.ts';
 import { beatAt, phase, type Timeline } from './timeline.ts';
 import type { TimelineEntry } from './timeline-register.ts';
 
@@ -22,11 +22,6 @@ import type { TimelineEntry } from './timeline-register.ts';
 // alone, never from a write's stamp: a stamp accepted from a clock running ahead once froze the
 // beat at 0.00 on every laptop.
 
-/**
- * Assumed worst-case rate difference between two laptops' clocks, for the error of an offset
- * that is no longer measured: quartz laptop clocks hold about ±50 ppm each, so 100 ppm apart.
- */
-export const DRIFT_PPM = 100;
 /** Devices whose last offset is remembered after their link goes: more than any stage has. */
 const MAX_REMEMBERED = 256;
 const DEFAULT_TEMPO = 120;

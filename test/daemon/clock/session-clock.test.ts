@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type ClockReading, createSessionClock, DRIFT_PPM } from '../../../daemon/clock/session-clock.ts';
+import { type ClockReading, createSessionClock } from '../../../daemon/clock/session-clock.ts';
 import type { Timeline } from '../../../daemon/clock/timeline.ts';
 import {
   createTimelineReader,
@@ -14,7 +14,7 @@ import { DEFAULT_PARAMS } from '../../../daemon/config/params-schema.ts';
 import { createHlc } from '../../../daemon/state/hlc.ts';
 import { createRegistry } from '../../../daemon/state/registry.ts';
 import { createStore } from '../../../daemon/state/store.ts';
-import type { OffsetEstimate } from '../../../daemon/sync/clock.ts';
+import { DRIFT_PPM, type OffsetEstimate } from '../../../daemon/sync/clock.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
 import { T0 } from './arbitraries.ts';
 
