@@ -23,7 +23,7 @@ import { followLink, tempoDiffers } from './follow.ts';
 
 export const LINK_SOURCE = 'ableton-link';
 /** Kept in step even without changes: catches a drifted measurement or a peer's stale write. */
-const RECHECK_MS = 1000;
+export const RECHECK_MS = 1000;
 
 export type AbletonLinkStatus =
   | { enabled: false }
@@ -37,6 +37,11 @@ export type AbletonLinkStatus =
       quantum: number;
       playing: boolean;
       sessionId: string;
+      /**
+       * How far this laptop's reading of the session's clock can be off, ms (its last
+       * measurement of a member); null when this laptop founded the session.
+       */
+      measuredErrorMs: number | null;
       received: number;
       refused: number;
       rejected: Record<string, number>;
@@ -185,6 +190,7 @@ export async function startAbletonLink(init: AbletonLinkInit): Promise<AbletonLi
         quantum: config.quantum,
         playing: s.playing,
         sessionId: s.sessionId,
+        measuredErrorMs: s.interceptErrorUs === null ? null : s.interceptErrorUs / 1000,
         received: st.received,
         refused: st.refused,
         rejected: rejections.counts() as Record<string, number>,

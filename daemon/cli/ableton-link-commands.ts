@@ -24,7 +24,15 @@ export async function abletonLinkCommand(args: Parsed, out: Out): Promise<number
       const link = s.abletonLink;
       if (!link.enabled) return `Ableton Link ${abletonLinkLine(link)}`;
       const reasons = Object.entries(link.rejected).map(([r, n]) => `  ${r} ${n}`);
-      return [`Ableton Link: ${abletonLinkLine(link)}`, `session ${link.sessionId}`, ...reasons].join('\n');
+      const clock =
+        link.measuredErrorMs === null
+          ? 'founded here: other Link apps measure this laptop'
+          : `its clock measured within ±${link.measuredErrorMs.toFixed(2)} ms`;
+      return [
+        `Ableton Link: ${abletonLinkLine(link)}`,
+        `session ${link.sessionId}, ${clock}`,
+        ...reasons,
+      ].join('\n');
     });
   }
   if (sub !== 'play' && sub !== 'stop') throw new UsageError('ableton-link takes status, play or stop');

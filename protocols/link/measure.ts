@@ -1,3 +1,4 @@
+import { type Exchange, overlapOf } from '../clock/overlap.ts';
 import type { Endpoint } from './v1/discovery.ts';
 import type { Pong } from './v1/measurement.ts';
 import { encodePing } from './v1/measurement.ts';
@@ -11,17 +12,23 @@ import { encodePing } from './v1/measurement.ts';
 // MAX_TRIES times in a row, or answers for another session, fails it. Numbers as Link's
 // Measurement.hpp has them.
 //
-// Link takes the median of all estimates. We take the median of the quarter with the shortest
-// round trips: a pong read late because our event loop was busy shifts its estimate by half the
-// delay, and on a loaded laptop most pongs are read late by a varying amount (a CI run here saw
-// hana's beat 4.6 ms off a real Link peer's for a whole minute). The fastest round trips are
-// the ones with the least of that delay in them, as NTP reasons.
+// Link takes the median of all estimates. Each estimate is an interval, though: the peer's
+// ghost time lies within half the round trip of it however lopsided the path was, so we take
+// the middle of where the intervals overlap (protocols/clock/overlap.ts), and the overlap's
+// half width is how far off the intercept can be. A pong read late because our event loop was
+// busy widens its own interval, not the answer: on a loaded laptop most pongs are read late by
+// a varying amount, and the plain median once left hana's beat 4.6 ms off a real Link peer's
+// for a whole minute. (Before the overlap, the median of the fastest quarter; on 16
+// measurements from loaded interop runs the two were within 62 µs, and the overlap's half
+// width was at most 191 µs.)
 
 export const PING_INTERVAL_MS = 50;
 export const MAX_TRIES = 5;
 export const MAX_POINTS = 100;
-/** The share of estimates, fastest round trips first, whose median is the offset. */
-export const FASTEST_SHARE = 0.25;
+/** Link's clocks count whole µs: each stamp may be up to 1 µs short of the instant it names. */
+const ROUNDING_US = 2;
+/** Two hosts' clocks may run this far apart (quartz, 100 ppm), over the measurement's span. */
+const DRIFT_RATE = 100e-6;
 
 export type LinkTimers = { set(delayMs: number, fn: () => void): unknown; clear(handle: unknown): void };
 
@@ -33,9 +40,14 @@ export type MeasureInit = {
   now(): number;
   timers: LinkTimers;
   send(bytes: Uint8Array, to: Endpoint): void;
-  /** The offset (ghost = host + intercept), or null when the measurement failed. */
-  done(intercept: number | null): void;
+  /**
+   * The offset (ghost = host + intercept, µs) and how far off it can be (µs), or null when the
+   * measurement failed.
+   */
+  done(result: Measured | null): void;
 };
+
+export type Measured = { intercept: number; errorUs: number };
 
 export type Measurement = {
   /** A pong from the target's endpoint. */
@@ -43,29 +55,19 @@ export type Measurement = {
   cancel(): void;
 };
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
-/** Each estimate with the round trip it was read over (µs). */
-type Point = { offset: number; rtt: number };
-
-/** The median offset of the estimates with the fastest FASTEST_SHARE of round trips. */
-export function fastestMedian(points: readonly Point[]): number {
-  const fastest = [...points].sort((a, b) => a.rtt - b.rtt);
-  const keep = Math.max(1, Math.min(fastest.length, Math.ceil(fastest.length * FASTEST_SHARE)));
-  return median(fastest.slice(0, keep).map((p) => p.offset));
+/** The intercept the estimates agree on, or null when none was taken. */
+export function interceptOf(points: readonly Exchange[]): Measured | null {
+  const o = overlapOf(points, DRIFT_RATE, ROUNDING_US);
+  return o ? { intercept: Math.round(o.offset), errorUs: o.error } : null;
 }
 
 export function startMeasurement(init: MeasureInit): Measurement {
-  const points: Point[] = [];
+  const points: Exchange[] = [];
   let tries = 0;
   let timer: unknown;
   let finished = false;
 
-  const finish = (result: number | null) => {
+  const finish = (result: Measured | null) => {
     if (finished) return;
     finished = true;
     init.timers.clear(timer);
@@ -95,16 +97,21 @@ export function startMeasurement(init: MeasureInit): Measurement {
       const host = init.now();
       ping(pong.ghostTime);
       if (pong.hostTime !== null) {
-        points.push({ offset: pong.ghostTime - (host + pong.hostTime) / 2, rtt: host - pong.hostTime });
+        points.push({
+          offset: pong.ghostTime - (host + pong.hostTime) / 2,
+          delay: host - pong.hostTime,
+          at: host,
+        });
         // Its round trip as the peer saw it, our side's delay before this ping included.
         if (pong.prevGhostTime !== null)
           points.push({
             offset: (pong.ghostTime + pong.prevGhostTime) / 2 - pong.hostTime,
-            rtt: pong.ghostTime - pong.prevGhostTime,
+            delay: pong.ghostTime - pong.prevGhostTime,
+            at: host,
           });
       }
       tries = 0;
-      if (points.length > MAX_POINTS) return finish(Math.round(fastestMedian(points)));
+      if (points.length > MAX_POINTS) return finish(interceptOf(points));
       arm();
     },
     cancel() {

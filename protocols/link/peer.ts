@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Gateway, type Gateways, type LanAddress, lanAddresses, openGateways } from './gateways.ts';
 import { createSourceLimiter } from './limiter.ts';
-import { type LinkTimers, type Measurement, startMeasurement } from './measure.ts';
+import { type LinkTimers, type Measured, type Measurement, startMeasurement } from './measure.ts';
 import {
   beatsAt,
   makeTimeline,
@@ -61,6 +61,12 @@ export type LinkSnapshot = {
   playing: boolean;
   /** Host time of the last start or stop, µs; null before any. */
   startStopAt: number | null;
+  /**
+   * How far our reading of the session's ghost time can be off, µs: the half width of the last
+   * measurement of a member (measure.ts). Null in a session we founded: its ghost time is ours,
+   * and the other peers measure us with their own estimators.
+   */
+  interceptErrorUs: number | null;
 };
 
 export type LinkPeerInit = {
@@ -108,6 +114,12 @@ const realTimers: LinkTimers = {
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 const FAILED_SESSION_RETRY_US = 5_000_000;
+/**
+ * A measurement whose bound is wider than this (a loaded laptop: most pongs read late) is
+ * repeated after LOOSE_REMEASURE_MS instead of REMEASURE_MS, until one comes back tight.
+ */
+export const TIGHT_INTERCEPT_US = 250;
+const LOOSE_REMEASURE_MS = 2000;
 /** How often the interfaces are looked at again. */
 export const RESCAN_MS = 5000;
 const keyOf = (as: readonly LanAddress[]) =>
@@ -126,6 +138,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
   let sessionId = nodeId;
   // Ghost time starts at 0 now, as a fresh Link peer's does.
   let intercept = -now();
+  let interceptErrorUs = 0;
   let timeline = makeTimeline(init.tempo, Math.round((init.beat ?? 0) * 1e6), 0);
   let startStop: WireStartStop = { playing: false, beats: 0, timestamp: 0 };
   let startStopSeen = false;
@@ -163,6 +176,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
       },
       playing: startStop.playing,
       startStopAt: startStopSeen ? startStop.timestamp - intercept : null,
+      interceptErrorUs: sessionId === nodeId ? null : interceptErrorUs,
     };
   }
 
@@ -204,7 +218,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
     broadcastTimer = timers.set((DEFAULT_TTL * 1000) / TTL_RATIO, broadcast);
   }
 
-  function measure(target: Known, sid: string, done: (intercept: number | null) => void): void {
+  function measure(target: Known, sid: string, done: (result: Measured | null) => void): void {
     const ep = target.state.measurement;
     if (!ep) {
       done(null);
@@ -237,7 +251,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
     return undefined;
   }
 
-  function joinOrNot(sid: string, result: number | null): void {
+  function joinOrNot(sid: string, result: Measured | null): void {
     const other = others.get(sid);
     if (!other) return;
     other.measuring = false;
@@ -245,7 +259,7 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
       other.retryAfter = now() + FAILED_SESSION_RETRY_US;
       return;
     }
-    if (!shouldJoin(now(), { sessionId, intercept }, { sessionId: sid, intercept: result })) {
+    if (!shouldJoin(now(), { sessionId, intercept }, { sessionId: sid, intercept: result.intercept })) {
       // Measured and not joined: Link leaves such a session be until its peers go.
       other.retryAfter = Number.POSITIVE_INFINITY;
       return;
@@ -253,7 +267,8 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
     others.delete(sid);
     others.set(sessionId, { timeline, measuring: false, retryAfter: Number.POSITIVE_INFINITY });
     sessionId = sid;
-    intercept = result;
+    intercept = result.intercept;
+    interceptErrorUs = result.errorUs;
     timeline = other.timeline;
     // A new session's start/stop comes from its members; ours no longer counts.
     startStop = { playing: false, beats: 0, timestamp: 0 };
@@ -271,13 +286,18 @@ export async function startLinkPeer(init: LinkPeerInit): Promise<LinkPeer> {
 
   function scheduleRemeasure(): void {
     timers.clear(remeasureTimer);
-    remeasureTimer = timers.set(REMEASURE_MS, () => {
+    const loose = sessionId !== nodeId && interceptErrorUs > TIGHT_INTERCEPT_US;
+    remeasureTimer = timers.set(loose ? LOOSE_REMEASURE_MS : REMEASURE_MS, () => {
       const member = memberOf(sessionId);
       if (member && sessionId !== nodeId) {
         const sid = sessionId;
         measure(member, sid, (r) => {
           if (r !== null && sid === sessionId) {
-            intercept = r;
+            intercept = r.intercept;
+            interceptErrorUs = r.errorUs;
+            // The next one when this one's bound says (a failed or cancelled one keeps the
+            // schedule set when it began).
+            scheduleRemeasure();
             notify();
           }
         });

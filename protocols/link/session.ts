@@ -38,13 +38,17 @@ export function supersedes(seen: WireTimeline, current: WireTimeline): boolean {
 
 /**
  * Our proposal of a new tempo at ghost time `now`: the beat stays continuous at `now`, only
- * its slope changes. The new beat origin must exceed the current one by at least a beat,
- * or the other peers would ignore the proposal (supersedes).
+ * its slope changes. Its beat origin is the beat at `now`, and at least one micro-beat past the
+ * current one, or the other peers would ignore the proposal (supersedes), as Link's
+ * updateSessionTimelineFromClient has it. Two peers proposing at different instants so get
+ * different origins, and the later one wins everywhere. (Here it was a whole beat past: two hana
+ * laptops proposing within a beat of a timeline change both got the same origin, neither
+ * superseded the other, and the session kept two timelines, 1.2 ms apart in a loaded test run.)
  */
 export function proposeTempo(current: WireTimeline, bpm: number, now: number): WireTimeline {
   const beatNow = beatsAt(current, now);
   const next = makeTimeline(bpm, 0, now);
-  const origin = Math.max(Math.round(beatNow * 1e6), current.beatOrigin + 1_000_000);
+  const origin = Math.max(Math.round(beatNow * 1e6), current.beatOrigin + 1);
   return {
     ...next,
     beatOrigin: origin,
