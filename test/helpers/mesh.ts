@@ -40,6 +40,8 @@ export type MeshOptions = {
   spare?: number;
   /** Added to daemon i's environment, e.g. a preload that sets its clock off (skewed-clock.ts). */
   env?: (i: number) => NodeJS.ProcessEnv | undefined;
+  /** Runs once the switch is up and before any daemon starts, e.g. a peer of the test's own in a spare namespace. */
+  beforeDaemons?: (spare: string[]) => Promise<void>;
 };
 
 export async function startMesh(opts: MeshOptions): Promise<Mesh> {
@@ -83,6 +85,7 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
   }
 
   try {
+    await opts.beforeDaemons?.(everyHost.slice(opts.count));
     for (let i = 0; i < opts.count; i++) daemons.push(await start(i));
   } catch (err) {
     for (const d of daemons) await d.stop();
