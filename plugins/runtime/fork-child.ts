@@ -43,6 +43,12 @@ export function forkPluginHost(opts: {
       // same CPU per frame and no more overruns. A value already set is kept.
       MALLOC_ARENA_MAX: '1',
       ...process.env,
+      // Node's module compile cache is off in the host, even if the daemon's environment turns
+      // it on (NODE_COMPILE_CACHE, which some set in their shell profile): with it on, a test
+      // process that ran a plugin in an isolate aborted at exit in isolated-vm
+      // (IsolateEnvironment::GetCurrent, 17 of 25 runs of test/plugins/docs-strobe.test.ts;
+      // 0 of 25 with it off). The daemon never turns it on for the host.
+      NODE_DISABLE_COMPILE_CACHE: '1',
       HANA_PLUGIN_HOST_TEST_HOOKS: opts.testHooks ? '1' : '0',
       HANA_PLUGIN_HOST_TEST_STALL: opts.testHooks && opts.fault?.kind === 'stall' ? '1' : '0',
       HANA_PLUGIN_HOST_TEST_FAIL_LOAD:

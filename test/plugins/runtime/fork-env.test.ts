@@ -6,7 +6,8 @@ import { forkPluginHost } from '../../../plugins/runtime/fork-child.ts';
 import { captureLogger } from '../../helpers/log-capture.ts';
 
 // The plugin host's process environment: glibc's malloc arenas capped (fork-child.ts says why),
-// unless whoever started the daemon chose a value, and V8's young generation capped.
+// unless whoever started the daemon chose a value, V8's young generation capped, and Node's
+// module compile cache off.
 
 async function child(): Promise<{ env: Map<string, string>; argv: string[] }> {
   const proc = forkPluginHost({
@@ -51,6 +52,17 @@ describe('the plugin host process environment', { skip: process.platform !== 'li
     } finally {
       if (saved === undefined) delete process.env.MALLOC_ARENA_MAX;
       else process.env.MALLOC_ARENA_MAX = saved;
+    }
+  });
+
+  it("runs without Node's module compile cache, even when the daemon's environment turns it on", async () => {
+    const saved = process.env.NODE_COMPILE_CACHE;
+    process.env.NODE_COMPILE_CACHE = '/tmp/hana-test-compile-cache-never-written';
+    try {
+      assert.equal((await child()).env.get('NODE_DISABLE_COMPILE_CACHE'), '1');
+    } finally {
+      if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
+      else process.env.NODE_COMPILE_CACHE = saved;
     }
   });
 
