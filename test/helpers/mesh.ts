@@ -40,6 +40,8 @@ export type MeshOptions = {
   spare?: number;
   /** Added to daemon i's environment, e.g. a preload that sets its clock off (skewed-clock.ts). */
   env?: (i: number) => NodeJS.ProcessEnv | undefined;
+  /** Writes into daemon i's home before its first start, e.g. an identity of the test's choosing. */
+  seed?: (i: number) => ((home: string) => Promise<void>) | undefined;
   /** Runs once the switch is up and before any daemon starts, e.g. a peer of the test's own in a spare namespace. */
   beforeDaemons?: (spare: string[]) => Promise<void>;
 };
@@ -69,7 +71,14 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     };
   };
   const start = (i: number, home?: string) =>
-    startDaemon({ wrap: ['ip', 'netns', 'exec', hosts[i]!], config: configOf(i), home, env: opts.env?.(i) });
+    startDaemon({
+      wrap: ['ip', 'netns', 'exec', hosts[i]!],
+      config: configOf(i),
+      home,
+      env: opts.env?.(i),
+      // A restart keeps the home it had: nothing to seed.
+      seed: home ? undefined : opts.seed?.(i),
+    });
 
   async function rewrite(): Promise<void> {
     await exec('ip', ['netns', 'exec', bridge, 'nft', 'delete table bridge chaos']).catch(() => {});
