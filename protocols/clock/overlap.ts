@@ -43,5 +43,8 @@ export function overlapOf(exchanges: readonly Exchange[], driftRate: number, sla
     hi = nextHi;
     used++;
   }
+  // Only an exchange with a negative or non-finite round trip overlaps nothing, not even itself;
+  // callers drop those, and none is an estimate.
+  if (used === 0) return undefined;
   return { offset: (lo + hi) / 2, error: (hi - lo) / 2, used };
 }

@@ -63,6 +63,14 @@ export function interceptOf(points: readonly Exchange[]): Measured | null {
 
 export function startMeasurement(init: MeasureInit): Measurement {
   const points: Exchange[] = [];
+  // Estimates counted whether kept or not, so a peer answering nonsense still ends the measurement.
+  let taken = 0;
+  const take = (offset: number, delay: number, at: number) => {
+    taken++;
+    // A round trip shorter than nothing (a host time echoed from the future, a ghost time that
+    // went back) measures nothing: only a broken or lying peer sends one.
+    if (delay >= 0 && Number.isFinite(offset)) points.push({ offset, delay, at });
+  };
   let tries = 0;
   let timer: unknown;
   let finished = false;
@@ -97,21 +105,17 @@ export function startMeasurement(init: MeasureInit): Measurement {
       const host = init.now();
       ping(pong.ghostTime);
       if (pong.hostTime !== null) {
-        points.push({
-          offset: pong.ghostTime - (host + pong.hostTime) / 2,
-          delay: host - pong.hostTime,
-          at: host,
-        });
+        take(pong.ghostTime - (host + pong.hostTime) / 2, host - pong.hostTime, host);
         // Its round trip as the peer saw it, our side's delay before this ping included.
         if (pong.prevGhostTime !== null)
-          points.push({
-            offset: (pong.ghostTime + pong.prevGhostTime) / 2 - pong.hostTime,
-            delay: pong.ghostTime - pong.prevGhostTime,
-            at: host,
-          });
+          take(
+            (pong.ghostTime + pong.prevGhostTime) / 2 - pong.hostTime,
+            pong.ghostTime - pong.prevGhostTime,
+            host,
+          );
       }
       tries = 0;
-      if (points.length > MAX_POINTS) return finish(interceptOf(points));
+      if (taken > MAX_POINTS) return finish(interceptOf(points));
       arm();
     },
     cancel() {

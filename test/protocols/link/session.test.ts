@@ -158,6 +158,39 @@ describe('Link measurement', () => {
     }
   });
 
+  it('a peer whose pongs measure nothing (host times echoed from the future, ghost times going back) ends the measurement with null, never a NaN intercept', async () => {
+    // Link peers are not authenticated and define their session's ghost time, so a lying peer
+    // can always choose what we measure; what it must not do is break the arithmetic or keep
+    // us pinging.
+    const clock = createFakeClock(0);
+    let result: Measured | null | undefined;
+    let pings = 0;
+    const m = startMeasurement({
+      target: { address: '10.0.0.2', port: 9 },
+      sessionId: 'aaaaaaaaaaaaaaaa',
+      now: () => clock.now() * 1000,
+      timers: clock.timers,
+      send: () => pings++,
+      done: (r) => {
+        result = r;
+      },
+    });
+    let ghost = 5e9;
+    for (let i = 0; result === undefined && i < 500; i++) {
+      await clock.advance(1);
+      ghost -= 1000;
+      m.onPong({
+        sessionId: 'aaaaaaaaaaaaaaaa',
+        ghostTime: ghost,
+        hostTime: clock.now() * 1000 + 1e9,
+        prevGhostTime: ghost + 7,
+      });
+    }
+    assert.equal(result, null, 'nothing measured: a failed measurement');
+    assert.ok(pings <= MAX_POINTS + 2, `${pings} pings for a peer answering nonsense`);
+    assert.equal(clock.pending(), 0);
+  });
+
   it('fails after MAX_TRIES unanswered pings, or on a pong for another session', async () => {
     const clock = createFakeClock(0);
     let result: Measured | null | undefined;
