@@ -80,7 +80,7 @@ const CLOCK_BURST_GAP_MS = 30;
  * loaded runs of the Link mesh interop test, at one ping a second, the bound was still up to
  * 0.57 ms after ten exchanges.
  */
-export const CLOCK_TIGHT_MS = 0.25;
+const CLOCK_TIGHT_MS = 0.25;
 const LOOSE_PING_MS = 200;
 const MAX_PENDING_PINGS = 16;
 /** Digest rounds skipped in a row at most while updates wait in the window (see digestLoop). */

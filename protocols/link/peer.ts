@@ -118,7 +118,7 @@ const FAILED_SESSION_RETRY_US = 5_000_000;
  * A measurement whose bound is wider than this (a loaded laptop: most pongs read late) is
  * repeated after LOOSE_REMEASURE_MS instead of REMEASURE_MS, until one comes back tight.
  */
-export const TIGHT_INTERCEPT_US = 250;
+const TIGHT_INTERCEPT_US = 250;
 const LOOSE_REMEASURE_MS = 2000;
 /** How often the interfaces are looked at again. */
 export const RESCAN_MS = 5000;
