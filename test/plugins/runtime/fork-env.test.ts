@@ -33,37 +33,34 @@ async function child(): Promise<{ env: Map<string, string>; argv: string[] }> {
   }
 }
 
+/** Runs `fn` with this process's `name` set to `value` (or unset), as a daemon started so would have it. */
+async function withEnv<T>(name: string, value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
 describe('the plugin host process environment', { skip: process.platform !== 'linux' }, () => {
   it('caps glibc malloc arenas at 1', async () => {
-    const saved = process.env.MALLOC_ARENA_MAX;
-    delete process.env.MALLOC_ARENA_MAX;
-    try {
-      assert.equal((await child()).env.get('MALLOC_ARENA_MAX'), '1');
-    } finally {
-      if (saved !== undefined) process.env.MALLOC_ARENA_MAX = saved;
-    }
+    const env = await withEnv('MALLOC_ARENA_MAX', undefined, async () => (await child()).env);
+    assert.equal(env.get('MALLOC_ARENA_MAX'), '1');
   });
 
   it('keeps a MALLOC_ARENA_MAX the daemon was started with', async () => {
-    const saved = process.env.MALLOC_ARENA_MAX;
-    process.env.MALLOC_ARENA_MAX = '4';
-    try {
-      assert.equal((await child()).env.get('MALLOC_ARENA_MAX'), '4');
-    } finally {
-      if (saved === undefined) delete process.env.MALLOC_ARENA_MAX;
-      else process.env.MALLOC_ARENA_MAX = saved;
-    }
+    const env = await withEnv('MALLOC_ARENA_MAX', '4', async () => (await child()).env);
+    assert.equal(env.get('MALLOC_ARENA_MAX'), '4');
   });
 
   it("runs without Node's module compile cache, even when the daemon's environment turns it on", async () => {
-    const saved = process.env.NODE_COMPILE_CACHE;
-    process.env.NODE_COMPILE_CACHE = '/tmp/hana-test-compile-cache-never-written';
-    try {
-      assert.equal((await child()).env.get('NODE_DISABLE_COMPILE_CACHE'), '1');
-    } finally {
-      if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
-      else process.env.NODE_COMPILE_CACHE = saved;
-    }
+    const dir = '/tmp/hana-test-compile-cache-never-written';
+    const env = await withEnv('NODE_COMPILE_CACHE', dir, async () => (await child()).env);
+    assert.equal(env.get('NODE_DISABLE_COMPILE_CACHE'), '1');
   });
 
   it('caps the young generation at two semispaces of 4 MiB, and does not pin its size', async () => {

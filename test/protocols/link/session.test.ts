@@ -13,7 +13,7 @@ import {
   supersedes,
 } from '../../../protocols/link/session.ts';
 import { decodeMeasurement } from '../../../protocols/link/v1/measurement.ts';
-import { createFakeClock } from '../../helpers/fake-timers.ts';
+import { createFakeClock, type FakeClock } from '../../helpers/fake-timers.ts';
 import { prng } from '../../helpers/prng.ts';
 
 // Link's session rules and its measurement, on a fake clock.
@@ -73,18 +73,14 @@ describe('Link session rules', () => {
 });
 
 describe('Link measurement', () => {
-  /**
-   * Measures a fake peer whose ghost clock is `offset` µs from ours: it answers each ping
-   * `legs(i).out` ms after we send it (500 µs by default), and its pong is read `legs(i).back`
-   * ms later (500 µs plus however late a busy laptop reads it).
-   */
-  async function measurePeer(offset: number, legs: (i: number) => { out?: number; back?: number }) {
-    const clock = createFakeClock(0);
-    let result: Measured | null | undefined;
+  const SESSION = 'aaaaaaaaaaaaaaaa';
+  /** A measurement of one peer for SESSION on `clock` (µs from its ms), with what it sent and how it ended. */
+  function measuring(clock: FakeClock) {
     const sent: Uint8Array[] = [];
+    let result: Measured | null | undefined;
     const m = startMeasurement({
       target: { address: '10.0.0.2', port: 9 },
-      sessionId: 'aaaaaaaaaaaaaaaa',
+      sessionId: SESSION,
       now: () => clock.now() * 1000,
       timers: clock.timers,
       send: (b) => sent.push(b),
@@ -92,21 +88,43 @@ describe('Link measurement', () => {
         result = r;
       },
     });
-    for (let i = 0; result === undefined && i < 500; i++) {
-      const ping = decodeMeasurement(sent.at(-1)!);
+    return {
+      m,
+      sent,
+      get result() {
+        return result;
+      },
+    };
+  }
+
+  /**
+   * Measures a fake peer whose ghost clock is `offset` µs from ours: it answers each ping
+   * `legs(i).out` ms after we send it (500 µs by default), and its pong is read `legs(i).back`
+   * ms later (500 µs plus however late a busy laptop reads it).
+   */
+  async function measurePeer(offset: number, legs: (i: number) => { out?: number; back?: number }) {
+    const clock = createFakeClock(0);
+    const run = measuring(clock);
+    for (let i = 0; run.result === undefined && i < 500; i++) {
+      const ping = decodeMeasurement(run.sent.at(-1)!);
       assert.ok(ping.ok && ping.value.type === 'ping');
       const { out = 0.5, back = 0.5 } = legs(i);
       await clock.advance(out);
       const gt = clock.now() * 1000 + offset;
       await clock.advance(back);
-      m.onPong({
-        sessionId: 'aaaaaaaaaaaaaaaa',
+      run.m.onPong({
+        sessionId: SESSION,
         ghostTime: gt,
         hostTime: ping.value.hostTime,
         prevGhostTime: ping.value.prevGhostTime,
       });
     }
-    return { result, pings: sent.length, pending: clock.pending(), spanUs: clock.now() * 1000 };
+    return {
+      result: run.result,
+      pings: run.sent.length,
+      pending: clock.pending(),
+      spanUs: clock.now() * 1000,
+    };
   }
 
   it('ends after more than MAX_POINTS estimates from an answering peer, with the offset and its bound', async () => {
@@ -163,64 +181,32 @@ describe('Link measurement', () => {
     // can always choose what we measure; what it must not do is break the arithmetic or keep
     // us pinging.
     const clock = createFakeClock(0);
-    let result: Measured | null | undefined;
-    let pings = 0;
-    const m = startMeasurement({
-      target: { address: '10.0.0.2', port: 9 },
-      sessionId: 'aaaaaaaaaaaaaaaa',
-      now: () => clock.now() * 1000,
-      timers: clock.timers,
-      send: () => pings++,
-      done: (r) => {
-        result = r;
-      },
-    });
+    const run = measuring(clock);
     let ghost = 5e9;
-    for (let i = 0; result === undefined && i < 500; i++) {
+    for (let i = 0; run.result === undefined && i < 500; i++) {
       await clock.advance(1);
       ghost -= 1000;
-      m.onPong({
-        sessionId: 'aaaaaaaaaaaaaaaa',
+      run.m.onPong({
+        sessionId: SESSION,
         ghostTime: ghost,
         hostTime: clock.now() * 1000 + 1e9,
         prevGhostTime: ghost + 7,
       });
     }
-    assert.equal(result, null, 'nothing measured: a failed measurement');
-    assert.ok(pings <= MAX_POINTS + 2, `${pings} pings for a peer answering nonsense`);
+    assert.equal(run.result, null, 'nothing measured: a failed measurement');
+    assert.ok(run.sent.length <= MAX_POINTS + 2, `${run.sent.length} pings for a peer answering nonsense`);
     assert.equal(clock.pending(), 0);
   });
 
   it('fails after MAX_TRIES unanswered pings, or on a pong for another session', async () => {
     const clock = createFakeClock(0);
-    let result: Measured | null | undefined;
-    let pings = 0;
-    startMeasurement({
-      target: { address: '10.0.0.2', port: 9 },
-      sessionId: 'aaaaaaaaaaaaaaaa',
-      now: () => clock.now() * 1000,
-      timers: clock.timers,
-      send: () => pings++,
-      done: (r) => {
-        result = r;
-      },
-    });
+    const silent = measuring(clock);
     await clock.advance(1000);
-    assert.equal(result, null);
-    assert.equal(pings, 1 + MAX_TRIES);
-    let other: Measured | null | undefined;
-    const m = startMeasurement({
-      target: { address: '10.0.0.2', port: 9 },
-      sessionId: 'aaaaaaaaaaaaaaaa',
-      now: () => clock.now() * 1000,
-      timers: clock.timers,
-      send: () => {},
-      done: (r) => {
-        other = r;
-      },
-    });
-    m.onPong({ sessionId: 'bbbbbbbbbbbbbbbb', ghostTime: 1, hostTime: 1, prevGhostTime: null });
-    assert.equal(other, null);
+    assert.equal(silent.result, null);
+    assert.equal(silent.sent.length, 1 + MAX_TRIES);
+    const other = measuring(clock);
+    other.m.onPong({ sessionId: 'bbbbbbbbbbbbbbbb', ghostTime: 1, hostTime: 1, prevGhostTime: null });
+    assert.equal(other.result, null);
     assert.equal(clock.pending(), 0);
   });
 });
