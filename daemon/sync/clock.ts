@@ -12,17 +12,12 @@
 // bound. The overlap is never wider than the best single exchange allows, and errorMs says how
 // wide it is with no guess in it.
 
-import { type Exchange, overlapOf } from '../../protocols/clock/overlap.ts';
+import { DRIFT_PPM, type Exchange, exchangeOf, overlapOf } from '../../protocols/clock/overlap.ts';
 
 const KEEP = 32;
 /** Samples needed before the offset is used for the session clock. */
 export const MIN_SAMPLES = 4;
-/**
- * Assumed worst-case rate difference between two laptops' clocks: quartz laptop clocks hold
- * about ±50 ppm each, so 100 ppm apart. Widens older exchanges here, and an estimate no longer
- * renewed in the session clock.
- */
-export const DRIFT_PPM = 100;
+export { DRIFT_PPM };
 
 export type OffsetEstimate = {
   /** Peer clock minus ours, in ms. */
@@ -43,10 +38,9 @@ export function createOffsetEstimator(): OffsetEstimator {
   let current: OffsetEstimate | undefined;
   return {
     add(t1, t2, t3, t4) {
-      const delay = t4 - t1 - (t3 - t2);
-      // A negative delay means a clock stepped mid-exchange; such a sample measures nothing.
-      if (!(delay >= 0) || !Number.isFinite(t2 + t3) || !Number.isFinite(t4)) return;
-      samples.push({ offset: (t2 - t1 + (t3 - t4)) / 2, delay, at: t4 });
+      const x = exchangeOf((t2 - t1 + (t3 - t4)) / 2, t4 - t1 - (t3 - t2), t4);
+      if (!x) return;
+      samples.push(x);
       if (samples.length > KEEP) samples.shift();
       const o = overlapOf(samples, DRIFT_PPM / 1e6);
       current = o && { offsetMs: o.offset, errorMs: o.error, samples: o.used };

@@ -9,8 +9,23 @@
 // that can be furthest off by the least. Older exchanges are widened by how far the two clocks
 // may have drifted apart since.
 
+/**
+ * Assumed worst-case rate difference between two hosts' clocks: quartz clocks hold about ±50 ppm
+ * each, so 100 ppm apart. Widens older exchanges here, and an estimate no longer renewed in the
+ * session clock.
+ */
+export const DRIFT_PPM = 100;
+
 /** One exchange: the offset it measured, its round trip, and our clock when it ended (one unit). */
 export type Exchange = { readonly offset: number; readonly delay: number; readonly at: number };
+
+/**
+ * The exchange, or undefined when it measures nothing: a round trip shorter than nothing (a
+ * clock stepped mid-exchange, a time echoed from the future) or a time that is not a number.
+ */
+export function exchangeOf(offset: number, delay: number, at: number): Exchange | undefined {
+  return delay >= 0 && Number.isFinite(offset) && Number.isFinite(at) ? { offset, delay, at } : undefined;
+}
 
 export type Overlap = {
   /** The middle of the overlap. */
@@ -43,8 +58,7 @@ export function overlapOf(exchanges: readonly Exchange[], driftRate: number, sla
     hi = nextHi;
     used++;
   }
-  // Only an exchange with a negative or non-finite round trip overlaps nothing, not even itself;
-  // callers drop those, and none is an estimate.
+  // Only an exchange exchangeOf refuses overlaps nothing, not even itself.
   if (used === 0) return undefined;
   return { offset: (lo + hi) / 2, error: (hi - lo) / 2, used };
 }

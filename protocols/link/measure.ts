@@ -1,4 +1,4 @@
-import { type Exchange, overlapOf } from '../clock/overlap.ts';
+import { DRIFT_PPM, type Exchange, exchangeOf, overlapOf } from '../clock/overlap.ts';
 import type { Endpoint } from './v1/discovery.ts';
 import type { Pong } from './v1/measurement.ts';
 import { encodePing } from './v1/measurement.ts';
@@ -27,8 +27,6 @@ export const MAX_TRIES = 5;
 export const MAX_POINTS = 100;
 /** Link's clocks count whole µs: each stamp may be up to 1 µs short of the instant it names. */
 const ROUNDING_US = 2;
-/** Two hosts' clocks may run this far apart (quartz, 100 ppm), over the measurement's span. */
-const DRIFT_RATE = 100e-6;
 
 export type LinkTimers = { set(delayMs: number, fn: () => void): unknown; clear(handle: unknown): void };
 
@@ -56,8 +54,8 @@ export type Measurement = {
 };
 
 /** The intercept the estimates agree on, or null when none was taken. */
-export function interceptOf(points: readonly Exchange[]): Measured | null {
-  const o = overlapOf(points, DRIFT_RATE, ROUNDING_US);
+function interceptOf(points: readonly Exchange[]): Measured | null {
+  const o = overlapOf(points, DRIFT_PPM / 1e6, ROUNDING_US);
   return o ? { intercept: Math.round(o.offset), errorUs: o.error } : null;
 }
 
@@ -67,9 +65,10 @@ export function startMeasurement(init: MeasureInit): Measurement {
   let taken = 0;
   const take = (offset: number, delay: number, at: number) => {
     taken++;
-    // A round trip shorter than nothing (a host time echoed from the future, a ghost time that
-    // went back) measures nothing: only a broken or lying peer sends one.
-    if (delay >= 0 && Number.isFinite(offset)) points.push({ offset, delay, at });
+    // A host time echoed from the future or a ghost time that went back measures nothing: only
+    // a broken or lying peer sends one.
+    const x = exchangeOf(offset, delay, at);
+    if (x) points.push(x);
   };
   let tries = 0;
   let timer: unknown;
