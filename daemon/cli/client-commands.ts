@@ -68,7 +68,9 @@ export function statusText(s: DaemonStatus): string {
     `identity  ${s.peers.deviceId}`,
     ...(s.peers.rotation
       ? [
-          `rotation  old key kept until ${s.peers.rotation.pending.length} peer(s) move their pin: ${s.peers.rotation.pending.map((p) => p.name ?? p.id).join(', ')}`,
+          s.peers.rotation.pending.length === 0
+            ? `rotation  switching to ${s.peers.rotation.next}: the old key goes with the switch`
+            : `rotation  old key kept until ${s.peers.rotation.pending.length} peer(s) move their pin: ${s.peers.rotation.pending.map((p) => p.name ?? p.id).join(', ')}`,
         ]
       : []),
     `midi      ${s.midi.available ? `${s.midi.inputs} inputs, ${s.midi.outputs} outputs, ${s.midi.mappings} mappings, ${s.midi.events} events` : `off (${s.midi.reason})`}`,

@@ -62,6 +62,8 @@ export type Link = {
   ensemble?: { run: EnsembleRun; bind?: BindBody };
   /** A peer's rotation told before its bind (it missed it on the old link), judged after the bind. */
   rotateFrom?: RotateFromBody;
+  /** Our device ID when the session began: the certificate the peer saw, and may pin. */
+  readonly boundAs: string;
 };
 
 export type PeerView = {
@@ -234,6 +236,8 @@ export function createLinkManager(init: LinkManagerInit) {
       const clientId = (x: Link) => (x.session.role === 'client' ? identity.deviceId : x.peerId!);
       drop(clientId(other) < clientId(l) ? l : other, 'duplicate link');
     }
+    // Before the links check: a pin written as the switch dropped this link is owed it too.
+    rotationAcks.trusted(l, links.has(l));
     if (!links.has(l)) return;
     dialer.trustedAt(l.session.remote);
     log.info(
@@ -497,7 +501,7 @@ export function createLinkManager(init: LinkManagerInit) {
       return;
     }
     const exporter = s.exporter(EXPORTER_LABEL, 32);
-    const l: Link = { session: s, phase: 'binding', lastHeard: now(), exporter };
+    const l: Link = { session: s, phase: 'binding', lastHeard: now(), exporter, boundAs: identity.deviceId };
     links.add(l);
     s.onData((b) => onMessage(l, b));
     s.onClose(() => {
@@ -564,6 +568,7 @@ export function createLinkManager(init: LinkManagerInit) {
     useIdentity(next: Identity): void {
       identity = next;
       for (const l of [...links]) drop(l, 'identity rotated');
+      rotationAcks.switched();
       dialer.redialAll();
     },
     /** `hana pair`: open a code on this laptop. */

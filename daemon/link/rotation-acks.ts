@@ -18,7 +18,11 @@ import type { LinkMessage, RotateAckBody } from './v1/wire.ts';
 //    ID; and every resendMs on a trusted link to such a peer (it moved, but its ack was lost).
 //
 // A peer the operator forgets or blocks (or no longer trusts) is owed nothing. When none is
-// left the old key is deleted.
+// left, and the switch is done, the old key is deleted.
+//
+// Who is owed is settled by the switch, not when the rotation begins: a link whose trust
+// decision was still writing its pin then (the peer pinned our old ID a moment before) is owed
+// it as much as the peers listed at the start.
 
 export type PendingRotation = {
   /** The identity rotated away from: its key made `sig`, and its certificate rides along later. */
@@ -41,7 +45,12 @@ export type RotationStatus = {
 };
 
 /** What this needs of a link; the manager's Link satisfies it. */
-export type AckLink = { peerId?: string; phase: string };
+export type AckLink = {
+  peerId?: string;
+  phase: string;
+  /** Our device ID when its session began: the ID the peer may have pinned. */
+  readonly boundAs: string;
+};
 
 export type RotationAcksInit<L extends AckLink> = {
   timers: Timers;
@@ -49,7 +58,7 @@ export type RotationAcksInit<L extends AckLink> = {
   resendMs: number;
   log: Logger;
   security: Logger;
-  store: Pick<PeerStore, 'get'>;
+  store: Pick<PeerStore, 'get' | 'list'>;
   /** This daemon's current device ID: tells which side of the switch we are on. */
   ownId: () => string;
   links: () => L[];
@@ -67,18 +76,22 @@ export function createRotationAcks<L extends AckLink>(init: RotationAcksInit<L>)
   // Writes run one at a time, in order: the last state asked for is the one on disk.
   let writing: Promise<void> = Promise.resolve();
   const waiters = new Set<() => void>();
+  // Whether anyone was ever owed this rotation: what the old key's deletion is logged as.
+  let owedAny = false;
 
   const switched = () => current !== undefined && init.ownId() === current.nextId;
 
-  /** Writes the current state, or (`removed`, the old ID, once nobody is owed) deletes it. */
-  function persist(removed?: string): Promise<void> {
+  /** Writes the current state, or (`removed`, once nobody is owed) deletes it. */
+  function persist(removed?: { id: string; owedAny: boolean }): Promise<void> {
     const state: PendingRotation | undefined = current && { ...current, pending: [...current.pending] };
     const run = writing.then(async () => {
       await init.save(state);
       if (removed !== undefined) {
         security.info(
-          { event: 'identity.previous-removed', previous: removed },
-          `every pinned peer moved its pin off ${removed}: the old key is deleted`,
+          { event: 'identity.previous-removed', previous: removed.id },
+          removed.owedAny
+            ? `every pinned peer moved its pin off ${removed.id}: the old key is deleted`
+            : `no pinned peer was owed the rotation off ${removed.id}: the old key is deleted`,
         );
       }
     });
@@ -117,13 +130,14 @@ export function createRotationAcks<L extends AckLink>(init: RotationAcksInit<L>)
   function settle(): void {
     for (const w of [...waiters]) w();
     if (!current) return;
-    if (current.pending.size > 0) {
+    // Until the switch, a link still deciding may pin the old ID: the old key must stay.
+    if (current.pending.size > 0 || !switched()) {
       persist().catch(() => {});
       return;
     }
     timers.clear(timer);
     timer = undefined;
-    const removed = current.previous.deviceId;
+    const removed = { id: current.previous.deviceId, owedAny };
     current = undefined;
     persist(removed).catch(() => {});
   }
@@ -148,13 +162,46 @@ export function createRotationAcks<L extends AckLink>(init: RotationAcksInit<L>)
     async start(p: PendingRotation): Promise<void> {
       timers.clear(timer);
       current = { ...p, pending: new Set(p.pending) };
-      if (current.pending.size > 0) {
+      // Before the switch, also whoever was pinned trusted since the caller took its list (a
+      // link's trust decision finished meanwhile): every session up to the switch shows the old ID.
+      if (!switched()) {
+        for (const peer of store.list()) if (peer.state === 'trusted') current.pending.add(peer.id);
+        if (current.pending.size > p.pending.length) persist().catch(() => {});
+      }
+      owedAny = current.pending.size > 0;
+      if (owedAny) {
         tick();
         return;
       }
-      // Nobody pinned it: nothing to keep (a resumed file with nobody left goes too).
+      // Nobody listed yet: kept until the switch, for a peer whose pin is being written now.
+      if (!switched()) return;
+      // A resumed file with nobody left: nothing to keep.
       current = undefined;
       await init.save(undefined);
+    },
+    /**
+     * A link became trusted (`alive`: it is still up). If its session showed our old ID, its peer
+     * may have pinned that: it is owed the rotation like the peers listed at the start.
+     */
+    trusted(l: L, alive: boolean): void {
+      const id = l.peerId;
+      if (!current || id === undefined || l.boundAs !== current.previous.deviceId) return;
+      if (current.pending.has(id) || store.get(id)?.state !== 'trusted') return;
+      current.pending.add(id);
+      owedAny = true;
+      log.info(
+        { event: 'identity.rotation-owed', peer: id },
+        `${store.get(id)?.name ?? shortId(id)} was pinned as the rotation began: it is told too`,
+      );
+      persist().catch(() => {});
+      // Told at once on a link still up before the switch; otherwise before the next bind.
+      timers.clear(timer);
+      if (alive && !switched()) tick();
+      else timer = timers.set(init.resendMs, tick);
+    },
+    /** The switch is done: no session shows the old ID any more; the old key may go once nobody is owed. */
+    switched(): void {
+      if (current?.pending.size === 0) settle();
     },
     /** Resolves once none of `ids` is owed an ack any more, or after `ms`. */
     settled(ids: readonly string[], ms: number): Promise<void> {

@@ -110,6 +110,12 @@ export function createRotationReceiver<L extends RotatingLink>(init: RotationRec
     } catch (err) {
       const code = (err as TrustStoreError).code;
       if (code !== 'known-peer' && code !== 'unknown-peer' && code !== 'invalid-peer') throw err;
+      // The same rotation, heard at once on the old link and before a new bind, was moved by
+      // the other delivery between our verdict and this write: done, so ack it like a resend.
+      if (store.get(v.oldId) === undefined && store.get(v.newId)?.state === 'trusted') {
+        if (init.alive(l)) send(l, { type: 'rotate-ack', body: { from: v.oldId, to: v.newId } });
+        return false;
+      }
       refuseRotation(
         l,
         'conflict',

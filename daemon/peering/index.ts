@@ -222,15 +222,18 @@ export async function startPeering(init: PeeringInit) {
       // On disk first the old key (and who owes an ack), then the new identity, and only then
       // does anyone hear of it: a crash at any point leaves a home that restarts as either
       // identity, and, as the new one, goes on telling the peers that missed it.
+      // Saved even with nobody listed: a link deciding now may pin the old ID before the switch
+      // (daemon/link/rotation-acks.ts), and the old key is deleted after it if nobody did.
       await init.beforeRotate?.(next.deviceId);
-      if (pinned.length > 0) await saveRotation(rotation);
+      await saveRotation(rotation);
       await saveIdentity(init.home, next);
       await linkManager.startRotation(rotation);
       // The links still up carry it (repeated until acked) until they end with the switch;
       // whoever has not acked by then hears it on its first session with the new identity.
+      const owed = new Set(linkManager.rotationStatus()?.pending.map((p) => p.id));
       const linked = linkManager
         .links()
-        .filter((l) => l.phase === 'trusted' && l.peerId !== undefined && pinned.includes(l.peerId))
+        .filter((l) => l.phase === 'trusted' && l.peerId !== undefined && owed.has(l.peerId))
         .map((l) => l.peerId!);
       await linkManager.rotationSettled(linked, ROTATION_SWITCH_WAIT_MS);
       identity.replace(next);

@@ -248,4 +248,26 @@ describe('hana status text', () => {
     );
     assert.match(text, /^refusals +link key-change 2, rotation bad-signature 1, introduction disabled 3$/m);
   });
+
+  it('a rotation says who still owes an ack, or, with nobody, that it is switching', () => {
+    const rotation = { previous: 'OLD', next: 'NEW', since: '2026-12-07T00:00:00.000Z' };
+    assert.match(
+      statusText(
+        fixture({
+          rotation: {
+            ...rotation,
+            pending: [
+              { id: 'X', name: 'cee' },
+              { id: 'Y', name: null },
+            ],
+          },
+        }),
+      ),
+      /^rotation +old key kept until 2 peer\(s\) move their pin: cee, Y$/m,
+    );
+    assert.match(
+      statusText(fixture({ rotation: { ...rotation, pending: [] } })),
+      /^rotation +switching to NEW: the old key goes with the switch$/m,
+    );
+  });
 });

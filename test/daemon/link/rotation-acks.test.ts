@@ -25,13 +25,13 @@ type Side = {
   saves: (PendingRotation | undefined)[];
 };
 
-async function side(identity: Identity, name: string, clock: FakeClock): Promise<Side> {
+async function side(identity: Identity, name: string, clock: FakeClock, config: object = {}): Promise<Side> {
   const saves: (PendingRotation | undefined)[] = [];
   const { m, store, lines } = await managerSide({
     identity,
     name,
     clock,
-    config: { discovery: false },
+    config: { discovery: false, ...config },
     init: {
       saveRotation: async (p) => {
         saves.push(p);
@@ -85,11 +85,19 @@ describe('a rotation told until each pinned peer acks it', () => {
         b.m.rotationStatus()?.pending.map((p) => [p.id, p.name]),
         [[ia.deviceId, 'alpha']],
       );
-      assert.deepEqual(b.saves, [], 'nothing changed to save yet');
+      assert.equal(b.saves.length, 0, 'nothing changed to save yet');
 
       await clock.advance(2000, flush);
       assert.ok(await waitFor(() => b.saves.length > 0));
-      assert.deepEqual(b.saves, [undefined], 'the old key goes with the last ack');
+      assert.deepEqual(
+        b.saves.map((p) => p?.pending),
+        [[]],
+        'the last ack is saved; the old key stays until the switch',
+      );
+      assert.deepEqual(b.m.rotationStatus()?.pending, []);
+      b.m.useIdentity(ibNext);
+      assert.ok(await waitFor(() => b.saves.length > 1));
+      assert.equal(b.saves.at(-1), undefined, 'the old key goes with the switch');
       assert.equal(b.m.rotationStatus(), null);
       assert.equal(a.store.get(ib.deviceId), undefined);
       assert.deepEqual(
@@ -146,6 +154,131 @@ describe('a rotation told until each pinned peer acks it', () => {
       assert.ok(a.lines.some((l) => l.event === 'peer.rotated' && l.next === ibNext.deviceId));
     } finally {
       await Promise.all([a.m.close(), b.m.close()]);
+    }
+  });
+
+  it('tells a peer whose pin is written after the rotation began: it missed the list, not the rotation', async () => {
+    // Seen in CI: `hana trust rotate` ran while B's link to A was between A's bind and B's pin
+    // write. The rotation listed nobody, A had pinned B's old ID, and every later session was a
+    // key change A held for its operator.
+    const { clock, ia, ib, ibNext, a } = await ensemble();
+    const b = await side(ib, 'bravo', clock, { policy: 'accept-new' });
+    try {
+      await b.m.startRotation(newRotation(ib, ibNext, []));
+      assert.equal(b.saves.length, 0, 'nobody is owed yet, and the old key stays until the switch');
+      const [sa, sb] = sessionPair(ia, ib);
+      a.m.onSession(sa);
+      b.m.onSession(losing(sb, MSG.rotate));
+      assert.ok(await waitFor(() => linkedTo(a.m, ib.deviceId) && linkedTo(b.m, ia.deviceId)));
+      assert.equal(b.store.get(ia.deviceId)?.state, 'trusted', 'B pinned A after the list was taken');
+      assert.deepEqual(
+        b.m.rotationStatus()?.pending.map((p) => p.id),
+        [ia.deviceId],
+        'A is owed the rotation',
+      );
+      assert.ok(await waitFor(() => b.saves.length > 0));
+      const saved: PendingRotation | undefined = b.saves.at(-1);
+      assert.deepEqual(saved?.pending, [ia.deviceId], 'and that is on disk with the old key');
+
+      // The announcement on the old link was lost and B switches before a resend.
+      b.m.useIdentity(ibNext);
+      const [sa2, sb2] = sessionPair(ia, ibNext, [7403, 7404]);
+      a.m.onSession(sa2);
+      b.m.onSession(sb2);
+      assert.ok(await waitFor(() => linkedTo(a.m, ibNext.deviceId) && linkedTo(b.m, ia.deviceId)));
+      assert.deepEqual(a.store.held(), [], 'no key change for A’s operator');
+      assert.deepEqual(
+        a.store.list().map((p) => [p.id, p.state]),
+        [[ibNext.deviceId, 'trusted']],
+      );
+      assert.ok(await waitFor(() => b.saves.at(-1) === undefined));
+      assert.equal(b.m.rotationStatus(), null);
+    } finally {
+      await Promise.all([a.m.close(), b.m.close()]);
+    }
+  });
+
+  it('tells a peer pinned after the caller took its list but before the rotation began', async () => {
+    // Seen again in CI with the first fix: the pin was written while `hana trust rotate` wrote
+    // the old key and the new identity, before the rotation began.
+    const { clock, ia, ib, ibNext, a } = await ensemble();
+    const b = await side(ib, 'bravo', clock, { policy: 'accept-new' });
+    try {
+      const rotation = newRotation(ib, ibNext, []);
+      const [sa, sb] = sessionPair(ia, ib);
+      a.m.onSession(sa);
+      b.m.onSession(sb);
+      assert.ok(await waitFor(() => linkedTo(a.m, ib.deviceId) && linkedTo(b.m, ia.deviceId)));
+      await b.m.startRotation(rotation);
+      assert.ok(
+        await waitFor(() => a.store.get(ibNext.deviceId)?.state === 'trusted'),
+        'told on the old link',
+      );
+      assert.ok(await waitFor(() => b.m.rotationStatus()?.pending.length === 0), 'and acked');
+      const saved: PendingRotation | undefined = b.saves[0];
+      assert.deepEqual(saved?.pending, [ia.deviceId], 'owed on disk before it was told');
+      b.m.useIdentity(ibNext);
+      assert.ok(await waitFor(() => b.saves.at(-1) === undefined));
+      assert.ok(
+        b.lines.some(
+          (l) => l.event === 'identity.previous-removed' && /every pinned peer/.test(String(l.msg)),
+        ),
+      );
+    } finally {
+      await Promise.all([a.m.close(), b.m.close()]);
+    }
+  });
+
+  it('the same rotation heard on the old link and before a new bind at once is one move, not a refusal', async () => {
+    const { clock, ia, ib, ibNext, a } = await ensemble();
+    const b = await side(ib, 'bravo', clock);
+    // B after the switch: the same home, restarted as the new identity while the old one still talks.
+    const bNext = await side(ibNext, 'bravo', clock);
+    for (const s of [b, bNext])
+      await s.store.pin({ id: ia.deviceId, name: 'alpha', state: 'trusted', role: 'performer' });
+    try {
+      const [sa, sb] = sessionPair(ia, ib);
+      a.m.onSession(sa);
+      b.m.onSession(sb);
+      assert.ok(await waitFor(() => linkedTo(a.m, ib.deviceId)));
+      await bNext.m.startRotation(newRotation(ib, ibNext, [ia.deviceId]));
+      // Both reach A in the same turn: each judges the pin unmoved, one write moves it first.
+      const [sa2, sb2] = sessionPair(ia, ibNext, [7403, 7404]);
+      a.m.onSession(sa2);
+      bNext.m.onSession(sb2);
+      await b.m.startRotation(newRotation(ib, ibNext, [ia.deviceId]));
+      assert.ok(await waitFor(() => linkedTo(a.m, ibNext.deviceId)));
+      assert.deepEqual(
+        a.store.list().map((p) => [p.id, p.state]),
+        [[ibNext.deviceId, 'trusted']],
+      );
+      assert.equal(a.lines.filter((l) => l.event === 'peer.rotated').length, 1, 'one move');
+      assert.deepEqual(
+        a.lines.filter((l) => l.event === 'link.rejected' || String(l.reason).includes('conflict')),
+        [],
+        'no refusal, no violation',
+      );
+      assert.ok(await waitFor(() => b.m.rotationStatus()?.pending.length === 0), 'the old link was acked');
+      assert.ok(await waitFor(() => bNext.m.rotationStatus() === null), 'the new session was acked');
+    } finally {
+      await Promise.all([a.m.close(), b.m.close(), bNext.m.close()]);
+    }
+  });
+
+  it('keeps the old key until the switch when nobody is owed, then deletes it', async () => {
+    const { clock, ib, ibNext } = await ensemble();
+    const b = await side(ib, 'bravo', clock);
+    try {
+      await b.m.startRotation(newRotation(ib, ibNext, []));
+      for (let i = 0; i < 5; i++) await flush();
+      assert.equal(b.saves.length, 0);
+      assert.deepEqual(b.m.rotationStatus()?.pending, []);
+      b.m.useIdentity(ibNext);
+      assert.ok(await waitFor(() => b.saves.length > 0));
+      assert.deepEqual(b.saves, [undefined]);
+      assert.equal(b.m.rotationStatus(), null);
+    } finally {
+      await b.m.close();
     }
   });
 
