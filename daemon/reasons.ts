@@ -333,7 +333,7 @@ const ROTATION = [
   sec('held-id', 'The next ID is in a key change held for the operator.'),
   sec(
     'conflict',
-    'The peer store changed between the verdict and the write (a second rotation, the operator).',
+    'The peer store changed between the verdict and the write (a second rotation, the operator). The same rotation moved meanwhile by its other delivery is acked, not refused.',
   ),
 ] as const;
 

@@ -315,8 +315,26 @@ export function createLinkManager(init: LinkManagerInit) {
     drop(l, 'internal error');
   }
 
+  // Trust decisions under way: each awaits store writes, so one begun on a session showing our
+  // old ID can pin that peer after a rotation's switch. The old key waits for them.
+  let deciding = 0;
+  const whenDecided: (() => void)[] = [];
+  function afterDecisions(fn: () => void): void {
+    if (deciding === 0) fn();
+    else whenDecided.push(fn);
+  }
+
   /** The bind (and the ensemble secret, if set) is proven: the one trust decision. */
   async function admit(l: Link, body: BindBody): Promise<void> {
+    deciding++;
+    try {
+      await decideTrust(l, body);
+    } finally {
+      if (--deciding === 0) for (const fn of whenDecided.splice(0)) fn();
+    }
+  }
+
+  async function decideTrust(l: Link, body: BindBody): Promise<void> {
     const s = l.session;
     const presented = l.peerId!;
     // A rotation the peer told before its bind moves the pin first, so the decision below sees
@@ -568,7 +586,7 @@ export function createLinkManager(init: LinkManagerInit) {
     useIdentity(next: Identity): void {
       identity = next;
       for (const l of [...links]) drop(l, 'identity rotated');
-      rotationAcks.switched();
+      afterDecisions(() => rotationAcks.switched());
       dialer.redialAll();
     },
     /** `hana pair`: open a code on this laptop. */

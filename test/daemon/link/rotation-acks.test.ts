@@ -229,6 +229,46 @@ describe('a rotation told until each pinned peer acks it', () => {
     }
   });
 
+  it('tells a peer whose pin write was still running at the switch', async () => {
+    const { clock, ia, ib, ibNext, a } = await ensemble();
+    const b = await side(ib, 'bravo', clock, { policy: 'accept-new' });
+    // B's trust decision on A is held inside its pin write until the switch is done.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let writing = false;
+    const pin = b.store.pin.bind(b.store);
+    b.store.pin = async (p) => {
+      writing = true;
+      await gate;
+      return pin(p);
+    };
+    try {
+      await b.m.startRotation(newRotation(ib, ibNext, []));
+      const [sa, sb] = sessionPair(ia, ib);
+      a.m.onSession(sa);
+      b.m.onSession(sb);
+      assert.ok(await waitFor(() => writing && linkedTo(a.m, ib.deviceId)), 'A pinned B’s old ID');
+      b.m.useIdentity(ibNext);
+      for (let i = 0; i < 5; i++) await flush();
+      assert.equal(b.saves.length, 0, 'the old key stays while a decision on the old ID runs');
+      release();
+      assert.ok(await waitFor(() => b.m.rotationStatus()?.pending.length === 1), 'A is owed it');
+
+      const [sa2, sb2] = sessionPair(ia, ibNext, [7403, 7404]);
+      a.m.onSession(sa2);
+      b.m.onSession(sb2);
+      assert.ok(await waitFor(() => linkedTo(a.m, ibNext.deviceId) && linkedTo(b.m, ia.deviceId)));
+      assert.deepEqual(a.store.held(), [], 'no key change for A’s operator');
+      assert.ok(await waitFor(() => b.saves.at(-1) === undefined));
+      assert.equal(b.m.rotationStatus(), null);
+    } finally {
+      release();
+      await Promise.all([a.m.close(), b.m.close()]);
+    }
+  });
+
   it('the same rotation heard on the old link and before a new bind at once is one move, not a refusal', async () => {
     const { clock, ia, ib, ibNext, a } = await ensemble();
     const b = await side(ib, 'bravo', clock);
