@@ -7,6 +7,7 @@ import { after } from 'node:test';
 import { callDaemon } from '../../daemon/control/client.ts';
 import type { DaemonStatus } from '../../daemon/daemon.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
+import type { PeerView } from '../../daemon/link/manager.ts';
 
 // Real daemons as child processes, each with its own temp home and free ports.
 
@@ -175,6 +176,27 @@ export async function control(d: { home: string }, method: string, params: unkno
   const r = await callDaemon(controlSocketPath(d.home), method, params, { timeoutMs: 30_000 });
   if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
   return r.result;
+}
+
+/** `hana peers --json` over the control socket: a poll that spawns no CLI. */
+export async function peersOf(d: { home: string }): Promise<PeerView[]> {
+  return ((await control(d, 'peers')) as { peers: PeerView[] }).peers;
+}
+
+const STORY_EVENT = /^(link|peer|identity)\./;
+
+/**
+ * The daemon's last link, peer and identity events, one per line, for an assertion message: a
+ * link that never came up in CI is explained by the run's own output, with no rerun.
+ */
+export function linkStory(d: { logs: LogLine[] }, last = 12): string {
+  const lines = d.logs.filter(
+    (l) => STORY_EVENT.test(l.event ?? '') || String(l.reason ?? '').startsWith('peer-'),
+  );
+  return lines
+    .slice(-last)
+    .map((l) => `  ${l.event}${l.reason ? ` [${l.reason}]` : ''}: ${String(l.msg ?? '').slice(0, 160)}`)
+    .join('\n');
 }
 
 export async function makeHome(): Promise<string> {

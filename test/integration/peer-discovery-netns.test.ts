@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PeerView } from '../../daemon/link/manager.ts';
-import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { eventually, linkStory, peersOf, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 import { deleteNetns, makeBridgedHosts, netnsUnavailable } from '../helpers/netns.ts';
 
 // Three laptops on one switch: namespaces joined by a bridge inside a namespace of its own.
@@ -34,14 +33,14 @@ describe('three daemons discover and link over mDNS', { skip }, () => {
       const others = daemons.filter((o) => o !== d).map((o) => o.deviceId);
       const ok = await eventually(
         async () => {
-          const peers = JSON.parse((await d.cli('peers', '--json')).stdout) as PeerView[];
+          const peers = await peersOf(d);
           return others.every((id) => peers.find((p) => p.id === id)?.state === 'linked');
         },
         150,
         100,
       );
-      assert.ok(ok, `${d.deviceId} links both others`);
-      const peers = JSON.parse((await d.cli('peers', '--json')).stdout) as PeerView[];
+      assert.ok(ok, `${d.deviceId} links both others; its last link events:\n${linkStory(d)}`);
+      const peers = await peersOf(d);
       assert.equal(peers.length, 2);
       for (const p of peers) assert.match(p.address ?? '', /^10\.77\.0\.\d:\d+$/);
       assert.equal((await d.status()).peers.linked, 2);
