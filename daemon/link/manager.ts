@@ -582,6 +582,16 @@ export function createLinkManager(init: LinkManagerInit) {
     /** Resolves when none of `ids` owes an ack any more, or after `ms`. */
     rotationSettled: (ids: readonly string[], ms: number) => rotationAcks.settled(ids, ms),
     rotationStatus: () => rotationAcks.status(),
+    /**
+     * Ends every link with a goodbye, resolving once the goodbyes are handed to the socket: a
+     * rotation calls it before closing the socket, so no peer keeps a dead link until it goes
+     * silent (and sends records no new session can read).
+     */
+    async closeLinks(reason: string): Promise<void> {
+      for (const l of [...links]) drop(l, reason);
+      // Sends go out through werift's promise chain and dgram's lookup tick, all drained by here.
+      await new Promise<void>((r) => setImmediate(r));
+    },
     /** Switches to the new identity; existing links end and are redialled with it. */
     useIdentity(next: Identity): void {
       identity = next;

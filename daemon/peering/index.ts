@@ -236,6 +236,7 @@ export async function startPeering(init: PeeringInit) {
         .filter((l) => l.phase === 'trusted' && l.peerId !== undefined && owed.has(l.peerId))
         .map((l) => l.peerId!);
       await linkManager.rotationSettled(linked, ROTATION_SWITCH_WAIT_MS);
+      await linkManager.closeLinks('identity rotated');
       identity.replace(next);
       const port = endpoint.port;
       await endpoint.close();

@@ -6,21 +6,21 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { callDaemon } from '../../daemon/control/client.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
-import type { PeerView } from '../../daemon/link/manager.ts';
 import { formatDeviceId } from '../../trust-store/device-id.ts';
 import { openPeerStore } from '../../trust-store/peers.ts';
-import { eventually, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { eventually, linkStory, peersOf, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 
 // Real daemons on loopback, linked through static peers (mDNS is tested in namespaces).
 
 const exec = promisify(execFile);
 
-async function peers(d: TestDaemon): Promise<PeerView[]> {
-  return JSON.parse((await d.cli('peers', '--json')).stdout);
-}
+const peers = peersOf;
 const stateOf = async (d: TestDaemon, id: string) => (await peers(d)).find((p) => p.id === id)?.state;
-const linkedTo = (d: TestDaemon, id: string) =>
-  eventually(async () => (await stateOf(d, id)) === 'linked', 150, 50);
+/** True once `d` shows `id` linked; fails with `d`'s recent link events if it never does. */
+async function linkedTo(d: TestDaemon, id: string): Promise<true> {
+  if (await eventually(async () => (await stateOf(d, id)) === 'linked', 150, 50)) return true;
+  assert.fail(`never linked to ${id}, shown ${await stateOf(d, id)}; its last link events:\n${linkStory(d)}`);
+}
 const refusedFor = (d: TestDaemon, reason: string) =>
   eventually(
     () => d.logs.some((l) => l.event === 'peer.refused' && l.reason === reason && l.security === true),
@@ -266,6 +266,18 @@ describe('peer links on loopback', () => {
       assert.ok(b.logs.some((l) => l.event === 'identity.rotation-acked' && l.peer === a.deviceId));
       assert.ok(await eventually(() => b.logs.some((l) => l.event === 'identity.previous-removed'), 100, 50));
       assert.equal((await b.status()).peers.rotation, null);
+      // b said goodbye on the old session before closing its socket: a did not keep a dead link
+      // until it went silent, sending b records no session of b's can read.
+      assert.ok(
+        a.logs.some(
+          (l) =>
+            l.event === 'link.closed' &&
+            l.peer === b.deviceId &&
+            l.reason === 'peer closed: identity rotated',
+        ),
+        linkStory(a),
+      );
+      assert.ok(!a.logs.some((l) => l.event === 'link.silent'), linkStory(a));
     } finally {
       await a.stop();
       await b.stop();
