@@ -280,7 +280,8 @@ describe('a rotation told until each pinned peer acks it', () => {
       const [sa, sb] = sessionPair(ia, ib);
       a.m.onSession(sa);
       b.m.onSession(sb);
-      assert.ok(await waitFor(() => linkedTo(a.m, ib.deviceId)));
+      // Both sides: B tells only on a link it trusts, and its resend waits for a fake clock.
+      assert.ok(await waitFor(() => linkedTo(a.m, ib.deviceId) && linkedTo(b.m, ia.deviceId)));
       await bNext.m.startRotation(newRotation(ib, ibNext, [ia.deviceId]));
       // Both reach A in the same turn: each judges the pin unmoved, one write moves it first.
       const [sa2, sb2] = sessionPair(ia, ibNext, [7403, 7404]);
