@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -197,6 +198,13 @@ export function linkStory(d: { logs: LogLine[] }, last = 12): string {
     .slice(-last)
     .map((l) => `  ${l.event}${l.reason ? ` [${l.reason}]` : ''}: ${String(l.msg ?? '').slice(0, 160)}`)
     .join('\n');
+}
+
+/** True once `d` shows `id` linked; fails with `d`'s last link events if it never does. */
+export async function linkedTo(d: { home: string; logs: LogLine[] }, id: string): Promise<true> {
+  const state = async () => (await peersOf(d)).find((p) => p.id === id)?.state;
+  if (await eventually(async () => (await state()) === 'linked', 150, 50)) return true;
+  assert.fail(`never linked to ${id}, shown ${await state()}; its last link events:\n${linkStory(d)}`);
 }
 
 export async function makeHome(): Promise<string> {

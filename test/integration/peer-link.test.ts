@@ -8,19 +8,21 @@ import { callDaemon } from '../../daemon/control/client.ts';
 import { controlSocketPath } from '../../daemon/home.ts';
 import { formatDeviceId } from '../../trust-store/device-id.ts';
 import { openPeerStore } from '../../trust-store/peers.ts';
-import { eventually, linkStory, peersOf, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import {
+  eventually,
+  linkedTo,
+  linkStory,
+  peersOf,
+  ROOT,
+  startDaemon,
+  type TestDaemon,
+} from '../helpers/daemon.ts';
 
 // Real daemons on loopback, linked through static peers (mDNS is tested in namespaces).
 
 const exec = promisify(execFile);
 
-const peers = peersOf;
-const stateOf = async (d: TestDaemon, id: string) => (await peers(d)).find((p) => p.id === id)?.state;
-/** True once `d` shows `id` linked; fails with `d`'s recent link events if it never does. */
-async function linkedTo(d: TestDaemon, id: string): Promise<true> {
-  if (await eventually(async () => (await stateOf(d, id)) === 'linked', 150, 50)) return true;
-  assert.fail(`never linked to ${id}, shown ${await stateOf(d, id)}; its last link events:\n${linkStory(d)}`);
-}
+const stateOf = async (d: TestDaemon, id: string) => (await peersOf(d)).find((p) => p.id === id)?.state;
 const refusedFor = (d: TestDaemon, reason: string) =>
   eventually(
     () => d.logs.some((l) => l.event === 'peer.refused' && l.reason === reason && l.security === true),
@@ -46,11 +48,11 @@ describe('peer links on loopback', () => {
     try {
       assert.ok(await linkedTo(a, b.deviceId), 'a linked to b');
       assert.ok(await linkedTo(b, a.deviceId), 'b linked to a');
-      const view = (await peers(a)).find((p) => p.id === b.deviceId)!;
+      const view = (await peersOf(a)).find((p) => p.id === b.deviceId)!;
       assert.equal(view.name, 'bee');
       assert.equal(view.role, 'performer');
       assert.ok(
-        await eventually(async () => ((await peers(a)).find((p) => p.id === b.deviceId)?.rttMs ?? -1) >= 0),
+        await eventually(async () => ((await peersOf(a)).find((p) => p.id === b.deviceId)?.rttMs ?? -1) >= 0),
       );
       const id = JSON.parse((await a.cli('id', '--json')).stdout);
       assert.equal(id.deviceId, a.deviceId);
@@ -98,8 +100,8 @@ describe('peer links on loopback', () => {
     try {
       assert.ok(await eventually(async () => (await stateOf(a, b.deviceId)) === 'pending', 150, 50));
       assert.ok(await eventually(async () => (await stateOf(b, a.deviceId)) === 'pending', 150, 50));
-      const codeA = (await peers(a)).find((p) => p.id === b.deviceId)!.code;
-      const codeB = (await peers(b)).find((p) => p.id === a.deviceId)!.code;
+      const codeA = (await peersOf(a)).find((p) => p.id === b.deviceId)!.code;
+      const codeB = (await peersOf(b)).find((p) => p.id === a.deviceId)!.code;
       assert.match(codeA ?? '', /^\d{6}$/);
       assert.equal(codeA, codeB, 'operators compare the same code');
       assert.equal((await a.cli('trust', 'allow', b.deviceId)).code, 0);

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { eventually, linkStory, peersOf, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
+import { eventually, linkedTo, ROOT, startDaemon, type TestDaemon } from '../helpers/daemon.ts';
 
 // Identity rotation between real daemons on loopback, against a scripted peer that is trusted
 // (it binds with its own key) and then announces whatever rotation the test asks for.
@@ -18,12 +18,6 @@ type PeerEvent = { ready?: { deviceId: string }; closed?: string; rotated?: { de
 const trustList = async (d: TestDaemon): Promise<TrustList> =>
   JSON.parse((await d.cli('trust', 'list', '--json')).stdout);
 const pinOf = async (d: TestDaemon, id: string) => (await trustList(d)).peers.find((p) => p.id === id);
-/** True once `d` shows `id` linked; fails with `d`'s recent link events if it never does. */
-async function linkedTo(d: TestDaemon, id: string): Promise<true> {
-  const linked = async () => (await peersOf(d)).some((p) => p.id === id && p.state === 'linked');
-  if (await eventually(linked, 150, 50)) return true;
-  assert.fail(`never linked to ${id}; its last link events:\n${linkStory(d)}`);
-}
 const logged = (d: TestDaemon, event: string, reason?: string) =>
   eventually(
     () => d.logs.some((l) => l.event === event && (reason === undefined || l.reason === reason)),
