@@ -270,6 +270,15 @@ export function startPluginHost(init: HostInit): PluginHost {
     child = forkChild(list, fault);
   }
 
+  /**
+   * A plugin of the running child has not started yet (as its last stats said). A successor forked
+   * now would expect only the plugins drawing already: one still starting that the successor cannot
+   * load would go unnoticed and be lost at the takeover. Renewal waits until they have settled.
+   */
+  function pluginsStarting(): boolean {
+    return book.plugins(runList(), quarantined, bisector.held()).some((p) => p.state === 'starting');
+  }
+
   /** Forks the successor of a child that has grown past the renewal mark (rssMb, MiB). */
   function renew(mb: number): void {
     const list = runList();
@@ -528,7 +537,8 @@ export function startPluginHost(init: HostInit): PluginHost {
         !successor &&
         !bisector.active &&
         state === 'running' &&
-        performance.now() >= renewAfter
+        performance.now() >= renewAfter &&
+        !pluginsStarting()
       ) {
         renew(mb);
         return;

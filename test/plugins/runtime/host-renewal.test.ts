@@ -131,6 +131,22 @@ describe('plugin host renewal', () => {
     assert.ok(!r.lines.some((l) => l.event === 'plugin.host-renewing'));
   });
 
+  it('waits for a plugin still starting in the running child before forking a successor, which then cannot skip it', async () => {
+    // b's setup takes a few hundred ms of CPU: the child is ready, old enough and over the mark
+    // while b still starts. A successor forked then expected only a, took over without b, and its
+    // failure to load b went unseen (a loaded CI run lost the abandon this test waits for).
+    const slow = `var plugin = { setup() { const end = Date.now() + 300; while (Date.now() < end) {} }, frame() { return [{ op: 'clear' }]; } };`;
+    const r = runHost([src.spec(IDS[0]!, src.GOOD), src.spec(IDS[1]!, slow)], {
+      testHooks: true,
+      renewal: { rssMb: 1, minAgeMs: 1 },
+    });
+    r.host.testHook({ kind: 'fail-load-next-start', plugin: IDS[1]! });
+    const find = () => r.lines.find((l) => l.event === 'plugin.host-renewal-abandoned');
+    assert.ok(await waitFor(() => find() !== undefined, 60_000), 'the successor was dropped');
+    assert.match(String(find()!.msg), /could not run com\.example\.b \(load-failed/);
+    assert.equal(r.host.stats().host.renewals, 0, 'no successor took over without b');
+  });
+
   it('the crasher: a successor that never gets ready is dropped, and the old child keeps the show', async () => {
     const r = runHost(plugins(), {
       testHooks: true,
